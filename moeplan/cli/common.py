@@ -1,0 +1,110 @@
+"""Pieces every command shares: number types, the output-format flags, the law option.
+
+A command module defines its functions with these annotated types, builds a
+:class:`~moeplan.cli.render.Report` and hands it to :func:`finish`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+import click
+
+from ..errors import MoeplanError
+from ..units import parse_memory, parse_number, parse_number_list
+from .render import Report, emit
+
+
+class NumberType(click.ParamType):
+    """A human number on the command line: ``1e22``, ``70B``, ``1.4T``, ``16k``."""
+
+    name = "NUMBER"
+
+    def __init__(self, positive: bool = True, integer: bool = False, allow_zero: bool = False):
+        self.positive = positive
+        self.integer = integer
+        self.allow_zero = allow_zero
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            v = float(value)
+        else:
+            try:
+                v = parse_number(value, what="value")
+            except MoeplanError:
+                self.fail(f"{value!r} is not a number; use e.g. 1e22, 70B, 1.4T or 16k",
+                          param, ctx)
+        if self.positive and (v < 0 or (v == 0 and not self.allow_zero)):
+            self.fail(f"{value!r} must be {'zero or ' if self.allow_zero else ''}positive",
+                      param, ctx)
+        if self.integer:
+            if v != int(v):
+                self.fail(f"{value!r} must be a whole number", param, ctx)
+            return int(v)
+        return v
+
+
+class MemoryType(click.ParamType):
+    """A memory size: ``80GB``, ``640GiB``, ``1.5TB`` (bytes)."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_memory(value)
+        except MoeplanError:
+            self.fail(f"{value!r} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB",
+                      param, ctx)
+
+
+class NumberListType(click.ParamType):
+    """A comma-separated list of positive human numbers, e.g. ``1,2,4,8``."""
+
+    name = "LIST"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            values = parse_number_list(value)
+        except MoeplanError:
+            self.fail(f"{value!r} is not a list of numbers; use e.g. 1,2,4,8", param, ctx)
+        if any(v <= 0 for v in values):
+            self.fail(f"{value!r}: every value must be positive", param, ctx)
+        return values
+
+
+POSITIVE = NumberType()
+NON_NEGATIVE = NumberType(allow_zero=True)
+POSITIVE_INT = NumberType(integer=True)
+MEMORY = MemoryType()
+NUMBER_LIST = NumberListType()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print the rows as CSV on stdout.")]
+LawOption = Annotated[
+    Optional[str],
+    typer.Option("--law", metavar="NAME|PATH",
+                 help="Coefficient set: a shipped name (see `moeplan laws`) or a YAML file. "
+                      "[default: krajewski2024-moe]"),
+]
+CfOption = Annotated[Optional[float], typer.Option(
+    "--c-f", click_type=POSITIVE, help="FLOPs per active parameter per token [default: law's, 6].")]
+CrOption = Annotated[Optional[float], typer.Option(
+    "--c-r", click_type=NON_NEGATIVE,
+    help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
+         "[default: law's, 14].")]
+
+
+def output_format(json_flag: bool = False, csv_flag: bool = False) -> str:
+    if json_flag and csv_flag:
+        raise MoeplanError("--json and --csv exclude each other; choose one")
+    return "json" if json_flag else "csv" if csv_flag else "human"
+
+
+def finish(report: Report, fmt: str) -> None:
+    """Print the report and leave with its exit code."""
+    code = emit(report, fmt)
+    if code:
+        raise typer.Exit(code)

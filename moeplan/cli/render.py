@@ -1,0 +1,161 @@
+"""The one renderer: a command's :class:`Report` becomes Rich tables, plain text, JSON or CSV.
+
+Rich is imported only when a table is drawn on a terminal, so piping ``moeplan`` into
+another program (or running it in CI) costs no Rich import at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Table:
+    """A titled table of already-formatted cells (strings)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    caption: str | None = None
+
+
+@dataclass
+class Report:
+    """What a command produces: the JSON payload, the human view and the exit code.
+
+    ``data`` is the JSON document (``warnings`` is added by the renderer); ``tables`` and
+    ``lines`` are the human view; ``csv_columns``/``csv_rows`` hold raw values for ``--csv``.
+    """
+
+    data: dict
+    tables: list[Table] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    csv_columns: list[str] | None = None
+    csv_rows: list[list[Any]] | None = None
+    exit_code: int = 0
+
+
+def _clean(obj):
+    """JSON-safe plain values: numpy scalars to Python, tuples to lists, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    try:
+        value = float(obj)
+    except (TypeError, ValueError):
+        return str(obj)
+    if not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)  # counts and sizes print as whole numbers
+    return value
+
+
+def to_json(data: dict) -> str:
+    """The JSON text of a payload (plain numbers, no NaN)."""
+    return json.dumps(_clean(data), indent=2, allow_nan=False)
+
+
+def use_rich(stream=None) -> bool:
+    """Rich tables only on a terminal, and never when NO_COLOR is set."""
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR") is not None:
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def plain_table(table: Table) -> str:
+    """A table as aligned plain text (what non-terminals and NO_COLOR get)."""
+    cells = [[str(c) for c in table.columns]] + [[str(c) for c in row] for row in table.rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
+
+    def fmt(row, first=False):
+        parts = []
+        for i, cell in enumerate(row):
+            # first column (labels) left-aligned, numbers right-aligned
+            parts.append(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]))
+        return "  ".join(parts).rstrip()
+
+    out = [table.title] if table.title else []
+    out.append(fmt(cells[0]))
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(fmt(r) for r in cells[1:])
+    if table.caption:
+        out.append(table.caption)
+    return "\n".join(out)
+
+
+def _rich_print(report: Report) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console()
+    for t in report.tables:
+        rt = RichTable(title=t.title, caption=t.caption, box=box.SIMPLE_HEAVY,
+                       title_justify="left", title_style="bold")
+        for i, col in enumerate(t.columns):
+            rt.add_column(str(col), justify="left" if i == 0 else "right",
+                          style="cyan" if i == 0 else None, no_wrap=i == 0)
+        for row in t.rows:
+            rt.add_row(*[str(c) for c in row])
+        console.print(rt)
+    for line in report.lines:
+        console.print(line, highlight=False, markup=False)
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def emit(report: Report, fmt: str = "human") -> int:
+    """Print a report in the chosen format and return its exit code.
+
+    ``fmt`` is ``human`` (Rich on a terminal, plain text otherwise), ``json`` or ``csv``.
+    Warnings always go to stderr; with JSON they are also in the document's ``warnings``.
+    """
+    print_warnings(report.warnings)
+    if fmt == "json":
+        payload = dict(report.data)
+        payload["warnings"] = list(report.warnings)
+        sys.stdout.write(to_json(payload) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(report.csv_columns or [])
+        for row in report.csv_rows or []:
+            writer.writerow([_csv_cell(v) for v in row])
+        sys.stdout.write(buf.getvalue())
+    elif use_rich():
+        _rich_print(report)
+    else:
+        blocks = [plain_table(t) for t in report.tables]
+        text = "\n\n".join(blocks)
+        if report.lines:
+            text = (text + "\n\n" if text else "") + "\n".join(report.lines)
+        sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return report.exit_code
+
+
+def _csv_cell(v):
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ""
+    return v

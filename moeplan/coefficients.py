@@ -1,0 +1,251 @@
+"""Coefficient sets: the YAML files in ``coefficients/`` and users' own files.
+
+A file is validated strictly: required keys, types, positive values where the law needs
+them, and unknown keys are rejected by name. The schema::
+
+    name: krajewski2024-moe
+    form: fine_grained_moe            # | chinchilla | joint_moe
+    description: one line
+    coefficients: {a: 18.1, alpha: 0.115, b: 30.8, beta: 0.147, g: 2.1, gamma: 0.58, c: 0.47}
+    variables:
+      params: total_non_embedding     # what N means: total_non_embedding | non_embedding
+                                      #   | active_with_embedding
+      tokens: training_tokens
+      vocab_size: 50257               # only for laws whose N counts embeddings
+    flops: {c_f: 6, c_r: 14, expansion_rate: 64, aspect_ratio: 64}
+    fitted_range: {params: [1.29e8, 3.7e9], tokens: [1.6e10, 1.3e11], granularity: [1, 16]}
+    comparable_with: [krajewski2024-dense]
+    citation: "..."
+    bootstrap: {a: [...], alpha: [...], ...}   # optional: coefficient samples from `moeplan fit`
+    provenance: {...}                          # optional: how a fitted file was made
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import FileFormatError, InputError
+from .laws import COEFFICIENT_NAMES, FORMS, Law
+from .units import parse_number
+from .yamlio import load_yaml_file
+
+DEFAULT_LAW = "krajewski2024-moe"
+
+_TOP_KEYS = {"name", "form", "description", "coefficients", "variables", "flops", "fitted_range",
+             "comparable_with", "citation", "bootstrap", "provenance"}
+_VARIABLE_KEYS = {"params", "tokens", "vocab_size"}
+_PARAM_MEANINGS = ("total_non_embedding", "non_embedding", "active_with_embedding")
+_FLOPS_KEYS = {"c_f", "c_r", "expansion_rate", "aspect_ratio"}
+_RANGE_KEYS = {"params", "params_total", "tokens", "granularity", "expansion_rate", "n_experts"}
+#: Coefficients that may be negative (joint law exponents are negative as written).
+_SIGNED = {"joint_moe": {"alpha", "delta", "gamma", "beta", "omega", "zeta"}}
+MAX_BOOTSTRAP_SAMPLES = 100_000
+
+
+def coefficients_dir() -> Path:
+    """The folder of shipped coefficient sets.
+
+    Installed wheels carry it as ``moeplan/coefficients``; in a source checkout it is the
+    repository's top-level ``coefficients/`` folder.
+    """
+    packaged = resources.files("moeplan").joinpath("coefficients")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "coefficients"
+
+
+def shipped_law_names() -> list[str]:
+    """Names of the shipped coefficient sets, sorted."""
+    return sorted(p.stem for p in coefficients_dir().glob("*.yaml"))
+
+
+def _number(value, where: str, positive=False, non_negative=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise FileFormatError(f"{where}: expected a number, got {type(value).__name__}")
+    try:
+        v = parse_number(value, where)
+    except InputError as exc:
+        raise FileFormatError(str(exc)) from None
+    if positive and v <= 0:
+        raise FileFormatError(f"{where}: must be positive, got {value!r}")
+    if non_negative and v < 0:
+        raise FileFormatError(f"{where}: must not be negative, got {value!r}")
+    return v
+
+
+def _mapping(value, where: str, allowed: set | None = None) -> dict:
+    if not isinstance(value, dict):
+        raise FileFormatError(f"{where}: expected a mapping of keys to values, got "
+                              f"{type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise FileFormatError(f"{where}: keys must be text, got {key!r}")
+        if allowed is not None and key not in allowed:
+            raise FileFormatError(f"{where}: unknown key {key!r}; allowed: "
+                                  f"{', '.join(sorted(allowed))}")
+    return value
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise FileFormatError(f"{where}: expected text, got {type(value).__name__}")
+    return value
+
+
+def law_from_mapping(data, source: str = "<mapping>") -> Law:
+    """Validate a parsed coefficient file and build a :class:`Law`.
+
+    Raises
+    ------
+    FileFormatError
+        With the offending key named, for any missing, unknown or ill-typed entry.
+    """
+    where = f"law file {source}"
+    data = _mapping(data, where, _TOP_KEYS)
+    for key in ("name", "form", "coefficients"):
+        if key not in data:
+            raise FileFormatError(f"{where}: missing required key {key!r}")
+    name = _text(data["name"], f"{where}: name")
+    form = _text(data["form"], f"{where}: form")
+    if form not in FORMS:
+        raise FileFormatError(f"{where}: form {form!r} is unknown; use one of {', '.join(FORMS)}")
+    names = COEFFICIENT_NAMES[form]
+    coeffs_raw = _mapping(data["coefficients"], f"{where}: coefficients", set(names))
+    coeffs = {}
+    signed = _SIGNED.get(form, set())
+    for key in names:
+        if key not in coeffs_raw:
+            raise FileFormatError(f"{where}: coefficients: missing {key!r} (form {form} needs "
+                                  f"{', '.join(names)})")
+        if key in signed:
+            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.{key}")
+        elif key == "c":
+            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.c", non_negative=True)
+        else:
+            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.{key}", positive=True)
+    if form == "joint_moe" and not coeffs["e_start"] < coeffs["e_max"]:
+        raise FileFormatError(f"{where}: coefficients: e_start must be below e_max")
+
+    variables = _mapping(data.get("variables", {}) or {}, f"{where}: variables", _VARIABLE_KEYS)
+    params_meaning = variables.get("params", "active_with_embedding" if form == "joint_moe"
+                                   else "total_non_embedding" if form == "fine_grained_moe"
+                                   else "non_embedding")
+    if params_meaning not in _PARAM_MEANINGS:
+        raise FileFormatError(f"{where}: variables.params {params_meaning!r} is unknown; use one "
+                              f"of {', '.join(_PARAM_MEANINGS)}")
+    if "tokens" in variables and variables["tokens"] != "training_tokens":
+        raise FileFormatError(f"{where}: variables.tokens must be 'training_tokens'")
+    vocab = variables.get("vocab_size")
+    vocab = None if vocab is None else _number(vocab, f"{where}: variables.vocab_size", positive=True)
+
+    flops = _mapping(data.get("flops", {}) or {}, f"{where}: flops", _FLOPS_KEYS)
+    c_f = _number(flops.get("c_f", 6), f"{where}: flops.c_f", positive=True)
+    c_r = _number(flops.get("c_r", 14), f"{where}: flops.c_r", non_negative=True)
+    expansion = flops.get("expansion_rate")
+    expansion = None if expansion is None else _number(expansion, f"{where}: flops.expansion_rate",
+                                                       positive=True)
+    aspect = _number(flops.get("aspect_ratio", 64), f"{where}: flops.aspect_ratio", positive=True)
+    if form == "fine_grained_moe" and expansion is None:
+        expansion = 64.0
+
+    ranges = {}
+    for key, value in _mapping(data.get("fitted_range", {}) or {}, f"{where}: fitted_range",
+                               _RANGE_KEYS).items():
+        if not isinstance(value, list) or len(value) != 2:
+            raise FileFormatError(f"{where}: fitted_range.{key}: expected [low, high]")
+        lo = _number(value[0], f"{where}: fitted_range.{key}", positive=True)
+        hi = _number(value[1], f"{where}: fitted_range.{key}", positive=True)
+        if lo > hi:
+            raise FileFormatError(f"{where}: fitted_range.{key}: low {lo:g} is above high {hi:g}")
+        ranges[key] = (lo, hi)
+
+    comparable = data.get("comparable_with", []) or []
+    if not isinstance(comparable, list) or not all(isinstance(x, str) for x in comparable):
+        raise FileFormatError(f"{where}: comparable_with: expected a list of set names")
+
+    bootstrap = data.get("bootstrap")
+    if bootstrap is not None:
+        bootstrap = _mapping(bootstrap, f"{where}: bootstrap", set(names))
+        lengths = set()
+        samples = {}
+        for key, values in bootstrap.items():
+            if not isinstance(values, list) or not values or len(values) > MAX_BOOTSTRAP_SAMPLES:
+                raise FileFormatError(f"{where}: bootstrap.{key}: expected a non-empty list of "
+                                      f"at most {MAX_BOOTSTRAP_SAMPLES} numbers")
+            samples[key] = tuple(_number(v, f"{where}: bootstrap.{key}") for v in values)
+            lengths.add(len(values))
+        if len(lengths) > 1:
+            raise FileFormatError(f"{where}: bootstrap: every coefficient needs the same number "
+                                  f"of samples")
+        bootstrap = samples or None
+
+    provenance = data.get("provenance")
+    if provenance is not None:
+        provenance = dict(_mapping(provenance, f"{where}: provenance"))
+
+    return Law(
+        name=name, form=form, coefficients=coeffs, params_meaning=params_meaning, c_f=c_f,
+        c_r=c_r, expansion_rate=expansion, aspect_ratio=aspect, vocab_size=vocab,
+        fitted_range=ranges, comparable_with=tuple(comparable),
+        citation=_text(data.get("citation", ""), f"{where}: citation"),
+        description=_text(data.get("description", ""), f"{where}: description"),
+        source=source, bootstrap=bootstrap, provenance=provenance,
+    )
+
+
+@lru_cache(maxsize=32)
+def _load_path(path: str) -> Law:
+    data = load_yaml_file(path, what="law file")
+    return law_from_mapping(data, source=repr(path))
+
+
+def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
+    """Load a shipped coefficient set by name, or a user's YAML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or path, optional
+        A shipped name (see :func:`shipped_law_names`), or a path to a YAML file.
+        ``None`` gives the default, ``krajewski2024-moe``.
+
+    Raises
+    ------
+    FileFormatError
+        If the name is unknown or the file is missing or invalid.
+    """
+    key = DEFAULT_LAW if name_or_path is None else os.fspath(name_or_path)
+    shipped = coefficients_dir() / f"{key}.yaml"
+    if "/" not in key and os.sep not in key and not key.endswith((".yaml", ".yml")):
+        if shipped.is_file():
+            return _load_path(str(shipped))
+        raise FileFormatError(f"unknown law {key!r}; use one of {', '.join(shipped_law_names())} "
+                              f"or a path to a YAML file")
+    return _load_path(key)
+
+
+def law_to_mapping(law: Law) -> dict:
+    """The YAML-ready mapping of a law, in the shipped schema (inverse of law_from_mapping)."""
+    out = {
+        "name": law.name,
+        "form": law.form,
+        "description": law.description,
+        "coefficients": {k: float(law.coefficients[k]) for k in COEFFICIENT_NAMES[law.form]},
+        "variables": {"params": law.params_meaning, "tokens": "training_tokens"},
+        "flops": {"c_f": law.c_f, "c_r": law.c_r, "aspect_ratio": law.aspect_ratio},
+        "fitted_range": {k: [float(lo), float(hi)] for k, (lo, hi) in law.fitted_range.items()},
+        "comparable_with": list(law.comparable_with),
+        "citation": law.citation,
+    }
+    if law.vocab_size is not None:
+        out["variables"]["vocab_size"] = float(law.vocab_size)
+    if law.expansion_rate is not None:
+        out["flops"]["expansion_rate"] = float(law.expansion_rate)
+    if law.bootstrap:
+        out["bootstrap"] = {k: [float(x) for x in v] for k, v in law.bootstrap.items()}
+    if law.provenance:
+        out["provenance"] = dict(law.provenance)
+    return out
+

@@ -1,0 +1,27 @@
+"""The one family of errors that means "the user asked for something wrong".
+
+The CLI turns exactly these into one line on stderr and exit code 2. Anything else
+that escapes is a bug in moeplan and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MoeplanError(Exception):
+    """A user mistake: bad number, bad file, value out of the law's domain.
+
+    The message is shown to the user as is, on one line, so it should say what is
+    wrong and what would be right.
+    """
+
+
+class InputError(MoeplanError):
+    """A value given on the command line or through the API is not acceptable."""
+
+
+class FileFormatError(MoeplanError):
+    """A file (law YAML, proposal, runs, config.json) cannot be read or is invalid."""
+
+
+class InfeasibleError(MoeplanError):
+    """Constraints that no model satisfies (e.g. memory below the smallest model)."""
