@@ -80,16 +80,29 @@ def use_rich(stream=None) -> bool:
         return False
 
 
+def _is_numeric(cell) -> bool:
+    text = str(cell).strip().lstrip("+-~≈<>").replace(",", "")
+    return bool(text) and (text[0].isdigit() or text[0] == ".")
+
+
+def numeric_columns(table: Table) -> list[bool]:
+    """Columns right-aligned: every non-empty cell starts like a number ("1.3e19", "45%")."""
+    out = []
+    for i in range(len(table.columns)):
+        cells = [row[i] for row in table.rows if str(row[i]).strip() not in ("", "-")]
+        out.append(bool(cells) and all(_is_numeric(c) for c in cells))
+    return out
+
+
 def plain_table(table: Table) -> str:
     """A table as aligned plain text (what non-terminals and NO_COLOR get)."""
     cells = [[str(c) for c in table.columns]] + [[str(c) for c in row] for row in table.rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
+    right = numeric_columns(table)
 
-    def fmt(row, first=False):
-        parts = []
-        for i, cell in enumerate(row):
-            # first column (labels) left-aligned, numbers right-aligned
-            parts.append(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]))
+    def fmt(row):
+        parts = [cell.rjust(widths[i]) if right[i] else cell.ljust(widths[i])
+                 for i, cell in enumerate(row)]
         return "  ".join(parts).rstrip()
 
     out = [table.title] if table.title else []
@@ -110,8 +123,9 @@ def _rich_print(report: Report) -> None:
     for t in report.tables:
         rt = RichTable(title=t.title, caption=t.caption, box=box.SIMPLE_HEAVY,
                        title_justify="left", title_style="bold")
+        right = numeric_columns(t)
         for i, col in enumerate(t.columns):
-            rt.add_column(str(col), justify="left" if i == 0 else "right",
+            rt.add_column(str(col), justify="right" if right[i] else "left",
                           style="cyan" if i == 0 else None, no_wrap=i == 0)
         for row in t.rows:
             rt.add_row(*[str(c) for c in row])
