@@ -1,6 +1,7 @@
 """Human numbers: ``1e22``, ``70B``, ``1.4T``, ``16k``; memory sizes ``80GB``, ``640GiB``.
 
-Counts use decimal suffixes (K=1e3, M=1e6, B=G=1e9, T=1e12, P=1e15, E=1e18).
+Counts use decimal suffixes (K=1e3, M=1e6, B=G=1e9, T=1e12, P=1e15, E=1e18), in either
+case except exa, which must be an uppercase ``E`` (``1e`` is a truncated exponent).
 Memory sizes accept decimal (kB, MB, GB, TB, PB) and binary (KiB, MiB, GiB, TiB, PiB) units;
 a bare number is bytes.
 """
@@ -80,7 +81,9 @@ def parse_number(text: str | float | int, what: str = "value") -> float:
         value = _plain_float(raw)
         if value is None:
             suffix = raw[-1].upper()
-            mantissa = _plain_float(raw[:-1].strip()) if suffix in COUNT_SUFFIXES else None
+            # a lowercase trailing "e" is a truncated exponent ("1e"), not exa
+            is_suffix = suffix in COUNT_SUFFIXES and raw[-1] != "e"
+            mantissa = _plain_float(raw[:-1].strip()) if is_suffix else None
             if mantissa is None:
                 raise InputError(f"{what}: {raw!r} is not a number; {_NUMBER_HINT}")
             value = mantissa * COUNT_SUFFIXES[suffix]

@@ -1,0 +1,101 @@
+"""The loss laws against SPEC.md §2 (coefficients restated here from SPEC, not read from YAML)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from moeplan import load_law
+
+# SPEC.md §2 tables, typed in by hand.
+SPEC_SETS = {
+    "krajewski2024-moe": dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47),
+    "krajewski2024-moe-robust": dict(a=17.6, alpha=0.114, b=26.7, beta=0.140, g=2.07, gamma=0.570,
+                                     c=0.472),
+    "krajewski2024-moe-e16": dict(a=19.64, alpha=0.124, b=57.07, beta=0.169, g=1.18, gamma=0.986,
+                                  c=0.472),
+    "krajewski2024-dense": dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47),
+    "hoffmann2022-chinchilla": dict(a=406.4, alpha=0.34, b=410.7, beta=0.28, c=1.69),
+    "besiroglu2024-chinchilla": dict(a=482.01, alpha=0.3478, b=2085.43, beta=0.3658, c=1.8172),
+}
+
+
+def spec_moe_loss(k, N, D, G):
+    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+
+
+def spec_dense_loss(k, N, D):
+    return k["c"] + k["a"] / N ** k["alpha"] + k["b"] / D ** k["beta"]
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_SETS))
+def test_shipped_coefficients_are_specs(name):
+    law = load_law(name)
+    assert law.coefficients == pytest.approx(SPEC_SETS[name], rel=0, abs=0)
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_SETS))
+@pytest.mark.parametrize("N, D, G", [(1.29e8, 1.6e10, 1), (8.657e9, 1e10, 8), (3.7e9, 1.3e11, 16),
+                                     (1e12, 1e13, 64)])
+def test_loss_matches_spec_formula(name, N, D, G):
+    k = SPEC_SETS[name]
+    law = load_law(name)
+    if "g" in k:
+        expected = spec_moe_loss(k, N, D, G)
+        got = float(law.loss(N, D, granularity=G))
+    else:
+        expected = spec_dense_loss(k, N, D)
+        got = float(law.loss(N, D))
+    assert got == pytest.approx(expected, rel=1e-13)
+    irr, p, d = (float(t) for t in law.terms(N, D, granularity=G))
+    assert irr + p + d == pytest.approx(got, rel=1e-14)
+    assert irr == k["c"]
+
+
+def test_hand_computed_value():
+    # L(N=1e9, D=1e11, G=8) for the main MoE set, each power evaluated with math.exp/log.
+    p = (2.1 * math.exp(-0.58 * math.log(8)) + 18.1) * math.exp(-0.115 * math.log(1e9))
+    d = 30.8 * math.exp(-0.147 * math.log(1e11))
+    assert float(load_law().loss(1e9, 1e11, granularity=8)) == pytest.approx(0.47 + p + d,
+                                                                             rel=1e-13)
+    assert 0.47 + p + d == pytest.approx(2.9418, abs=1e-4)
+
+
+moe_names = st.sampled_from(["krajewski2024-moe", "krajewski2024-moe-robust",
+                             "krajewski2024-moe-e16"])
+Ns = st.floats(1e6, 1e14)
+Ds = st.floats(1e8, 1e15)
+Gs = st.floats(0.5, 512)
+
+
+@given(moe_names, Ns, Ds, Gs, st.floats(1.01, 100))
+def test_loss_falls_as_n_d_g_grow(name, N, D, G, f):
+    law = load_law(name)
+    base = float(law.loss(N, D, granularity=G))
+    assert float(law.loss(N * f, D, granularity=G)) < base
+    assert float(law.loss(N, D * f, granularity=G)) < base
+    assert float(law.loss(N, D, granularity=G * f)) < base
+    assert base > law.floor
+
+
+def test_vectorised_over_arrays():
+    law = load_law()
+    N = np.logspace(8, 12, 5)
+    D = np.logspace(10, 13, 5)
+    G = np.array([[1.0], [8.0], [64.0]])
+    L = law.loss(N, D, granularity=G)
+    assert L.shape == (3, 5)
+    k = SPEC_SETS["krajewski2024-moe"]
+    for i, g in enumerate((1.0, 8.0, 64.0)):
+        np.testing.assert_allclose(L[i], spec_moe_loss(k, N, D, g), rtol=1e-13)
+
+
+def test_range_warnings():
+    law = load_law()
+    assert law.range_warnings(params=1e9, tokens=5e10, granularity=8) == []
+    w = law.range_warnings(params=1e12, tokens=5e10, granularity=64)
+    assert len(w) == 2 and "extrapolation" in w[0] and "granularity" in w[1]
