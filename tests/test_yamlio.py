@@ -52,7 +52,7 @@ def test_unsafe_tags_rejected():
 
 
 def test_yaml_error_has_location():
-    with pytest.raises(FileFormatError, match="line 2, column 4"):
+    with pytest.raises(FileFormatError, match="line 2, column 5"):
         parse_yaml("a: 1\nb: c: d\n", "x.yaml")
 
 
