@@ -54,10 +54,10 @@ def loss_command(
                                           help="D: training tokens.")],
     granularity: Annotated[Optional[float], typer.Option(
         "--granularity", click_type=POSITIVE, metavar="G",
-        help="G, for fine-grained MoE laws [default: 1].")] = None,
+        help="G, for fine-grained MoE laws (default: 1).")] = None,
     n_experts: Annotated[Optional[float], typer.Option(
         "--n-experts", click_type=POSITIVE, metavar="E",
-        help="Number of experts, for the joint law (ludziejewski2025-joint) [default: 1].")] = None,
+        help="Number of experts, for the joint law (ludziejewski2025-joint) (default: 1).")] = None,
     law: LawOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -109,9 +109,9 @@ def flops_command(
                                           help="Training tokens.")],
     expansion_rate: Annotated[Optional[float], typer.Option(
         "--expansion", "--expansion-rate", click_type=POSITIVE, metavar="E",
-        help="Expansion rate E [default: the law's, 64].")] = None,
+        help="Expansion rate E (default: the law's, 64).")] = None,
     granularity: Annotated[Optional[float], typer.Option(
-        "--granularity", click_type=POSITIVE, metavar="G", help="Granularity G [default: 1].")] = None,
+        "--granularity", click_type=POSITIVE, metavar="G", help="Granularity G (default: 1).")] = None,
     n_experts: Annotated[Optional[int], typer.Option(
         "--n-experts", click_type=POSITIVE_INT,
         help="Routed experts per layer (with --top-k, instead of --expansion/--granularity).")] = None,

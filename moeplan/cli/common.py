@@ -87,14 +87,14 @@ LawOption = Annotated[
     Optional[str],
     typer.Option("--law", metavar="NAME|PATH",
                  help="Coefficient set: a shipped name (see `moeplan laws`) or a YAML file. "
-                      "[default: krajewski2024-moe]"),
+                      "(default: krajewski2024-moe)"),
 ]
 CfOption = Annotated[Optional[float], typer.Option(
-    "--c-f", click_type=POSITIVE, help="FLOPs per active parameter per token [default: law's, 6].")]
+    "--c-f", click_type=POSITIVE, help="FLOPs per active parameter per token (default: law's, 6).")]
 CrOption = Annotated[Optional[float], typer.Option(
     "--c-r", click_type=NON_NEGATIVE,
     help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
-         "[default: law's, 14].")]
+         "(default: law's, 14).")]
 
 
 def output_format(json_flag: bool = False, csv_flag: bool = False) -> str:
