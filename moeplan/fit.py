@@ -1,0 +1,578 @@
+"""Fitting a loss law to a team's own runs (SPEC.md §5): the core of ``moeplan fit``.
+
+The objective (Hoffmann et al. 2022; Besiroglu et al. 2024) is a Huber loss on the residuals of
+log-loss, with the law written as a log-sum-exp of terms that are *linear* in the parameters:
+
+dense (Chinchilla form), ``L = c + a/N^alpha + b/D^beta``::
+
+    log L ≈ LSE(log_a − alpha·log N,  log_b − beta·log D,  log_c)
+
+fine-grained MoE, ``L = c + (g/G^gamma + a)/N^alpha + b/D^beta``; the parameter term splits in
+two, ``g/(G^gamma N^alpha) + a/N^alpha``, so the law is a four-term log-sum-exp::
+
+    log L ≈ LSE(log_a − alpha·log N,  log_b − beta·log D,
+                log_g − gamma·log G − alpha·log N,  log_c)
+
+The parameter vector is ``(log_a, alpha, log_b, beta[, log_g, gamma], log_c)``: the linear
+coefficients enter through their logarithms (so they stay positive) and the exponents as they
+are. Because every term is linear in these parameters, the gradient of the prediction is the
+softmax of the terms times that linear map: analytic, exact and cheap.
+
+``objective = Σ_i w_i · huber_δ(r_i) + weight_decay · Σ_j θ_j²`` with ``r_i`` = predicted minus
+observed log-loss, ``w_i`` = 1 (or bootstrap counts), δ = 1e-3 by default (Besiroglu et al.). The
+"paper" variant of Krajewski et al. is δ = 0.1 with weight decay 5e-4; we apply it to the same
+log-space residuals and to the parameter vector above (the paper does not say which
+parameterisation it penalised; this is our reading).
+
+The objective has local minima, so :func:`fit_law` screens a grid of exponents (for each
+exponent combination the linear coefficients follow from a least-squares fit, "variable
+projection"), runs L-BFGS-B with the analytic gradient from the best few distinct starts, and
+keeps the best. scipy is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .runs import Runs
+
+#: Parameter names of the optimisation vector, per form.
+PARAMETERS = {
+    "dense": ("log_a", "alpha", "log_b", "beta", "log_c"),
+    "moe": ("log_a", "alpha", "log_b", "beta", "log_g", "gamma", "log_c"),
+}
+#: The law's own coefficient names (CLI.md), per form.
+COEFFICIENTS = {
+    "dense": ("a", "alpha", "b", "beta", "c"),
+    "moe": ("a", "alpha", "b", "beta", "g", "gamma", "c"),
+}
+#: The law form each fitting form produces (moeplan.laws.FORMS).
+LAW_FORMS = {"dense": "chinchilla", "moe": "fine_grained_moe"}
+#: Coefficients that enter the optimisation vector through their logarithm.
+LOG_COEFFICIENTS = ("a", "b", "c", "g")
+
+#: Objectives: name -> (Huber delta, weight decay).
+OBJECTIVES = {"chinchilla": (1e-3, 0.0), "paper": (0.1, 5e-4)}
+
+#: Box for L-BFGS-B: exponents are non-negative (loss falls with N, D, G); logs of the linear
+#: coefficients are kept in a range where exp() is finite and the terms stay comparable.
+EXPONENT_BOUNDS = (0.0, 10.0)
+LOG_BOUNDS = (-30.0, 60.0)
+
+#: L-BFGS-B settings. The objective is scaled to order one (see _Problem.scale), so the
+#: tolerances are relative; they are deliberately tight because the Chinchilla objective is flat
+#: near its minimum and a loose stop lands visibly off the optimum (Besiroglu et al. 2024).
+LBFGS_OPTIONS = {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
+#: A local run counts as converged when the largest projected gradient component of the scaled
+#: objective is below this (L-BFGS-B often stops on "ABNORMAL_TERMINATION_IN_LNSRCH" at the
+#: optimum, when the objective cannot decrease within floating-point precision).
+GRADIENT_TOLERANCE = 1e-5
+
+#: Default number of distinct starting points refined with L-BFGS-B.
+DEFAULT_STARTS = 10
+
+_EXP_GRID = {"dense": (np.linspace(0.05, 1.5, 30), np.linspace(0.05, 1.5, 30), None),
+             "moe": (np.linspace(0.02, 1.0, 14), np.linspace(0.02, 1.0, 14),
+                     np.linspace(0.0, 1.5, 11))}
+
+
+def _log_or_raise(name: str, value: float) -> float:
+    if name in LOG_COEFFICIENTS:
+        if not value > 0:
+            raise InputError(f"--fix {name}={value:g}: must be positive (it is fitted as log {name})")
+        return math.log(value)
+    lo, hi = EXPONENT_BOUNDS
+    if not lo <= value <= hi:
+        raise InputError(f"--fix {name}={value:g}: must be between {lo:g} and {hi:g}")
+    return float(value)
+
+
+def theta_to_coefficients(theta, form: str) -> dict:
+    """The law's coefficients ``{a, alpha, b, beta[, g, gamma], c}`` from a parameter vector.
+
+    Works on a vector (one set) or an array of shape (samples, parameters) (arrays per name).
+    """
+    theta = np.asarray(theta, dtype=float)
+    out = {}
+    for j, pname in enumerate(PARAMETERS[form]):
+        value = theta[..., j]
+        if pname.startswith("log_"):
+            out[pname[4:]] = np.exp(value)
+        else:
+            out[pname] = value
+    order = COEFFICIENTS[form]
+    if theta.ndim == 1:
+        return {k: float(out[k]) for k in order}
+    return {k: out[k] for k in order}
+
+
+def coefficients_to_theta(coefficients: dict, form: str) -> np.ndarray:
+    """Inverse of :func:`theta_to_coefficients` for one set."""
+    theta = []
+    for pname in PARAMETERS[form]:
+        if pname.startswith("log_"):
+            theta.append(math.log(float(coefficients[pname[4:]])))
+        else:
+            theta.append(float(coefficients[pname]))
+    return np.array(theta)
+
+
+class _Problem:
+    """The Huber objective of one data set, with fixed parameters removed from the vector.
+
+    ``value_grad(free)`` gives the scaled objective and its gradient for L-BFGS-B;
+    ``objective_many(thetas)`` evaluates many full vectors at once (screening).
+    """
+
+    def __init__(self, runs: Runs, form: str, huber_delta: float, weight_decay: float,
+                 fixed: dict | None = None, weights=None):
+        self.form = form
+        self.names = PARAMETERS[form]
+        self.delta = float(huber_delta)
+        self.weight_decay = float(weight_decay)
+        self.log_n = np.log(runs.params)
+        self.log_d = np.log(runs.tokens)
+        self.log_loss = np.log(runs.loss)
+        self.log_g = None if form == "dense" else np.log(runs.granularity)
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        index = {n: j for j, n in enumerate(self.names)}
+        # term k = theta[const] - sum_j theta[j] * x_j  (the linear map behind the LSE)
+        terms = [(index["log_a"], ((index["alpha"], self.log_n),)),
+                 (index["log_b"], ((index["beta"], self.log_d),))]
+        if form == "moe":
+            terms.append((index["log_g"], ((index["gamma"], self.log_g),
+                                           (index["alpha"], self.log_n))))
+        terms.append((index["log_c"], ()))
+        self.terms = terms
+        self.fixed = dict(fixed or {})  # parameter index -> value
+        self.free = np.array([j for j in range(len(self.names)) if j not in self.fixed], dtype=int)
+        self.full = np.zeros(len(self.names))
+        for j, v in self.fixed.items():
+            self.full[j] = v
+        bounds = [EXPONENT_BOUNDS if not n.startswith("log_") else LOG_BOUNDS for n in self.names]
+        self.bounds = [bounds[j] for j in self.free]
+        # Scale: the objective of the best constant prediction, so the scaled objective is of
+        # order one whatever delta, the number of runs or the spread of the losses.
+        centre = np.median(self.log_loss)
+        self.scale = max(self._huber_sum(centre - self.log_loss), 1e-300)
+        self.n_evaluations = 0
+
+    def _huber_sum(self, r):
+        a = np.abs(r)
+        h = np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+        if self.weights is not None:
+            h = h * self.weights
+        return float(np.sum(h, axis=-1)) if h.ndim == 1 else np.sum(h, axis=-1)
+
+    def expand(self, free) -> np.ndarray:
+        theta = self.full.copy()
+        theta[self.free] = free
+        return theta
+
+    def predict_log(self, theta):
+        """Predicted log-loss per run (theta may be (P,) or (S, P))."""
+        theta = np.asarray(theta, dtype=float)
+        z = []
+        for const, lin in self.terms:
+            zk = theta[..., const, None]
+            for j, x in lin:
+                zk = zk - theta[..., j, None] * x
+            z.append(zk)
+        z = np.stack(np.broadcast_arrays(*z))
+        m = np.max(z, axis=0)
+        return m + np.log(np.sum(np.exp(z - m), axis=0))
+
+    def objective_many(self, thetas):
+        """Unscaled objective of each full parameter vector in ``thetas`` (S, P)."""
+        thetas = np.asarray(thetas, dtype=float)
+        r = self.predict_log(thetas) - self.log_loss
+        return self._huber_sum(r) + self.weight_decay * np.sum(thetas * thetas, axis=-1)
+
+    def objective(self, theta) -> float:
+        """Unscaled objective of one full parameter vector."""
+        return float(self.objective_many(np.asarray(theta, dtype=float)[None, :])[0])
+
+    def value_grad_full(self, theta):
+        """Unscaled objective and its gradient with respect to the full parameter vector."""
+        z = np.empty((len(self.terms), self.log_loss.shape[0]))
+        for k, (const, lin) in enumerate(self.terms):
+            zk = theta[const]
+            for j, x in lin:
+                zk = zk - theta[j] * x
+            z[k] = zk
+        m = z.max(axis=0)
+        e = np.exp(z - m)
+        total = e.sum(axis=0)
+        r = m + np.log(total) - self.log_loss
+        a = np.abs(r)
+        delta = self.delta
+        inside = a <= delta
+        h = np.where(inside, 0.5 * r * r, delta * (a - 0.5 * delta))
+        psi = np.clip(r, -delta, delta)  # dh/dr
+        if self.weights is not None:
+            h = h * self.weights
+            psi = psi * self.weights
+        f = float(h.sum()) + self.weight_decay * float(theta @ theta)
+        grad = 2.0 * self.weight_decay * theta
+        share = e / total  # softmax: d pred / d term_k
+        for k, (const, lin) in enumerate(self.terms):
+            sk = psi * share[k]
+            grad[const] += sk.sum()
+            for j, x in lin:
+                grad[j] -= sk @ x
+        return f, grad
+
+    def value_grad(self, free):
+        """Scaled objective and gradient over the free parameters (what L-BFGS-B sees)."""
+        self.n_evaluations += 1
+        f, g = self.value_grad_full(self.expand(free))
+        return f / self.scale, g[self.free] / self.scale
+
+    def projected_gradient(self, free) -> float:
+        """Largest component of the scaled gradient projected on the box (0 at a KKT point)."""
+        _, g = self.value_grad_full(self.expand(free))
+        g = g[self.free] / self.scale
+        lo = np.array([b[0] for b in self.bounds])
+        hi = np.array([b[1] for b in self.bounds])
+        step = np.clip(free - g, lo, hi) - free
+        return float(np.max(np.abs(step))) if step.size else 0.0
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """One L-BFGS-B run: the full parameter vector reached and how it ended."""
+
+    theta: np.ndarray
+    objective: float
+    success: bool
+    message: str
+    n_evaluations: int
+    n_iterations: int
+    projected_gradient: float
+
+
+def local_minimize(problem: _Problem, theta0, options: dict | None = None,
+                   restarts: int = 2) -> LocalResult:
+    """L-BFGS-B with the analytic gradient from one start (a full parameter vector).
+
+    A run that stops early is restarted from where it stopped (a fresh Hessian approximation
+    often gets past a line search that lost precision) up to ``restarts`` times.
+    """
+    from scipy.optimize import minimize
+
+    opts = dict(LBFGS_OPTIONS, **(options or {}))
+    lo = np.array([b[0] for b in problem.bounds])
+    hi = np.array([b[1] for b in problem.bounds])
+    x = np.clip(np.asarray(theta0, dtype=float)[problem.free], lo, hi)
+    n_eval = n_iter = 0
+    res = None
+    for attempt in range(restarts + 1):
+        res = minimize(problem.value_grad, x, jac=True, method="L-BFGS-B",
+                       bounds=problem.bounds, options=opts)
+        n_eval += int(res.nfev)
+        n_iter += int(res.nit)
+        improved = res.fun < problem.value_grad(x)[0] - 1e-13
+        x = res.x
+        pg = problem.projected_gradient(x)
+        if pg <= GRADIENT_TOLERANCE or not improved:
+            break
+    pg = problem.projected_gradient(x)
+    message = res.message if isinstance(res.message, str) else str(res.message)
+    converged = bool(pg <= GRADIENT_TOLERANCE)
+    theta = problem.expand(x)
+    return LocalResult(theta=theta, objective=problem.objective(theta), success=converged,
+                       message=message, n_evaluations=n_eval, n_iterations=n_iter,
+                       projected_gradient=pg)
+
+
+def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS) -> np.ndarray:
+    """Starting points: the best ``count`` distinct points of an exponent grid.
+
+    For each combination of exponents (alpha, beta[, gamma]) on a grid, the linear coefficients
+    (c, a, b[, g]) follow from least squares on the losses (variable projection); the Huber
+    objective then ranks the combinations. Fixed parameters keep their values.
+    """
+    form = problem.form
+    idx = {n: j for j, n in enumerate(problem.names)}
+    fixed_by_name = {problem.names[j]: v for j, v in problem.fixed.items()}
+    g_alpha, g_beta, g_gamma = _EXP_GRID[form]
+    axes = [np.array([fixed_by_name["alpha"]]) if "alpha" in fixed_by_name else g_alpha,
+            np.array([fixed_by_name["beta"]]) if "beta" in fixed_by_name else g_beta]
+    if form == "moe":
+        axes.append(np.array([fixed_by_name["gamma"]]) if "gamma" in fixed_by_name else g_gamma)
+    mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+    alpha, beta = mesh[:, 0:1], mesh[:, 1:2]
+    n_x = np.exp(-alpha * problem.log_n)  # (S, n)
+    d_x = np.exp(-beta * problem.log_d)
+    columns = {"log_c": np.ones_like(n_x), "log_a": n_x, "log_b": d_x}
+    if form == "moe":
+        columns["log_g"] = np.exp(-mesh[:, 2:3] * problem.log_g) * n_x
+    names = list(columns)
+    loss = np.exp(problem.log_loss)
+    # Fixed linear coefficients move to the left-hand side.
+    target = np.broadcast_to(loss, n_x.shape).copy()
+    free_cols = []
+    for name in names:
+        if name in fixed_by_name:
+            target -= math.exp(fixed_by_name[name]) * columns[name]
+        else:
+            free_cols.append(name)
+    theta = np.zeros((mesh.shape[0], len(problem.names)))
+    for name, v in fixed_by_name.items():
+        theta[:, idx[name]] = v
+    theta[:, idx["alpha"]] = mesh[:, 0]
+    theta[:, idx["beta"]] = mesh[:, 1]
+    if form == "moe":
+        theta[:, idx["gamma"]] = mesh[:, 2]
+    if free_cols:
+        x = np.stack([columns[c] for c in free_cols], axis=2)  # (S, n, m)
+        norm = np.sqrt(np.sum(x * x, axis=1, keepdims=True))
+        xs = x / norm
+        gram = np.einsum("snm,snk->smk", xs, xs) + 1e-10 * np.eye(len(free_cols))
+        rhs = np.einsum("snm,sn->sm", xs, target)
+        try:
+            coef = np.linalg.solve(gram, rhs[..., None])[..., 0] / norm[:, 0, :]
+        except np.linalg.LinAlgError:  # pragma: no cover - the ridge keeps gram regular
+            coef = np.ones((mesh.shape[0], len(free_cols)))
+        # A negative least-squares coefficient means that term is not wanted: make it small.
+        floor = 1e-3 * np.maximum(np.abs(coef).max(axis=1, keepdims=True), 1e-12)
+        coef = np.maximum(coef, floor)
+        for k, name in enumerate(free_cols):
+            theta[:, idx[name]] = np.clip(np.log(coef[:, k]), *LOG_BOUNDS)
+    values = problem.objective_many(theta)
+    order = np.argsort(values, kind="stable")
+    # Greedy distinct picks: skip points within one grid step (in every exponent) of a pick.
+    steps = np.array([max(np.diff(a).min(), 1e-12) if a.size > 1 else 1.0 for a in axes])
+    chosen = []
+    for i in order:
+        if len(chosen) >= count:
+            break
+        if all(np.any(np.abs(mesh[i] - mesh[j]) > 1.01 * steps) for j in chosen):
+            chosen.append(i)
+    return theta[chosen]
+
+
+@dataclass(frozen=True)
+class WorstRun:
+    """A run the law fits badly: observed vs predicted loss (nats)."""
+
+    label: str
+    params: float
+    tokens: float
+    granularity: float | None
+    loss: float
+    predicted: float
+    residual: float
+
+    def to_dict(self) -> dict:
+        out = {"label": self.label, "params": self.params, "tokens": self.tokens,
+               "loss": self.loss, "predicted": self.predicted, "residual": self.residual}
+        if self.granularity is not None:
+            out["granularity"] = self.granularity
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """A fitted law and how well it fits (lmfit-style: the data, not a report).
+
+    Attributes
+    ----------
+    form : {"moe", "dense"}
+    coefficients : dict
+        The law's coefficients ``a, alpha, b, beta[, g, gamma], c`` (linear, as in SPEC.md §2).
+    success : bool
+        True when the best local run converged (projected gradient below tolerance).
+    message : str
+        What the optimiser said, plus our verdict.
+    objective : float
+        The objective at the optimum (Huber sum + weight decay), in log-loss units.
+    rmse : float
+        Root-mean-square error of the predicted loss, nats per token.
+    r2 : float
+        Coefficient of determination of the predicted loss.
+    """
+
+    form: str
+    coefficients: dict
+    theta: np.ndarray
+    success: bool
+    message: str
+    n_evaluations: int
+    n_starts: int
+    objective: float
+    rmse: float
+    r2: float
+    n_runs: int
+    huber_delta: float
+    weight_decay: float
+    objective_name: str
+    fixed: dict
+    at_bound: tuple
+    worst_runs: tuple
+    predicted: np.ndarray
+    projected_gradient: float
+    local_objectives: tuple = field(default=())
+
+    @property
+    def law_form(self) -> str:
+        return LAW_FORMS[self.form]
+
+    def to_dict(self) -> dict:
+        return {
+            "law_form": self.law_form, "coefficients": dict(self.coefficients),
+            "objective": self.objective, "rmse": self.rmse, "r2": self.r2,
+            "n_runs": self.n_runs, "success": self.success, "message": self.message,
+            "n_evaluations": self.n_evaluations, "n_starts": self.n_starts,
+            "objective_name": self.objective_name, "huber_delta": self.huber_delta,
+            "weight_decay": self.weight_decay, "fixed": dict(self.fixed),
+            "at_bound": list(self.at_bound),
+            "worst_runs": [w.to_dict() for w in self.worst_runs],
+        }
+
+
+def _fixed_indices(fixed: dict | None, form: str) -> dict:
+    out = {}
+    names = PARAMETERS[form]
+    for key, value in (fixed or {}).items():
+        if key not in COEFFICIENTS[form]:
+            raise InputError(f"--fix {key}=...: {key!r} is not a coefficient of the {form} form; "
+                             f"use one of {', '.join(COEFFICIENTS[form])}")
+        pname = f"log_{key}" if key in LOG_COEFFICIENTS else key
+        out[names.index(pname)] = _log_or_raise(key, float(value))
+    return out
+
+
+def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
+    names = PARAMETERS[form]
+    free = [n for j, n in enumerate(names) if j not in fixed_idx]
+    n_free = len(free)
+    if n_free == 0:
+        raise InputError("every coefficient is fixed: nothing to fit")
+    if len(runs) < n_free + 1:
+        raise InputError(f"runs file {runs.source!r} has {len(runs)} runs for {n_free} free "
+                         f"coefficients; give at least {n_free + 1} runs (or fix some with --fix)")
+    for label, values, params in (("params", runs.params, ("log_a", "alpha")),
+                                  ("tokens", runs.tokens, ("log_b", "beta"))):
+        if any(p in free for p in params) and np.unique(values).size < 2:
+            raise InputError(f"runs file {runs.source!r}: every run has the same {label}, so "
+                             f"the law's {label} term cannot be fitted; vary {label} across runs")
+    if form == "moe":
+        distinct = np.unique(np.round(runs.granularity, 9)).size
+        g_free = [p for p in ("log_a", "log_g", "gamma") if p in free]
+        if distinct < len(g_free):
+            shown = ", ".join(p.replace("log_", "") for p in g_free)
+            one = "one granularity value" if distinct == 1 else f"{distinct} granularity values"
+            raise InputError(f"runs file {runs.source!r} has {one}, which cannot identify "
+                             f"{shown} separately; add runs at {len(g_free)} or more "
+                             f"granularities, fix coefficients (e.g. --fix gamma=0.58 --fix "
+                             f"g=2.1), or fit --law-form dense")
+
+
+def _summary(runs: Runs, form: str, theta: np.ndarray, problem: _Problem, n_worst: int):
+    predicted = np.exp(problem.predict_log(theta))
+    err = predicted - runs.loss
+    rmse = float(np.sqrt(np.mean(err * err)))
+    ss_tot = float(np.sum((runs.loss - runs.loss.mean()) ** 2))
+    r2 = float(1.0 - np.sum(err * err) / ss_tot) if ss_tot > 0 else float("nan")
+    order = np.argsort(-np.abs(err), kind="stable")[:n_worst]
+    worst = tuple(WorstRun(
+        label=runs.labels[i], params=float(runs.params[i]), tokens=float(runs.tokens[i]),
+        granularity=None if runs.granularity is None or form == "dense"
+        else float(runs.granularity[i]),
+        loss=float(runs.loss[i]), predicted=float(predicted[i]), residual=float(err[i]))
+        for i in order)
+    return predicted, rmse, r2, worst
+
+
+def _at_bound(problem: _Problem, theta: np.ndarray) -> tuple:
+    out = []
+    for j in problem.free:
+        lo, hi = EXPONENT_BOUNDS if not problem.names[j].startswith("log_") else LOG_BOUNDS
+        if theta[j] <= lo + 1e-9 or theta[j] >= hi - 1e-9:
+            out.append(COEFFICIENTS[problem.form][j])
+    return tuple(out)
+
+
+def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
+            huber_delta: float | None = None, weight_decay: float | None = None,
+            fixed: dict | None = None, n_starts: int = DEFAULT_STARTS, starts=None,
+            n_worst: int = 5) -> FitResult:
+    """Fit the law's coefficients to runs (SPEC.md §5).
+
+    Parameters
+    ----------
+    runs : Runs
+        The training runs (N in parameters, D in tokens, loss in nats per token).
+    form : {"moe", "dense"}
+        ``moe``: the fine-grained MoE law (needs granularity); ``dense``: the Chinchilla form.
+    objective : {"chinchilla", "paper"}
+        Default Huber threshold and weight decay: Chinchilla (δ = 1e-3, no decay) or the
+        paper's (δ = 0.1, weight decay 5e-4).
+    huber_delta, weight_decay : float, optional
+        Override the objective's δ (log-loss units) and weight decay.
+    fixed : dict, optional
+        Coefficients held at given values, in the law's names, e.g. ``{"gamma": 0.58}``.
+    n_starts : int
+        Distinct starting points refined with L-BFGS-B (from the screening grid).
+    starts : array, optional
+        Explicit starting parameter vectors (S, P) instead of the screening grid.
+    n_worst : int
+        How many worst-fitted runs to report.
+
+    Returns
+    -------
+    FitResult
+        ``success`` is False (not an exception) when the optimiser did not converge.
+
+    Raises
+    ------
+    InputError
+        Too few runs for the free coefficients, or coefficients that cannot be identified
+        (the MoE form with a single granularity value), or bad options.
+    """
+    if form not in PARAMETERS:
+        raise InputError(f"law form {form!r} is unknown; use moe or dense")
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
+    d0, wd0 = OBJECTIVES[objective]
+    delta = d0 if huber_delta is None else float(huber_delta)
+    wd = wd0 if weight_decay is None else float(weight_decay)
+    if not delta > 0 or not math.isfinite(delta):
+        raise InputError(f"--huber-delta {delta:g}: must be a positive number, e.g. 1e-3")
+    if not wd >= 0 or not math.isfinite(wd):
+        raise InputError(f"--weight-decay {wd:g}: must be zero or positive")
+    if form == "moe" and runs.granularity is None:
+        raise InputError(f"runs file {runs.source!r} has no granularity column: the MoE form "
+                         f"needs one (or fit --law-form dense)")
+    fixed_idx = _fixed_indices(fixed, form)
+    _check_identifiable(runs, form, fixed_idx)
+    problem = _Problem(runs, form, delta, wd, fixed_idx)
+    if starts is None:
+        starts = screening_starts(problem, runs, max(1, int(n_starts)))
+    starts = np.atleast_2d(np.asarray(starts, dtype=float))
+    locals_ = [local_minimize(problem, s) for s in starts]
+    best = min(locals_, key=lambda r: (r.objective, not r.success))
+    theta = best.theta
+    predicted, rmse, r2, worst = _summary(runs, form, theta, problem, n_worst)
+    at_bound = _at_bound(problem, theta)
+    if best.success:
+        message = f"converged ({best.message})"
+    else:
+        message = (f"did not converge: projected gradient {best.projected_gradient:.2g} is above "
+                   f"{GRADIENT_TOLERANCE:g} ({best.message})")
+    return FitResult(
+        form=form, coefficients=theta_to_coefficients(theta, form), theta=theta,
+        success=best.success, message=message,
+        n_evaluations=sum(r.n_evaluations for r in locals_), n_starts=len(locals_),
+        objective=best.objective, rmse=rmse, r2=r2, n_runs=len(runs), huber_delta=delta,
+        weight_decay=wd, objective_name=objective,
+        fixed={COEFFICIENTS[form][j]: float(theta_to_coefficients(theta, form)[
+            COEFFICIENTS[form][j]]) for j in fixed_idx},
+        at_bound=at_bound, worst_runs=worst, predicted=predicted,
+        projected_gradient=best.projected_gradient,
+        local_objectives=tuple(sorted(r.objective for r in locals_)))
