@@ -1,0 +1,118 @@
+"""Picture of a Joint MoE sweep: where MoE wins under a memory cap (matplotlib, imported lazily).
+
+matplotlib is an optional extra (``pip install 'moeplan[plot]'``); it is imported only inside
+:func:`plot_joint_sweep`, through the object-oriented ``Figure`` API so that no global backend
+state (``pyplot``) is touched.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, MoeplanError
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _matplotlib():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MoeplanError("--plot needs matplotlib, which is not installed; install it with "
+                           "pip install 'moeplan[plot]'") from None
+    return Figure
+
+
+def plot_joint_sweep(sweep, path) -> Path:
+    """Draw a :class:`~moeplan.joint.JointSweep` to ``path`` (.png, .svg or .pdf).
+
+    Left: predicted loss against the budget for each number of experts under the limit, with
+    the best E at each budget marked. Right: the memory-optimal E against the budget, and the
+    compute-optimal E without the limit for reference.
+
+    Raises
+    ------
+    InputError
+        If the file suffix is not .png, .svg or .pdf.
+    MoeplanError
+        If matplotlib is missing or the file cannot be written.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"--plot {str(path)!r}: use a file name ending in "
+                         f"{', '.join(PLOT_SUFFIXES)}")
+    Figure = _matplotlib()
+    fr = sweep.frontier
+    F = fr.flops
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    ax_loss, ax_e = fig.subplots(1, 2)
+    colours = _colours(len(fr.experts))
+    for j, e in enumerate(fr.experts):
+        ok = np.isfinite(fr.loss[:, j])
+        label = "dense (E = 1)" if e == 1 else f"E = {int(e)}"
+        ax_loss.plot(F[ok], fr.loss[ok, j], color=colours[j], lw=1.6 if e == 1 else 1.2,
+                     ls="--" if e == 1 else "-", label=label)
+    best = fr.best_index
+    for i, j in enumerate(best):
+        if j >= 0:
+            ax_loss.plot(F[i], fr.loss[i, j], "o", ms=4, color=colours[j], mec="black", mew=0.4)
+    ax_loss.set_xscale("log")
+    ax_loss.set_xlabel("training budget (FLOPs)")
+    ax_loss.set_ylabel("predicted loss (nats/token)")
+    ax_loss.set_title("loss for each number of experts (dots: best)", fontsize=10)
+    ax_loss.grid(True, which="major", alpha=0.3)
+    ax_loss.legend(fontsize=8, frameon=False)
+
+    best_e = sweep.best_experts()
+    best_un = sweep.best_experts(unconstrained=True)
+    ok = np.isfinite(best_e)
+    ax_e.step(F[ok], best_e[ok], where="mid", color="tab:blue", lw=2, label=_limit_label(sweep))
+    ax_e.step(F, best_un, where="mid", color="grey", lw=1.2, ls="--", label="no memory limit")
+    ax_e.set_xscale("log")
+    ax_e.set_yscale("log", base=2)
+    ticks = [int(e) for e in fr.experts]
+    ax_e.set_yticks(ticks)
+    ax_e.set_yticklabels([str(t) for t in ticks])
+    ax_e.set_ylim(min(ticks) / 1.3, max(ticks) * 1.3)
+    ax_e.set_xlabel("training budget (FLOPs)")
+    ax_e.set_ylabel("optimal number of experts E")
+    ax_e.set_title("memory-optimal number of experts", fontsize=10)
+    ax_e.grid(True, which="major", alpha=0.3)
+    ax_e.legend(fontsize=8, frameon=False)
+    fig.suptitle(f"{sweep.law}: {sweep.constraints.problem}", fontsize=11)
+    try:
+        fig.savefig(path, dpi=130)
+    except OSError as exc:
+        raise MoeplanError(f"cannot write the plot to {str(path)!r}: {exc.strerror or exc}") \
+            from None
+    return path
+
+
+def _limit_label(sweep) -> str:
+    c = sweep.constraints
+    parts = []
+    if c.memory is not None:
+        parts.append(f"memory {c.memory / 1e9:.3g} GB")
+        if c.kv_tokens:
+            parts.append(f"{c.kv_tokens:.3g} KV tokens")
+    if c.max_total_params is not None:
+        parts.append(f"<= {c.max_total_params:.3g} params")
+    if c.inference_tokens:
+        parts.append(f"{c.inference_tokens:.3g} inference tokens")
+    return ", ".join(parts) or "no limit"
+
+
+def _colours(k: int) -> list:
+    # viridis-like ramp without importing matplotlib.cm (dense first, many experts last)
+    stops = np.array([[0.27, 0.00, 0.33], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55],
+                      [0.37, 0.79, 0.38], [0.99, 0.91, 0.14]])
+    out = []
+    for i in range(k):
+        t = 0.0 if k == 1 else i / (k - 1) * (len(stops) - 1)
+        lo = min(int(math.floor(t)), len(stops) - 2)
+        w = t - lo
+        out.append(tuple(stops[lo] * (1 - w) + stops[lo + 1] * w))
+    return out
