@@ -143,11 +143,14 @@ def _cubic_root(a, b, c, rhs):
     start = np.minimum(start, np.where(b > 0, np.sqrt(rhs / np.where(b > 0, b, 1.0)), np.inf))
     start = np.minimum(start, np.where(c > 0, rhs / np.where(c > 0, c, 1.0), np.inf))
     d = start
+    done = np.zeros(d.shape, dtype=bool)
     for _ in range(200):
         f = ((a * d + b) * d + c) * d - rhs
         step = f / ((3.0 * a * d + 2.0 * b) * d + c)
-        d = d - step
-        if np.all(np.abs(step) <= 1e-15 * d):
+        # freeze each converged entry, so a value never depends on the rest of the batch
+        d = np.where(done, d, d - step)
+        done |= np.abs(step) <= 4e-16 * d
+        if np.all(done):
             break
     return d
 
@@ -408,10 +411,11 @@ def _bisect_slope(lo, hi, flops, k, c_f, m, mu, n, nu):
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         pos = _slope_positive(mid, flops, k, c_f, m, mu, n, nu)
+        # stop when no midpoint lies strictly inside its bracket: full float resolution
+        if np.all((mid <= lo) | (mid >= hi)):
+            break
         hi = np.where(pos, mid, hi)
         lo = np.where(pos, lo, mid)
-        if np.all(hi - lo <= 4e-16 * np.maximum(1.0, np.abs(mid))):
-            break
     return 0.5 * (lo + hi)
 
 
@@ -767,9 +771,8 @@ def _range_warnings(law, cfg: JointConfig) -> list[str]:
     lim = law.fitted_range.get("params_total")
     if lim and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding
-        out.append(f"total parameters {v:.3g} (with embeddings) is {v / lim[1]:.3g}x above the "
-                   f"range {law.name} was fitted on (up to {lim[1]:.3g}): the prediction is an "
-                   f"extrapolation")
+        out.append(f"total parameters {v:.4g} (with embeddings) are above the range {law.name} "
+                   f"was fitted on (up to {lim[1]:.3g}): the prediction is an extrapolation")
     return out
 
 
