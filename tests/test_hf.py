@@ -342,7 +342,7 @@ def test_dbrx_needs_its_nested_objects(tmp_path):
 
 
 def test_core_imports_no_cli_libraries():
-    code = ("import sys, moeplan.hf; "
+    code = ("import sys, moeplan.hf, moeplan.proposal, moeplan.check; "
             "bad = [m for m in ('typer', 'rich', 'click', 'scipy', 'matplotlib') "
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import sys
+from enum import Enum
+from typing import Annotated, List, Optional
+from xml.etree import ElementTree as ET
 
 import typer
 
 from ..coefficients import load_law
+from ..errors import MoeplanError
 from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
-from ..units import format_count, format_sci
-from .common import POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption, finish, output_format
-from .render import Report, Table
+from ..units import format_bytes, format_count, format_sci
+from .common import (POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption, finish,
+                     output_format)
+from .render import Report, Table, emit, print_warnings, to_json
 
 
 def _count(value) -> str:
@@ -108,5 +113,247 @@ def inspect_command(
                   warnings=warnings), fmt)
 
 
+# --------------------------------------------------------------------------- check
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
+def _check_one(path: str, law_name, tokens, flops, overrides):
+    """(CheckResult, None) or (None, error message) for one file."""
+    from ..check import check_config, check_proposal
+    from ..proposal import is_hf_config, load_proposal
+
+    try:
+        law = load_law(law_name) if law_name else None
+        if is_hf_config(path):
+            return check_config(path, tokens=tokens, flops=flops, law=law,
+                                limit_overrides=overrides), None
+        if tokens is not None or flops is not None:
+            raise MoeplanError(f"{path}: --tokens/--flops apply to config.json files; a proposal "
+                               f"gives training.tokens or training.flops itself")
+        return check_proposal(load_proposal(path), law=law, limit_overrides=overrides), None
+    except MoeplanError as exc:
+        msg = " ".join(str(exc).split())
+        return None, msg if path in msg else f"{path}: {msg}"
+
+
+def _text_report(results) -> Report:
+    tables, lines, warnings = [], [], []
+    many = len(results) > 1
+    for path, res, err in results:
+        if err is not None:  # already on stderr, one line
+            continue
+        rows = [[c.name, "PASS" if c.passed else "FAIL", _limit_value(c.name, c.value),
+                 _limit_value(c.name, c.limit), c.message] for c in res.checks]
+        status = "PASS" if res.passed else "FAIL"
+        title = (f"{status} {path} ({res.name}; {res.law}; limits from {res.limits_from})")
+        if rows:
+            tables.append(Table(title, ["check", "result", "value", "limit", "detail"], rows))
+        else:
+            lines.append(f"{title}: no limits, nothing to check")
+        p, o = res.proposal, res.optimal
+        cmp_rows = [
+            ["loss", f"{p['loss']:.4f}", f"{o['loss']:.4f}"],
+            ["training FLOPs (router included)", format_sci(p["flops"]), format_sci(o["flops"])],
+            ["granularity G", f"{p['granularity']:g}", f"{o['granularity']:g}"],
+            ["expansion rate E", f"{p['expansion_rate']:.4g}", f"{o['expansion_rate']:.4g}"],
+            ["N (total non-embedding)", format_count(p["n_total"]), format_count(o["n_total"])],
+            ["active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
+            ["tokens", format_count(p["tokens"]), format_count(o["tokens"])],
+            ["tokens per active parameter", f"{p['tokens_per_active_param']:.3g}",
+             f"{o['tokens_per_active_param']:.3g}"],
+            ["router share of FLOPs", f"{p['router_flops'] / p['flops']:.2%}",
+             f"{o['router_flops'] / o['flops']:.2%}"],
+            ["memory of the weights", format_bytes(p["memory_bytes"]), "-"],
+            ["compute efficiency", f"{p['compute_efficiency']:.1%}", "100.0%"],
+        ]
+        tables.append(Table(f"{path}: proposal vs the compute-optimal allocation at the same "
+                            f"FLOPs", ["", "proposal", "optimal"], cmp_rows))
+        if res.suggestion:
+            lines.append(f"suggestion for {path}: {res.suggestion}")
+        warnings += [f"{path}: {w}" if many else w for w in res.warnings]
+    n_fail = sum(1 for _, r, e in results if r is not None and not r.passed)
+    n_err = sum(1 for _, _, e in results if e is not None)
+    lines.append(f"{len(results)} file(s): {len(results) - n_fail - n_err} passed, "
+                 f"{n_fail} failed, {n_err} invalid")
+    return Report(data={}, tables=tables, lines=lines, warnings=warnings)
+
+
+def _limit_value(name: str, value: float) -> str:
+    if name == "min_compute_efficiency":
+        return f"{value:.1%}"
+    if name == "max_loss_gap":
+        return f"{value:.4f}"
+    if name == "max_memory":
+        return format_bytes(value)
+    if name == "max_total_params":
+        return format_count(value)
+    return format_sci(value)
+
+
+def _json_document(results) -> dict:
+    files = []
+    for path, res, err in results:
+        files.append({"file": path, "passed": False, "error": err} if err is not None
+                     else res.to_dict())
+    doc = {"passed": all(f["passed"] for f in files), "files": files}
+    if len(files) == 1:  # CLI.md: `check FILE` has passed/checks/proposal/optimal at the top
+        doc.update({k: v for k, v in files[0].items() if k not in doc})
+    return doc
+
+
+def junit_xml(results) -> str:
+    """JUnit XML: one <testsuite> per file, one <testcase> per check (CI test reporters)."""
+    root = ET.Element("testsuites", name="moeplan check")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for path, res, err in results:
+        suite = ET.SubElement(root, "testsuite", name=path)
+        counts = {"tests": 0, "failures": 0, "errors": 0}
+        if err is not None:
+            case = ET.SubElement(suite, "testcase", classname=f"moeplan.check", name="valid file",
+                                 file=path)
+            ET.SubElement(case, "error", message=err, type="invalid file").text = err
+            counts["tests"] += 1
+            counts["errors"] += 1
+        else:
+            for c in res.checks:
+                attrs = {"classname": f"moeplan.check.{res.name}", "name": c.name, "file": path}
+                if c.line:
+                    attrs["line"] = str(c.line)
+                case = ET.SubElement(suite, "testcase", **attrs)
+                counts["tests"] += 1
+                if not c.passed:
+                    counts["failures"] += 1
+                    detail = c.message + (f"\nsuggestion: {res.suggestion}"
+                                          if res.suggestion else "")
+                    ET.SubElement(case, "failure", message=c.message,
+                                  type=c.name).text = detail
+            if res.warnings:
+                ET.SubElement(suite, "system-err").text = "\n".join(
+                    f"warning: {w}" for w in res.warnings)
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+    for k, v in totals.items():
+        root.set(k, str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_lines(results) -> list[str]:
+    """GitHub Actions workflow commands: an annotation on the file (and line) of each failure."""
+    out = []
+    for path, res, err in results:
+        f = _gh_prop(path)
+        if err is not None:
+            out.append(f"::error file={f},title=moeplan check%3A invalid file::{_gh_data(err)}")
+            continue
+        for c in res.checks:
+            if c.passed:
+                continue
+            loc = f"file={f}" + (f",line={c.line}" if c.line else "")
+            msg = c.message + (f"; suggestion: {res.suggestion}" if res.suggestion else "")
+            out.append(f"::error {loc},title={_gh_prop('moeplan check: ' + c.name)}::"
+                       f"{_gh_data(msg)}")
+        for w in res.warnings:
+            out.append(f"::warning file={f},title=moeplan check%3A warning::{_gh_data(w)}")
+        status = "PASS" if res.passed else "FAIL"
+        out.append(f"{status} {path}: " + ", ".join(
+            f"{c.name} {'ok' if c.passed else 'FAILED'}" for c in res.checks))
+    return out
+
+
+def check_command(
+    files: Annotated[List[str], typer.Argument(
+        metavar="FILE...", help="Proposal YAML files, or Hugging Face config.json files "
+                                "(with --tokens or --flops).")],
+    fmt: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="text (tables), json, junit (XML for CI test reporters) or github (workflow "
+             "annotations on the file and line). (default: text)")] = CheckFormat.text,
+    json_flag: JsonFlag = False,
+    law: Annotated[Optional[str], typer.Option(
+        "--law", metavar="NAME|PATH",
+        help="Coefficient set for every file, overriding each proposal's own law: "
+             "(default: the proposal's, else krajewski2024-moe).")] = None,
+    tokens: Annotated[Optional[float], typer.Option(
+        "--tokens", click_type=POSITIVE, metavar="D",
+        help="Training tokens, for config.json files.")] = None,
+    flops: Annotated[Optional[float], typer.Option(
+        "--flops", click_type=POSITIVE, metavar="F",
+        help="Training FLOPs instead of --tokens, for config.json files.")] = None,
+    limit: Annotated[Optional[List[str]], typer.Option(
+        "--limit", metavar="NAME=VALUE",
+        help="Set or add a limit for every file (repeatable): max_loss_gap, "
+             "min_compute_efficiency, max_flops, max_total_params, max_memory.")] = None,
+) -> None:
+    """Check proposed training runs against the scaling law (a CI gate).
+
+    For each file: FLOPs with the router, predicted loss, the compute-optimal loss at the same
+    FLOPs, the loss gap, the compute efficiency, optimal vs proposed G, tokens per parameter
+    and memory. Every limit in the file is one named check; without a limits section the
+    defaults max_loss_gap 0.02 and min_compute_efficiency 0.8 apply. Exit code 0 when every
+    check passes, 1 when one fails, 2 when a file is invalid.
+
+    Example: moeplan check examples/proposal.yaml --format github
+    """
+    from ..check import parse_limit_options
+
+    fmt_name = "json" if json_flag else fmt.value
+    if json_flag and fmt not in (CheckFormat.text, CheckFormat.json):
+        raise MoeplanError("--json and --format exclude each other; choose one")
+    if tokens is not None and flops is not None:
+        raise MoeplanError("--tokens and --flops exclude each other; give one")
+    overrides = parse_limit_options(limit)
+    if law:
+        load_law(law)  # a bad --law is one error, not one per file
+    results = []
+    for path in files:
+        res, err = _check_one(path, law, tokens, flops, overrides)
+        results.append((path, res, err))
+    code = 2 if any(e is not None for _, _, e in results) else (
+        0 if all(r.passed for _, r, _ in results) else 1)
+    errors = [e for _, _, e in results if e is not None]
+    if fmt_name in ("text", "json"):
+        for e in errors:
+            print(f"moeplan check: error: {e}", file=sys.stderr)
+        if len(errors) == len(results):  # nothing was checked: just the error lines
+            raise typer.Exit(2)
+        if fmt_name == "text":
+            report = _text_report(results)
+            report.exit_code = code
+            finish(report, "human")
+        else:
+            doc = _json_document(results)
+            warnings = [w for _, r, _ in results if r is not None for w in r.warnings]
+            print_warnings(warnings)
+            doc["warnings"] = warnings
+            sys.stdout.write(to_json(doc) + "\n")
+            if code:
+                raise typer.Exit(code)
+        return
+    for e in errors:
+        print(f"moeplan check: error: {e}", file=sys.stderr)
+    if fmt_name == "junit":
+        sys.stdout.write(junit_xml(results) + "\n")
+    else:
+        sys.stdout.write("\n".join(github_lines(results)) + "\n")
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     app.command("inspect")(inspect_command)
+    app.command("check")(check_command)

@@ -1,0 +1,350 @@
+"""The checks behind ``moeplan check``: a proposed training run against the scaling law.
+
+For a proposal (see :mod:`moeplan.proposal`) or a Hugging Face config plus a token count, this
+computes the training FLOPs with the router (SPEC.md §3), the predicted loss, the best loss the
+law reaches with the same FLOPs (:func:`moeplan.optimize.compute_optimal_loss`, at the proposal's
+expansion rate, c_f and c_r), the loss gap, the compute efficiency (SPEC.md §4's compute
+multiplier against the compute-optimal allocation: the FLOPs the optimum needs to reach the
+proposal's loss, :func:`moeplan.optimize.flops_to_reach`, divided by the proposal's FLOPs), the
+optimal granularity, tokens per parameter and the memory of the weights. Each limit is one named
+:class:`Check`.
+
+Default limits, used when a proposal has no ``limits`` section (see :data:`DEFAULT_LIMITS`):
+``max_loss_gap: 0.02`` and ``min_compute_efficiency: 0.8``. Both are deliberately loose: they
+fail proposals that waste a fifth or more of their compute, or sit 0.02 nats above the frontier,
+and leave finer tolerances to the team's own ``limits``.
+
+Real models (config.json) are mapped as in SPEC.md §6: N = total non-embedding parameters,
+G = top-k, E = routed experts / top-k, and their FLOPs are the law's convention
+``(c_f·n_active + c_r·router_params)·D`` (no embedding or attention-score FLOPs), so they are
+comparable with the law's optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .accounting import C_R_DEFAULT, embedding_params
+from .coefficients import load_law
+from .errors import InputError, MoeplanError
+from .proposal import Limit, Proposal, parse_limits
+from .units import format_bytes, format_count
+
+#: Limits applied when a proposal has no ``limits`` section.
+DEFAULT_LIMITS = (Limit("max_loss_gap", 0.02), Limit("min_compute_efficiency", 0.8))
+
+#: Labels of the checks, for reports.
+CHECK_TITLES = {
+    "max_loss_gap": "loss gap vs the compute-optimal loss at the same FLOPs",
+    "min_compute_efficiency": "compute efficiency (optimum's FLOPs for this loss / FLOPs)",
+    "max_flops": "training FLOPs",
+    "max_total_params": "total parameters",
+    "max_memory": "memory of the weights",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check: the measured value against its limit."""
+
+    name: str
+    passed: bool
+    value: float
+    limit: float
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "value": self.value,
+                "limit": self.limit, "message": self.message, "line": self.line}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything ``check`` reports about one file."""
+
+    source: str
+    name: str
+    law: str
+    passed: bool
+    checks: tuple
+    proposal: dict
+    optimal: dict
+    suggestion: str | None
+    limits_from: str                 # "file", "defaults", "command line" or "file + command line"
+    warnings: tuple = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"file": self.source, "name": self.name, "law": self.law, "passed": self.passed,
+                "checks": [c.to_dict() for c in self.checks], "proposal": dict(self.proposal),
+                "optimal": dict(self.optimal), "suggestion": self.suggestion,
+                "limits_from": self.limits_from, "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """What the checks need, however the model was described."""
+
+    n_total: float          # the law's N
+    n_active: float
+    router_params: float
+    granularity: float
+    expansion_rate: float
+    tokens: float
+    flops: float
+    router_flops: float
+    n_params: float         # everything we know to be stored: N + router (+ embeddings)
+    memory_bytes: float
+    c_f: float
+    c_r: float
+    describe: dict
+
+
+def _subject_from_shape(p: Proposal, law) -> _Subject:
+    dense = law.form == "chinchilla"
+    d, n = p.d_model, p.n_blocks
+    if dense:
+        if p.granularity not in (None, 1.0) or p.expansion_rate not in (None, 1.0):
+            raise InputError(f"{p.source}: {law.name} is a dense law; remove the MoE settings "
+                             f"(granularity, expansion_rate, n_experts, top_k) or use an MoE law")
+        E = G = 1.0
+    else:
+        if p.granularity is None:
+            raise InputError(f"{p.source}: model.granularity (or n_experts + top_k) is missing; "
+                             f"an MoE law needs G")
+        G = p.granularity
+        E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
+    c_f = law.c_f if p.c_f is None else p.c_f
+    c_r = 0.0 if dense else ((law.c_r if law.c_r > 0 else C_R_DEFAULT) if p.c_r is None
+                             else p.c_r)
+    n_active = 12.0 * d * d * n
+    n_total = d * d * (8.0 * E + 4.0) * n
+    router = 0.0 if dense else d * E * G * n
+    per_token = c_f * n_active + c_r * router
+    tokens = p.tokens if p.tokens is not None else p.flops / per_token
+    flops = per_token * tokens
+    emb = 0.0 if p.vocab_size is None else float(
+        embedding_params(d, p.vocab_size, p.tied_embeddings))
+    n_params = n_total + router + emb
+    describe = {"d_model": d, "n_blocks": n, "granularity": G, "expansion_rate": E,
+                "n_experts": E * G, "top_k": G, "d_expert": 4.0 * d / G}
+    if p.vocab_size is not None:
+        describe.update(vocab_size=p.vocab_size, n_embedding=emb,
+                        n_active_with_embedding=n_active + router + emb,
+                        n_total_with_embedding=n_params)
+    return _Subject(n_total, n_active, router, G, E, tokens, flops, c_r * router * tokens,
+                    n_params, n_params * p.bytes_per_param, c_f, c_r, describe)
+
+
+def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
+    if law.form == "chinchilla" and model.is_moe:
+        raise InputError(f"{law.name} is a dense law and {model.name} is an MoE model; use an "
+                         f"MoE law such as krajewski2024-moe")
+    c_f, c_r = model.c_f, (0.0 if law.form == "chinchilla" else model.c_r)
+    per_token = c_f * model.n_active + c_r * model.router_params
+    tokens = tokens if tokens is not None else flops / per_token
+    describe = {"family": model.family, "model": model.name, "d_model": model.d_model,
+                "n_blocks": model.n_blocks, "granularity": model.granularity,
+                "expansion_rate": model.expansion_rate, "n_experts": model.n_experts,
+                "top_k": model.top_k, "d_expert": model.d_expert,
+                "vocab_size": model.vocab_size, "n_embedding": model.n_embedding,
+                "n_active_with_embedding": model.n_active_with_embedding,
+                "n_total_with_embedding": model.n_total_with_embedding}
+    n_params = float(model.n_total_with_embedding)
+    return _Subject(float(model.n_total), float(model.n_active), float(model.router_params),
+                    model.granularity, model.expansion_rate, tokens, per_token * tokens,
+                    c_r * model.router_params * tokens, n_params, n_params * bytes_per_param,
+                    c_f, c_r, describe)
+
+
+def _law_loss(law, s: _Subject) -> float:
+    if law.form == "joint_moe":
+        raise InputError(f"{law.name} (the joint MoE law) is not supported by check yet; use a "
+                         f"fine-grained MoE law such as krajewski2024-moe")
+    return float(law.loss(s.n_total, s.tokens, granularity=s.granularity))
+
+
+def _optimum(law, s: _Subject) -> dict:
+    """The compute-optimal configuration at the subject's FLOPs (continuous shape)."""
+    from .optimize import frontier  # the planner; numpy only
+
+    kw = {} if law.form == "chinchilla" else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
+    fr = frontier(law, s.flops, c_f=s.c_f, **kw)
+    out = {k: float(getattr(fr, k)) for k in ("granularity", "d_model", "n_blocks", "n_active",
+                                              "n_total", "tokens", "router_flops", "loss")}
+    out["flops"] = s.flops
+    out["expansion_rate"] = 1.0 if law.form == "chinchilla" else s.expansion_rate
+    out["tokens_per_active_param"] = out["tokens"] / out["n_active"]
+    return out
+
+
+def _fmt_gap(x: float) -> str:
+    return f"{x:+.4f}".replace("-", "\u2212")
+
+
+def _run_check(limit: Limit, m: dict) -> Check:
+    name, lim = limit.name, limit.value
+    if name == "max_loss_gap":
+        v = m["loss_gap"]
+        ok = v <= lim
+        msg = (f"predicted loss {m['loss']:.4f} is {v:.4f} above the compute-optimal "
+               f"{m['optimal_loss']:.4f} at the same FLOPs (limit {lim:g})")
+    elif name == "min_compute_efficiency":
+        v = m["compute_efficiency"]
+        ok = v >= lim
+        msg = (f"the compute-optimal allocation reaches this loss with {v:.1%} of the FLOPs "
+               f"(limit: at least {lim:.1%})")
+    elif name == "max_flops":
+        v = m["flops"]
+        ok = v <= lim
+        msg = f"training FLOPs {v:.4g} (router included; limit {lim:.4g})"
+    elif name == "max_total_params":
+        v = m["n_params"]
+        ok = v <= lim
+        msg = f"total parameters {format_count(v)} (limit {format_count(lim)})"
+    elif name == "max_memory":
+        v = m["memory_bytes"]
+        ok = v <= lim
+        msg = f"weights take {format_bytes(v)} (limit {format_bytes(lim)})"
+    else:  # pragma: no cover - parse_limits rejects unknown names
+        raise InputError(f"unknown limit {name!r}")
+    return Check(name, bool(ok), float(v), float(lim), msg, limit.line)
+
+
+def _suggestion(s: _Subject, opt: dict, gap: float, dense: bool) -> str | None:
+    if not math.isfinite(gap) or gap <= 5e-4:
+        return None
+    shape = (f"d_model {opt['d_model']:,.0f} x {opt['n_blocks']:.1f} blocks, "
+             f"{format_count(opt['n_total'])} params")
+    head = "" if dense else f"G={opt['granularity']:g} "
+    return (f"{head}with {format_count(opt['tokens'])} tokens ({shape}): "
+            f"{_fmt_gap(-gap)} loss at the same FLOPs")
+
+
+def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | None]:
+    """Metrics, optimum, checks and suggestion for one subject."""
+    from .optimize import compute_optimal_loss, flops_to_reach
+
+    dense = law.form == "chinchilla"
+    kw = {} if dense else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
+    loss = _law_loss(law, s)
+    opt_loss = float(compute_optimal_loss(law, s.flops, c_f=s.c_f, **kw))
+    needed = float(flops_to_reach(law, loss, c_f=s.c_f, **kw))
+    m = dict(s.describe)
+    m.update(n_active=s.n_active, n_total=s.n_total, router_params=s.router_params,
+             tokens=s.tokens, flops=s.flops, router_flops=s.router_flops, loss=loss,
+             optimal_loss=opt_loss, loss_gap=loss - opt_loss,
+             compute_efficiency=needed / s.flops, flops_to_reach_loss=needed,
+             tokens_per_active_param=s.tokens / s.n_active,
+             tokens_per_param=s.tokens / s.n_total, n_params=s.n_params,
+             memory_bytes=s.memory_bytes, c_f=s.c_f, c_r=s.c_r)
+    opt = _optimum(law, s)
+    m["optimal_granularity"] = opt["granularity"]
+    checks = tuple(_run_check(limit, m) for limit in limits)
+    return m, opt, checks, _suggestion(s, opt, m["loss_gap"], dense)
+
+
+def _merge_limits(file_limits, overrides):
+    """(limits, where from): file limits, or defaults, with command-line overrides by name."""
+    if file_limits is None:
+        base, origin = list(DEFAULT_LIMITS), "defaults"
+    else:
+        base, origin = list(file_limits), "file"
+    if overrides:
+        names = {o.name for o in overrides}
+        base = [b for b in base if b.name not in names] + list(overrides)
+        origin = "command line" if origin == "defaults" else "file + command line"
+    return tuple(base), origin
+
+
+def _warnings(law, s: _Subject) -> list[str]:
+    out = []
+    if law.form == "fine_grained_moe":
+        out += law.range_warnings(params=s.n_total, tokens=s.tokens, granularity=s.granularity)
+    elif law.form == "chinchilla":
+        out += law.range_warnings(params=s.n_total, tokens=s.tokens)
+    if s.router_flops > 0 and s.router_flops > s.flops / 2:
+        out.append(f"routing costs {s.router_flops / s.flops:.0%} of the FLOPs: granularity "
+                   f"{s.granularity:g} is too high for this width")
+    return out
+
+
+def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) -> CheckResult:
+    """Run the checks on a validated proposal.
+
+    Parameters
+    ----------
+    proposal : Proposal
+        From :func:`moeplan.proposal.load_proposal`.
+    law : Law, optional
+        Overrides the proposal's ``law`` (default ``krajewski2024-moe``).
+    limit_overrides : tuple of Limit
+        Limits that replace (by name) or add to the file's limits or the defaults.
+
+    Raises
+    ------
+    MoeplanError
+        For a model or law that cannot be checked (named in the message).
+    """
+    from .hf import architecture_warnings, load_config
+
+    law = law or load_law(proposal.law)
+    limits, origin = _merge_limits(proposal.limits, limit_overrides)
+    warnings: list[str] = []
+    if proposal.config_path is not None:
+        model = load_config(proposal.config_path, c_f=law.c_f if proposal.c_f is None
+                            else proposal.c_f,
+                            c_r=(law.c_r if law.c_r > 0 else C_R_DEFAULT) if proposal.c_r is None
+                            else proposal.c_r)
+        s = _subject_from_hf(model, law, proposal.tokens, proposal.flops,
+                             proposal.bytes_per_param)
+        warnings += [w for w in architecture_warnings(model, None)]
+    else:
+        s = _subject_from_shape(proposal, law)
+    warnings += _warnings(law, s)
+    m, opt, checks, suggestion = evaluate(s, law, limits)
+    return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
+                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
+                       optimal=opt, suggestion=suggestion, limits_from=origin,
+                       warnings=tuple(warnings))
+
+
+def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),
+                 bytes_per_param: float = 2.0) -> CheckResult:
+    """Check a Hugging Face ``config.json`` trained on ``tokens`` (or with ``flops``).
+
+    The default limits apply, with ``limit_overrides`` replacing them by name.
+    """
+    from .hf import architecture_warnings, load_config
+
+    if tokens is None and flops is None:
+        raise InputError(f"{path}: a config.json needs the training length: give --tokens "
+                         f"(e.g. 1.4T) or --flops (e.g. 1e23)")
+    if tokens is not None and flops is not None:
+        raise InputError(f"{path}: give --tokens or --flops, not both (the other follows from "
+                         f"the FLOPs formula)")
+    law = law or load_law(None)
+    model = load_config(path, c_f=law.c_f, c_r=law.c_r if law.c_r > 0 else C_R_DEFAULT)
+    s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
+    limits, origin = _merge_limits(None, limit_overrides)
+    warnings = architecture_warnings(model, None) + _warnings(law, s)
+    m, opt, checks, suggestion = evaluate(s, law, limits)
+    return CheckResult(source=str(path), name=model.name, law=law.name,
+                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
+                       optimal=opt, suggestion=suggestion, limits_from=origin,
+                       warnings=tuple(warnings))
+
+
+def parse_limit_options(items) -> tuple:
+    """``NAME=VALUE`` strings from the command line into :class:`Limit` objects."""
+    raw = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--limit {item!r}: expected NAME=VALUE, e.g. max_loss_gap=0.01")
+        raw[name.strip()] = value.strip()
+    try:
+        return parse_limits(raw, "--limit") if raw else ()
+    except MoeplanError as exc:
+        raise InputError(str(exc).replace("--limit: limits", "--limit")) from None
