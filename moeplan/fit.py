@@ -68,9 +68,13 @@ LOG_BOUNDS = (-30.0, 60.0)
 #: near its minimum and a loose stop lands visibly off the optimum (Besiroglu et al. 2024).
 LBFGS_OPTIONS = {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
 #: A local run counts as converged when the largest projected gradient component of the scaled
-#: objective is below this (L-BFGS-B often stops on "ABNORMAL_TERMINATION_IN_LNSRCH" at the
-#: optimum, when the objective cannot decrease within floating-point precision).
+#: objective is below GRADIENT_TOLERANCE, or when L-BFGS-B stopped because the objective no
+#: longer decreases within floating-point precision (its "relative reduction" test, or a line
+#: search that cannot make progress: "ABNORMAL_TERMINATION_IN_LNSRCH") and the projected
+#: gradient is below STALL_GRADIENT_TOLERANCE. The second case is a long flat valley (poorly
+#: identified coefficients), where the gradient cannot be driven lower in double precision.
 GRADIENT_TOLERANCE = 1e-5
+STALL_GRADIENT_TOLERANCE = 1e-3
 
 #: Default number of distinct starting points refined with L-BFGS-B.
 DEFAULT_STARTS = 10
@@ -255,6 +259,40 @@ class LocalResult:
     projected_gradient: float
 
 
+_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _scipy_minimize():
+    """``scipy.optimize.minimize``, importing scipy with one BLAS thread unless the user chose.
+
+    L-BFGS-B calls BLAS on vectors of a few elements; scipy's bundled OpenBLAS otherwise starts
+    one thread per core that spin-wait between calls, doubling the CPU time for no speed-up
+    (measured: 1,000 bootstrap refits take the same wall time with 1 thread, half the CPU).
+    OpenBLAS reads the setting when the library loads, so it is set only around the first
+    import of scipy and removed again (child processes are not affected). A variable the user
+    set is left alone.
+    """
+    import sys
+
+    if "scipy" not in sys.modules:
+        import os
+
+        added = [v for v in _BLAS_THREAD_VARS if v not in os.environ]
+        if len(added) == len(_BLAS_THREAD_VARS):  # the user chose nothing: one thread
+            for v in added:
+                os.environ[v] = "1"
+        else:
+            added = []
+        try:
+            import scipy.optimize  # noqa: F401
+        finally:
+            for v in added:
+                os.environ.pop(v, None)
+    from scipy.optimize import minimize
+
+    return minimize
+
+
 def local_minimize(problem: _Problem, theta0, options: dict | None = None,
                    restarts: int = 2) -> LocalResult:
     """L-BFGS-B with the analytic gradient from one start (a full parameter vector).
@@ -262,8 +300,7 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
     A run that stops early is restarted from where it stopped (a fresh Hessian approximation
     often gets past a line search that lost precision) up to ``restarts`` times.
     """
-    from scipy.optimize import minimize
-
+    minimize = _scipy_minimize()
     opts = dict(LBFGS_OPTIONS, **(options or {}))
     lo = np.array([b[0] for b in problem.bounds])
     hi = np.array([b[1] for b in problem.bounds])
@@ -282,7 +319,8 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
             break
     pg = problem.projected_gradient(x)
     message = res.message if isinstance(res.message, str) else str(res.message)
-    converged = bool(pg <= GRADIENT_TOLERANCE)
+    stalled = "REDUCTION OF F" in message or "ABNORMAL" in message
+    converged = bool(pg <= GRADIENT_TOLERANCE or (stalled and pg <= STALL_GRADIENT_TOLERANCE))
     theta = problem.expand(x)
     return LocalResult(theta=theta, objective=problem.objective(theta), success=converged,
                        message=message, n_evaluations=n_eval, n_iterations=n_iter,
@@ -563,8 +601,9 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     if best.success:
         message = f"converged ({best.message})"
     else:
-        message = (f"did not converge: projected gradient {best.projected_gradient:.2g} is above "
-                   f"{GRADIENT_TOLERANCE:g} ({best.message})")
+        message = (f"did not converge: the optimiser stopped with the projected gradient at "
+                   f"{best.projected_gradient:.2g}, above the tolerance {GRADIENT_TOLERANCE:g} "
+                   f"({best.message})")
     return FitResult(
         form=form, coefficients=theta_to_coefficients(theta, form), theta=theta,
         success=best.success, message=message,
@@ -576,3 +615,305 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
         at_bound=at_bound, worst_runs=worst, predicted=predicted,
         projected_gradient=best.projected_gradient,
         local_objectives=tuple(sorted(r.objective for r in locals_)))
+
+
+# --------------------------------------------------------------------------------------------
+# Uncertainty: bootstrap and hold-out
+# --------------------------------------------------------------------------------------------
+
+PERCENTILES = (10.0, 50.0, 90.0)
+#: Most bootstrap refits one call may ask for (each is an L-BFGS-B run).
+MAX_BOOTSTRAP = 10_000
+
+
+def _percentiles(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"p10": None, "p50": None, "p90": None}
+    p = np.percentile(finite, PERCENTILES)
+    return {"p10": float(p[0]), "p50": float(p[1]), "p90": float(p[2])}
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Coefficients refitted on resamples of the runs (drawn with replacement).
+
+    Attributes
+    ----------
+    samples : dict
+        Coefficient name -> array of the converged refits' values.
+    n_samples : int
+        Resamples drawn; ``n_failed`` of them did not converge and are left out of ``samples``.
+    percentiles : dict
+        Coefficient name -> ``{"p10", "p50", "p90"}``.
+    """
+
+    n_samples: int
+    n_failed: int
+    seed: int | None
+    samples: dict
+    percentiles: dict
+
+    @property
+    def n_converged(self) -> int:
+        return self.n_samples - self.n_failed
+
+    def to_dict(self) -> dict:
+        return {"n_samples": self.n_samples, "n_failed": self.n_failed, "seed": self.seed,
+                "coefficients": {k: dict(v) for k, v in self.percentiles.items()}}
+
+
+def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.Generator,
+                  seed: int | None = None) -> BootstrapResult:
+    """Refit on ``n_samples`` resamples of the runs (with replacement), as the paper's App. C.
+
+    Each refit starts from the full-data optimum (``result``), with the same objective and
+    fixed coefficients: a resample is a small perturbation of the data, so its optimum lies in
+    the same basin, and one warm-started L-BFGS-B run replaces the multi-start search (this is
+    what makes 1,000 refits take seconds). A resample is drawn as multinomial counts used as
+    weights in the objective, which equals refitting on the duplicated runs.
+
+    Parameters
+    ----------
+    runs : Runs
+        The runs ``result`` was fitted on.
+    result : FitResult
+        The full-data fit.
+    n_samples : int
+        Number of resamples (1 to MAX_BOOTSTRAP).
+    rng : numpy.random.Generator
+        Source of the resamples (seed it for reproducible percentiles).
+    seed : int, optional
+        Recorded in the result only.
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    n_samples = int(n_samples)
+    if not 1 <= n_samples <= MAX_BOOTSTRAP:
+        raise InputError(f"--bootstrap {n_samples}: give between 1 and {MAX_BOOTSTRAP} resamples")
+    form = result.form
+    fixed_idx = _fixed_indices(result.fixed, form)
+    n = len(runs)
+    thetas = []
+    failed = 0
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_samples)
+    problem = _Problem(runs, form, result.huber_delta, result.weight_decay, fixed_idx)
+    for w in counts:
+        problem.weights = w.astype(float)
+        problem.scale = max(problem._huber_sum(np.median(problem.log_loss) - problem.log_loss),
+                            1e-300)
+        local = local_minimize(problem, result.theta, restarts=1)
+        if local.success:
+            thetas.append(local.theta)
+        else:
+            failed += 1
+    arr = np.array(thetas).reshape(-1, len(PARAMETERS[form]))
+    samples = theta_to_coefficients(arr, form) if len(arr) else {
+        k: np.empty(0) for k in COEFFICIENTS[form]}
+    samples = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in samples.items()}
+    return BootstrapResult(n_samples=n_samples, n_failed=failed, seed=seed, samples=samples,
+                           percentiles={k: _percentiles(v) for k, v in samples.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class HoldoutResult:
+    """The paper's robustness check: refit without the lowest-loss runs, validate on them.
+
+    ``validation_rmse`` is the RMSE of the predicted loss (nats) on the held-out runs, which
+    are the largest-compute, lowest-loss runs: an honest test of extrapolation.
+    """
+
+    fraction: float
+    n_train: int
+    n_validation: int
+    validation_rmse: float
+    train_rmse: float
+    validation_max_error: float
+    fit: FitResult
+
+    def to_dict(self) -> dict:
+        return {"fraction": self.fraction, "n_train": self.n_train,
+                "n_validation": self.n_validation, "validation_rmse": self.validation_rmse,
+                "train_rmse": self.train_rmse, "validation_max_error": self.validation_max_error,
+                "success": self.fit.success, "coefficients": dict(self.fit.coefficients)}
+
+
+def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -> HoldoutResult:
+    """Refit without the ``fraction`` of runs with the lowest loss; validate on them.
+
+    Parameters
+    ----------
+    runs : Runs
+    fraction : float
+        Share of the runs held out, in (0, 1); the paper used 0.2.
+    form : {"moe", "dense"}
+    **fit_options
+        Passed to :func:`fit_law` (objective, huber_delta, weight_decay, fixed, n_starts).
+
+    Returns
+    -------
+    HoldoutResult
+    """
+    fraction = float(fraction)
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"--holdout {fraction:g}: give a fraction between 0 and 1, e.g. 0.2")
+    n = len(runs)
+    n_val = max(1, int(round(fraction * n)))
+    if n_val >= n:
+        raise InputError(f"--holdout {fraction:g} leaves no runs to fit on ({n} runs)")
+    order = np.argsort(runs.loss, kind="stable")
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train, val = runs.subset(train_idx), runs.subset(val_idx)
+    fitted = fit_law(train, form, **fit_options)
+    predicted = predict_loss(fitted.coefficients, form, val)
+    err = predicted - val.loss
+    return HoldoutResult(fraction=fraction, n_train=len(train), n_validation=len(val),
+                         validation_rmse=float(np.sqrt(np.mean(err * err))),
+                         train_rmse=fitted.rmse, validation_max_error=float(np.max(np.abs(err))),
+                         fit=fitted)
+
+
+def predict_loss(coefficients: dict, form: str, runs: Runs) -> np.ndarray:
+    """The law's loss (nats) at the runs' N, D (and G for the MoE form)."""
+    from .laws import chinchilla_loss, fine_grained_loss
+
+    if form == "dense":
+        return chinchilla_loss(runs.params, runs.tokens, **coefficients)
+    return fine_grained_loss(runs.params, runs.tokens, runs.granularity, **coefficients)
+
+
+# --------------------------------------------------------------------------------------------
+# Compute-optimal allocation of fitted coefficients (and of bootstrap samples)
+# --------------------------------------------------------------------------------------------
+
+def _law(form: str, coefficients: dict, expansion_rate: float, c_f: float, c_r: float,
+         aspect_ratio: float, name: str = "fitted"):
+    from .laws import Law
+
+    return Law(name=name, form=LAW_FORMS[form], coefficients=dict(coefficients), c_f=c_f,
+               c_r=c_r if form == "moe" else 0.0,
+               expansion_rate=expansion_rate if form == "moe" else None,
+               aspect_ratio=aspect_ratio,
+               params_meaning="total_non_embedding" if form == "moe" else "non_embedding")
+
+
+def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: float = 64.0,
+                    c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
+                    granularities=None):
+    """Compute-optimal N, D (and G) for coefficient sets at FLOPs budgets.
+
+    Parameters
+    ----------
+    form : {"moe", "dense"}
+    coefficients : dict
+        Name -> float, or name -> array of S samples (bootstrap).
+    flops : sequence of float
+        Budgets (FLOPs), B of them.
+    expansion_rate, c_f, c_r, aspect_ratio : float
+        The MoE setting (SPEC.md §1, §3); the dense form uses F = c_f·N·D only.
+    granularities : sequence of float, optional
+        Candidate G for the MoE form (the planner's default: powers of two 1..256).
+
+    Returns
+    -------
+    dict
+        ``params``, ``tokens``, ``granularity``: arrays (B,) for scalar coefficients, (S, B) for
+        samples. For the dense form N* = G (F/c_f)^(β/(α+β)), G = (αa/(βb))^(1/(α+β)),
+        D* = F/(c_f N*) (Hoffmann et al. 2022); for the MoE form the planner's frontier
+        (moeplan.optimize) with the router's FLOPs.
+    """
+    f = np.asarray(flops, dtype=float).reshape(-1)
+    k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
+    scalar = all(v.ndim == 0 for v in k.values())
+    if form == "dense":
+        al, be = k["alpha"][..., None], k["beta"][..., None]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            gfac = (al * k["a"][..., None] / (be * k["b"][..., None])) ** (1.0 / (al + be))
+            n = gfac * (f / c_f) ** (be / (al + be))
+            d = f / (c_f * n)
+        return {"params": n, "tokens": d, "granularity": None}
+    from .optimize import frontier
+
+    if scalar:
+        fr = frontier(_law(form, {n: float(v) for n, v in k.items()}, expansion_rate, c_f, c_r,
+                           aspect_ratio), f, granularities)
+        return {"params": np.asarray(fr.n_total), "tokens": np.asarray(fr.tokens),
+                "granularity": np.asarray(fr.granularity)}
+    size = next(iter(k.values())).shape[0]
+    out = {key: np.empty((size, f.size)) for key in ("params", "tokens", "granularity")}
+    for i in range(size):
+        fr = frontier(_law(form, {n: float(v[i]) for n, v in k.items()}, expansion_rate, c_f,
+                           c_r, aspect_ratio), f, granularities)
+        out["params"][i] = fr.n_total
+        out["tokens"][i] = fr.tokens
+        out["granularity"][i] = fr.granularity
+    return out
+
+
+def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResult | None = None,
+                  **setting) -> list:
+    """Per budget: the compute-optimal N, D (and G), with bootstrap percentiles when given.
+
+    Returns a list of ``{"flops", "params": {"value"[, "p10", "p50", "p90"]}, "tokens": ...,
+    "granularity": ...}`` (``granularity`` only for the MoE form).
+    """
+    f = np.asarray(flops, dtype=float).reshape(-1)
+    point = compute_optimal(form, coefficients, f, **setting)
+    sampled = None
+    if bootstrap is not None and bootstrap.n_converged:
+        sampled = compute_optimal(form, bootstrap.samples, f, **setting)
+    keys = ("params", "tokens") + (("granularity",) if form == "moe" else ())
+    rows = []
+    for j, budget in enumerate(f):
+        row = {"flops": float(budget)}
+        for key in keys:
+            entry = {"value": float(np.asarray(point[key]).reshape(-1)[j])}
+            if sampled is not None:
+                entry.update(_percentiles(sampled[key][:, j]))
+            row[key] = entry
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a fitted law
+# --------------------------------------------------------------------------------------------
+
+def fitted_law_mapping(result: FitResult, runs: Runs, name: str, *, expansion_rate: float = 64.0,
+                       c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
+                       bootstrap: BootstrapResult | None = None,
+                       provenance: dict | None = None, description: str | None = None) -> dict:
+    """A coefficient-set mapping in the shipped schema (see moeplan.coefficients).
+
+    Validate and load it with :func:`moeplan.coefficients.law_from_mapping`. The fitted range is
+    the runs' range; bootstrap samples (converged refits) go under ``bootstrap``.
+    """
+    moe = result.form == "moe"
+    mapping = {
+        "name": name,
+        "form": result.law_form,
+        "description": description or (f"fitted by moeplan fit on {len(runs)} runs from "
+                                       f"{runs.source}"),
+        "coefficients": {k: float(v) for k, v in result.coefficients.items()},
+        "variables": {"params": "total_non_embedding" if moe else "non_embedding",
+                      "tokens": "training_tokens"},
+        "flops": {"c_f": float(c_f), "c_r": float(c_r) if moe else 0.0,
+                  "aspect_ratio": float(aspect_ratio)},
+        "fitted_range": {"params": [float(runs.params.min()), float(runs.params.max())],
+                         "tokens": [float(runs.tokens.min()), float(runs.tokens.max())]},
+        "comparable_with": [],
+        "citation": "",
+    }
+    if moe:
+        mapping["flops"]["expansion_rate"] = float(expansion_rate)
+        mapping["fitted_range"]["granularity"] = [float(runs.granularity.min()),
+                                                  float(runs.granularity.max())]
+        mapping["fitted_range"]["expansion_rate"] = [float(expansion_rate)] * 2
+    if bootstrap is not None and bootstrap.n_converged:
+        mapping["bootstrap"] = {k: [float(x) for x in v] for k, v in bootstrap.samples.items()}
+    if provenance:
+        mapping["provenance"] = dict(provenance)
+    return mapping

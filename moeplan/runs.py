@@ -139,7 +139,7 @@ def parse_column_mapping(items) -> dict:
 
 
 def _resolve_headers(headers: list[str], mapping: dict, where: str) -> dict:
-    """Logical name -> index of its column, for the columns present."""
+    """Logical name -> index of its column, for the columns present (``where`` names the header)."""
     exact = {h: i for i, h in enumerate(headers)}
     folded: dict[str, list[int]] = {}
     for i, h in enumerate(headers):
@@ -154,11 +154,11 @@ def _resolve_headers(headers: list[str], mapping: dict, where: str) -> dict:
         if len(matches) == 1:
             found[name] = matches[0]
         elif len(matches) > 1:
-            raise FileFormatError(f"{where}, header: column {header!r} matches several headers "
+            raise FileFormatError(f"{where}: column {header!r} matches several headers "
                                   f"({', '.join(repr(headers[i]) for i in matches)}); rename "
                                   f"them or map one exactly with --column {name}=HEADER")
         elif name in mapping:
-            raise FileFormatError(f"{where}, header: no column {header!r} (given by --column "
+            raise FileFormatError(f"{where}: no column {header!r} (given by --column "
                                   f"{name}={header}); headers are {_list_headers(headers)}")
     return found
 
@@ -172,7 +172,7 @@ def _list_headers(headers) -> str:
 
 def _required(found: dict, headers: list[str], form: str, where: str) -> None:
     def missing(name, extra=""):
-        raise FileFormatError(f"{where}, header: no column {name!r}{extra}; headers are "
+        raise FileFormatError(f"{where}: no column {name!r}{extra}; headers are "
                               f"{_list_headers(headers)}; map one with --column {name}=HEADER")
 
     for name in ("params", "loss"):
@@ -184,7 +184,7 @@ def _required(found: dict, headers: list[str], form: str, where: str) -> None:
                 missing("tokens", " (nor 'flops', from which the dense form derives tokens)")
         elif "flops" in found:
             raise FileFormatError(
-                f"{where}, header: the MoE form needs a 'tokens' column (tokens cannot be "
+                f"{where}: the MoE form needs a 'tokens' column (tokens cannot be "
                 f"derived from FLOPs without the architecture); add it or map it with "
                 f"--column tokens=HEADER, or fit --law-form dense")
         else:
@@ -195,7 +195,9 @@ def _required(found: dict, headers: list[str], form: str, where: str) -> None:
 
 def _value(raw, where: str, column: str, header: str, positive: bool = True) -> float:
     label = f"column {column!r}" if column == header else f"column {column!r} ({header!r})"
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if raw is None:
+        raise FileFormatError(f"{where}, {label}: missing; every run needs a number here")
+    if isinstance(raw, str) and not raw.strip():
         raise FileFormatError(f"{where}, {label}: empty value; every run needs a number here")
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise FileFormatError(f"{where}, {label}: expected a number, got {type(raw).__name__}")
@@ -211,11 +213,11 @@ def _value(raw, where: str, column: str, header: str, positive: bool = True) -> 
     return value
 
 
-def _build(rows, headers, mapping, form, source, row_where) -> Runs:
-    """rows: list of (row_number, cells-by-index or mapping)."""
+def _build(rows, headers, mapping, form, source, row_where, header_where) -> Runs:
+    """rows: list of (row_number, cells by column index)."""
     where_file = f"runs file {source!r}"
-    found = _resolve_headers(headers, mapping, where_file)
-    _required(found, headers, form, where_file)
+    found = _resolve_headers(headers, mapping, f"{where_file}, {header_where}")
+    _required(found, headers, form, f"{where_file}, {header_where}")
     use_tokens = "tokens" in found
     want = ["params", "loss", "tokens" if use_tokens else "flops"]
     if form == "moe":
@@ -290,7 +292,7 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
                                   f"{len(cells)} values for {len(headers)} columns")
     line_of = {number: line for number, line, _ in rows}
     return _build([(n, c) for n, _, c in rows], headers, mapping, form, source,
-                  lambda n: f"row {n} (line {line_of[n]})")
+                  lambda n: f"row {n} (line {line_of[n]})", f"header (line {header_line})")
 
 
 def _yaml_duplicate_key(text: str):
@@ -347,7 +349,7 @@ def _read_yaml(text: str, source: str, mapping: dict, form: str) -> Runs:
         for key, value in item.items():
             cells[index[str(key)]] = value
         rows.append((k, cells))
-    return _build(rows, headers, mapping, form, source, lambda n: f"run {n}")
+    return _build(rows, headers, mapping, form, source, lambda n: f"run {n}", "keys of the runs")
 
 
 def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None = None) -> Runs:
