@@ -776,6 +776,16 @@ def _range_warnings(law, cfg: JointConfig) -> list[str]:
     return out
 
 
+def _experts_range_warnings(law, experts) -> list[str]:
+    lo, hi = law.fitted_range.get("n_experts", LR_EXPERTS_RANGE)
+    outside = [int(e) for e in experts if not lo <= e <= hi]
+    if not outside:
+        return []
+    verb = "is" if len(outside) == 1 else "are"
+    return [f"E = {', '.join(map(str, outside))} {verb} outside the range {law.name} was fitted "
+            f"on ({lo:g} to {hi:g} experts): those losses are extrapolations"]
+
+
 def optimize_joint(law, flops: float, experts=None, memory=None, kv_tokens=0.0,
                    bytes_per_param=BYTES_PER_PARAM_DEFAULT, inference_tokens=0.0,
                    max_total_params=None) -> JointPlan:
@@ -858,11 +868,7 @@ def optimize_joint(law, flops: float, experts=None, memory=None, kv_tokens=0.0,
     if infeasible:
         warnings.append(f"E = {', '.join(map(str, sorted(infeasible)))} cannot fit the limit "
                         f"even at d_model {law.aspect_ratio:g}, 1 block: left out")
-    lo, hi = law.fitted_range.get("n_experts", LR_EXPERTS_RANGE)
-    outside = [e for e in ex if not lo <= e <= hi]
-    if outside:
-        warnings.append(f"E = {', '.join(map(str, outside))} is outside the range {law.name} was "
-                        f"fitted on ({lo:g} to {hi:g} experts): those losses are extrapolations")
+    warnings += _experts_range_warnings(law, ex)
     warnings += _range_warnings(law, rec)
     if best_cont.n_experts != best.n_experts:
         warnings.append(f"the continuous optimum has E = {best_cont.n_experts}, but with whole "
@@ -1216,12 +1222,7 @@ def sweep_joint(law, flops_from: float, flops_to: float, points: int = 25, exper
     if np.any(dead):
         warnings.append(f"{int(dead.sum())} of {budgets.size} budgets cannot pay for the "
                         f"smallest model (and its inference): left empty")
-    lo_e, hi_e = law.fitted_range.get("n_experts", LR_EXPERTS_RANGE)
-    outside = [int(e) for e in ex if not lo_e <= e <= hi_e]
-    if outside:
-        warnings.append(f"E = {', '.join(map(str, outside))} is outside the range {law.name} was "
-                        f"fitted on ({lo_e:g} to {hi_e:g} experts): those losses are "
-                        f"extrapolations")
+    warnings += _experts_range_warnings(law, ex)
     lim = law.fitted_range.get("params")
     if lim is not None:
         best = fr.best_index

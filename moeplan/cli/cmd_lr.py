@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from .common import POSITIVE, POSITIVE_INT, JsonFlag, finish, output_format
-from .joint_views import learning_rate_report
 
 
 def lr_command(
@@ -27,6 +26,8 @@ def lr_command(
 
     Example: moeplan lr --params 1.2B --experts 8
     """
+    from .joint_views import learning_rate_report  # not at start-up: keeps `moeplan --help` fast
+
     fmt = output_format(json_flag)
     finish(learning_rate_report(params, experts), fmt)
 
