@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Annotated, Optional
 
 import pytest
+import typer
+
+from moeplan.cli import MoeplanGroup
+from moeplan.cli.common import (MEMORY, NON_NEGATIVE, NUMBER_LIST, POSITIVE, CsvFlag, JsonFlag,
+                                LawOption, finish, output_format)
 
 from moeplan.cli.joint_views import (joint_compare_report, joint_optimize_report,
                                      joint_sweep_report, learning_rate_report)
@@ -149,3 +155,67 @@ def test_learning_rate_report(capsys):
     assert data["learning_rate"] == pytest.approx(
         math.exp(8.39 - 0.81 * math.log(1e9) - 0.25 * math.log(8)), rel=1e-14)
     assert data["warnings"] == [] and err == ""
+
+
+# ---- the views behind a command, wired as the team lead will wire `optimize` ----------------
+
+def _mini_app():
+    """A throwaway app with the CLI.md options, calling the views in one line each."""
+    app = typer.Typer(cls=MoeplanGroup, add_completion=False)
+
+    @app.command("optimize")
+    def optimize(
+        flops: Annotated[float, typer.Option("--flops", click_type=POSITIVE)],
+        law: LawOption = None,
+        experts: Annotated[Optional[list], typer.Option("--experts",
+                                                        click_type=NUMBER_LIST)] = None,
+        memory: Annotated[Optional[float], typer.Option("--memory", click_type=MEMORY)] = None,
+        kv_tokens: Annotated[float, typer.Option("--kv-tokens", click_type=NON_NEGATIVE)] = 0.0,
+        bytes_per_param: Annotated[float, typer.Option("--bytes-per-param",
+                                                       click_type=POSITIVE)] = 2.0,
+        inference_tokens: Annotated[float, typer.Option("--inference-tokens",
+                                                        click_type=NON_NEGATIVE)] = 0.0,
+        max_total_params: Annotated[Optional[float], typer.Option(
+            "--max-total-params", click_type=POSITIVE)] = None,
+        json_flag: JsonFlag = False,
+        csv_flag: CsvFlag = False,
+    ) -> None:
+        finish(joint_optimize_report(law, flops, experts=experts, memory=memory,
+                                     kv_tokens=kv_tokens, bytes_per_param=bytes_per_param,
+                                     inference_tokens=inference_tokens,
+                                     max_total_params=max_total_params),
+               output_format(json_flag, csv_flag))
+
+    @app.command("other")
+    def other() -> None:  # a second command keeps `optimize` a subcommand
+        pass
+
+    return app
+
+
+def test_views_through_a_command(runner):
+    app = _mini_app()
+    r = runner.invoke(app, ["optimize", "--law", LAW, "--flops", "1e21", "--memory", "80GB",
+                            "--kv-tokens", "1M", "--inference-tokens", "100B",
+                            "--experts", "1,2,4,8", "--json"])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["recommended"]["memory_bytes"] <= 80e9
+    assert data["experts"] == [1, 2, 4, 8]
+    r = runner.invoke(app, ["optimize", "--law", LAW, "--flops", "1e21", "--csv"])
+    assert r.exit_code == 0 and r.stdout.startswith("n_experts,")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--memory", "10MB"], "smallest possible model"),
+    (["--experts", "2.5,4"], "whole number of experts"),
+    (["--experts", "0,4"], "positive"),
+    (["--max-total-params", "1M"], "--max-total-params"),
+    (["--inference-tokens", "1e15", "--flops", "1e20"], "inference"),
+])
+def test_bad_input_exits_2_with_one_line(runner, args, needle):
+    base = ["optimize", "--law", LAW, "--flops", "1e21"]
+    r = runner.invoke(_mini_app(), base + args)
+    assert r.exit_code == 2
+    assert needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
