@@ -84,7 +84,7 @@ def test_optimize_report_leaves_out_experts_that_do_not_fit():
     assert infeasible and all(c["reason"] for c in infeasible)
     assert data["candidates"][-1]["feasible"] is False  # infeasible last
     assert any("cannot fit" in w for w in rep.warnings)
-    assert "does not fit" in plain_table(rep.tables[1])
+    assert "no fit" in plain_table(rep.tables[1])
 
 
 @pytest.mark.parametrize("kwargs, error", [

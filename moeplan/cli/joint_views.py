@@ -24,8 +24,17 @@ _BINDING_TEXT = {None: "none", "": "none", "memory": "memory limit",
                  "max_total_params": "parameter limit", "smallest_model": "smallest model"}
 
 
+_BINDING_SHORT = {None: "-", "": "-", "memory": "memory", "max_total_params": "params",
+                  "smallest_model": "min size"}
+
+
 def _binding(label) -> str:
     return _BINDING_TEXT.get(label, str(label))
+
+
+def _binding_short(label) -> str:
+    """Narrow form for table columns (80-column terminals)."""
+    return _BINDING_SHORT.get(label, str(label))
 
 
 def _loss(x) -> str:
@@ -36,10 +45,10 @@ def _count(x) -> str:
     return "-" if x is None else format_count(x)
 
 
-def _shape(cfg: JointConfig) -> str:
+def _shape(cfg: JointConfig, sep: str = " x ") -> str:
     if cfg.realizable:
-        return f"{cfg.d_model:.0f} x {cfg.n_blocks:.0f}"
-    return f"{cfg.d_model:.1f} x {cfg.n_blocks:.2f}"
+        return f"{cfg.d_model:.0f}{sep}{cfg.n_blocks:.0f}"
+    return f"{cfg.d_model:.1f}{sep}{cfg.n_blocks:.2f}"
 
 
 def _limits_text(c) -> str:
@@ -109,24 +118,25 @@ def joint_optimize_report_from_result(plan: JointPlan) -> Report:
     rows = []
     for c in plan.candidates:
         if not c.feasible or c.realizable is None:
-            rows.append([str(c.n_experts), "-", "-", "-", "-", "-", "-", "-", "does not fit",
-                         "-"])
+            rows.append([str(c.n_experts), "-", "-", "-", "-", "-", "-", "no fit", "-"])
             continue
         r = c.realizable
         cost = c.constraint_cost
         rows.append([
-            str(c.n_experts), _shape(r), format_count(r.n_active_with_embedding),
+            str(c.n_experts), _shape(r, "x"), format_count(r.n_active_with_embedding),
             format_count(r.n_total_with_embedding), format_count(r.tokens),
-            format_bytes(r.memory_bytes), _loss(r.loss), _loss(c.continuous.loss),
-            _binding(c.continuous.binding_constraint),
-            "-" if cost is None or cost < 5e-5 else f"+{cost:.4f}",
+            format_bytes(r.memory_bytes), _loss(r.loss),
+            _binding_short(c.continuous.binding_constraint),
+            "-" if cost is None or cost < 5e-4 else f"+{cost:.3f}",
         ])
-    t2 = Table("Best model for each number of experts (best first; counts with embeddings)",
-               ["E", "d_model x blocks", "N_act", "N_total", "tokens", "memory", "loss",
-                "continuous", "binding", "limit costs"], rows,
-               caption=f"continuous optimum: E = {plan.continuous.n_experts:g}, d_model "
+    t2 = Table("Best model for each number of experts (best first)",
+               ["E", "shape", "N_act", "N_total", "tokens", "memory", "loss", "binds", "cost"],
+               rows,
+               caption=f"shape: d_model x n_blocks; N_act, N_total with embeddings; cost: loss "
+                       f"the limit costs at that E. "
+                       f"Continuous optimum: E = {plan.continuous.n_experts:g}, d_model "
                        f"{plan.continuous.d_model:.1f}, loss {plan.continuous.loss:.4f}. "
-                       f"learning rate: {LR_FORMULA} ({LR_SOURCE})")
+                       f"Learning rate: {LR_FORMULA} ({LR_SOURCE}).")
     csv_rows = []
     for c in plan.candidates:
         d = c.to_dict()
@@ -163,9 +173,9 @@ def joint_compare_report_from_result(cmp: JointComparison) -> Report:
     rows, lines, csv_rows = [], [], []
     for r in cmp.rows:
         d, m, rt = r.dense, r.moe_opt, r.rule_of_thumb
-        rows.append([format_sci(r.budget_flops), _shape(d), _loss(d.loss),
-                     f"{m.n_experts:g}", _shape(m), _loss(m.loss), f"{r.loss_gain:+.4f}",
-                     _mult(r.dense_compute_multiplier), "holds" if rt.holds else "fails"])
+        rows.append([format_sci(r.budget_flops, 3), _shape(d, "x"), _loss(d.loss),
+                     f"{m.n_experts:g}", _shape(m, "x"), _loss(m.loss), f"{r.loss_gain:+.4f}",
+                     _mult(r.dense_compute_multiplier)])
         if r.loss_gain > 0:
             verdict = (f"at {format_sci(r.budget_flops)} FLOPs the best MoE (E = "
                        f"{m.n_experts:g}) beats dense by {r.loss_gain:.4f} nats")
@@ -179,17 +189,23 @@ def joint_compare_report_from_result(cmp: JointComparison) -> Report:
                        f"(by {-r.loss_gain:.4f} nats over E = {m.n_experts:g})")
         lines.append(verdict + ".")
         gains = ", ".join(f"E = {x['n_experts']}: {x['loss_gain']:+.4f}" for x in rt.rows)
-        lines.append(f"  rule of thumb ({rt.statement}): {'holds' if rt.holds else 'fails'} "
-                     f"at this budget; against the compute-optimal dense model without a limit "
-                     f"(loss {rt.dense_loss:.4f}) the MoE of the same total size gains {gains}.")
+        lines.append(f"  rule of thumb {'holds' if rt.holds else 'FAILS'}: against the "
+                     f"compute-optimal dense model (no limit, loss {rt.dense_loss:.4f}) the MoE "
+                     f"of the same total size on E times the tokens gains {gains}.")
         csv_rows.append([r.budget_flops, d.d_model, d.n_blocks, d.n_total_with_embedding,
                          d.tokens, d.loss, m.n_experts, m.d_model, m.n_blocks,
                          m.n_total_with_embedding, m.tokens, m.loss, r.loss_gain,
                          r.dense_compute_multiplier, rt.holds])
+    if cmp.rows:
+        lines.append(f"Rule of thumb (Ludziejewski et al. 2025): "
+                     f"{cmp.rows[0].rule_of_thumb.statement}.")
     title = (f"Dense (E = 1) vs the best MoE ({cmp.law}; {cmp.constraints.problem}; "
              f"{_limits_text(cmp.constraints)})")
-    table = Table(title, ["budget", "dense d x n", "dense loss", "MoE E", "MoE d x n",
-                          "MoE loss", "gain", "dense needs", "rule of thumb"], rows)
+    table = Table(title, ["budget", "dense", "loss", "E", "MoE", "loss", "gain", "FLOPs x"],
+                  rows,
+                  caption="dense, MoE: d_model x n_blocks; gain: dense loss minus MoE loss; "
+                          "FLOPs x: the FLOPs dense needs to match the MoE (same limit) over "
+                          "the budget")
     cols = ["budget_flops", "dense_d_model", "dense_n_blocks", "dense_n_total_with_embedding",
             "dense_tokens", "dense_loss", "moe_n_experts", "moe_d_model", "moe_n_blocks",
             "moe_n_total_with_embedding", "moe_tokens", "moe_loss", "loss_gain",
@@ -227,7 +243,7 @@ def joint_sweep_report_from_result(sweep: JointSweep, plot=None) -> Report:
             f"{row['d_model']:.0f}" if feasible else "-",
             _count(row.get("n_active_with_embedding")),
             _count(row.get("tokens")),
-            _binding(row.get("binding_constraint")) if feasible else "-",
+            _binding_short(row.get("binding_constraint")) if feasible else "-",
             _loss(row.get("dense_loss")),
             "-" if row["unconstrained_n_experts"] is None else str(row["unconstrained_n_experts"]),
         ])
@@ -238,9 +254,11 @@ def joint_sweep_report_from_result(sweep: JointSweep, plot=None) -> Report:
                         + [row["loss_by_experts"][str(e)] for e in experts])
     title = (f"Memory-optimal number of experts ({sweep.law}; {sweep.constraints.problem}; "
              f"{_limits_text(sweep.constraints)})")
-    table = Table(title, ["budget", "best E", "loss", "d_model", "N_act", "tokens", "binding",
-                          "dense loss", "E w/o limit"], rows,
-                  caption="continuous optima; counts with embeddings")
+    table = Table(title, ["budget", "E", "loss", "d_model", "N_act", "tokens", "binds", "dense",
+                          "E free"], rows,
+                  caption="E: the best number of experts under the limit (continuous optima); "
+                          "dense: the loss of E = 1 under the same limit; E free: the best E "
+                          "without the limit; N_act with embeddings")
     data = sweep.to_dict()
     lines = []
     if plot is not None:
