@@ -23,6 +23,8 @@ from .render import Report, Table
 
 #: Exit status of a fit that did not converge (CLI.md reserves 1 for check, 2 for bad input).
 EXIT_NOT_CONVERGED = 3
+#: Compute-optimal N or D further than this factor outside the runs' range gets a warning.
+EXTRAPOLATION_FACTOR = 2.0
 
 
 def _parse_fixed(items) -> dict:
@@ -213,13 +215,17 @@ def fit_command(
                    c_r=14.0 if c_r is None else c_r)
     optimum = optimum_table(law_form, result.coefficients, budgets, boot, **setting) \
         if budgets else []
-    lo_n, hi_n = float(runs.params.min()), float(runs.params.max())
+    # The law is trusted inside the runs' range; beyond EXTRAPOLATION_FACTOR x it is a guess.
+    ranges = {"N": (float(runs.params.min()), float(runs.params.max()), "params"),
+              "D": (float(runs.tokens.min()), float(runs.tokens.max()), "tokens")}
     for row in optimum:
-        n_opt = row["params"]["value"]
-        if n_opt > 10 * hi_n or n_opt < lo_n / 10:
-            warnings.append(f"at {format_sci(row['flops'])} FLOPs the compute-optimal N "
-                            f"{format_count(n_opt)} is more than 10x outside the runs' range "
-                            f"({format_count(lo_n)} to {format_count(hi_n)}): an extrapolation")
+        for label, (lo, hi, key) in ranges.items():
+            v = row[key]["value"]
+            if v > EXTRAPOLATION_FACTOR * hi or v < lo / EXTRAPOLATION_FACTOR:
+                warnings.append(
+                    f"at {format_sci(row['flops'])} FLOPs the compute-optimal {label} "
+                    f"{format_count(v)} is more than {EXTRAPOLATION_FACTOR:g}x outside the runs' "
+                    f"range ({format_count(lo)} to {format_count(hi)}): an extrapolation")
     form_label = "fine-grained MoE" if law_form == "moe" else "dense (Chinchilla form)"
 
     data = {"runs_file": file, "law_form": result.law_form}

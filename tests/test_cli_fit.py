@@ -1,0 +1,241 @@
+"""`moeplan fit` through the in-process runner (and once through the installed script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moeplan import fit as fitmod
+from moeplan.cli import app
+from moeplan.coefficients import load_law
+
+from conftest import shared_path
+
+FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
+PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
+CHIN_ARGS = ["--law-form", "dense", "--column", "params=Model Size", "--column",
+             "flops=Training FLOP", "--drop-highest", "5"]
+
+
+def run(runner, *args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def moe_loss(n, d, g, k=PAPER_MOE):
+    return k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"] + k["b"] / d ** k["beta"]
+
+
+@pytest.fixture
+def moe_csv(tmp_path):
+    """Runs on a grid of N, D, G with 0.3% multiplicative noise (seeded)."""
+    rng = np.random.default_rng(2024)
+    lines = ["params,tokens,granularity,loss"]
+    for n in (1.29e8, 4e8, 1.2e9, 3.7e9):
+        for d in (1.6e10, 4.5e10, 1.3e11):
+            for g in (1, 2, 4, 8, 16):
+                loss = moe_loss(n, d, g) * float(np.exp(rng.normal(0, 0.003)))
+                lines.append(f"{n!r},{d!r},{g},{loss!r}")
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def chinchilla_csv():
+    return shared_path("data", "chinchilla", "svg_extracted_data.csv")
+
+
+def test_chinchilla_json_contract_and_reference(runner, chinchilla_csv):
+    r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    for key in ("coefficients", "objective", "rmse", "n_runs", "success", "warnings", "r2",
+                "message", "n_evaluations", "worst_runs"):
+        assert key in data, key
+    assert set(data["coefficients"]) == {"a", "alpha", "b", "beta", "c"}
+    assert data["n_runs"] == 240 and data["success"] is True
+    assert data["law_form"] == "chinchilla" and data["tokens_from_flops"] is True
+    ref = json.loads(FROZEN.read_text())
+    assert data["objective"] <= ref["objective"] * (1 + 1e-12)
+    assert "percentiles" not in data
+
+
+def test_human_output_has_the_tables(runner, chinchilla_csv):
+    r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--at-flops", "1e21,1e24")
+    assert r.exit_code == 0, r.stderr
+    for needle in ("Fitted dense (Chinchilla form) law (240 runs", "Fit quality", "RMSE",
+                   "Worst-fitted runs", "Compute-optimal allocation", "alpha", "row 6",
+                   "5 highest-loss dropped"):
+        assert needle in r.stdout, needle
+    # 1e24 FLOPs needs ~1e11 parameters, far above the largest run (1.6e10)
+    assert "an extrapolation" in r.stderr
+
+
+def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
+    out = tmp_path / "mine.yaml"
+    r = run(runner, "fit", moe_csv, "--bootstrap", "30", "--seed", "3", "--at-flops",
+            "1e20,1e21", "--out", out, "--starts", "4", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data["coefficients"]) == {"a", "alpha", "b", "beta", "g", "gamma", "c"}
+    assert set(data["percentiles"]) == set(data["coefficients"])
+    for p in data["percentiles"].values():
+        assert p["p10"] <= p["p50"] <= p["p90"]
+    assert data["bootstrap"] == {"n_samples": 30, "n_failed": 0, "seed": 3}
+    rows = data["compute_optimal"]
+    assert [row["flops"] for row in rows] == [1e20, 1e21]
+    for row in rows:
+        for key in ("params", "tokens", "granularity"):
+            assert row[key]["p10"] <= row[key]["p50"] <= row[key]["p90"]
+    assert data["out"] == str(out)
+
+    law = load_law(str(out))
+    assert law.form == "fine_grained_moe" and law.name == "mine"
+    assert law.coefficients == pytest.approx(data["coefficients"], rel=1e-12)
+    assert len(law.bootstrap["gamma"]) == 30
+    assert law.provenance["n_runs"] == 60 and len(law.provenance["runs_sha256"]) == 64
+    assert law.fitted_range["granularity"] == (1.0, 16.0)
+
+    # every command takes it as --law: the loss is the law's formula with the fitted numbers
+    k = data["coefficients"]
+    r = run(runner, "loss", "--params", "1B", "--tokens", "20B", "--granularity", "8", "--law",
+            out, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["loss"] == pytest.approx(moe_loss(1e9, 2e10, 8, k), rel=1e-12)
+
+
+def test_recovered_coefficients_are_near_the_truth(runner, moe_csv):
+    r = run(runner, "fit", moe_csv, "--fix", "gamma=0.58", "--starts", "4", "--json")
+    data = json.loads(r.stdout)
+    assert data["fixed"] == {"gamma": 0.58} and data["coefficients"]["gamma"] == 0.58
+    assert data["rmse"] < 0.02
+    assert data["coefficients"]["alpha"] == pytest.approx(0.115, abs=0.02)
+
+
+def test_yaml_runs_and_holdout(runner, tmp_path):
+    n, d = (v.ravel() for v in np.meshgrid(np.geomspace(7e7, 1.6e10, 5),
+                                           np.geomspace(5e9, 5e11, 4)))
+    loss = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
+    path = tmp_path / "runs.yaml"
+    path.write_text("".join(f"- {{params: {float(a)!r}, tokens: {float(b)!r}, "
+                            f"loss: {float(c)!r}}}\n" for a, b, c in zip(n, d, loss)))
+    r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["coefficients"]["alpha"] == pytest.approx(0.34, rel=1e-5)
+    hold = data["holdout"]
+    assert hold["n_validation"] == 4 and hold["n_train"] == 16
+    assert hold["validation_rmse"] < 1e-6  # noiseless: the refit extrapolates exactly
+    r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2")
+    assert "Hold-out: refit without the 4 lowest-loss runs" in r.stdout
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+HEADER = "params,tokens,granularity,loss\n"
+
+
+@pytest.mark.parametrize("name, text, extra, needles", [
+    ("empty.csv", "", [], ["empty.csv", "empty"]),
+    ("header.csv", HEADER, [], ["header.csv", "no runs"]),
+    ("nan.csv", HEADER + "1e8,1e9,1,nan\n", [], ["nan.csv", "row 1", "'loss'"]),
+    ("zero.csv", HEADER + "1e8,1e9,0,3\n", [], ["zero.csv", "row 1", "'granularity'"]),
+    ("neg.csv", HEADER + "-1e8,1e9,1,3\n", [], ["neg.csv", "row 1", "'params'"]),
+    ("word.csv", HEADER + "1e8,many,1,3\n", [], ["word.csv", "row 1", "'tokens'"]),
+    ("dup.csv", "params,params,tokens,granularity,loss\n1,1,1,1,1\n", [],
+     ["dup.csv", "header", "'params'", "twice"]),
+    ("nog.csv", "params,tokens,loss\n1e8,1e9,3\n", [], ["nog.csv", "'granularity'"]),
+    ("few.csv", HEADER + "1e8,1e9,1,3\n2e8,2e9,2,2.9\n", [], ["few.csv", "2 runs", "7 free"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--column", "params"], ["NAME=HEADER"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--fix", "gamma"], ["NAME=VALUE"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--law-form", "sparse"], ["moe or dense"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--objective", "mse"], ["chinchilla or paper"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--at-flops", "lots"], ["--at-flops"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--huber-delta", "-1"], ["--huber-delta"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--out", "x.json"], [".yaml"]),
+    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--bootstrap", "-1"], ["--bootstrap"]),
+])
+def test_bad_input_exits_2_with_one_line(runner, tmp_path, name, text, extra, needles):
+    path = write(tmp_path, name, text)
+    r = run(runner, "fit", path, *extra)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def test_single_granularity_is_refused_then_fixed_on_request(runner, tmp_path):
+    lines = [HEADER.strip()]
+    for n in (1e8, 4e8, 1.6e9):
+        for d in (1e10, 4e10, 1.6e11):
+            lines.append(f"{n},{d},8,{moe_loss(n, d, 8)!r}")
+    path = write(tmp_path, "one_g.csv", "\n".join(lines) + "\n")
+    r = run(runner, "fit", path)
+    assert r.exit_code == 2 and "one granularity value" in r.stderr and "--fix" in r.stderr
+    r = run(runner, "fit", path, "--fix", "gamma=0.58", "--fix", "g=2.1", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["coefficients"]["a"] == pytest.approx(18.1, rel=1e-4)
+
+
+def test_not_converged_exits_3_and_writes_no_law(runner, moe_csv, tmp_path, monkeypatch):
+    monkeypatch.setitem(fitmod.LBFGS_OPTIONS, "maxiter", 1)
+    out = tmp_path / "never.yaml"
+    r = run(runner, "fit", moe_csv, "--starts", "2", "--out", out, "--json")
+    assert r.exit_code == 3
+    data = json.loads(r.stdout)
+    assert data["success"] is False and data["message"].startswith("did not converge")
+    assert not out.exists()
+    assert "did not converge" in r.stderr and "not written" in r.stderr
+
+
+def test_plot_writes_a_png(runner, chinchilla_csv, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "fit.png"
+    r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--plot", png)
+    assert r.exit_code == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {png}" in r.stdout
+
+
+def test_plot_without_matplotlib_says_what_to_install(runner, moe_csv, tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    r = run(runner, "fit", moe_csv, "--plot", tmp_path / "x.png")
+    assert r.exit_code == 2
+    assert "moeplan[plot]" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_help_has_an_example(runner):
+    r = run(runner, "fit", "--help")
+    assert r.exit_code == 0 and "Example" in r.stdout and "--bootstrap" in r.stdout
+
+
+def test_installed_script_fits_the_chinchilla_file(tmp_path, chinchilla_csv):
+    script = shutil.which("moeplan", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the moeplan script is not installed in this environment")
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run([script, "fit", str(chinchilla_csv), *CHIN_ARGS, "--json"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_runs"] == 240
+    bad = subprocess.run([script, "fit", str(chinchilla_csv)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "'tokens'" in bad.stderr or "'params'" in bad.stderr
