@@ -188,7 +188,8 @@ def _run_check(limit: Limit, m: dict) -> Check:
     if name == "max_loss_gap":
         v = m["loss_gap"]
         ok = v <= lim
-        msg = (f"predicted loss {m['loss']:.4f} is {v:.4f} above the compute-optimal "
+        where = f"{v:.4f} above" if v >= 0 else f"{-v:.4f} below"
+        msg = (f"predicted loss {m['loss']:.4f} is {where} the compute-optimal "
                f"{m['optimal_loss']:.4f} at the same FLOPs (limit {lim:g})")
     elif name == "min_compute_efficiency":
         v = m["compute_efficiency"]

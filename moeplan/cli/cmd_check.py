@@ -124,6 +124,7 @@ class CheckFormat(str, Enum):
 
 def _check_one(path: str, law_name, tokens, flops, overrides):
     """(CheckResult, None) or (None, error message) for one file."""
+    # imported here so `moeplan --help` and the other commands do not load the checker
     from ..check import check_config, check_proposal
     from ..proposal import is_hf_config, load_proposal
 
@@ -142,17 +143,19 @@ def _check_one(path: str, law_name, tokens, flops, overrides):
 
 
 def _text_report(results) -> Report:
+    from ..check import CHECK_TITLES
+
     tables, lines, warnings = [], [], []
     many = len(results) > 1
     for path, res, err in results:
         if err is not None:  # already on stderr, one line
             continue
         rows = [[c.name, "PASS" if c.passed else "FAIL", _limit_value(c.name, c.value),
-                 _limit_value(c.name, c.limit), c.message] for c in res.checks]
+                 _limit_value(c.name, c.limit), CHECK_TITLES[c.name]] for c in res.checks]
         status = "PASS" if res.passed else "FAIL"
         title = (f"{status} {path} ({res.name}; {res.law}; limits from {res.limits_from})")
         if rows:
-            tables.append(Table(title, ["check", "result", "value", "limit", "detail"], rows))
+            tables.append(Table(title, ["check", "result", "value", "limit", "what"], rows))
         else:
             lines.append(f"{title}: no limits, nothing to check")
         p, o = res.proposal, res.optimal
@@ -206,6 +209,11 @@ def _json_document(results) -> dict:
     return doc
 
 
+def _suggest(check, res) -> bool:
+    """The suggestion (same FLOPs, better loss) answers only the law-based checks."""
+    return bool(res.suggestion) and check.name in ("max_loss_gap", "min_compute_efficiency")
+
+
 def junit_xml(results) -> str:
     """JUnit XML: one <testsuite> per file, one <testcase> per check (CI test reporters)."""
     root = ET.Element("testsuites", name="moeplan check")
@@ -229,7 +237,7 @@ def junit_xml(results) -> str:
                 if not c.passed:
                     counts["failures"] += 1
                     detail = c.message + (f"\nsuggestion: {res.suggestion}"
-                                          if res.suggestion else "")
+                                          if _suggest(c, res) else "")
                     ET.SubElement(case, "failure", message=c.message,
                                   type=c.name).text = detail
             if res.warnings:
@@ -264,7 +272,7 @@ def github_lines(results) -> list[str]:
             if c.passed:
                 continue
             loc = f"file={f}" + (f",line={c.line}" if c.line else "")
-            msg = c.message + (f"; suggestion: {res.suggestion}" if res.suggestion else "")
+            msg = c.message + (f"; suggestion: {res.suggestion}" if _suggest(c, res) else "")
             out.append(f"::error {loc},title={_gh_prop('moeplan check: ' + c.name)}::"
                        f"{_gh_data(msg)}")
         for w in res.warnings:
