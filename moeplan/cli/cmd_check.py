@@ -28,7 +28,7 @@ def inspect_command(
                                         help="A Hugging Face style config.json.")],
     seq_len: Annotated[int, typer.Option(
         "--seq-len", click_type=POSITIVE_INT, metavar="T",
-        help=f"Context length for the attention-score FLOPs (default: {SEQ_LEN_DEFAULT}).")
+        help="Context length (tokens) for the attention-score FLOPs.")
     ] = SEQ_LEN_DEFAULT,
     law: LawOption = None,
     c_f: CfOption = None,
@@ -174,8 +174,8 @@ def _text_report(results) -> Report:
             ["memory of the weights", format_bytes(p["memory_bytes"]), "-"],
             ["compute efficiency", f"{p['compute_efficiency']:.1%}", "100.0%"],
         ]
-        tables.append(Table(f"{path}: proposal vs the compute-optimal allocation at the same "
-                            f"FLOPs", ["", "proposal", "optimal"], cmp_rows))
+        tables.append(Table(f"{path}: proposal vs the optimum at the same FLOPs",
+                            ["", "proposal", "optimal"], cmp_rows))
         if res.suggestion:
             lines.append(f"suggestion for {path}: {res.suggestion}")
         warnings += [f"{path}: {w}" if many else w for w in res.warnings]
@@ -290,11 +290,11 @@ def check_command(
     fmt: Annotated[CheckFormat, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="text (tables), json, junit (XML for CI test reporters) or github (workflow "
-             "annotations on the file and line). (default: text)")] = CheckFormat.text,
+             "annotations on the file and line).")] = CheckFormat.text,
     json_flag: JsonFlag = False,
     law: Annotated[Optional[str], typer.Option(
         "--law", metavar="NAME|PATH",
-        help="Coefficient set for every file, overriding each proposal's own law: "
+        help="Coefficient set for every file, overriding each proposal's own law "
              "(default: the proposal's, else krajewski2024-moe).")] = None,
     tokens: Annotated[Optional[float], typer.Option(
         "--tokens", click_type=POSITIVE, metavar="D",
@@ -362,6 +362,26 @@ def check_command(
         raise typer.Exit(code)
 
 
+# Help texts as unbroken paragraphs: Rich keeps the docstrings' line breaks after the first one.
+INSPECT_HELP = (
+    "Count a real model's parameters exactly and map it to the law (E, G, N).\n\n"
+    "Reads a Hugging Face config.json (mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, "
+    "deepseek_v3, dbrx, granitemoe, granitemoeshared, gpt_oss, and dense llama, mistral, qwen2, "
+    "qwen3). Reports totals and active counts with and without embeddings, FLOPs per token "
+    "(router included, attention scores at --seq-len) and the law's variables: G = routed "
+    "experts per token (top-k), E = routed experts / top-k, N = total non-embedding "
+    "parameters.\n\n"
+    "Example: moeplan inspect mixtral-8x7b/config.json --seq-len 8192")
+CHECK_HELP = (
+    "Check proposed training runs against the scaling law (a CI gate).\n\n"
+    "For each file: FLOPs with the router, predicted loss, the compute-optimal loss at the same "
+    "FLOPs, the loss gap, the compute efficiency, optimal vs proposed G, tokens per parameter "
+    "and memory. Every limit in the file is one named check; without a limits section the "
+    "defaults max_loss_gap 0.02 and min_compute_efficiency 0.8 apply. Exit code 0 when every "
+    "check passes, 1 when one fails, 2 when a file is invalid.\n\n"
+    "Example: moeplan check examples/proposal.yaml --format github")
+
+
 def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect_command)
-    app.command("check")(check_command)
+    app.command("inspect", help=INSPECT_HELP)(inspect_command)
+    app.command("check", help=CHECK_HELP)(check_command)
