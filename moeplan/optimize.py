@@ -321,21 +321,29 @@ def log_inference_cost_per_token(setup: Setup, x, granularity):
             - math.log(setup.aspect_ratio))
 
 
-def log_tokens(setup: Setup, log_flops, x, granularity, inference_tokens=0.0):
-    """``ln D`` spending the budget on the model of width ``e^x`` (``-inf`` if nothing is left)."""
+def log_tokens(setup: Setup, log_flops, x, granularity, inference_tokens=0.0, max_tokens=None):
+    """``ln D`` spending the budget on the model of width ``e^x`` (``-inf`` if nothing is left).
+
+    With ``max_tokens`` (data available) the tokens are capped: the rest of the budget is then
+    left unspent, which is what a data-limited plan does.
+    """
     lnt = log_cost_per_token(setup, x, granularity)
     if not inference_tokens:
-        return np.asarray(log_flops, float) - lnt
-    lni = log_inference_cost_per_token(setup, x, granularity)
-    with np.errstate(over="ignore"):
-        rest = np.exp(np.asarray(log_flops, float)) - inference_tokens * np.exp(lni)
-    return np.where(rest > 0, _log(np.maximum(rest, 0.0)), -np.inf) - lnt
+        out = np.asarray(log_flops, float) - lnt
+    else:
+        lni = log_inference_cost_per_token(setup, x, granularity)
+        with np.errstate(over="ignore"):
+            rest = np.exp(np.asarray(log_flops, float)) - inference_tokens * np.exp(lni)
+        out = np.where(rest > 0, _log(np.maximum(rest, 0.0)), -np.inf) - lnt
+    if max_tokens is not None:
+        out = np.minimum(out, math.log(max_tokens))
+    return out
 
 
-def loss_at(setup: Setup, log_flops, x, granularity, inference_tokens=0.0):
+def loss_at(setup: Setup, log_flops, x, granularity, inference_tokens=0.0, max_tokens=None):
     """The law's loss for width ``e^x``, tokens spending the budget (vectorised)."""
     lnN = math.log(setup.params_factor) + 3.0 * np.asarray(x, float)
-    lnD = log_tokens(setup, log_flops, x, granularity, inference_tokens)
+    lnD = log_tokens(setup, log_flops, x, granularity, inference_tokens, max_tokens)
     P = setup.param_coefficient(granularity) * np.exp(-setup.alpha * lnN)
     with np.errstate(over="ignore"):
         Q = setup.b * np.exp(-setup.beta * lnD)
@@ -533,6 +541,9 @@ def solve(setup: Setup, log_flops, granularity, cons: Constraints = NO_CONSTRAIN
         x_free = free_log_width(setup, log_flops, G)
     shape = x_free.shape
     lower, upper = _bounds(setup, log_flops, G, cons)
+    # max_tokens is a soft lower bound: below it the tokens are capped at the data available
+    # and part of the budget stays unspent, so it never makes a plan infeasible by itself
+    soft = lower.pop("max_tokens", None)
     x_lo = np.full(shape, -np.inf)
     lo_name = np.full(shape, "", dtype=object)
     for name, v in lower.items():
@@ -546,6 +557,11 @@ def solve(setup: Setup, log_flops, granularity, cons: Constraints = NO_CONSTRAIN
         hi_name = np.where(v < x_hi, name, hi_name)
         x_hi = np.minimum(x_hi, v)
     feasible = x_lo <= x_hi * (1 + 1e-15) + 1e-15
+    if soft is not None:
+        soft = np.broadcast_to(soft, shape)
+        soft_eff = np.minimum(soft, x_hi)
+        lo_name = np.where(soft_eff > x_lo, "max_tokens", lo_name)
+        x_lo = np.maximum(x_lo, soft_eff)
     if cap is not None:
         feasible &= x_lo < cap
     if cons.max_granularity is not None:
@@ -553,7 +569,7 @@ def solve(setup: Setup, log_flops, granularity, cons: Constraints = NO_CONSTRAIN
     x = np.clip(x_free, x_lo, np.maximum(x_hi, x_lo))
     lower_b = np.where(feasible & (x_free < x_lo), lo_name, "")
     upper_b = np.where(feasible & (x_free > x_hi), hi_name, "")
-    loss = np.where(feasible, loss_at(setup, log_flops, x, G, inf_tok), np.inf)
+    loss = np.where(feasible, loss_at(setup, log_flops, x, G, inf_tok, cons.max_tokens), np.inf)
     loss = np.where(np.isfinite(loss), loss, np.inf)
     feasible = feasible & np.isfinite(loss)
     return Solution(granularity=np.broadcast_to(G, shape), log_width=x, free_log_width=x_free,
@@ -734,7 +750,7 @@ def _flops_to_reach_per_g(setup: Setup, target, granularity):
         return phi, dphi
 
     # router-free start (s = 1); |φ'| >= 3α gives the bracket
-    x0 = (lnA - al * lnKN + math.log1p(u / 3.0) - y) / (3.0 * al)
+    x0 = (lnA - al * lnKN + np.log1p(u / 3.0) - y) / (3.0 * al)
     f0, _ = fun(x0)
     width = np.abs(f0) / (3.0 * al) * (1.0 + 1e-9) + 1e-12
     x = _newton(fun, x0, x0 - width, x0 + width, decreasing=True)
@@ -800,7 +816,7 @@ def frontier(law, flops, granularities=None, expansion_rate=None, aspect_ratio=N
     d = np.exp(x)
     n = d / setup.aspect_ratio
     lnD = take_best(log_tokens(setup, lnf[..., None], sol.log_width, gr,
-                               cons.inference_tokens), i)
+                               cons.inference_tokens, cons.max_tokens), i)
     D = np.exp(lnD)
     router = 0.0 if setup.dense else d * setup.expansion_rate * G * setup.c_r * D * n
     e = 1.0 if setup.dense else setup.expansion_rate
@@ -811,7 +827,801 @@ def frontier(law, flops, granularities=None, expansion_rate=None, aspect_ratio=N
         loss_per_granularity=sol.loss)
 
 
+# --------------------------------------------------------------------------------------------
+# optimize(): the planner
+# --------------------------------------------------------------------------------------------
+
+_CONSTRAINT_LABELS = {
+    "memory": "--memory",
+    "max_total_params": "--max-total-params",
+    "max_tokens": "--max-tokens",
+    "max_granularity": "--max-granularity",
+    "params": "--params",
+    "inference_tokens": "--inference-tokens",
+}
+
+
+@dataclass(frozen=True)
+class ConstraintReport:
+    """What one constraint does to the plan at the chosen budget.
+
+    ``loss_cost`` is the optimal loss with this constraint alone minus the unconstrained
+    optimal loss (0 when it does not bind).
+    """
+
+    name: str
+    limit: float
+    binding: bool
+    loss_cost: float
+    message: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class BootstrapRanges:
+    """Spread of the optimal allocation over the law's bootstrap coefficient samples."""
+
+    samples: int
+    percentiles: tuple
+    n_total: tuple
+    n_active: tuple
+    tokens: tuple
+    granularity: tuple
+    loss: tuple
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The plan for one budget: recommendation, continuous optimum, alternatives, diagnostics.
+
+    ``candidates`` holds the continuous optimum at every feasible candidate granularity, best
+    first; ``realizable`` the best whole-number configurations (``recommended`` is the first).
+    """
+
+    law: str
+    budget_flops: float
+    target_loss: float | None
+    recommended: object | None
+    continuous: object
+    best_real_granularity: float
+    best_real_granularity_loss: float
+    candidates: tuple
+    excluded_granularities: tuple
+    realizable: tuple
+    unconstrained_loss: float
+    unconstrained_flops: float | None
+    constraints: tuple
+    bootstrap: BootstrapRanges | None
+    settings: dict
+    warnings: tuple
+    success: bool = True
+    message: str = "optimal"
+
+    def to_dict(self) -> dict:
+        cont = self.continuous.to_dict()
+        cont["best_real_granularity"] = self.best_real_granularity
+        cont["best_real_granularity_loss"] = self.best_real_granularity_loss
+        out = {
+            "budget_flops": self.budget_flops,
+            "law": self.law,
+            "recommended": None if self.recommended is None else self.recommended.to_dict(),
+            "continuous": cont,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "excluded_granularities": list(self.excluded_granularities),
+            "realizable": [c.to_dict() for c in self.realizable],
+            "unconstrained_loss": self.unconstrained_loss,
+            "constraints": [c.to_dict() for c in self.constraints],
+            "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+            "settings": dict(self.settings),
+            "success": self.success,
+            "message": self.message,
+            "warnings": list(self.warnings),
+        }
+        if self.target_loss is not None:
+            out["target_loss"] = self.target_loss
+            out["unconstrained_flops"] = self.unconstrained_flops
+        return out
+
+
+def _opt_positive(name, value):
+    return None if value is None else _finite_positive(name, value)
+
+
+def _non_negative(name, value):
+    v = float(value or 0.0)
+    if not math.isfinite(v) or v < 0:
+        raise InputError(f"{name} must be zero or a positive, finite number, got {value!r}")
+    return v
+
+
+def _fmt(v: float) -> str:
+    from .units import format_count
+    return format_count(v)
+
+
+def _describe(name: str, cons: Constraints) -> str:
+    from .units import format_bytes
+    if name == "memory":
+        return f"memory {format_bytes(cons.memory)}"
+    if name == "inference_tokens":
+        return f"{_fmt(cons.inference_tokens)} inference tokens"
+    value = getattr(cons, name)
+    label = {"max_total_params": "at most {} total parameters",
+             "max_tokens": "at most {} training tokens",
+             "max_granularity": "granularity at most {}",
+             "params": "model size fixed at {} parameters"}[name]
+    return label.format(f"{value:g}" if name == "max_granularity" else _fmt(value))
+
+
+def _limit_of(name: str, cons: Constraints) -> float:
+    return float(getattr(cons, name))
+
+
+def _best_loss(setup, log_flops, gr, cons) -> float:
+    return float(np.min(solve(setup, log_flops, gr, cons).loss))
+
+
+def _loss_limit(setup: Setup, gr, cons: Constraints) -> float:
+    """The least loss any budget can reach under the constraints (the asymptote)."""
+    allowed = gr if cons.max_granularity is None else gr[gr <= cons.max_granularity * (1 + 1e-12)]
+    if allowed.size == 0:
+        return math.inf
+    _, upper = _bounds(setup, 0.0, allowed, cons.only(["memory", "max_total_params", "params"]))
+    p = np.zeros(allowed.shape)
+    if upper:
+        x_hi = np.min(np.stack([np.broadcast_to(v, allowed.shape) for v in upper.values()]), 0)
+        p = setup.param_coefficient(allowed) * np.exp(
+            -setup.alpha * (math.log(setup.params_factor) + 3.0 * x_hi))
+    q = setup.b * cons.max_tokens ** -setup.beta if cons.max_tokens is not None else 0.0
+    return float(setup.c + np.min(p) + q)
+
+
+def _budget_for_target(setup: Setup, gr, cons: Constraints, target: float) -> tuple:
+    """Least budget whose constrained optimum reaches ``target``; (F, unconstrained F)."""
+    if not math.isfinite(target):
+        raise InputError(f"target loss must be a finite number, got {target!r}")
+    if target <= setup.c:
+        raise InfeasibleError(f"target loss {target:g} is at or below the floor c = {setup.c:g} "
+                              f"of {setup.law_name}: no model reaches it; choose a loss above "
+                              f"{setup.c:g}")
+    allowed = gr if cons.max_granularity is None else gr[gr <= cons.max_granularity * (1 + 1e-12)]
+    free = float(np.min(_flops_to_reach_per_g(setup, target, gr)))
+    free_allowed = float(np.min(_flops_to_reach_per_g(setup, target, allowed)))
+    shaping = set(cons.active()) - {"max_granularity"}
+    if not shaping:
+        return free_allowed, free
+    limit = _loss_limit(setup, gr, cons)
+    if target <= limit * (1 + 1e-12):
+        names = ", ".join(_describe(n, cons) for n in cons.active())
+        raise InfeasibleError(f"target loss {target:g} cannot be reached with {names}: no budget "
+                              f"gets below {limit:.4f}; relax the constraints or aim higher")
+
+    def above(lnf):   # True where the constrained optimum has not yet reached the target
+        return _best_loss(setup, lnf, gr, cons) > target
+
+    lo = math.log(free_allowed)
+    if not above(lo):
+        return free_allowed, free
+    hi = lo + math.log(2.0)
+    while above(hi):
+        lo, hi = hi, hi + 2.0 * (hi - lo)
+        if hi > math.log(1e60):
+            raise InfeasibleError(f"target loss {target:g} needs more than 1e60 FLOPs under the "
+                                  f"constraints; relax them or aim higher")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if above(mid):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-14 * abs(hi):
+            break
+    return math.exp(hi), free
+
+
+def _bootstrap_ranges(law, setup: Setup, log_flops, gr, cons) -> BootstrapRanges | None:
+    samples = law.bootstrap
+    if not samples:
+        return None
+    names = ("a", "alpha", "b", "beta", "c") if setup.dense else \
+        ("a", "alpha", "b", "beta", "g", "gamma", "c")
+    size = len(next(iter(samples.values())))
+    arrays = {k: np.asarray(samples.get(k, (getattr(setup, k),) * size), dtype=float)
+              for k in names}
+    ok = np.ones(size, dtype=bool)
+    for k, v in arrays.items():
+        ok &= np.isfinite(v) & ((v >= 0) if k == "c" else (v > 0))
+    if ok.sum() < 2:
+        return None
+    import dataclasses
+    boot = dataclasses.replace(setup, **{k: v[ok][:, None] for k, v in arrays.items()})
+    sol = solve(boot, log_flops, gr[None, :], cons)
+    i = best_index(sol.loss)
+    loss = take_best(sol.loss, i)
+    good = np.isfinite(loss)
+    if good.sum() < 2:
+        return None
+    x = take_best(sol.log_width, i)[good]
+    G = gr[i][good]
+    lnD = take_best(log_tokens(boot, log_flops, sol.log_width, gr[None, :],
+                               cons.inference_tokens, cons.max_tokens), i)[good]
+    d = np.exp(x)
+    n = d / setup.aspect_ratio
+    pct = (10, 50, 90)
+
+    def q(v):
+        return tuple(float(t) for t in np.percentile(v, pct))
+
+    return BootstrapRanges(samples=int(good.sum()), percentiles=pct,
+                           n_total=q(setup.params_factor * d**3), n_active=q(12.0 * d * d * n),
+                           tokens=q(np.exp(lnD)), granularity=q(G), loss=q(loss[good]))
+
+
+def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ratio=None,
+             c_f=None, c_r=None, *, target_loss=None, params=None, memory=None,
+             bytes_per_param=2.0, kv_tokens=0.0, inference_tokens=0.0, vocab_size=None,
+             tied_embeddings=False, max_total_params=None, max_tokens=None,
+             max_granularity=None, multiple_of=64, shape_tolerance=None, n_alternatives=5,
+             use_bootstrap=True, range_factor=2.0) -> OptimizeResult:
+    """Plan the compute-optimal model for a budget (or the least budget for a target loss).
+
+    Parameters
+    ----------
+    law : Law
+        Fine-grained MoE law, or a dense (Chinchilla-form) law, which plans a dense model
+        (``G = E = 1``, no router).
+    flops : float, optional
+        Total budget, FLOPs (training, plus inference when ``inference_tokens`` is set).
+    granularities : sequence of float, optional
+        Candidate G (default powers of two 1..256).
+    expansion_rate, aspect_ratio, c_f, c_r : float, optional
+        Overrides of the law's settings.
+    target_loss : float, optional
+        Instead of ``flops``: find the least budget whose optimum reaches this loss.
+    params : float, optional
+        Fix the model size (total non-embedding parameters N); the best tokens and G follow.
+    memory : float, optional
+        Bytes available for the served model: (N + router [+ embeddings]) ×
+        ``bytes_per_param`` + KV cache ``2·kv_tokens·n_blocks·d_model·bytes_per_param``.
+    bytes_per_param, kv_tokens, vocab_size, tied_embeddings
+        Memory accounting (vocab_size also adds embedding counts to the output).
+    inference_tokens : float
+        Lifetime inference tokens; their FLOPs (2 per active parameter plus 3/7 of ``c_r`` per
+        router parameter, the forward share of the router's cost) come out of the budget.
+    max_total_params, max_tokens, max_granularity : float, optional
+        Caps on N, on the training tokens (data available) and on G.
+    multiple_of : int
+        d_model of realizable configurations is a multiple of lcm(multiple_of, 64).
+    shape_tolerance : float, optional
+        Realizable ``d_model/n_blocks`` within this factor of the aspect ratio; default: the
+        whole ``n_blocks`` nearest to ``d_model/aspect_ratio`` (1.25 with ``params``).
+    n_alternatives : int
+        How many realizable configurations to return.
+    use_bootstrap : bool
+        With a law that carries bootstrap samples, report 10-50-90% ranges of the optimum.
+    range_factor : float
+        Warn when the optimum is more than this factor outside the law's fitted range.
+
+    Returns
+    -------
+    OptimizeResult
+
+    Raises
+    ------
+    InputError
+        Bad values (non-positive budget, G <= 0, both or neither of flops/target_loss...).
+    InfeasibleError
+        Constraints no model satisfies (memory below the smallest model, target below c...).
+    """
+    from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
+                          realizable_granularities, search, smallest_model, width_quantum)
+    from .units import format_bytes
+
+    setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+    if (flops is None) == (target_loss is None):
+        raise InputError("give a budget (--flops) or a target loss (--target-loss), not both "
+                         "and not neither")
+    gr = check_granularities(setup, granularities)
+    if int(multiple_of) != multiple_of or multiple_of < 1:
+        raise InputError(f"multiple-of must be a whole number >= 1, got {multiple_of!r}")
+    multiple_of = int(multiple_of)
+    tol = SHAPE_TOLERANCE_DEFAULT if shape_tolerance is None else float(shape_tolerance)
+    if shape_tolerance is None and params is not None:
+        tol = max(tol, 1.25)   # a fixed size needs some freedom of shape to be met closely
+    if not math.isfinite(tol) or tol < 1:
+        raise InputError(f"shape tolerance must be a factor >= 1 (e.g. 1.25), got "
+                         f"{shape_tolerance!r}")
+    cons = Constraints(
+        memory=_opt_positive("memory", memory),
+        bytes_per_param=_finite_positive("bytes per parameter", bytes_per_param),
+        kv_tokens=_non_negative("KV-cache tokens", kv_tokens),
+        vocab_size=_opt_positive("vocabulary size", vocab_size),
+        tied_embeddings=bool(tied_embeddings),
+        max_total_params=_opt_positive("max total params", max_total_params),
+        max_tokens=_opt_positive("max tokens", max_tokens),
+        max_granularity=None if setup.dense else _opt_positive("max granularity",
+                                                               max_granularity),
+        params=_opt_positive("params", params),
+        inference_tokens=_non_negative("inference tokens", inference_tokens))
+    if setup.dense and max_granularity is not None:
+        raise InputError(f"--max-granularity applies to MoE laws; {setup.law_name} is dense")
+    allowed = gr if cons.max_granularity is None else gr[gr <= cons.max_granularity * (1 + 1e-12)]
+    if allowed.size == 0:
+        raise InfeasibleError(f"max granularity {cons.max_granularity:g} is below every candidate "
+                              f"granularity (the smallest is {gr[0]:g}); raise it or pass "
+                              f"--granularity")
+    real_g = realizable_granularities(setup, allowed)
+    warnings: list[str] = []
+
+    if cons.memory is not None and real_g:
+        smallest = []
+        for G in real_g:
+            d0, n0 = smallest_model(setup, G, multiple_of)
+            smallest.append((float(memory_bytes(setup, d0, n0, G, cons)), G, d0))
+        need, G0, d0 = min(smallest)
+        if need > cons.memory:
+            raise InfeasibleError(
+                f"memory {format_bytes(cons.memory)} is below the smallest model (d_model "
+                f"{d0:g}, 1 block, G = {G0:g}: {format_bytes(need)} at {cons.bytes_per_param:g} "
+                f"bytes per parameter); allow at least {format_bytes(need)}")
+
+    unconstrained_flops = None
+    if target_loss is not None:
+        target = float(target_loss)
+        F, unconstrained_flops = _budget_for_target(setup, gr, cons, target)
+    else:
+        target = None
+        F = float(check_budget(flops))
+    lnF = math.log(F)
+
+    sol = solve(setup, lnF, gr, cons)
+    if not np.any(sol.feasible):
+        alone = [n for n in cons.active() if not np.any(solve(setup, lnF, gr,
+                                                               cons.only([n])).feasible)]
+        names = alone or cons.active()
+        raise InfeasibleError(
+            f"no model satisfies {' and '.join(_describe(n, cons) for n in names)} with a budget "
+            f"of {F:.4g} FLOPs; relax the constraint or raise the budget")
+    order = [int(i) for i in np.argsort(sol.loss) if sol.feasible[i]]
+    best = order[0]
+    L = float(sol.loss[best])
+    r = setup.aspect_ratio
+
+    def continuous_config(i):
+        d = math.exp(float(sol.log_width[i]))
+        D = math.exp(float(log_tokens(setup, lnF, sol.log_width[i], gr[i],
+                                      cons.inference_tokens, cons.max_tokens)))
+        binding = "+".join(b for b in (str(sol.lower_binding[i]), str(sol.upper_binding[i])) if b)
+        return make_configuration(setup, d, d / r, gr[i], D, cons, realizable=False,
+                                  continuous_loss=L, feasible=True, binding=binding or None)
+
+    candidates = tuple(continuous_config(i) for i in order)
+    continuous = candidates[0]
+    excluded = tuple(float(g) for g, ok in zip(gr, sol.feasible) if not ok)
+
+    # real-valued best G under the same constraints
+    if allowed.size > 1:
+        g_real, l_real = golden_granularity(setup, lnF, float(allowed[0]), float(allowed[-1]),
+                                            cons)
+        g_real, l_real = float(g_real), float(l_real)
+        if not l_real <= L:
+            g_real, l_real = float(gr[best]), L
+    else:
+        g_real, l_real = float(gr[best]), L
+
+    # what each constraint costs
+    L0 = _best_loss(setup, lnF, gr, NO_CONSTRAINTS)
+    reports = []
+    for name in cons.active():
+        alone = _best_loss(setup, lnF, gr, cons.only([name]))
+        cost = alone - L0
+        binding = cost > 1e-12 * L0
+        if binding:
+            msg = f"{_describe(name, cons)} binds: it costs {cost:.4g} in loss"
+        else:
+            msg = f"{_describe(name, cons)} does not bind"
+        reports.append(ConstraintReport(name=name, limit=_limit_of(name, cons), binding=binding,
+                                        loss_cost=cost, message=msg))
+
+    # realizable configurations
+    realizable = []
+    if real_g:
+        feasible_g = [float(g) for g in gr[sol.feasible] if float(g) in real_g]
+        centers = [math.exp(float(sol.log_width[list(gr).index(g)])) for g in feasible_g]
+        for widen in (1, 2, 4, 10):
+            realizable = search(setup, F, feasible_g, centers, cons, multiple_of=multiple_of,
+                                shape_tolerance=tol, continuous_loss=L,
+                                limit=max(1, int(n_alternatives)),
+                                params_tolerance=PARAMS_TOLERANCE * widen)
+            if realizable or cons.params is None:
+                break
+        if realizable and cons.params is not None:
+            off = abs(realizable[0].n_total / cons.params - 1)
+            if off > PARAMS_TOLERANCE:
+                warnings.append(f"no realizable shape within {PARAMS_TOLERANCE:.0%} of the fixed "
+                                f"size; the recommendation's N is {off:.1%} off")
+        if not realizable:
+            q = width_quantum(multiple_of)
+            raise InfeasibleError(
+                f"no realizable configuration (d_model a multiple of {q}, whole n_blocks, "
+                f"d_model/n_blocks within {tol:g}x of {r:g}) satisfies "
+                f"{' and '.join(_describe(n, cons) for n in cons.active()) or 'the budget'} at "
+                f"{F:.4g} FLOPs; relax the constraints or raise the budget")
+    else:
+        warnings.append("no candidate granularity gives whole-number top-k and n_experts = G*E; "
+                        "only the continuous optimum is reported")
+    recommended = realizable[0] if realizable else None
+
+    # warnings
+    rec = recommended or continuous
+    for w in law.range_warnings(params=rec.n_total, tokens=rec.tokens,
+                                granularity=None if setup.dense else rec.granularity,
+                                factor=range_factor):
+        warnings.append(w)
+    if rec.router_flops > 8.0 / 12.0 * (rec.flops - rec.router_flops):
+        warnings.append(f"routing costs more FLOPs than the experts at G = {rec.granularity:g}")
+    if continuous.d_model < width_quantum(multiple_of):
+        warnings.append(f"the compute-optimal model (d_model {continuous.d_model:.3g}) is "
+                        f"narrower than the smallest realizable width; the budget is tiny")
+    for rep in reports:
+        if rep.binding:
+            warnings.append(rep.message)
+    spent = rec.flops + rec.inference_flops
+    if spent < F * (1 - 1e-9):
+        warnings.append(f"the constraints leave part of the budget unspent: the plan uses "
+                        f"{spent:.4g} of {F:.4g} FLOPs (tokens capped at {_fmt(rec.tokens)})")
+
+    boot = None
+    if use_bootstrap and law.bootstrap:
+        boot = _bootstrap_ranges(law, setup, lnF, gr, cons)
+        if boot is None:
+            warnings.append("the law's bootstrap samples could not be used (fewer than two "
+                            "valid samples)")
+
+    settings = {
+        "expansion_rate": None if setup.dense else setup.expansion_rate,
+        "aspect_ratio": r, "c_f": setup.c_f, "c_r": setup.c_r,
+        "granularities": [float(g) for g in gr], "multiple_of": multiple_of,
+        "shape_tolerance": tol, "bytes_per_param": cons.bytes_per_param,
+        "kv_tokens": cons.kv_tokens, "inference_tokens": cons.inference_tokens,
+        "memory": cons.memory, "max_total_params": cons.max_total_params,
+        "max_tokens": cons.max_tokens, "max_granularity": cons.max_granularity,
+        "params": cons.params, "vocab_size": cons.vocab_size, "dense": setup.dense,
+    }
+    return OptimizeResult(
+        law=setup.law_name, budget_flops=F, target_loss=target, recommended=recommended,
+        continuous=continuous, best_real_granularity=g_real, best_real_granularity_loss=l_real,
+        candidates=candidates, excluded_granularities=excluded, realizable=tuple(realizable),
+        unconstrained_loss=L0, unconstrained_flops=unconstrained_flops,
+        constraints=tuple(reports), bootstrap=boot, settings=settings,
+        warnings=tuple(dict.fromkeys(warnings)))
+
+
+# --------------------------------------------------------------------------------------------
+# compare and sweep: dense vs G = 1 vs optimal G
+# --------------------------------------------------------------------------------------------
+
+def comparable_dense_law(law):
+    """The dense law fitted on the same data as ``law`` (SPEC.md §2), or ``None``.
+
+    ``krajewski2024-dense`` for ``krajewski2024-moe``; otherwise the first entry of the law's
+    ``comparable_with`` that is a shipped or loadable Chinchilla-form set.
+    """
+    from .coefficients import load_law
+    from .errors import MoeplanError
+
+    if law.name == "krajewski2024-moe":
+        return load_law("krajewski2024-dense")
+    for name in law.comparable_with:
+        try:
+            cand = load_law(name)
+        except MoeplanError:
+            continue
+        if cand.form == "chinchilla":
+            return cand
+    return None
+
+
+@dataclass(frozen=True)
+class DenseOptimum:
+    """The compute-optimal dense model (Chinchilla form, ``F = c_f·N·D``)."""
+
+    law: str
+    n_params: float
+    tokens: float
+    flops: float
+    loss: float
+    d_model: float
+    n_blocks: float
+    tokens_per_param: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def dense_optimum(dense_law, flops, c_f=None, aspect_ratio=None) -> DenseOptimum:
+    """Chinchilla optimum of a dense law at one budget (continuous shape, ``N = 12·d³/r``)."""
+    setup = resolve(dense_law, aspect_ratio=aspect_ratio, c_f=c_f)
+    if not setup.dense:
+        raise InputError(f"{dense_law.name} is not a dense (Chinchilla-form) law")
+    F = float(check_budget(flops))
+    n, d = _dense_optimum(setup, F)
+    loss = setup.c + setup.a / n**setup.alpha + setup.b / d**setup.beta
+    width = (n * setup.aspect_ratio / 12.0) ** (1.0 / 3.0)
+    return DenseOptimum(law=setup.law_name, n_params=float(n), tokens=float(d), flops=F,
+                        loss=float(loss), d_model=float(width),
+                        n_blocks=float(width / setup.aspect_ratio), tokens_per_param=float(d / n))
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """Dense vs MoE with G = 1 vs MoE with the best candidate G, at one budget."""
+
+    budget_flops: float
+    dense: DenseOptimum | None
+    moe_g1: object
+    moe_opt: object
+    dense_compute_multiplier: float | None
+    g1_compute_multiplier: float
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return {
+            "budget_flops": self.budget_flops,
+            "dense": None if self.dense is None else self.dense.to_dict(),
+            "moe_g1": self.moe_g1.to_dict(),
+            "moe_opt": self.moe_opt.to_dict(),
+            "dense_compute_multiplier": self.dense_compute_multiplier,
+            "g1_compute_multiplier": self.g1_compute_multiplier,
+            "verdict": self.verdict,
+        }
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    law: str
+    dense_law: str | None
+    rows: tuple
+    settings: dict
+    warnings: tuple
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "dense_law": self.dense_law,
+                "rows": [r.to_dict() for r in self.rows], "settings": dict(self.settings),
+                "warnings": list(self.warnings)}
+
+
+def _continuous_configs(setup: Setup, flops, gr):
+    """Continuous optimum (best candidate G) per budget as Configurations."""
+    from .realize import make_configuration
+
+    lnf = np.log(flops)
+    sol = solve(setup, lnf[:, None], gr)
+    i = best_index(sol.loss)
+    out = []
+    for j, F in enumerate(flops):
+        x = float(sol.log_width[j, i[j]])
+        D = math.exp(float(log_tokens(setup, lnf[j], x, gr[i[j]])))
+        d = math.exp(x)
+        out.append(make_configuration(setup, d, d / setup.aspect_ratio, gr[i[j]], D,
+                                      NO_CONSTRAINTS, realizable=False))
+    return out
+
+
+def _moe_setup_for_compare(law, expansion_rate, aspect_ratio, c_f, c_r):
+    if law.form == "chinchilla":
+        raise InputError(f"compare needs a fine-grained MoE law; {law.name} is dense (use "
+                         f"--law krajewski2024-moe, or --dense-law to pick the dense side)")
+    return resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+
+
+def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
+            aspect_ratio=None, c_f=None, c_r=None) -> CompareResult:
+    """Dense vs MoE with G = 1 vs MoE with the best G, at one or more budgets (SPEC.md §4).
+
+    Parameters
+    ----------
+    law : Law
+        A fine-grained MoE law.
+    flops : float or sequence of float
+        Budgets, FLOPs.
+    dense_law : Law, optional
+        The dense law to compare with; default :func:`comparable_dense_law`. Without one the
+        dense side is left out (with a warning).
+    granularities, expansion_rate, aspect_ratio, c_f, c_r
+        As in :func:`compute_optimal_loss`; ``c_f`` applies to the dense law too.
+
+    Returns
+    -------
+    CompareResult
+        Per budget: the three compute-optimal models and the compute multipliers: how many
+        times the budget the dense (and G = 1) compute-optimal allocation needs to reach the
+        optimal MoE's loss.
+    """
+    setup = _moe_setup_for_compare(law, expansion_rate, aspect_ratio, c_f, c_r)
+    budgets = np.atleast_1d(check_budget(flops)).ravel()
+    gr = check_granularities(setup, granularities)
+    warnings = []
+    if dense_law is None:
+        dense_law = comparable_dense_law(law)
+        if dense_law is None:
+            warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
+                            f"dense column is left out (pass --dense-law NAME|PATH)")
+    elif dense_law.form != "chinchilla":
+        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {dense_law.name} "
+                         f"is {dense_law.form}")
+    elif dense_law.name not in law.comparable_with and law.name not in dense_law.comparable_with \
+            and not (law.name == "krajewski2024-moe" and dense_law.name == "krajewski2024-dense"):
+        warnings.append(f"{dense_law.name} and {law.name} were not fitted on the same data: "
+                        f"their losses are not comparable")
+    kw = dict(expansion_rate=setup.expansion_rate, aspect_ratio=setup.aspect_ratio,
+              c_f=setup.c_f, c_r=setup.c_r)
+    opt = _continuous_configs(setup, budgets, gr)
+    g1 = _continuous_configs(setup, budgets, np.array([1.0]))
+    target = np.array([c.loss for c in opt])
+    g1_mult = flops_to_reach(law, target, granularities=[1.0], **kw) / budgets
+    dense_rows = [None] * len(budgets)
+    dense_mult = [None] * len(budgets)
+    if dense_law is not None:
+        dense_rows = [dense_optimum(dense_law, F, c_f=setup.c_f) for F in budgets]
+        dense_mult = list(flops_to_reach(dense_law, target, c_f=setup.c_f) / budgets)
+    rows = []
+    for j, F in enumerate(budgets):
+        o = opt[j]
+        parts = [f"at {F:.3g} FLOPs the compute-optimal MoE (G = {o.granularity:g}) reaches "
+                 f"loss {o.loss:.4f}"]
+        if dense_mult[j] is not None:
+            parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it")
+        parts.append(f"MoE with G = 1 needs {g1_mult[j]:.2f}x")
+        verdict = "; ".join(parts[:1]) + ": " + " and ".join(parts[1:])
+        rows.append(CompareRow(budget_flops=float(F), dense=dense_rows[j], moe_g1=g1[j],
+                               moe_opt=o,
+                               dense_compute_multiplier=None if dense_mult[j] is None
+                               else float(dense_mult[j]),
+                               g1_compute_multiplier=float(g1_mult[j]), verdict=verdict))
+        rec = o
+        for w in law.range_warnings(params=rec.n_total, tokens=rec.tokens,
+                                    granularity=rec.granularity, factor=2.0):
+            warnings.append(w)
+    settings = dict(kw, granularities=[float(g) for g in gr])
+    return CompareResult(law=law.name, dense_law=None if dense_law is None else dense_law.name,
+                         rows=tuple(rows), settings=settings,
+                         warnings=tuple(dict.fromkeys(warnings)))
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The compute-optimal frontier over budgets: arrays, one entry per budget."""
+
+    law: str
+    dense_law: str | None
+    granularities: tuple
+    flops: np.ndarray
+    granularity: np.ndarray
+    best_real_granularity: np.ndarray
+    d_model: np.ndarray
+    n_blocks: np.ndarray
+    n_active: np.ndarray
+    n_total: np.ndarray
+    tokens: np.ndarray
+    router_flops: np.ndarray
+    loss: np.ndarray
+    loss_g1: np.ndarray
+    loss_dense: np.ndarray | None
+    dense_compute_multiplier: np.ndarray | None
+    g1_compute_multiplier: np.ndarray
+    settings: dict
+    warnings: tuple
+
+    COLUMNS = ("flops", "granularity", "best_real_granularity", "d_model", "n_blocks",
+               "n_active", "n_total", "tokens", "tokens_per_active_param", "router_flops",
+               "loss", "loss_g1", "loss_dense", "g1_compute_multiplier",
+               "dense_compute_multiplier")
+
+    def rows(self) -> list[dict]:
+        """One mapping per budget with the :attr:`COLUMNS` keys (None where not available)."""
+        out = []
+        for j in range(len(self.flops)):
+            row = {}
+            for k in self.COLUMNS:
+                if k == "tokens_per_active_param":
+                    row[k] = float(self.tokens[j] / self.n_active[j])
+                    continue
+                v = getattr(self, k)
+                row[k] = None if v is None else float(v[j])
+            out.append(row)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "dense_law": self.dense_law,
+                "granularities": list(self.granularities), "rows": self.rows(),
+                "settings": dict(self.settings), "warnings": list(self.warnings)}
+
+
+MAX_SWEEP_POINTS = 100_000
+
+
+def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=None,
+          expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None,
+          real_granularity=True) -> SweepResult:
+    """The compute-optimal frontier on ``points`` log-spaced budgets (the paper's Figure 1).
+
+    Parameters
+    ----------
+    law : Law
+        A fine-grained MoE law.
+    flops_from, flops_to : float
+        First and last budget, FLOPs (``flops_from <= flops_to``).
+    points : int
+        Number of budgets (1 to 100,000).
+    dense_law : Law, optional
+        As in :func:`compare`.
+    real_granularity : bool
+        Also find the real-valued best G per budget (a golden-section search).
+
+    Returns
+    -------
+    SweepResult
+    """
+    setup = _moe_setup_for_compare(law, expansion_rate, aspect_ratio, c_f, c_r)
+    lo, hi = float(check_budget(flops_from)), float(check_budget(flops_to))
+    if lo > hi:
+        raise InputError(f"--from {lo:g} is above --to {hi:g}; give the smaller budget first")
+    if int(points) != points or not 1 <= points <= MAX_SWEEP_POINTS:
+        raise InputError(f"points must be a whole number from 1 to {MAX_SWEEP_POINTS:,}, got "
+                         f"{points!r}")
+    points = int(points)
+    if points == 1 and lo != hi:
+        raise InputError("one point needs --from equal to --to; use --points 2 or more")
+    budgets = np.logspace(math.log10(lo), math.log10(hi), points)
+    if points > 1:
+        budgets[0], budgets[-1] = lo, hi
+    gr = check_granularities(setup, granularities)
+    kw = dict(expansion_rate=setup.expansion_rate, aspect_ratio=setup.aspect_ratio,
+              c_f=setup.c_f, c_r=setup.c_r)
+    warnings = []
+    if dense_law is None:
+        dense_law = comparable_dense_law(law)
+        if dense_law is None:
+            warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
+                            f"dense curve is left out (pass --dense-law NAME|PATH)")
+    elif dense_law.form != "chinchilla":
+        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {dense_law.name} "
+                         f"is {dense_law.form}")
+    fr = frontier(law, budgets, gr, **kw)
+    g1 = frontier(law, budgets, [1.0], **kw)
+    g1_mult = flops_to_reach(law, fr.loss, granularities=[1.0], **kw) / budgets
+    loss_dense = dense_mult = None
+    if dense_law is not None:
+        loss_dense = compute_optimal_loss(dense_law, budgets, c_f=setup.c_f)
+        dense_mult = flops_to_reach(dense_law, fr.loss, c_f=setup.c_f) / budgets
+    if real_granularity and gr.size > 1:
+        g_real, _ = golden_granularity(setup, np.log(budgets), float(gr[0]), float(gr[-1]))
+    else:
+        g_real = fr.granularity.copy()
+    for F_, N_, D_, G_ in ((budgets[0], fr.n_total[0], fr.tokens[0], fr.granularity[0]),
+                           (budgets[-1], fr.n_total[-1], fr.tokens[-1], fr.granularity[-1])):
+        for w in law.range_warnings(params=N_, tokens=D_, granularity=G_, factor=2.0):
+            warnings.append(f"at {F_:.3g} FLOPs: {w}")
+    settings = dict(kw, granularities=[float(g) for g in gr], points=points)
+    return SweepResult(
+        law=law.name, dense_law=None if dense_law is None else dense_law.name,
+        granularities=tuple(float(g) for g in gr), flops=budgets, granularity=fr.granularity,
+        best_real_granularity=np.asarray(g_real, float), d_model=fr.d_model,
+        n_blocks=fr.n_blocks, n_active=fr.n_active, n_total=fr.n_total, tokens=fr.tokens,
+        router_flops=fr.router_flops, loss=fr.loss, loss_g1=g1.loss, loss_dense=loss_dense,
+        dense_compute_multiplier=dense_mult, g1_compute_multiplier=g1_mult, settings=settings,
+        warnings=tuple(dict.fromkeys(warnings)))
+
+
 __all__ = [
-    "GRANULARITIES_DEFAULT", "Constraints", "Frontier", "Setup", "Solution", "compute_optimal_loss",
-    "flops_to_reach", "frontier", "resolve", "solve",
+    "GRANULARITIES_DEFAULT", "CompareResult", "Constraints", "DenseOptimum", "Frontier",
+    "OptimizeResult", "Setup", "Solution", "SweepResult", "comparable_dense_law", "compare",
+    "compute_optimal_loss", "dense_optimum", "flops_to_reach", "frontier", "optimize",
+    "resolve", "solve", "sweep",
 ]

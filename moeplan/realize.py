@@ -1,0 +1,255 @@
+"""Realizable architectures: whole-number configurations near the continuous optimum.
+
+The continuous optimum of :mod:`moeplan.optimize` has a real-valued ``d_model`` and
+``n_blocks``. A model you can build needs
+
+- an integer ``n_blocks`` and a ``d_model`` that is a multiple of ``multiple_of`` (default 64)
+  and of the head dimension (64 or 128; 128 is used when it divides ``d_model``);
+- ``top_k = G`` and ``n_experts = G·E`` whole numbers, and ``d_expert = 4·d_model/G`` whole;
+- the tokens recomputed so the FLOPs equal the budget exactly (minus inference FLOPs when
+  inference tokens share the budget).
+
+Shape choice (written down, as SPEC.md asks): the law only sees ``N``, ``D`` and ``G``, so any
+``(d_model, n_blocks)`` with the same ``N`` predicts the same loss, while the router's FLOPs
+``d_model·E·G·c_r·n_blocks = E·G·c_r·N/((8E+4)·d_model)`` fall as the model gets wider and
+shallower. Left free, a search ranked by the law's loss exploits this and always lands on the
+widest shape it may use (at 1e22 FLOPs and G = 32, a 25% wider-than-rule model "gains" 7e-4
+in loss purely from routing savings the law was never fitted to judge). So by default the
+realizable shapes follow the law's shape rule as exactly as whole numbers allow: ``n_blocks``
+is the whole number nearest to ``d_model/aspect_ratio`` (below or above), with ``d_model``
+stepping in multiples of 64 (exactly ``d_model = 64·n_blocks`` at the default aspect ratio).
+``shape_tolerance`` (``--shape-tolerance``) widens this to any ``d_model/n_blocks`` within
+that factor of the aspect ratio, e.g. 1.25 for 51 to 80; depth/width ratios in such a band
+change real losses by well under 1% (Kaplan et al. 2020, Figure 5). With a fixed model size
+(``params``) the planner uses at least 1.25 so that a shape close to the requested ``N``
+exists. When wider shapes are allowed a realizable configuration can beat the continuous
+optimum (which follows the rule exactly) by a hair: its ``loss_penalty`` is then negative.
+
+Configurations are ranked by the law's loss; the best one is the recommendation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .accounting import flops_breakdown
+from .optimize import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, Constraints, Setup,
+                       memory_bytes)
+
+#: d_model / n_blocks may differ from the law's aspect ratio by at most this factor (1: only
+#: the whole n_blocks nearest to d_model / aspect_ratio).
+SHAPE_TOLERANCE_DEFAULT = 1.0
+#: With a fixed model size (``params``), realizable configurations are within this share of it.
+PARAMS_TOLERANCE = 0.05
+#: Multiple of d_model (hardware-friendly widths).
+MULTIPLE_OF_DEFAULT = 64
+#: Head dimensions we accept, preferred first.
+HEAD_DIMS = (128, 64)
+#: Rough cap on the (n_blocks × d_model) grid searched per granularity.
+_MAX_N_VALUES = 120
+_MAX_D_VALUES = 200
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One model and its training run, in the paper's variables.
+
+    Counts exclude embeddings (``*_with_embedding`` add them when the vocabulary is known) and
+    the router (``router_params`` separately). ``flops`` are training FLOPs, router included;
+    ``inference_flops`` the lifetime inference FLOPs when inference tokens were given.
+    ``loss_penalty`` is the loss above the continuous optimum under the same constraints.
+    """
+
+    granularity: float
+    expansion_rate: float
+    n_experts: float
+    top_k: float
+    d_model: float
+    n_blocks: float
+    d_expert: float
+    n_active: float
+    n_total: float
+    router_params: float
+    tokens: float
+    flops: float
+    router_flops: float
+    router_share: float
+    loss: float
+    tokens_per_active_param: float
+    memory_bytes: float
+    aspect_ratio: float
+    realizable: bool
+    inference_flops: float = 0.0
+    n_heads: float | None = None
+    head_dim: float | None = None
+    loss_penalty: float | None = None
+    feasible: bool | None = None
+    binding: str | None = None
+    n_embedding: float | None = None
+    n_active_with_embedding: float | None = None
+    n_total_with_embedding: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                out[f.name] = v
+        return out
+
+
+def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, cons: Constraints,
+                       *, realizable: bool, continuous_loss=None, feasible=None,
+                       binding=None) -> Configuration:
+    """Build a :class:`Configuration` from a shape and a token count (counts via accounting)."""
+    d, n, G, D = float(d_model), float(n_blocks), float(granularity), float(tokens)
+    E = 1.0 if setup.dense else setup.expansion_rate
+    c_r = 0.0 if setup.dense else setup.c_r
+    fb = flops_breakdown(d, n, D, E, G, setup.c_f, c_r, cons.vocab_size, cons.tied_embeddings)
+    loss = float(setup.loss(fb.n_total, D, G))
+    inf = 0.0
+    if cons.inference_tokens:
+        inf = cons.inference_tokens * (INFERENCE_FLOPS_PER_PARAM * fb.n_active
+                                       + ROUTER_FORWARD_FRACTION * c_r * fb.router_params)
+    heads = head_dim = None
+    if realizable:
+        head_dim = next((h for h in HEAD_DIMS if d % h == 0), None)
+        heads = None if head_dim is None else d / head_dim
+    return Configuration(
+        granularity=G, expansion_rate=E, n_experts=fb.n_experts, top_k=fb.top_k, d_model=d,
+        n_blocks=n, d_expert=fb.d_expert, n_active=fb.n_active, n_total=fb.n_total,
+        router_params=fb.router_params, tokens=D, flops=fb.flops, router_flops=fb.router_flops,
+        router_share=fb.router_share, loss=loss, tokens_per_active_param=D / fb.n_active,
+        memory_bytes=float(memory_bytes(setup, d, n, G, cons)), aspect_ratio=d / n,
+        realizable=realizable, inference_flops=inf, n_heads=heads, head_dim=head_dim,
+        loss_penalty=None if continuous_loss is None else loss - continuous_loss,
+        feasible=feasible, binding=binding, n_embedding=fb.n_embedding,
+        n_active_with_embedding=fb.n_active_with_embedding,
+        n_total_with_embedding=fb.n_total_with_embedding)
+
+
+def _is_whole(v, tol=1e-9):
+    return abs(v - round(v)) <= tol * max(1.0, abs(v))
+
+
+def realizable_granularities(setup: Setup, granularities) -> list[float]:
+    """Candidate G whose top-k and n_experts = G·E are whole numbers."""
+    E = 1.0 if setup.dense else setup.expansion_rate
+    return [float(G) for G in np.ravel(granularities) if _is_whole(G) and _is_whole(G * E)]
+
+
+def width_quantum(multiple_of: int) -> int:
+    """d_model must be a multiple of this: lcm(multiple_of, 64), so a head of 64 divides it."""
+    return math.lcm(int(multiple_of), min(HEAD_DIMS))
+
+
+def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT):
+    """(d_model, n_blocks) of the smallest realizable model: one block of the least width."""
+    q = width_quantum(multiple_of)
+    G = float(granularity)
+    d = q
+    while not _is_whole(4.0 * d / G):
+        d += q
+    return float(d), 1.0
+
+
+def search(setup: Setup, budget: float, granularities, centers, cons: Constraints, *,
+           multiple_of=MULTIPLE_OF_DEFAULT, shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
+           continuous_loss=None, limit=5,
+           params_tolerance=PARAMS_TOLERANCE) -> list[Configuration]:
+    """Best realizable configurations near the continuous optimum at each granularity.
+
+    Parameters
+    ----------
+    setup : Setup
+    budget : float
+        Total FLOPs (training plus inference, when inference tokens are set).
+    granularities : sequence of float
+        Granularities to search (only whole-number ones are used).
+    centers : sequence of float
+        Continuous optimal ``d_model`` for each granularity (search centre).
+    cons : Constraints
+    multiple_of : int
+        d_model is a multiple of lcm(multiple_of, 64).
+    shape_tolerance : float
+        ``d_model/n_blocks`` within this factor of the aspect ratio (the nearest whole
+        ``n_blocks`` is always allowed).
+    continuous_loss : float, optional
+        For each configuration's ``loss_penalty``.
+    limit : int
+        How many to return.
+    params_tolerance : float
+        With a fixed model size (``cons.params``), the largest relative deviation of N.
+
+    Returns
+    -------
+    list of Configuration
+        Best (least loss) first; empty if none satisfies the constraints.
+    """
+    r = setup.aspect_ratio
+    E = 1.0 if setup.dense else setup.expansion_rate
+    c_r = 0.0 if setup.dense else setup.c_r
+    tol = float(shape_tolerance)
+    q = width_quantum(multiple_of)
+    rows = []
+    for G, d_star in zip(granularities, centers):
+        G = float(G)
+        if not (_is_whole(G) and _is_whole(G * E)) or not np.isfinite(d_star):
+            continue
+        n_star = max(d_star / r, 1.0)
+        n_lo = max(1, int(math.floor(n_star / 1.5)))
+        n_hi = max(n_lo, int(math.ceil(n_star * 1.5)))
+        step = max(1, math.ceil((n_hi - n_lo + 1) / _MAX_N_VALUES))
+        ns = np.unique(np.concatenate([
+            np.arange(n_lo, n_hi + 1, step),
+            [max(1, math.floor(n_star)), max(1, math.ceil(n_star))]])).astype(float)
+        k_lo = max(1, int(math.floor(r * ns[0] / tol / q)))
+        k_hi = max(k_lo, int(math.ceil(r * ns[-1] * tol / q)))
+        kstep = max(1, math.ceil((k_hi - k_lo + 1) / _MAX_D_VALUES))
+        k_star = d_star / q
+        ks = np.unique(np.concatenate([
+            np.arange(k_lo, k_hi + 1, kstep),
+            [max(1, math.floor(k_star)), max(1, math.ceil(k_star))]])).astype(float)
+        d, n = np.meshgrid(ks * q, ns, indexing="ij")
+        d, n = d.ravel(), n.ravel()
+        ratio = d / n
+        ok = (ratio >= r / tol * (1 - 1e-12)) & (ratio <= r * tol * (1 + 1e-12))
+        # the whole n_blocks nearest to d_model/r is always allowed
+        ok |= (n == np.maximum(1.0, np.floor(d / r))) | (n == np.maximum(1.0, np.ceil(d / r)))
+        de = 4.0 * d / G
+        ok &= np.abs(de - np.round(de)) < 1e-9
+        d, n = d[ok], n[ok]
+        if d.size == 0:
+            continue
+        N = (8.0 * E + 4.0) * d * d * n
+        train = (12.0 * setup.c_f * d * d + c_r * E * G * d) * n
+        rest = np.full_like(d, float(budget))
+        if cons.inference_tokens:
+            rest = rest - cons.inference_tokens * (
+                12.0 * INFERENCE_FLOPS_PER_PARAM * d * d
+                + ROUTER_FORWARD_FRACTION * c_r * E * G * d) * n
+        ok = rest > 0
+        D = np.where(ok, rest, 1.0) / train
+        if cons.max_tokens is not None:   # data-limited: the rest of the budget stays unspent
+            D = np.minimum(D, cons.max_tokens)
+        if cons.max_total_params is not None:
+            ok &= N <= cons.max_total_params * (1 + 1e-12)
+        if cons.params is not None:
+            ok &= np.abs(N / cons.params - 1.0) <= params_tolerance
+        if cons.memory is not None:
+            ok &= memory_bytes(setup, d, n, G, cons) <= cons.memory * (1 + 1e-12)
+        if not np.any(ok):
+            continue
+        d, n, D, N = d[ok], n[ok], D[ok], N[ok]
+        loss = setup.loss(N, D, G)
+        off_shape = np.abs(np.log(d / n / r))
+        for i in np.lexsort((off_shape, loss))[:limit]:
+            rows.append((float(loss[i]), float(off_shape[i]), G, float(d[i]), float(n[i]),
+                         float(D[i])))
+    rows.sort()
+    return [make_configuration(setup, d, n, G, D, cons, realizable=True,
+                               continuous_loss=continuous_loss)
+            for _, _, G, d, n, D in rows[:limit]]
