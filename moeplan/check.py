@@ -166,7 +166,12 @@ def _law_loss(law, s: _Subject) -> float:
 
 
 def _optimum(law, s: _Subject) -> dict:
-    """The compute-optimal configuration at the subject's FLOPs (continuous shape)."""
+    """The compute-optimal configuration at the subject's FLOPs.
+
+    The continuous optimum (real-valued width and depth on the shape rule) gives the reference
+    loss; the planner's realizable recommendation (whole numbers), when it has one for this
+    expansion rate, is attached as ``recommended`` and used for the suggestion.
+    """
     from .optimize import frontier  # the planner; numpy only
 
     kw = {} if law.form == "chinchilla" else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
@@ -176,11 +181,26 @@ def _optimum(law, s: _Subject) -> dict:
     out["flops"] = s.flops
     out["expansion_rate"] = 1.0 if law.form == "chinchilla" else s.expansion_rate
     out["tokens_per_active_param"] = out["tokens"] / out["n_active"]
+    out["recommended"] = _recommended(law, s, kw)
     return out
 
 
+def _recommended(law, s: _Subject, kw: dict) -> dict | None:
+    """The planner's whole-number configuration at the same FLOPs, or None without one (e.g. a
+    fractional expansion rate, where no granularity gives a whole number of experts)."""
+    try:
+        from .optimize import optimize
+    except ImportError:  # an older planner without the realizable search
+        return None
+    try:
+        rec = optimize(law, s.flops, c_f=s.c_f, **kw).to_dict().get("recommended")
+    except MoeplanError:
+        return None
+    return dict(rec) if rec else None
+
+
 def _fmt_gap(x: float) -> str:
-    return f"{x:+.4f}".replace("-", "\u2212")
+    return f"{x:+.3f}".replace("-", "\u2212")
 
 
 def _run_check(limit: Limit, m: dict) -> Check:
@@ -213,14 +233,22 @@ def _run_check(limit: Limit, m: dict) -> Check:
     return Check(name, bool(ok), float(v), float(lim), msg, limit.line)
 
 
-def _suggestion(s: _Subject, opt: dict, gap: float, dense: bool) -> str | None:
-    if not math.isfinite(gap) or gap <= 5e-4:
+def _suggestion(s: _Subject, m: dict, opt: dict, dense: bool) -> str | None:
+    """"G=16 with 25.3B tokens (d_model 1664 x 26 blocks, 37.1B params): -0.140 loss at the same
+    FLOPs", from the realizable recommendation when there is one, else the continuous optimum."""
+    rec = opt.get("recommended")
+    target = rec if rec and rec.get("loss") is not None else opt
+    gain = m["loss"] - float(target["loss"])
+    if not math.isfinite(gain) or gain <= 5e-4:
         return None
-    shape = (f"d_model {opt['d_model']:,.0f} x {opt['n_blocks']:.1f} blocks, "
-             f"{format_count(opt['n_total'])} params")
-    head = "" if dense else f"G={opt['granularity']:g} "
-    return (f"{head}with {format_count(opt['tokens'])} tokens ({shape}): "
-            f"{_fmt_gap(-gap)} loss at the same FLOPs")
+    if target is rec:
+        shape = f"d_model {target['d_model']:,.0f} x {target['n_blocks']:,.0f} blocks"
+    else:
+        shape = f"d_model {target['d_model']:,.0f} x {target['n_blocks']:.1f} blocks, continuous"
+    shape += f", {format_count(float(target['n_total']))} params"
+    head = "" if dense else f"G={float(target['granularity']):g} "
+    return (f"{head}with {format_count(float(target['tokens']))} tokens ({shape}): "
+            f"{_fmt_gap(-gain)} loss at the same FLOPs")
 
 
 def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | None]:
@@ -243,7 +271,7 @@ def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | 
     opt = _optimum(law, s)
     m["optimal_granularity"] = opt["granularity"]
     checks = tuple(_run_check(limit, m) for limit in limits)
-    return m, opt, checks, _suggestion(s, opt, m["loss_gap"], dense)
+    return m, opt, checks, _suggestion(s, m, opt, dense)
 
 
 def _merge_limits(file_limits, overrides):

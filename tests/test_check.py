@@ -106,8 +106,29 @@ def test_cli_md_example_numbers():
     # memory: (N + router) * 2 bytes, no vocabulary given
     assert m["memory_bytes"] == pytest.approx((N + d * E * G * n) * 2, rel=1e-12)
     # a concrete suggestion at the same FLOPs, naming G and tokens
-    assert r.suggestion.startswith(f"G={r.optimal['granularity']:g} with ")
+    target = r.optimal["recommended"] or r.optimal
+    assert r.suggestion.startswith(f"G={target['granularity']:g} with ")
     assert "loss at the same FLOPs" in r.suggestion
+
+
+def test_suggestion_is_true_to_its_word():
+    # The suggested configuration spends the proposal's FLOPs (SPEC §3 formula, recomputed
+    # here) and gains the loss it says (SPEC §2 formula, recomputed here).
+    p = proposal(model={"d_model": 1024, "n_blocks": 16, "n_experts": 64, "top_k": 1},
+                 training={"tokens": "120B"})
+    r = check_proposal(p)
+    rec = r.optimal["recommended"]
+    if rec is None:
+        pytest.skip("the planner offers no realizable recommendation")
+    d, n, E, G, D = (rec[k] for k in ("d_model", "n_blocks", "expansion_rate", "granularity",
+                                      "tokens"))
+    assert d == int(d) and n == int(n) and G == int(G) and (4 * d / G) == int(4 * d / G)
+    F = (12 * d * d * 6 + d * E * G * 14) * D * n
+    assert F == pytest.approx(r.proposal["flops"], rel=1e-9)
+    gain = r.proposal["loss"] - moe_loss(d * d * (8 * E + 4) * n, D, G)
+    assert gain > 0.1
+    assert r.suggestion.endswith(f"\u2212{gain:.3f} loss at the same FLOPs")
+    assert f"G={G:g} with " in r.suggestion
 
 
 def test_flops_instead_of_tokens():
