@@ -262,6 +262,22 @@ class LocalResult:
 _BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _describe(message: str) -> str:
+    """L-BFGS-B's stop message in words."""
+    m = message.upper()
+    if "REDUCTION OF F" in m:
+        return "the objective stopped decreasing (relative change below machine precision)"
+    if "PROJECTED GRADIENT" in m:
+        return "the projected gradient fell below the tolerance"
+    if "ABNORMAL" in m:
+        return "the line search could not decrease the objective further (precision limit)"
+    if "ITERATIONS" in m:
+        return "the iteration limit was reached"
+    if "EVALUATIONS" in m or "MAXFUN" in m:
+        return "the evaluation limit was reached"
+    return message.strip() or "no message"
+
+
 def _scipy_minimize():
     """``scipy.optimize.minimize``, importing scipy with one BLAS thread unless the user chose.
 
@@ -455,6 +471,7 @@ class FitResult:
     predicted: np.ndarray
     projected_gradient: float
     local_objectives: tuple = field(default=())
+    stop_reason: str = ""
 
     @property
     def law_form(self) -> str:
@@ -465,6 +482,7 @@ class FitResult:
             "law_form": self.law_form, "coefficients": dict(self.coefficients),
             "objective": self.objective, "rmse": self.rmse, "r2": self.r2,
             "n_runs": self.n_runs, "success": self.success, "message": self.message,
+            "projected_gradient": self.projected_gradient,
             "n_evaluations": self.n_evaluations, "n_starts": self.n_starts,
             "objective_name": self.objective_name, "huber_delta": self.huber_delta,
             "weight_decay": self.weight_decay, "fixed": dict(self.fixed),
@@ -598,12 +616,14 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     theta = best.theta
     predicted, rmse, r2, worst = _summary(runs, form, theta, problem, n_worst)
     at_bound = _at_bound(problem, theta)
+    why = _describe(best.message)
     if best.success:
-        message = f"converged ({best.message})"
+        message = (f"converged: projected gradient {best.projected_gradient:.2g}; L-BFGS-B "
+                   f"stopped because {why}")
     else:
-        message = (f"did not converge: the optimiser stopped with the projected gradient at "
-                   f"{best.projected_gradient:.2g}, above the tolerance {GRADIENT_TOLERANCE:g} "
-                   f"({best.message})")
+        message = (f"did not converge: L-BFGS-B stopped because {why}, with the projected "
+                   f"gradient at {best.projected_gradient:.2g}, above the tolerance "
+                   f"{GRADIENT_TOLERANCE:g}")
     return FitResult(
         form=form, coefficients=theta_to_coefficients(theta, form), theta=theta,
         success=best.success, message=message,
@@ -614,7 +634,7 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
             COEFFICIENTS[form][j]]) for j in fixed_idx},
         at_bound=at_bound, worst_runs=worst, predicted=predicted,
         projected_gradient=best.projected_gradient,
-        local_objectives=tuple(sorted(r.objective for r in locals_)))
+        local_objectives=tuple(sorted(r.objective for r in locals_)), stop_reason=why)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def fit_command(
         metavar="FILE", help="Runs: CSV with a header, or a YAML list of mappings. Columns "
         "params, tokens (or flops, dense form), loss, granularity (MoE form).")],
     law_form: Annotated[str, typer.Option(
-        "--law-form", metavar="moe|dense",
+        "--law-form", metavar="moe|dense", show_default=False,
         help="moe: L = c + (g/G^gamma + a)/N^alpha + b/D^beta; dense: L = c + a/N^alpha + "
              "b/D^beta (default: moe).")] = "moe",
     column: Annotated[Optional[list[str]], typer.Option(
@@ -88,11 +88,11 @@ def fit_command(
         help="Map a header to a column name (params, tokens, loss, granularity, flops, name); "
              "repeatable, e.g. --column params=\"Model Size\".")] = None,
     drop_highest: Annotated[int, typer.Option(
-        "--drop-highest", metavar="K", min=0,
+        "--drop-highest", metavar="K", min=0, show_default=False,
         help="Drop the K runs of highest loss before fitting (Besiroglu et al. dropped 5 of "
              "the Chinchilla runs) (default: 0).")] = 0,
     objective: Annotated[str, typer.Option(
-        "--objective", metavar="chinchilla|paper",
+        "--objective", metavar="chinchilla|paper", show_default=False,
         help="chinchilla: Huber delta 1e-3 on log-loss residuals (Hoffmann/Besiroglu); paper: "
              "delta 0.1 with weight decay 5e-4 (Krajewski et al.) (default: chinchilla).")]
         = "chinchilla",
@@ -109,14 +109,14 @@ def fit_command(
         help="Hold a coefficient fixed, e.g. --fix gamma=0.58 (needed when the runs cannot "
              "identify it); repeatable.")] = None,
     starts: Annotated[int, typer.Option(
-        "--starts", metavar="S", min=1, max=1000,
+        "--starts", metavar="S", min=1, max=1000, show_default=False,
         help="Distinct starting points refined with L-BFGS-B (default: 10).")] = 10,
     bootstrap: Annotated[int, typer.Option(
-        "--bootstrap", metavar="K", min=0, max=10_000,
+        "--bootstrap", metavar="K", min=0, max=10_000, show_default=False,
         help="Refit on K resamples of the runs and report 10/50/90th percentiles "
              "(default: 0, off).")] = 0,
     seed: Annotated[int, typer.Option(
-        "--seed", metavar="SEED", min=0, help="Seed of the bootstrap resamples (default: 0).")]
+        "--seed", metavar="SEED", min=0, show_default=False, help="Seed of the bootstrap resamples (default: 0).")]
         = 0,
     at_flops: Annotated[Optional[str], typer.Option(
         "--at-flops", metavar="LIST",
@@ -127,7 +127,7 @@ def fit_command(
         help="Also refit without the fraction F of lowest-loss runs and report the validation "
              "RMSE on them (the paper used 0.2).")] = None,
     expansion_rate: Annotated[float, typer.Option(
-        "--expansion", "--expansion-rate", metavar="E",
+        "--expansion", "--expansion-rate", metavar="E", show_default=False,
         help="Expansion rate of the runs (MoE form; stored in --out) (default: 64).")] = 64.0,
     c_f: CfOption = None,
     c_r: CrOption = None,
@@ -140,23 +140,20 @@ def fit_command(
         = None,
     plot: Annotated[Optional[str], typer.Option(
         "--plot", metavar="FILE.png",
-        help="Draw predicted vs observed loss (needs the plot extra: pip install "
-             "'moeplan[plot]').")] = None,
+        help="Draw predicted vs observed loss (needs matplotlib: the plot extra of moeplan).")] = None,
     worst: Annotated[int, typer.Option(
-        "--worst", metavar="K", min=0, max=1000,
+        "--worst", metavar="K", min=0, max=1000, show_default=False,
         help="How many worst-fitted runs to list (default: 5).")] = 5,
     json_flag: JsonFlag = False,
 ) -> None:
     """Fit a scaling law to your own training runs.
 
-    Huber loss on log-loss residuals with the law in log-sum-exp form, multi-start L-BFGS-B with
-    analytic gradients (SPEC.md section 5). Exit status 3 when the fit does not converge.
+    Huber loss on log-loss residuals with the law in log-sum-exp form, multi-start L-BFGS-B with analytic gradients (SPEC.md section 5). Exit status 3 when the fit does not converge.
 
     Example: moeplan fit runs.csv --bootstrap 200 --at-flops 1e21,1e22 --out mylaw.yaml
 
-    Example: moeplan fit svg_extracted_data.csv --law-form dense --column params="Model Size"
-    --column flops="Training FLOP" --drop-highest 5
-    """
+    Example: moeplan fit svg_extracted_data.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
+    """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
     from ..fit import (bootstrap_fit, fit_law, fitted_law_mapping, holdout_fit, optimum_table)
     from ..runs import parse_column_mapping, read_runs
 
@@ -257,14 +254,18 @@ def fit_command(
         rows.append(row)
     columns_out = ["coefficient", "value"] + (["p10", "p50", "p90"] if boot is not None else [])
     columns_out.append("note")
+    if not any(row[-1] for row in rows):
+        columns_out.pop()
+        rows = [row[:-1] for row in rows]
     caption = None
     if boot is not None:
         caption = (f"percentiles of {boot.n_converged} bootstrap refits (seed {seed})")
     tables.append(Table(f"Fitted {form_label} law ({len(runs)} runs from {file})", columns_out,
                         rows, caption=caption))
     quality = [
-        ["converged", "yes" if result.success else "NO"],
-        ["message", result.message],
+        ["converged", ("yes" if result.success else "NO")
+         + f" (projected gradient {result.projected_gradient:.2g})"],
+        ["optimiser stopped", result.stop_reason],
         ["objective", f"{result.objective:.6g} (Huber delta {result.huber_delta:g}"
                       + (f", weight decay {result.weight_decay:g}" if result.weight_decay else "")
                       + ", log-loss residuals)"],
