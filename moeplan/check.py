@@ -299,6 +299,28 @@ def _warnings(law, s: _Subject) -> list[str]:
     return out
 
 
+#: Where a limit that is not written in the file (a default or --limit) is annotated: the
+#: first of these keys the file has. Training length for the compute checks, model otherwise.
+_ANCHORS = {
+    "max_loss_gap": ("training.tokens", "training.flops", "training"),
+    "min_compute_efficiency": ("training.tokens", "training.flops", "training"),
+    "max_flops": ("training.tokens", "training.flops", "training"),
+    "max_total_params": ("model",),
+    "max_memory": ("model",),
+}
+
+
+def _anchor(limits: tuple, proposal: Proposal) -> tuple:
+    out = []
+    for lim in limits:
+        if lim.line is None:
+            line = next((proposal.lines[k] for k in _ANCHORS.get(lim.name, ())
+                         if k in proposal.lines), None)
+            lim = Limit(lim.name, lim.value, line)
+        out.append(lim)
+    return tuple(out)
+
+
 def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) -> CheckResult:
     """Run the checks on a validated proposal.
 
@@ -320,6 +342,7 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
 
     law = law or load_law(proposal.law)
     limits, origin = _merge_limits(proposal.limits, limit_overrides)
+    limits = _anchor(limits, proposal)
     warnings: list[str] = []
     if proposal.config_path is not None:
         model = load_config(proposal.config_path, c_f=law.c_f if proposal.c_f is None

@@ -481,7 +481,7 @@ def _granitemoe(c: _Config, *, shared_family: bool = False) -> _Arch:
     notes = ("embedding, attention, residual and logit multipliers (no parameters)",)
     if d_shared:
         notes += (f"a shared expert of hidden size {d_shared} that every token visits",)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", True), h,
+    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
                  n_e, k, 1 if d_shared else 0, d_e, expert, True, notes)
 
 

@@ -144,6 +144,16 @@ def test_github_annotations_point_at_the_limit_lines(runner):
     assert r.stdout.splitlines()[-1].startswith("FAIL ")
 
 
+def test_github_default_limits_point_at_the_training_length(runner, tmp_path):
+    path = write(tmp_path, "model:\n  d_model: 1024\n  n_blocks: 16\n  granularity: 1\n"
+                           "training:\n  tokens: 100B\n")
+    r = run(runner, "check", path, "--format", "github")
+    assert r.exit_code == 1
+    errors = [ln for ln in r.stdout.splitlines() if ln.startswith("::error ")]
+    assert {e.split(",title=")[0] for e in errors} == {f"::error file={path},line=6"}
+    assert len(errors) == 2  # the two default limits
+
+
 def test_github_invalid_file_and_escaping(runner, tmp_path):
     path = write(tmp_path, "model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
                            "training: {tokens: 1T, flops: 1e22}\n", name="a,b.yaml")

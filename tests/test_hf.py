@@ -209,6 +209,10 @@ def test_granite_tied_embedding_counted_once():
     assert m.n_total_with_embedding == m.n_total + m.router_params + 49155 * 1536
     untied = dict(cfg("granite-3.0-3b-a800m.config.json"), tie_word_embeddings=False)
     assert count_config(untied).n_embedding == 2 * 49155 * 1536
+    # without the key, Hugging Face's default for the family (untied) applies
+    unspecified = cfg("granite-3.0-3b-a800m.config.json")
+    del unspecified["tie_word_embeddings"]
+    assert count_config(unspecified).n_embedding == 2 * 49155 * 1536
 
 
 def test_gpt_oss_biases_sinks_and_sliding_window_flops():
