@@ -109,6 +109,10 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
             out, "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["loss"] == pytest.approx(moe_loss(1e9, 2e10, 8, k), rel=1e-12)
+    # and `optimize` turns the stored bootstrap samples into 10-90% ranges
+    r = run(runner, "optimize", "--flops", "1e21", "--law", out)
+    assert r.exit_code == 0, r.stderr
+    assert "30 bootstrap" in r.stdout
 
 
 def test_recovered_coefficients_are_near_the_truth(runner, moe_csv):
