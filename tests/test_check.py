@@ -374,3 +374,6 @@ def test_examples_are_valid():
                                                             "min_compute_efficiency",
                                                             "max_flops"}
     json.dumps(good.to_dict())  # plain data
+    real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
+    assert real.proposal["family"] == "olmoe" and real.passed
+    assert [c.name for c in real.checks] == ["max_flops", "max_memory", "max_total_params"]
