@@ -109,6 +109,12 @@ PUBLISHED = [
     ("gpt-oss-120b.config.json", 116.83e9, 0.0001, 5.13e9, "with_output_head", 0.002),
     # Meta: Llama-3-8B, 8.03B parameters (dense, so active = total).
     ("llama-3-8b.config.json", 8.03e9, 0.0005, 8.03e9, "with_embedding", 0.0005),
+    # Mistral-7B-v0.1: 7.24B parameters.
+    ("mistral-7b-v0.1.config.json", 7.24e9, 0.001, 7.24e9, "with_embedding", 0.001),
+    # Qwen2.5-7B model card: 7.61B parameters, 6.53B non-embedding.
+    ("qwen2.5-7b.config.json", 7.61e9, 0.001, 6.53e9, "non_embedding", 0.001),
+    # Qwen3-8B model card: 8.2B parameters, 6.95B non-embedding.
+    ("qwen3-8b.config.json", 8.2e9, 0.005, 6.95e9, "non_embedding", 0.001),
 ]
 
 
@@ -123,12 +129,23 @@ def test_published_counts(name, total, tol_total, active, convention, tol_active
     assert got == pytest.approx(active, rel=tol_active)
 
 
-def test_every_supported_moe_family_has_a_fixture():
+def test_every_supported_family_is_tested():
     families = {json.loads(p.read_text())["model_type"] for p in FIXTURES.glob("*.json")}
-    required = {"qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "dbrx", "granitemoe",
-                "gpt_oss", "llama"}
-    assert required <= families
-    assert required | {"mixtral", "olmoe"} <= set(supported_families())
+    # mixtral and olmoe: the shared fixtures; granitemoeshared: the closed-form test below
+    assert families | {"mixtral", "olmoe", "granitemoeshared"} == set(supported_families())
+
+
+def test_granitemoeshared_closed_form():
+    # No published count at hand for this family: the HF layout written out instead
+    # (GraniteMoe plus a shared SwiGLU MLP, input_linear h -> 2*s, output_linear s -> h).
+    config = dict(cfg("granite-3.0-3b-a800m.config.json"), model_type="granitemoeshared",
+                  shared_intermediate_size=1024)
+    m = count_config(config)
+    h, L = 1536, 32
+    attn = 2 * h * h + 2 * h * 512
+    assert m.n_total == L * (attn + 40 * 3 * h * 512 + 3 * h * 1024 + 2 * h) + h
+    assert m.n_active == L * (attn + 8 * 3 * h * 512 + 3 * h * 1024 + 2 * h) + h
+    assert m.n_shared_experts == 1
 
 
 def test_qwen3_uses_the_configs_head_dim():
