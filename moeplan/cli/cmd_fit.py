@@ -7,8 +7,6 @@ is written).
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -50,6 +48,8 @@ def _g(v) -> str:
 
 
 def _sha256(path: str) -> str:
+    import hashlib  # here, not at start-up (OpenSSL loads in a few ms)
+
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()
 
@@ -314,6 +314,8 @@ def fit_command(
         if not result.success:
             warnings.append(f"--out {out!r} not written: the fit did not converge")
         else:
+            import datetime
+
             from .. import __version__
 
             provenance = {
