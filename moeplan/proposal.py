@@ -133,8 +133,12 @@ def _number(value, source: str, key: str, *, positive=True, whole=False) -> floa
     return v
 
 
-def _line_numbers(text: str) -> dict:
-    """Dotted key -> 1-based line, for the top two levels (compose only: no construction)."""
+def _line_numbers(text: str, source: str) -> dict:
+    """Dotted key -> 1-based line, for the top two levels (compose only: no construction).
+
+    A key written twice in one section is an error: ``yaml.safe_load`` would silently keep
+    the last value, and a proposal that says two things is contradictory.
+    """
     out: dict = {}
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -142,13 +146,20 @@ def _line_numbers(text: str) -> dict:
         return out
     if not isinstance(root, yaml.MappingNode):
         return out
-    for k, v in root.value:
-        if isinstance(k, yaml.ScalarNode):
-            out[str(k.value)] = k.start_mark.line + 1
-            if isinstance(v, yaml.MappingNode):
-                for k2, _ in v.value:
-                    if isinstance(k2, yaml.ScalarNode):
-                        out[f"{k.value}.{k2.value}"] = k2.start_mark.line + 1
+
+    def walk(node, prefix):
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                continue
+            key = f"{prefix}{k.value}"
+            if key in out and k.value != "<<":
+                raise FileFormatError(f"{source}: {key} is given twice (lines {out[key]} and "
+                                      f"{k.start_mark.line + 1}); keep one")
+            out[key] = k.start_mark.line + 1
+            if not prefix and isinstance(v, yaml.MappingNode):
+                walk(v, f"{k.value}.")
+
+    walk(root, "")
     return out
 
 
@@ -316,7 +327,7 @@ def load_proposal(path: str | os.PathLike) -> Proposal:
     text = read_text(path, what="proposal")
     data = parse_yaml(text, source=f"proposal {source!r}")
     # parse_yaml has bounded the document, so composing it again for line numbers is cheap.
-    lines = _line_numbers(text)
+    lines = _line_numbers(text, source)
     return proposal_from_mapping(data, source=source, base_dir=Path(path).parent, lines=lines)
 
 

@@ -322,6 +322,13 @@ def test_bad_proposals_are_named(change, needle):
     assert needle in msg and "\n" not in msg and msg.startswith("p.yaml")
 
 
+def test_duplicate_keys_are_contradictions(tmp_path):
+    (tmp_path / "p.yaml").write_text("model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
+                                     "training:\n  tokens: 10B\n  tokens: 20B\n")
+    with pytest.raises(FileFormatError, match=r"training.tokens is given twice \(lines 3 and 4\)"):
+        load_proposal(tmp_path / "p.yaml")
+
+
 def test_missing_sections_and_empty_file(tmp_path):
     for text, needle in (("", "empty"), ("model: {d_model: 8}\n", "missing section 'training'"),
                          ("- 1\n- 2\n", "expected a mapping")):
