@@ -16,7 +16,7 @@ from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
 from ..units import format_bytes, format_count, format_sci
 from .common import (POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption, finish,
                      output_format)
-from .render import Report, Table, emit, print_warnings, to_json
+from .render import Report, Table, print_warnings, to_json
 
 
 def _count(value) -> str:
