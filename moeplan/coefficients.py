@@ -156,7 +156,9 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
                                _RANGE_KEYS).items():
         if not isinstance(value, list) or len(value) != 2:
             raise FileFormatError(f"{where}: fitted_range.{key}: expected [low, high]")
-        lo = _number(value[0], f"{where}: fitted_range.{key}", positive=True)
+        # a null low end means "not published": no warning below the range
+        lo = 0.0 if value[0] is None else _number(value[0], f"{where}: fitted_range.{key}",
+                                                  positive=True)
         hi = _number(value[1], f"{where}: fitted_range.{key}", positive=True)
         if lo > hi:
             raise FileFormatError(f"{where}: fitted_range.{key}: low {lo:g} is above high {hi:g}")
@@ -235,7 +237,8 @@ def law_to_mapping(law: Law) -> dict:
         "coefficients": {k: float(law.coefficients[k]) for k in COEFFICIENT_NAMES[law.form]},
         "variables": {"params": law.params_meaning, "tokens": "training_tokens"},
         "flops": {"c_f": law.c_f, "c_r": law.c_r, "aspect_ratio": law.aspect_ratio},
-        "fitted_range": {k: [float(lo), float(hi)] for k, (lo, hi) in law.fitted_range.items()},
+        "fitted_range": {k: [float(lo) if lo > 0 else None, float(hi)]
+                         for k, (lo, hi) in law.fitted_range.items()},
         "comparable_with": list(law.comparable_with),
         "citation": law.citation,
     }

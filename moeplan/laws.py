@@ -171,7 +171,11 @@ class Law:
                        factor: float = 1.0) -> list[str]:
         """Warnings for values outside the fitted range by more than ``factor`` (1 = any)."""
         out = []
-        checks = (("params", params, "parameters"), ("tokens", tokens, "tokens"),
+        params_label = {"total_non_embedding": "total parameters",
+                        "non_embedding": "parameters",
+                        "active_with_embedding": "active parameters (with embeddings)"}.get(
+                            self.params_meaning, "parameters")
+        checks = (("params", params, params_label), ("tokens", tokens, "tokens"),
                   ("granularity", granularity, "granularity"),
                   ("n_experts", n_experts, "number of experts"))
         for key, value, label in checks:
@@ -179,10 +183,11 @@ class Law:
                 continue
             lo, hi = self.fitted_range[key]
             v = float(value)
+            span = f"{lo:.3g} to {hi:.3g}" if lo > 0 else f"up to {hi:.3g}"
             if v > hi * factor:
                 out.append(f"{label} {v:.3g} is {v / hi:.3g}x above the range {self.name} was "
-                           f"fitted on ({lo:.3g} to {hi:.3g}): the prediction is an extrapolation")
-            elif v < lo / factor:
+                           f"fitted on ({span}): the prediction is an extrapolation")
+            elif lo > 0 and v < lo / factor:
                 out.append(f"{label} {v:.3g} is {lo / v:.3g}x below the range {self.name} was "
                            f"fitted on ({lo:.3g} to {hi:.3g}): the prediction is an extrapolation")
         return out

@@ -99,3 +99,11 @@ def test_range_warnings():
     assert law.range_warnings(params=1e9, tokens=5e10, granularity=8) == []
     w = law.range_warnings(params=1e12, tokens=5e10, granularity=64)
     assert len(w) == 2 and "extrapolation" in w[0] and "granularity" in w[1]
+
+
+def test_unpublished_low_end_gives_no_warning_below():
+    joint = load_law("ludziejewski2025-joint")
+    assert joint.fitted_range["params"] == (0.0, 2.7e9)
+    assert joint.range_warnings(params=1e3) == []
+    (w,) = joint.range_warnings(params=5.4e9)
+    assert "active parameters (with embeddings)" in w and "up to 2.7e+09" in w
