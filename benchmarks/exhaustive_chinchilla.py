@@ -60,7 +60,7 @@ def load_runs(path=DATA):
 
 
 def grid_starts() -> np.ndarray:
-    """The 4,500 starting vectors in moeplan's parameter order (log_a, alpha, log_b, beta, log_c)."""
+    """The 4,500 starting vectors, in moeplan's order (log_a, alpha, log_b, beta, log_c)."""
     from moeplan.fit import PARAMETERS
 
     names = PARAMETERS["dense"]

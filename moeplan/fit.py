@@ -87,7 +87,8 @@ _EXP_GRID = {"dense": (np.linspace(0.05, 1.5, 30), np.linspace(0.05, 1.5, 30), N
 def _log_or_raise(name: str, value: float) -> float:
     if name in LOG_COEFFICIENTS:
         if not value > 0:
-            raise InputError(f"--fix {name}={value:g}: must be positive (it is fitted as log {name})")
+            raise InputError(f"--fix {name}={value:g}: must be positive (it is fitted as "
+                             f"log {name})")
         return math.log(value)
     lo, hi = EXPONENT_BOUNDS
     if not lo <= value <= hi:

@@ -58,7 +58,8 @@ def chinchilla_objective(k, runs, delta=1e-3):
 
 def make_runs(loss, n, d, g=None):
     return Runs(params=np.asarray(n, float), tokens=np.asarray(d, float),
-                loss=np.asarray(loss, float), granularity=None if g is None else np.asarray(g, float),
+                loss=np.asarray(loss, float),
+                granularity=None if g is None else np.asarray(g, float),
                 labels=tuple(f"row {i + 1}" for i in range(len(n))), source="synthetic")
 
 

@@ -60,7 +60,8 @@ def test_drop_highest_loss_removes_exactly_the_five_highest():
     assert len(kept) == 240
     threshold = np.sort(runs.loss)[-5]
     assert kept.loss.max() < threshold
-    assert set(kept.labels) == {lab for lab, loss in zip(runs.labels, runs.loss) if loss < threshold}
+    assert set(kept.labels) == {lab for lab, loss in zip(runs.labels, runs.loss)
+                                if loss < threshold}
     with pytest.raises(InputError):
         runs.drop_highest_loss(245)
 

@@ -64,7 +64,8 @@ def _write_law(path: str, mapping: dict) -> None:
         law = law_from_mapping(mapping, source=repr(path))
     except FileFormatError as exc:
         raise InputError(f"--out {path!r}: the fitted coefficients do not make a valid law "
-                         f"file ({exc}); check the fit, or fix that coefficient with --fix") from None
+                         f"file ({exc}); check the fit, or fix that coefficient with "
+                         f"--fix") from None
     text = yaml.safe_dump(law_to_mapping(law), sort_keys=False, default_flow_style=None,
                           width=100, allow_unicode=True)
     header = ("# Coefficient set written by `moeplan fit`; use it with --law " + path + "\n")
@@ -116,7 +117,8 @@ def fit_command(
         help="Refit on K resamples of the runs and report 10/50/90th percentiles "
              "(default: 0, off).")] = 0,
     seed: Annotated[int, typer.Option(
-        "--seed", metavar="SEED", min=0, show_default=False, help="Seed of the bootstrap resamples (default: 0).")]
+        "--seed", metavar="SEED", min=0, show_default=False,
+        help="Seed of the bootstrap resamples (default: 0).")]
         = 0,
     at_flops: Annotated[Optional[str], typer.Option(
         "--at-flops", metavar="LIST",
@@ -140,7 +142,8 @@ def fit_command(
         = None,
     plot: Annotated[Optional[str], typer.Option(
         "--plot", metavar="FILE.png",
-        help="Draw predicted vs observed loss (needs matplotlib: the plot extra of moeplan).")] = None,
+        help="Draw predicted vs observed loss (needs matplotlib: the plot extra of "
+             "moeplan).")] = None,
     worst: Annotated[int, typer.Option(
         "--worst", metavar="K", min=0, max=1000, show_default=False,
         help="How many worst-fitted runs to list (default: 5).")] = 5,
