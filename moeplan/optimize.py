@@ -1124,8 +1124,9 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
 
     setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
     if (flops is None) == (target_loss is None):
-        raise InputError("give a budget (--flops) or a target loss (--target-loss), not both "
-                         "and not neither")
+        raise InputError("give either a budget (--flops) or a target loss (--target-loss); "
+                         "not both" if flops is not None else
+                         "give a budget (--flops) or a target loss (--target-loss)")
     gr = check_granularities(setup, granularities)
     if int(multiple_of) != multiple_of or multiple_of < 1:
         raise InputError(f"multiple-of must be a whole number >= 1, got {multiple_of!r}")

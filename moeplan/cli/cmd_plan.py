@@ -192,6 +192,9 @@ def optimize_command(
             raise InputError(f"--mfu must be a fraction of the peak in (0, 1], e.g. 0.4, got "
                              f"{mfu:g}")
     if flops is None and target_loss is None:
+        if params is not None:
+            raise InputError("--params fixes the model size; also give the budget with --flops "
+                             "(best tokens and G for it) or a loss with --target-loss")
         raise InputError("give a budget with --flops (e.g. 1e22) or a target with --target-loss")
     if spec.form == "chinchilla" and (granularity or max_granularity is not None):
         raise InputError(f"--granularity and --max-granularity apply to MoE laws; {spec.name} "
