@@ -199,9 +199,19 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
 
 
 @lru_cache(maxsize=32)
-def _load_path(path: str) -> Law:
+def _load_cached(path: str, stamp: tuple) -> Law:
     data = load_yaml_file(path, what="law file")
     return law_from_mapping(data, source=repr(path))
+
+
+def _load_path(path: str) -> Law:
+    # keyed by modification time and size too, so a rewritten file is read again
+    try:
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = ()
+    return _load_cached(path, stamp)
 
 
 def load_law(name_or_path: str | os.PathLike | None = None) -> Law:

@@ -88,7 +88,10 @@ def _location(exc) -> str:
 def parse_yaml(text: str, source: str = "YAML"):
     """Parse YAML text with ``yaml.safe_load`` after checking depth and alias expansion."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # The limits are checked on the node graph, composed by libyaml when it is there
+        # (composing builds no Python objects, so nothing can be run or expanded); the data
+        # itself is then built by yaml.safe_load.
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         if node is not None and _expanded_size(node) > MAX_YAML_NODES:
             raise FileFormatError(
                 f"{source}: expands to more than {MAX_YAML_NODES} nodes (alias bomb?)")
@@ -98,6 +101,8 @@ def parse_yaml(text: str, source: str = "YAML"):
         raise FileFormatError(msg if msg.startswith(source) else f"{source}: {msg}") from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in problem:  # libyaml's own depth limit
+            raise FileFormatError(f"{source}: nested too deeply") from None
         raise FileFormatError(f"{source}: invalid YAML{_location(exc)}: {problem}") from None
     except RecursionError:
         raise FileFormatError(f"{source}: nested too deeply") from None
