@@ -157,6 +157,8 @@ def format_count(value: float, digits: int = 3) -> str:
         return str(value)
     sign = "-" if value < 0 else ""
     v = abs(value)
+    if v >= 1e21:  # past exa a suffix stops helping: 4.89e115, not 4.89e+97E
+        return sign + format_sci(v, digits)
     for suffix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if v >= scale:
             return f"{sign}{v / scale:.{digits}g}{suffix}"

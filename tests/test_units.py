@@ -78,3 +78,9 @@ def test_suffix_round_trips(mantissa, suffix):
 def test_format_count_parses_back_within_its_precision(x):
     # format_count keeps 3 significant digits; parsing its text gives x to 0.5e-2 relative.
     assert math.isclose(parse_number(format_count(x)), x, rel_tol=5e-3)
+
+
+def test_format_count_large_values_use_scientific_notation():
+    assert format_count(2.5e18) == "2.5E"
+    assert format_count(4.89e115) == "4.89e115"
+    assert format_count(201326592) == "201M"
