@@ -60,6 +60,8 @@ class Configuration:
     Counts exclude embeddings (``*_with_embedding`` add them when the vocabulary is known) and
     the router (``router_params`` separately). ``flops`` are training FLOPs, router included;
     ``inference_flops`` the lifetime inference FLOPs when inference tokens were given.
+    ``memory_bytes`` is the served model (weights, router, embeddings when known, and the KV
+    cache, which is also given alone as ``kv_cache_bytes``).
     ``loss_penalty`` is the loss above the continuous optimum under the same constraints.
     """
 
@@ -83,6 +85,7 @@ class Configuration:
     aspect_ratio: float
     realizable: bool
     inference_flops: float = 0.0
+    kv_cache_bytes: float = 0.0
     n_heads: float | None = None
     head_dim: float | None = None
     loss_penalty: float | None = None
@@ -124,7 +127,9 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
         router_params=0.0 if setup.dense else fb.router_params, tokens=D, flops=fb.flops, router_flops=fb.router_flops,
         router_share=fb.router_share, loss=loss, tokens_per_active_param=D / fb.n_active,
         memory_bytes=float(memory_bytes(setup, d, n, G, cons)), aspect_ratio=d / n,
-        realizable=realizable, inference_flops=inf, n_heads=heads, head_dim=head_dim,
+        realizable=realizable, inference_flops=inf,
+        kv_cache_bytes=2.0 * cons.kv_tokens * n * d * cons.bytes_per_param,
+        n_heads=heads, head_dim=head_dim,
         loss_penalty=None if continuous_loss is None else loss - continuous_loss,
         feasible=feasible, binding=binding, n_embedding=fb.n_embedding,
         n_active_with_embedding=fb.n_active_with_embedding,

@@ -82,7 +82,8 @@ def _config_rows(cfg, bytes_per_param: float, dense: bool) -> list[list[str]]:
                   f"{format_count(cfg.n_active_with_embedding)} / "
                   f"{format_count(cfg.n_total_with_embedding)}"]]
     rows += [
-        [f"memory ({bytes_per_param:g} bytes/param)", format_bytes(cfg.memory_bytes)],
+        [f"memory ({bytes_per_param:g} bytes/param)", format_bytes(cfg.memory_bytes)
+         + (f" (KV cache {format_bytes(cfg.kv_cache_bytes)})" if cfg.kv_cache_bytes else "")],
         ["tokens", f"{format_count(cfg.tokens)} ({cfg.tokens:.4g})"],
         ["tokens per active param", f"{cfg.tokens_per_active_param:.1f}"],
         ["training FLOPs (router share)",
@@ -129,12 +130,15 @@ def optimize_command(
              "e.g. 80GB or 640GiB.")] = None,
     bytes_per_param: Annotated[float, typer.Option(
         "--bytes-per-param", click_type=POSITIVE, metavar="B",
+        show_default=False,
         help="Bytes per parameter and per cached value (default: 2, bf16).")] = 2.0,
     kv_tokens: Annotated[float, typer.Option(
         "--kv-tokens", click_type=NON_NEGATIVE, metavar="T",
+        show_default=False,
         help="Tokens held in the KV cache, counted in --memory (default: 0).")] = 0.0,
     inference_tokens: Annotated[float, typer.Option(
         "--inference-tokens", click_type=NON_NEGATIVE, metavar="D",
+        show_default=False,
         help="Lifetime inference tokens; their FLOPs (2 per active parameter plus the "
              "router's forward share) come out of the budget (default: 0).")] = 0.0,
     vocab_size: Annotated[Optional[int], typer.Option(
@@ -151,6 +155,7 @@ def optimize_command(
     ] = None,
     multiple_of: Annotated[int, typer.Option(
         "--multiple-of", click_type=POSITIVE_INT, metavar="M",
+        show_default=False,
         help="d_model of realizable configurations is a multiple of M and of 64 (default: 64)."
     )] = 64,
     shape_tolerance: Annotated[Optional[float], typer.Option(
@@ -159,6 +164,7 @@ def optimize_command(
              "(default: the whole n_blocks nearest to d_model/aspect ratio).")] = None,
     alternatives: Annotated[int, typer.Option(
         "--alternatives", click_type=POSITIVE_INT, metavar="K",
+        show_default=False,
         help="Realizable configurations to list (default: 5).")] = 5,
     gpu: Annotated[Optional[str], typer.Option(
         "--gpu", metavar="NAME",
@@ -173,8 +179,7 @@ def optimize_command(
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget (SPEC §4).
 
-    Minimises the law over continuous d_model (n_blocks = d_model/64) and the candidate
-    granularities, then rounds to realizable architectures whose tokens spend the budget.
+    Minimises the law over d_model and G, then rounds to buildable shapes.
 
     Example: moeplan optimize --flops 1e22 --gpu h100 --gpus 1024
     """
@@ -334,8 +339,7 @@ def compare_command(
 ) -> None:
     """Dense vs MoE with G = 1 vs MoE with the optimal G, at the same budget(s).
 
-    Compute multiplier: how many times the budget the dense (or G = 1) compute-optimal
-    model needs to reach the loss of the optimal MoE (SPEC §4).
+    Compute multiplier: FLOPs the dense (or G = 1) optimum needs to match the MoE.
 
     Example: moeplan compare --flops 1e20 --flops 1e22
     """
@@ -385,6 +389,7 @@ def sweep_command(
         "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")],
     points: Annotated[int, typer.Option(
         "--points", click_type=POSITIVE_INT, metavar="K",
+        show_default=False,
         help="Number of log-spaced budgets (default: 25).")] = 25,
     law: LawOption = None,
     dense_law: DenseLawOption = None,
@@ -400,10 +405,9 @@ def sweep_command(
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
-    """The compute-optimal frontier over a log-spaced range of budgets.
+    """The compute-optimal frontier over log-spaced budgets (the paper's Figure 1).
 
-    Per budget: the best granularity, the continuous optimal model and tokens, the loss of
-    the optimal MoE, of MoE with G = 1 and of the dense model, and the compute multipliers.
+    Per budget: best G, model, tokens; losses of optimal MoE, G = 1 and dense.
 
     Example: moeplan sweep --from 1e18 --to 1e25 --points 15 --plot frontier.png
     """
