@@ -1169,7 +1169,9 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
             raise InfeasibleError(
                 f"memory {format_bytes(cons.memory)} is below the smallest model (d_model "
                 f"{d0:g}, 1 block, G = {G0:g}: {format_bytes(need)} at {cons.bytes_per_param:g} "
-                f"bytes per parameter); allow at least {format_bytes(need)}")
+                f"bytes per parameter"
+                + (f", KV cache of {_fmt(cons.kv_tokens)} tokens included" if cons.kv_tokens
+                   else "") + f"); allow at least {format_bytes(need)}")
 
     unconstrained_flops = None
     if target_loss is not None:
@@ -1222,7 +1224,10 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         alone = _best_loss(setup, lnF, gr, cons.only([name]))
         cost = alone - L0
         binding = cost > 1e-12 * L0
-        if binding:
+        if binding and name == "inference_tokens":
+            msg = (f"serving {_describe(name, cons)} out of the budget costs {cost:.4g} in "
+                   f"loss")
+        elif binding:
             msg = f"{_describe(name, cons)} binds: it costs {cost:.4g} in loss"
         else:
             msg = f"{_describe(name, cons)} does not bind"
@@ -1248,15 +1253,20 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
                                 f"size; the recommendation's N is {off:.1%} off")
         if not realizable:
             q = width_quantum(multiple_of)
+            shape = (f"n_blocks the whole number nearest d_model/{r:g}" if tol == 1 else
+                     f"d_model/n_blocks within {tol:g}x of {r:g}")
             raise InfeasibleError(
-                f"no realizable configuration (d_model a multiple of {q}, whole n_blocks, "
-                f"d_model/n_blocks within {tol:g}x of {r:g}) satisfies "
+                f"no realizable configuration (d_model a multiple of {q}, {shape}) satisfies "
                 f"{' and '.join(_describe(n, cons) for n in cons.active()) or 'the budget'} at "
                 f"{F:.4g} FLOPs; relax the constraints or raise the budget")
     else:
         warnings.append("no candidate granularity gives whole-number top-k and n_experts = G*E; "
                         "only the continuous optimum is reported")
     recommended = realizable[0] if realizable else None
+    if recommended is not None and recommended.loss_penalty > 1e-3 * L and tol < 1.25:
+        warnings.append(f"the best whole-number shape costs {recommended.loss_penalty:.3g} in "
+                        f"loss against the continuous optimum; --shape-tolerance 1.25 allows "
+                        f"more shapes")
 
     # warnings
     rec = recommended or continuous
