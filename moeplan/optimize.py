@@ -1263,10 +1263,17 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         warnings.append("no candidate granularity gives whole-number top-k and n_experts = G*E; "
                         "only the continuous optimum is reported")
     recommended = realizable[0] if realizable else None
-    if recommended is not None and recommended.loss_penalty > 1e-3 * L and tol < 1.25:
-        warnings.append(f"the best whole-number shape costs {recommended.loss_penalty:.3g} in "
-                        f"loss against the continuous optimum; --shape-tolerance 1.25 allows "
-                        f"more shapes")
+    if recommended is not None and recommended.loss_penalty > 1e-3 * L:
+        text = (f"the best whole-number shape costs {recommended.loss_penalty:.3g} in loss "
+                f"against the continuous optimum")
+        if tol < 1.25:
+            wider = search(setup, F, feasible_g, centers, cons, multiple_of=multiple_of,
+                           shape_tolerance=1.25, continuous_loss=L, limit=1)
+            if wider and wider[0].loss < recommended.loss - 1e-9:
+                w = wider[0]
+                text += (f"; --shape-tolerance 1.25 finds {w.d_model:.0f} x {w.n_blocks:.0f} "
+                         f"(G = {w.granularity:g}) at loss {w.loss:.4f}")
+        warnings.append(text)
 
     # warnings
     rec = recommended or continuous

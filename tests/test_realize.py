@@ -170,3 +170,12 @@ def test_training_time_from_the_spec_sheets():
         get_accelerator("tpu-v5")
     with pytest.raises(Exception, match="MFU"):
         training_time(1e22, "h100", mfu=1.5)
+
+
+def test_expensive_rounding_suggests_a_wider_shape_band(moe):
+    res = optimize(moe, 1e17, memory=400e6)
+    (hint,) = [w for w in res.warnings if "whole-number shape costs" in w]
+    wide = optimize(moe, 1e17, memory=400e6, shape_tolerance=1.25).recommended
+    assert f"finds {wide.d_model:.0f} x {wide.n_blocks:.0f}" in hint
+    assert f"at loss {wide.loss:.4f}" in hint
+    assert wide.loss < res.recommended.loss
