@@ -136,6 +136,11 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
         n_total_with_embedding=fb.n_total_with_embedding)
 
 
+def _sorted_unique(values) -> np.ndarray:
+    # not np.unique: its first call imports numpy.ma, ~14 ms of start-up for one command
+    return np.array(sorted(set(values)), dtype=float)
+
+
 def _is_whole(v, tol=1e-9):
     return abs(v - round(v)) <= tol * max(1.0, abs(v))
 
@@ -208,16 +213,14 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Constraint
         n_lo = max(1, int(math.floor(n_star / 1.5)))
         n_hi = max(n_lo, int(math.ceil(n_star * 1.5)))
         step = max(1, math.ceil((n_hi - n_lo + 1) / _MAX_N_VALUES))
-        ns = np.unique(np.concatenate([
-            np.arange(n_lo, n_hi + 1, step),
-            [max(1, math.floor(n_star)), max(1, math.ceil(n_star))]])).astype(float)
+        ns = _sorted_unique(list(range(n_lo, n_hi + 1, step))
+                            + [max(1, math.floor(n_star)), max(1, math.ceil(n_star))])
         k_lo = max(1, int(math.floor(r * ns[0] / tol / q)))
         k_hi = max(k_lo, int(math.ceil(r * ns[-1] * tol / q)))
         kstep = max(1, math.ceil((k_hi - k_lo + 1) / _MAX_D_VALUES))
         k_star = d_star / q
-        ks = np.unique(np.concatenate([
-            np.arange(k_lo, k_hi + 1, kstep),
-            [max(1, math.floor(k_star)), max(1, math.ceil(k_star))]])).astype(float)
+        ks = _sorted_unique(list(range(k_lo, k_hi + 1, kstep))
+                            + [max(1, math.floor(k_star)), max(1, math.ceil(k_star))])
         d, n = np.meshgrid(ks * q, ns, indexing="ij")
         d, n = d.ravel(), n.ravel()
         ratio = d / n
