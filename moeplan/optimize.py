@@ -1492,7 +1492,7 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     rows = []
     for j, F in enumerate(budgets):
         o = opt[j]
-        parts = [f"at {F:.3g} FLOPs the compute-optimal MoE (G = {o.granularity:g}) reaches "
+        parts = [f"at {F:.3g} FLOPs".replace("e+", "e") + f" the compute-optimal MoE (G = {o.granularity:g}) reaches "
                  f"loss {o.loss:.4f}"]
         if dense_mult[j] is not None:
             parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it")

@@ -211,7 +211,7 @@ def test_compare_human_and_csv(runner):
     r = run(runner, "compare", "--flops", "1e20")
     assert r.exit_code == 0, r.stderr
     assert "dense (krajewski2024-dense)" in r.stdout and "MoE, optimal G" in r.stdout
-    verdict = [ln for ln in r.stdout.splitlines() if ln.startswith("At 1e+20 FLOPs")]
+    verdict = [ln for ln in r.stdout.splitlines() if ln.startswith("At 1e20 FLOPs")]
     assert len(verdict) == 1 and "dense model needs" in verdict[0]
     r = run(runner, "compare", "--flops", "1e20", "--flops", "1e21", "--csv")
     rows = list(csv.reader(io.StringIO(r.stdout)))

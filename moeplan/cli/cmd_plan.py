@@ -238,8 +238,9 @@ def optimize_command(
         tt = training_time(rec.flops + rec.inference_flops, gpu,
                            MFU_DEFAULT if mfu is None else mfu, gpus or 1)
         data["training_time"] = tt.to_dict()
+        wall = f"{tt.days:,.1f} days" if tt.days >= 2 else f"{tt.days * 24:,.1f} hours"
         rows.append([f"time on {tt.n_gpus} x {tt.gpu} at {tt.mfu:.0%} MFU",
-                     f"{tt.days:,.1f} days ({tt.gpu_hours:,.0f} GPU-hours)"])
+                     f"{wall} ({tt.gpu_hours:,.0f} GPU-hours)"])
     tables.append(Table(title, ["", "value"], rows))
 
     if not dense:
