@@ -79,7 +79,8 @@ class TrainingTime:
         return asdict(self)
 
 
-def training_time(flops: float, gpu: str, mfu: float = MFU_DEFAULT, n_gpus: int = 1) -> TrainingTime:
+def training_time(flops: float, gpu: str, mfu: float = MFU_DEFAULT,
+                  n_gpus: int = 1) -> TrainingTime:
     """GPU-hours and wall-clock days to spend ``flops`` FLOPs.
 
     Parameters

@@ -45,7 +45,7 @@ Chinchilla closed form, which the tests use as an oracle.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -1492,7 +1492,8 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     rows = []
     for j, F in enumerate(budgets):
         o = opt[j]
-        parts = [f"at {F:.3g} FLOPs".replace("e+", "e") + f" the compute-optimal MoE (G = {o.granularity:g}) reaches "
+        budget = f"{F:.3g}".replace("e+", "e")
+        parts = [f"at {budget} FLOPs the compute-optimal MoE (G = {o.granularity:g}) reaches "
                  f"loss {o.loss:.4f}"]
         if dense_mult[j] is not None:
             parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it")

@@ -124,7 +124,8 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
     return Configuration(
         granularity=G, expansion_rate=E, n_experts=fb.n_experts, top_k=fb.top_k, d_model=d,
         n_blocks=n, d_expert=fb.d_expert, n_active=fb.n_active, n_total=fb.n_total,
-        router_params=0.0 if setup.dense else fb.router_params, tokens=D, flops=fb.flops, router_flops=fb.router_flops,
+        router_params=0.0 if setup.dense else fb.router_params, tokens=D, flops=fb.flops,
+        router_flops=fb.router_flops,
         router_share=fb.router_share, loss=loss, tokens_per_active_param=D / fb.n_active,
         memory_bytes=float(memory_bytes(setup, d, n, G, cons)), aspect_ratio=d / n,
         realizable=realizable, inference_flops=inf,

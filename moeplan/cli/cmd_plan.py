@@ -277,8 +277,9 @@ def optimize_command(
         caption = (f"all together: loss {cont.loss:.4f} vs {res.unconstrained_loss:.4f} "
                    f"unconstrained ({_delta(total)})")
         if res.unconstrained_flops is not None:
-            caption += (f"; reaching the target takes {res.budget_flops / res.unconstrained_flops:.3g}x "
-                        f"the unconstrained {format_sci(res.unconstrained_flops)} FLOPs")
+            ratio = res.budget_flops / res.unconstrained_flops
+            caption += (f"; reaching the target takes {ratio:.3g}x the unconstrained "
+                        f"{format_sci(res.unconstrained_flops)} FLOPs")
         tables.append(Table("Constraints", ["constraint", "limit", "binds", "loss cost"],
                             c_rows, caption=caption))
 
