@@ -1244,7 +1244,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
             realizable = search(setup, F, feasible_g, centers, cons, multiple_of=multiple_of,
                                 shape_tolerance=tol, continuous_loss=L,
                                 limit=max(1, int(n_alternatives)),
-                                params_tolerance=PARAMS_TOLERANCE * widen)
+                                params_tolerance=PARAMS_TOLERANCE * widen, target_loss=target)
             if realizable or cons.params is None:
                 break
         if realizable and cons.params is not None:
@@ -1264,7 +1264,12 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         warnings.append("no candidate granularity gives whole-number top-k and n_experts = G*E; "
                         "only the continuous optimum is reported")
     recommended = realizable[0] if realizable else None
-    if recommended is not None and recommended.loss_penalty > 1e-3 * L:
+    if recommended is not None and target is not None \
+            and recommended.flops + recommended.inference_flops > F * (1 + 1e-3):
+        warnings.append(f"the best whole-number shape needs "
+                        f"{(recommended.flops + recommended.inference_flops) / F:.4g}x the "
+                        f"continuous optimum's FLOPs to reach the target")
+    if recommended is not None and recommended.loss_penalty > 1e-3 * L and target is None:
         text = (f"the best whole-number shape costs {recommended.loss_penalty:.3g} in loss "
                 f"against the continuous optimum")
         if tol < 1.25:
@@ -1291,7 +1296,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         if rep.binding:
             warnings.append(rep.message)
     spent = rec.flops + rec.inference_flops
-    if spent < F * (1 - 1e-9):
+    if target is None and spent < F * (1 - 1e-9):
         warnings.append(f"the constraints leave part of the budget unspent: the plan uses "
                         f"{spent:.4g} of {F:.4g} FLOPs (tokens capped at {_fmt(rec.tokens)})")
 

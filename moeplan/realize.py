@@ -25,7 +25,9 @@ change real losses by well under 1% (Kaplan et al. 2020, Figure 5). With a fixed
 exists. When wider shapes are allowed a realizable configuration can beat the continuous
 optimum (which follows the rule exactly) by a hair: its ``loss_penalty`` is then negative.
 
-Configurations are ranked by the law's loss; the best one is the recommendation.
+Configurations are ranked by the law's loss; the best one is the recommendation. For the
+inverse question (a target loss) every shape gets the tokens that reach the target and they
+are ranked by the FLOPs that takes.
 """
 
 from __future__ import annotations
@@ -169,8 +171,8 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT):
 
 def search(setup: Setup, budget: float, granularities, centers, cons: Constraints, *,
            multiple_of=MULTIPLE_OF_DEFAULT, shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
-           continuous_loss=None, limit=5,
-           params_tolerance=PARAMS_TOLERANCE) -> list[Configuration]:
+           continuous_loss=None, limit=5, params_tolerance=PARAMS_TOLERANCE,
+           target_loss=None) -> list[Configuration]:
     """Best realizable configurations near the continuous optimum at each granularity.
 
     Parameters
@@ -194,6 +196,9 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Constraint
         How many to return.
     params_tolerance : float
         With a fixed model size (``cons.params``), the largest relative deviation of N.
+    target_loss : float, optional
+        Inverse question: each shape gets the tokens that reach this loss (its own FLOPs,
+        possibly a little above ``budget``) and shapes are ranked by FLOPs instead of loss.
 
     Returns
     -------
@@ -235,15 +240,22 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Constraint
             continue
         N = (8.0 * E + 4.0) * d * d * n
         train = (12.0 * setup.c_f * d * d + c_r * E * G * d) * n
-        rest = np.full_like(d, float(budget))
-        if cons.inference_tokens:
-            rest = rest - cons.inference_tokens * (
-                12.0 * INFERENCE_FLOPS_PER_PARAM * d * d
-                + ROUTER_FORWARD_FRACTION * c_r * E * G * d) * n
-        ok = rest > 0
-        D = np.where(ok, rest, 1.0) / train
-        if cons.max_tokens is not None:   # data-limited: the rest of the budget stays unspent
-            D = np.minimum(D, cons.max_tokens)
+        inference = cons.inference_tokens * (
+            12.0 * INFERENCE_FLOPS_PER_PARAM * d * d
+            + ROUTER_FORWARD_FRACTION * c_r * E * G * d) * n
+        if target_loss is None:
+            rest = float(budget) - inference
+            ok = rest > 0
+            D = np.where(ok, rest, 1.0) / train
+            if cons.max_tokens is not None:   # data-limited: the rest of the budget stays unspent
+                D = np.minimum(D, cons.max_tokens)
+        else:
+            # tokens reaching the target: b/D^β = target − c − (g/G^γ + a)/N^α
+            gap = target_loss - setup.c - setup.param_coefficient(G) / N**setup.alpha
+            ok = gap > 0
+            D = (setup.b / np.where(ok, gap, 1.0)) ** (1.0 / setup.beta)
+            if cons.max_tokens is not None:
+                ok &= D <= cons.max_tokens * (1 + 1e-12)
         if cons.max_total_params is not None:
             ok &= N <= cons.max_total_params * (1 + 1e-12)
         if cons.params is not None:
@@ -253,10 +265,13 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Constraint
         if not np.any(ok):
             continue
         d, n, D, N = d[ok], n[ok], D[ok], N[ok]
-        loss = setup.loss(N, D, G)
+        if target_loss is None:
+            key = setup.loss(N, D, G)
+        else:
+            key = train[ok] * D + inference[ok]      # least FLOPs reaching the target
         off_shape = np.abs(np.log(d / n / r))
-        for i in np.lexsort((off_shape, loss))[:limit]:
-            rows.append((float(loss[i]), float(off_shape[i]), G, float(d[i]), float(n[i]),
+        for i in np.lexsort((off_shape, key))[:limit]:
+            rows.append((float(key[i]), float(off_shape[i]), G, float(d[i]), float(n[i]),
                          float(D[i])))
     rows.sort()
     return [make_configuration(setup, d, n, G, D, cons, realizable=True,

@@ -179,3 +179,29 @@ def test_expensive_rounding_suggests_a_wider_shape_band(moe):
     assert f"finds {wide.d_model:.0f} x {wide.n_blocks:.0f}" in hint
     assert f"at loss {wide.loss:.4f}" in hint
     assert wide.loss < res.recommended.loss
+
+
+def test_target_loss_realizable_reaches_it_with_least_flops(moe):
+    target = 2.3
+    res = optimize(moe, target_loss=target)
+    rec = res.recommended
+    check_whole(rec)
+    assert rec.loss == pytest.approx(target, rel=1e-12)
+    assert rec.flops >= res.budget_flops * (1 - 1e-12)
+    # independent: every rule shape, tokens from the law solved for the target, least FLOPs
+    best = (math.inf, None)
+    for G in POWERS:
+        n = np.arange(1, 400, dtype=float)
+        d = 64 * n
+        N = d * d * 516 * n
+        gap = target - MOE["c"] - (MOE["g"] / G ** MOE["gamma"] + MOE["a"]) / N ** MOE["alpha"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            D = np.where(gap > 0, (MOE["b"] / np.where(gap > 0, gap, 1)) ** (1 / MOE["beta"]),
+                         np.inf)
+        F = (12 * d * d * 6 + d * 64 * G * 14) * D * n
+        F = np.where((4 * d / G) == np.round(4 * d / G), F, np.inf)
+        j = int(np.argmin(F))
+        if F[j] < best[0]:
+            best = (float(F[j]), (G, float(d[j])))
+    assert rec.flops == pytest.approx(best[0], rel=1e-12)
+    assert (rec.granularity, rec.d_model) == best[1]

@@ -49,6 +49,8 @@ def _loss(x) -> str:
 def _delta(x) -> str:
     if x is None or not math.isfinite(x):
         return "-"
+    if abs(x) < 1e-12:
+        return "+0"
     return f"{x:+.2e}" if abs(x) < 1e-3 and x != 0 else f"{x:+.4f}"
 
 
@@ -264,10 +266,12 @@ def optimize_command(
             r_rows.append([str(i), f"{c.granularity:g}", _shape(c),
                            "-" if c.n_heads is None else f"{c.n_heads:g}x{c.head_dim:g}",
                            f"{c.d_expert:g}", format_count(c.n_total), format_count(c.tokens),
-                           _loss(c.loss), _delta(c.loss_penalty)])
-        tables.append(Table("Realizable configurations (best first)",
+                           format_sci(c.flops + c.inference_flops), _loss(c.loss),
+                           _delta(c.loss_penalty)])
+        order = "least FLOPs first" if res.target_loss is not None else "best first"
+        tables.append(Table(f"Realizable configurations ({order})",
                             ["#", "G", "d_model x n_blocks", "heads", "d_expert", "n_total",
-                             "tokens", "loss", "vs continuous"], r_rows))
+                             "tokens", "FLOPs", "loss", "vs continuous"], r_rows))
 
     if res.constraints:
         c_rows = [[c.name.replace("_", " "), _limit_text(c.name, c.limit),
