@@ -72,19 +72,45 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(
-    cls=MoeplanGroup,
-    name="moeplan",
-    help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
-         "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+#: Every command and the module that defines it, in the order `moeplan --help` lists them.
+#: Knowing the module without importing it lets `moeplan optimize` build just that command
+#: (tests/test_cli_framework.py checks this table against the modules' COMMANDS).
+COMMAND_MODULES = {
+    "optimize": "cmd_plan",
+    "compare": "cmd_plan",
+    "sweep": "cmd_plan",
+    "loss": "cmd_basic",
+    "flops": "cmd_basic",
+    "check": "cmd_check",
+    "inspect": "cmd_check",
+    "fit": "cmd_fit",
+    "lr": "cmd_lr",
+    "laws": "cmd_basic",
+}
 
 
-@app.callback()
+def build_app(names=None) -> typer.Typer:
+    """The Typer app with the named commands (all of them by default)."""
+    import importlib
+
+    application = typer.Typer(
+        cls=MoeplanGroup,
+        name="moeplan",
+        help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
+             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback()(_root)
+    for name in COMMAND_MODULES if names is None else names:
+        module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[name]}")
+        function, options = module.COMMANDS[name]
+        application.command(name, **options)(function)
+    return application
+
+
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -92,18 +118,29 @@ def _root(
     """Plan Mixture-of-Experts training compute with fine-grained MoE scaling laws."""
 
 
-def _register() -> None:
-    import importlib
-    import pkgutil
-
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(app)
+_FULL_APP = None
 
 
-_register()
+def __getattr__(name):
+    # `from moeplan.cli import app` gives the full app, built on first use.
+    global _FULL_APP
+    if name == "app":
+        if _FULL_APP is None:
+            _FULL_APP = build_app()
+        return _FULL_APP
+    raise AttributeError(name)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Building every command costs start-up time (Typer inspects each signature), so when the
+    first word names a command only that command is built; anything else (``--help``,
+    ``--version``, a typo) gets the full app with its listing and suggestions.
+    """
+    args = sys.argv[1:]
+    first = args[0] if args else None
+    if first in COMMAND_MODULES:
+        build_app([first])(prog_name="moeplan")
+    else:
+        build_app()(prog_name="moeplan")

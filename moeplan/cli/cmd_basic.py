@@ -187,7 +187,4 @@ def flops_command(
     finish(Report(data=data, tables=[t1, t2], warnings=warnings), fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("laws")(laws_command)
-    app.command("loss")(loss_command)
-    app.command("flops")(flops_command)
+COMMANDS = {"loss": (loss_command, {}), "flops": (flops_command, {}), "laws": (laws_command, {})}

@@ -382,6 +382,5 @@ CHECK_HELP = (
     "Example: moeplan check examples/proposal.yaml --format github")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("inspect", help=INSPECT_HELP)(inspect_command)
-    app.command("check", help=CHECK_HELP)(check_command)
+COMMANDS = {"check": (check_command, {"help": CHECK_HELP}),
+            "inspect": (inspect_command, {"help": INSPECT_HELP})}

@@ -354,5 +354,4 @@ def fit_command(
     finish(Report(data=data, tables=tables, lines=lines, warnings=warnings, exit_code=code), fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("fit")(fit_command)
+COMMANDS = {"fit": (fit_command, {})}

@@ -32,5 +32,4 @@ def lr_command(
     finish(learning_rate_report(params, experts), fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("lr")(lr_command)
+COMMANDS = {"lr": (lr_command, {})}

@@ -458,7 +458,5 @@ def sweep_command(
                   csv_rows=csv_rows), fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("optimize")(optimize_command)
-    app.command("compare")(compare_command)
-    app.command("sweep")(sweep_command)
+COMMANDS = {"optimize": (optimize_command, {}), "compare": (compare_command, {}),
+            "sweep": (sweep_command, {})}
