@@ -134,11 +134,11 @@ def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> 
     Raises
     ------
     InputError
-        For the joint law (not yet supported here) or an out-of-domain setting.
+        For the joint law (planned by :mod:`moeplan.joint`) or an out-of-domain setting.
     """
     if law.form == "joint_moe":
-        raise InputError(f"{law.name} (the joint MoE law) is not yet supported by the planner; "
-                         f"use a fine-grained MoE law such as krajewski2024-moe")
+        raise InputError(f"{law.name} is a joint MoE law (number of experts, not granularity): "
+                         f"plan it with moeplan.joint.optimize_joint")
     dense = law.form == "chinchilla"
     k = law.coefficients
     r = _finite_positive("aspect ratio", law.aspect_ratio if aspect_ratio is None else aspect_ratio)

@@ -167,7 +167,16 @@ def test_optimize_with_bootstrap_law_file(runner, tmp_path):
     (["--flops", "1e22", "--memory", "1MB"], ["smallest model", "MB"]),
     (["--target-loss", "0.45"], ["floor", "0.47"]),
     (["--target-loss", "1.2", "--memory", "10GB"], ["cannot be reached", "10 GB"]),
-    (["--flops", "1e22", "--law", "ludziejewski2025-joint"], ["not yet supported"]),
+    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
+     ["--granularity", "does not apply", "ludziejewski2025-joint"]),
+    (["--target-loss", "2.2", "--law", "ludziejewski2025-joint", "--gpu", "h100"],
+     ["--target-loss, --gpu", "do not apply"]),
+    (["--law", "ludziejewski2025-joint"], ["--flops"]),
+    (["--flops", "1e22", "--experts", "4"], ["--experts", "ludziejewski2025-joint"]),
+    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "2.5"],
+     ["whole number"]),
+    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "10MB"],
+     ["smallest"]),
     (["--flops", "1e22", "--gpu", "tpu"], ["unknown GPU", "h100"]),
     (["--flops", "1e22", "--mfu", "0.5"], ["--gpu"]),
     (["--flops", "1e22", "--gpu", "h100", "--mfu", "2"], ["--mfu"]),
@@ -233,7 +242,9 @@ def test_compare_without_a_comparable_dense_law(runner):
 @pytest.mark.parametrize("args,needles", [
     (["--flops", "0"], ["--flops"]),
     (["--flops", "1e20", "--law", "krajewski2024-dense"], ["MoE law"]),
-    (["--flops", "1e20", "--law", "ludziejewski2025-joint"], ["not yet supported"]),
+    (["--flops", "1e20", "--law", "ludziejewski2025-joint", "--dense-law",
+      "krajewski2024-dense"], ["--dense-law", "does not apply"]),
+    (["--flops", "1e20", "--memory", "80GB"], ["--memory", "ludziejewski2025-joint"]),
     (["--flops", "1e20", "--dense-law", "krajewski2024-moe"], ["--dense-law"]),
     (["--flops", "1e20", "--json", "--csv"], ["--json", "--csv"]),
 ])
@@ -298,8 +309,9 @@ def test_sweep_plot_without_matplotlib(runner, tmp_path, monkeypatch):
     (["--from", "0", "--to", "1e22"], ["--from"]),
     (["--from", "1e20", "--to", "1e22", "--plot", "out.pdf"], [".png or .svg"]),
     (["--from", "1e20", "--to", "1e22", "--plot", "/no/such/dir/f.png"], ["does not exist"]),
-    (["--from", "1e20", "--to", "1e22", "--law", "ludziejewski2025-joint"],
-     ["not yet supported"]),
+    (["--from", "1e20", "--to", "1e22", "--law", "ludziejewski2025-joint", "--c-r", "6"],
+     ["--c-r", "does not apply"]),
+    (["--from", "1e20", "--to", "1e22", "--kv-tokens", "1M"], ["--kv-tokens", "joint"]),
 ])
 def test_sweep_bad_input(runner, args, needles):
     one_line_error(run(runner, "sweep", *args), *needles)
@@ -325,3 +337,38 @@ def test_json_numbers_are_plain(runner):
         elif isinstance(v, float):
             assert math.isfinite(v)
     walk(data)
+
+
+# --- the joint law through the same three commands (SPEC §7) ---------------------------------
+
+def test_optimize_joint_law_under_memory(runner):
+    r = run(runner, "optimize", "--flops", "1e21", "--law", "ludziejewski2025-joint",
+            "--memory", "16GB", "--kv-tokens", "4k", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    rec = data["recommended"]
+    for key in ("budget_flops", "law", "recommended", "continuous", "candidates", "warnings"):
+        assert key in data
+    # memory respected exactly: (N_total + 2 T n_blocks d_model) * 2 bytes <= 16e9,
+    # N_total with embeddings = 2 d V + (4 + 9E) n d^2 (SPEC §7), written out here
+    d, n, E, V = rec["d_model"], rec["n_blocks"], rec["n_experts"], 50257
+    n_total = 2 * d * V + (4 + 9 * E) * n * d * d
+    assert (n_total + 2 * 4000 * n * d) * 2 <= 16e9
+    assert rec["n_total_with_embedding"] == pytest.approx(n_total, rel=1e-12)
+    assert d == 64 * n and rec["top_k"] == 1
+    assert 6 * (2 * d * V + 13 * n * d * d) * rec["tokens"] == pytest.approx(1e21, rel=1e-9)
+
+
+def test_compare_and_sweep_joint_law(runner, tmp_path):
+    r = run(runner, "compare", "--flops", "1e21", "--law", "ludziejewski2025-joint",
+            "--memory", "16GB", "--json")
+    assert r.exit_code == 0, r.stderr
+    row = json.loads(r.stdout)["rows"][0]
+    assert row["moe_opt"]["loss"] <= row["dense"]["loss"]
+    r = run(runner, "sweep", "--from", "1e19", "--to", "1e23", "--points", "5", "--law",
+            "ludziejewski2025-joint", "--memory", "16GB", "--csv")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("budget_flops,n_experts") and len(lines) == 6
+    best_e = [float(line.split(",")[1]) for line in lines[1:]]
+    assert best_e[0] > best_e[-1]  # under a memory cap the best E falls as the budget grows

@@ -189,7 +189,7 @@ def test_bad_budgets_and_targets(moe):
         flops_to_reach(moe, 0.47)
     with pytest.raises(InfeasibleError, match="floor"):
         flops_to_reach(moe, [2.0, 0.3])
-    with pytest.raises(InputError, match="not yet supported"):
+    with pytest.raises(InputError, match="optimize_joint"):
         compute_optimal_loss(load_law("ludziejewski2025-joint"), 1e20)
 
 

@@ -14,8 +14,10 @@ import typer
 from ..coefficients import load_law
 from ..errors import InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (MEMORY, NON_NEGATIVE, NUMBER_LIST, POSITIVE, POSITIVE_INT, CfOption,
-                     CrOption, CsvFlag, JsonFlag, LawOption, finish, output_format)
+from .common import (NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption, CfOption,
+                     CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
+                     KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
+                     flatten, output_format, refuse)
 from .render import Report, Table
 
 ExpansionOption = Annotated[Optional[float], typer.Option(
@@ -31,15 +33,6 @@ DenseLawOption = Annotated[Optional[str], typer.Option(
     "--dense-law", metavar="NAME|PATH",
     help="Dense law to compare with (default: the one fitted on the same data, "
          "krajewski2024-dense for krajewski2024-moe).")]
-
-
-def _granularities(values):
-    if not values:
-        return None
-    out = []
-    for v in values:
-        out.extend(v if isinstance(v, list) else [v])
-    return out
 
 
 def _loss(x) -> str:
@@ -97,12 +90,15 @@ def _config_rows(cfg, bytes_per_param: float, dense: bool) -> list[list[str]]:
     return rows
 
 
-def _load_planner_law(law):
-    spec = load_law(law)
+def _joint_options(spec, experts, fine_grained_only: dict) -> list | None:
+    """Check the options against the law's form; the candidate expert counts for joint_moe."""
     if spec.form == "joint_moe":
-        raise InputError(f"{spec.name} (the joint MoE law) is not yet supported by this command; "
-                         f"use a fine-grained MoE law such as krajewski2024-moe")
-    return spec
+        refuse(spec.name, fine_grained_only)
+        return flatten(experts)
+    if experts:
+        raise InputError(f"--experts applies to the joint law (ludziejewski2025-joint); "
+                         f"{spec.name} is {spec.form}: use --granularity")
+    return None
 
 
 def optimize_command(
@@ -126,31 +122,17 @@ def optimize_command(
         help="Largest granularity to consider.")] = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
-    memory: Annotated[Optional[float], typer.Option(
-        "--memory", click_type=MEMORY, metavar="SIZE",
-        help="Memory for the served model (weights + router [+ embeddings] + KV cache), "
-             "e.g. 80GB or 640GiB.")] = None,
-    bytes_per_param: Annotated[float, typer.Option(
-        "--bytes-per-param", click_type=POSITIVE, metavar="B",
-        show_default=False,
-        help="Bytes per parameter and per cached value (default: 2, bf16).")] = 2.0,
-    kv_tokens: Annotated[float, typer.Option(
-        "--kv-tokens", click_type=NON_NEGATIVE, metavar="T",
-        show_default=False,
-        help="Tokens held in the KV cache, counted in --memory (default: 0).")] = 0.0,
-    inference_tokens: Annotated[float, typer.Option(
-        "--inference-tokens", click_type=NON_NEGATIVE, metavar="D",
-        show_default=False,
-        help="Lifetime inference tokens; their FLOPs (2 per active parameter plus the "
-             "router's forward share) come out of the budget (default: 0).")] = 0.0,
+    memory: MemoryOption = None,
+    bytes_per_param: BytesPerParamOption = 2.0,
+    kv_tokens: KvTokensOption = 0.0,
+    inference_tokens: InferenceTokensOption = 0.0,
+    experts: ExpertsOption = None,
     vocab_size: Annotated[Optional[int], typer.Option(
         "--vocab-size", click_type=POSITIVE_INT, metavar="V",
         help="Vocabulary size: adds embedding counts (and their memory).")] = None,
     tied_embeddings: Annotated[bool, typer.Option(
         "--tied-embeddings", help="Input embedding and output head share one matrix.")] = False,
-    max_total_params: Annotated[Optional[float], typer.Option(
-        "--max-total-params", click_type=POSITIVE, metavar="N",
-        help="Cap on total non-embedding parameters.")] = None,
+    max_total_params: MaxTotalParamsOption = None,
     max_tokens: Annotated[Optional[float], typer.Option(
         "--max-tokens", click_type=POSITIVE, metavar="D",
         help="Training tokens available (data); a data-limited plan leaves FLOPs unspent.")
@@ -181,15 +163,33 @@ def optimize_command(
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget (SPEC §4).
 
-    Minimises the law over d_model and G, then rounds to buildable shapes.
+    Minimises the law over d_model and G, then rounds to buildable shapes. With
+    --law ludziejewski2025-joint: the best number of experts under --memory.
 
     Example: moeplan optimize --flops 1e22 --gpu h100 --gpus 1024
     """
+    fmt = output_format(json_flag)
+    spec = load_law(law)
+    joint_experts = _joint_options(spec, experts, {
+        "--target-loss": target_loss, "--params": params, "--expansion": expansion_rate,
+        "--aspect-ratio": aspect_ratio, "--granularity": granularity,
+        "--max-granularity": max_granularity, "--c-f": c_f, "--c-r": c_r,
+        "--vocab-size": vocab_size, "--tied-embeddings": tied_embeddings,
+        "--max-tokens": max_tokens, "--shape-tolerance": shape_tolerance, "--gpu": gpu,
+        "--multiple-of": None if multiple_of == 64 else multiple_of})
+    if spec.form == "joint_moe":
+        if flops is None:
+            raise InputError("give a budget with --flops (e.g. 1e21)")
+        from .joint_views import joint_optimize_report
+
+        finish(joint_optimize_report(
+            spec, flops, experts=joint_experts, memory=memory, kv_tokens=kv_tokens,
+            bytes_per_param=bytes_per_param, inference_tokens=inference_tokens,
+            max_total_params=max_total_params), fmt)
+        return
+
     from ..hardware import MFU_DEFAULT, training_time
     from ..optimize import optimize
-
-    fmt = output_format(json_flag)
-    spec = _load_planner_law(law)
     if gpu is None and (mfu is not None or gpus is not None):
         raise InputError("--mfu and --gpus go with --gpu NAME (h100, h200, a100, b200, mi300x)")
     if gpu is not None:
@@ -207,7 +207,7 @@ def optimize_command(
         raise InputError(f"--granularity and --max-granularity apply to MoE laws; {spec.name} "
                          f"is a dense law")
     res = optimize(
-        spec, flops, granularities=_granularities(granularity), expansion_rate=expansion_rate,
+        spec, flops, granularities=flatten(granularity), expansion_rate=expansion_rate,
         aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, target_loss=target_loss, params=params,
         memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
         inference_tokens=inference_tokens, vocab_size=vocab_size,
@@ -329,6 +329,16 @@ def _mult(x) -> str:
     return "-" if x is None else f"{x:.3g}x"
 
 
+def _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, command):
+    given = {"--memory": memory, "--kv-tokens": kv_tokens,
+             "--inference-tokens": inference_tokens, "--max-total-params": max_total_params}
+    bad = [flag for flag, value in given.items() if value]
+    if bad:
+        raise InputError(f"{', '.join(bad)} in `{command}` work with --law "
+                         f"ludziejewski2025-joint; for a fine-grained law use `moeplan optimize "
+                         f"--flops F {bad[0]} ...`")
+
+
 def compare_command(
     flops: Annotated[List[float], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",
@@ -340,21 +350,39 @@ def compare_command(
     granularity: GranularityOption = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
+    experts: ExpertsOption = None,
+    memory: MemoryOption = None,
+    bytes_per_param: BytesPerParamOption = 2.0,
+    kv_tokens: KvTokensOption = 0.0,
+    inference_tokens: InferenceTokensOption = 0.0,
+    max_total_params: MaxTotalParamsOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
     """Dense vs MoE with G = 1 vs MoE with the optimal G, at the same budget(s).
 
-    Compute multiplier: FLOPs the dense (or G = 1) optimum needs to match the MoE.
+    Compute multiplier: FLOPs the dense (or G = 1) optimum needs to match the MoE. With
+    --law ludziejewski2025-joint: dense (E = 1) vs the best MoE under --memory.
 
     Example: moeplan compare --flops 1e20 --flops 1e22
     """
-    from ..optimize import compare
-
     fmt = output_format(json_flag, csv_flag)
-    spec = _load_planner_law(law)
+    spec = load_law(law)
+    joint_experts = _joint_options(spec, experts, {
+        "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
+        "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
+    if spec.form == "joint_moe":
+        from .joint_views import joint_compare_report
+
+        finish(joint_compare_report(
+            spec, flops, experts=joint_experts, memory=memory, kv_tokens=kv_tokens,
+            bytes_per_param=bytes_per_param, inference_tokens=inference_tokens,
+            max_total_params=max_total_params), fmt)
+        return
+    _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, "compare")
+    from ..optimize import compare
     res = compare(spec, flops, dense_law=_load_dense(dense_law),
-                  granularities=_granularities(granularity), expansion_rate=expansion_rate,
+                  granularities=flatten(granularity), expansion_rate=expansion_rate,
                   aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
@@ -404,6 +432,12 @@ def sweep_command(
     granularity: GranularityOption = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
+    experts: ExpertsOption = None,
+    memory: MemoryOption = None,
+    bytes_per_param: BytesPerParamOption = 2.0,
+    kv_tokens: KvTokensOption = 0.0,
+    inference_tokens: InferenceTokensOption = 0.0,
+    max_total_params: MaxTotalParamsOption = None,
     plot: Annotated[Optional[str], typer.Option(
         "--plot", metavar="FILE.png|.svg",
         help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs); needs "
@@ -413,20 +447,33 @@ def sweep_command(
 ) -> None:
     """The compute-optimal frontier over log-spaced budgets (the paper's Figure 1).
 
-    Per budget: best G, model, tokens; losses of optimal MoE, G = 1 and dense.
+    Per budget: best G, model, tokens; losses of optimal MoE, G = 1 and dense. With
+    --law ludziejewski2025-joint --memory SIZE: the memory-optimal number of experts.
 
     Example: moeplan sweep --from 1e18 --to 1e25 --points 15 --plot frontier.png
     """
-    from ..optimize import sweep
-
     fmt = output_format(json_flag, csv_flag)
-    spec = _load_planner_law(law)
+    spec = load_law(law)
+    joint_experts = _joint_options(spec, experts, {
+        "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
+        "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
     if plot is not None:
         from ..plot import check_plot_path, load_matplotlib
         check_plot_path(plot)
         load_matplotlib()  # fail before computing when the plot extra is missing
+    if spec.form == "joint_moe":
+        from .joint_views import joint_sweep_report
+
+        finish(joint_sweep_report(
+            spec, flops_from, flops_to, points, experts=joint_experts, memory=memory,
+            kv_tokens=kv_tokens, bytes_per_param=bytes_per_param,
+            inference_tokens=inference_tokens, max_total_params=max_total_params, plot=plot),
+            fmt)
+        return
+    _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, "sweep")
+    from ..optimize import sweep
     res = sweep(spec, flops_from, flops_to, points, dense_law=_load_dense(dense_law),
-                granularities=_granularities(granularity), expansion_rate=expansion_rate,
+                granularities=flatten(granularity), expansion_rate=expansion_rate,
                 aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
     data = res.to_dict()
     warnings = list(data.pop("warnings"))

@@ -96,6 +96,47 @@ CrOption = Annotated[Optional[float], typer.Option(
     help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
          "(default: law's, 14).")]
 
+# Memory and inference options (CLI.md), shared by optimize, compare and sweep for both laws.
+MemoryOption = Annotated[Optional[float], typer.Option(
+    "--memory", click_type=MEMORY, metavar="SIZE",
+    help="Memory for the served model (weights + router [+ embeddings] + KV cache), "
+         "e.g. 80GB or 640GiB.")]
+BytesPerParamOption = Annotated[float, typer.Option(
+    "--bytes-per-param", click_type=POSITIVE, metavar="B", show_default=False,
+    help="Bytes per parameter and per cached value (default: 2, bf16).")]
+KvTokensOption = Annotated[float, typer.Option(
+    "--kv-tokens", click_type=NON_NEGATIVE, metavar="T", show_default=False,
+    help="Tokens held in the KV cache, counted in --memory (default: 0).")]
+InferenceTokensOption = Annotated[float, typer.Option(
+    "--inference-tokens", click_type=NON_NEGATIVE, metavar="D", show_default=False,
+    help="Lifetime inference tokens; their FLOPs (2 per active parameter, plus the router's "
+         "forward share for fine-grained laws) come out of the budget (default: 0).")]
+MaxTotalParamsOption = Annotated[Optional[float], typer.Option(
+    "--max-total-params", click_type=POSITIVE, metavar="N",
+    help="Cap on total parameters: non-embedding for fine-grained laws, with embeddings for "
+         "ludziejewski2025-joint (its N counts them).")]
+ExpertsOption = Annotated[Optional[list[float]], typer.Option(
+    "--experts", click_type=NUMBER_LIST, metavar="LIST",
+    help="Candidate numbers of experts for ludziejewski2025-joint (default: 1,2,4,8,16,32).")]
+
+
+def flatten(values) -> list | None:
+    """A repeatable list option (``--granularity 1,2 --granularity 8``) as one flat list."""
+    if not values:
+        return None
+    out = []
+    for v in values:
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def refuse(law_name: str, given: dict) -> None:
+    """Reject options that do not apply to a law, naming them."""
+    bad = [flag for flag, value in given.items() if value not in (None, False, 0, 0.0, [])]
+    if bad:
+        raise MoeplanError(f"{', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply to "
+                           f"{law_name}")
+
 
 def output_format(json_flag: bool = False, csv_flag: bool = False) -> str:
     if json_flag and csv_flag:
