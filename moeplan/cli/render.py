@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,13 +81,17 @@ def use_rich(stream=None) -> bool:
         return False
 
 
+_NUMERIC_CELL = re.compile(
+    r"^[+\-~≈<>]?\d[\d,]*(\.\d*)?(e[+\-]?\d+)?\s?(%|x|[KMBTPE]|[kMGTP]?B|hours|days)?$"
+    r"|^[+\-]?\.\d+$")
+
+
 def _is_numeric(cell) -> bool:
-    text = str(cell).strip().lstrip("+-~≈<>").replace(",", "")
-    return bool(text) and (text[0].isdigit() or text[0] == ".")
+    return bool(_NUMERIC_CELL.match(str(cell).strip()))
 
 
 def numeric_columns(table: Table) -> list[bool]:
-    """Columns right-aligned: every non-empty cell starts like a number ("1.3e19", "45%")."""
+    """Columns right-aligned: every non-empty cell is one number ("1.3e19", "45%", "9.1B")."""
     out = []
     for i in range(len(table.columns)):
         cells = [row[i] for row in table.rows if str(row[i]).strip() not in ("", "-")]
@@ -145,7 +150,6 @@ def emit(report: Report, fmt: str = "human") -> int:
     ``fmt`` is ``human`` (Rich on a terminal, plain text otherwise), ``json`` or ``csv``.
     Warnings always go to stderr; with JSON they are also in the document's ``warnings``.
     """
-    print_warnings(report.warnings)
     if fmt == "json":
         payload = dict(report.data)
         payload["warnings"] = list(report.warnings)
@@ -166,6 +170,8 @@ def emit(report: Report, fmt: str = "human") -> int:
             text = (text + "\n\n" if text else "") + "\n".join(report.lines)
         sys.stdout.write(text + "\n")
     sys.stdout.flush()
+    # after the output, where a person reading a terminal sees them last
+    print_warnings(report.warnings)
     return report.exit_code
 
 
