@@ -5,7 +5,7 @@ The core is importable without the command line (no typer, rich, scipy or matplo
     >>> from moeplan import load_law, flops_breakdown
     >>> law = load_law("krajewski2024-moe")
     >>> round(float(law.loss(8.66e9, 1e10, granularity=8)), 3)
-    2.848
+    2.862
 """
 
 from __future__ import annotations
