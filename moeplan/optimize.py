@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import domain
 from .errors import InfeasibleError, InputError
 
 #: The paper's candidate granularities: powers of two from 1 to 256.
@@ -141,16 +142,15 @@ def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> 
                          f"plan it with moeplan.joint.optimize_joint")
     dense = law.form == "chinchilla"
     k = law.coefficients
-    r = _finite_positive("aspect ratio", law.aspect_ratio if aspect_ratio is None else aspect_ratio)
-    cf = _finite_positive("c_f", law.c_f if c_f is None else c_f)
+    r = domain.in_range(law.aspect_ratio if aspect_ratio is None else aspect_ratio,
+                        "aspect ratio (d_model / n_blocks)", *domain.ASPECT_RATIO)
+    cf = domain.flops_per_param(law.c_f if c_f is None else c_f, "c_f")
     if dense:
         e, cr = 1.0, 0.0
     else:
-        e = _finite_positive("expansion rate", (law.expansion_rate or 64.0)
-                             if expansion_rate is None else expansion_rate)
-        cr = float(law.c_r if c_r is None else c_r)
-        if not math.isfinite(cr) or cr < 0:
-            raise InputError(f"c_r must be a non-negative, finite number, got {c_r!r}")
+        e = domain.experts((law.expansion_rate or 64.0) if expansion_rate is None
+                           else expansion_rate, "expansion rate E")
+        cr = domain.flops_per_param(law.c_r if c_r is None else c_r, "c_r", allow_zero=True)
     return Setup(
         law_name=law.name, dense=dense, expansion_rate=e, aspect_ratio=r, c_f=cf, c_r=cr,
         a=float(k["a"]), alpha=float(k["alpha"]), b=float(k["b"]), beta=float(k["beta"]),
@@ -166,10 +166,9 @@ def check_budget(flops):
         raise InputError(f"budget must be a number of FLOPs, got {flops!r}") from None
     if f.size == 0:
         raise InputError("budget: give at least one FLOPs value")
-    if not np.all(np.isfinite(f)) or np.any(f <= 0):
-        bad = f[~(np.isfinite(f) & (f > 0))].ravel()[0]
-        raise InputError(f"budget must be a positive, finite number of FLOPs (e.g. 1e22), "
-                         f"got {bad!r}")
+    ok = np.isfinite(f) & (f > 0) & (f <= domain.MAX_FLOPS)
+    if not np.all(ok):
+        domain.flops(f[~ok].ravel()[0])
     return f
 
 
@@ -186,9 +185,9 @@ def check_granularities(setup: Setup, granularities) -> np.ndarray:
     gr = np.array(sorted(set(np.asarray(granularities, dtype=float).ravel().tolist())))
     if gr.size == 0:
         raise InputError("granularity: give at least one value, e.g. 1,2,4,8")
-    if not np.all(np.isfinite(gr)) or np.any(gr <= 0):
-        raise InputError(f"granularity must be positive and finite (G >= 1 in practice), got "
-                         f"{gr[~(np.isfinite(gr) & (gr > 0))][0]!r}")
+    ok = np.isfinite(gr) & (gr >= domain.MIN_EXPERTS) & (gr <= domain.MAX_EXPERTS)
+    if not np.all(ok):
+        domain.experts(gr[~ok][0], "granularity G")
     return gr
 
 
@@ -935,6 +934,10 @@ def _opt_positive(name, value):
     return None if value is None else _finite_positive(name, value)
 
 
+def _opt_count(name, value):
+    return None if value is None else domain.count(value, name)
+
+
 def _non_negative(name, value):
     v = float(value or 0.0)
     if not math.isfinite(v) or v < 0:
@@ -1013,9 +1016,10 @@ def _budget_for_target(setup: Setup, gr, cons: Constraints, target: float) -> tu
     hi = lo + math.log(2.0)
     while above(hi):
         lo, hi = hi, hi + 2.0 * (hi - lo)
-        if hi > math.log(1e60):
-            raise InfeasibleError(f"target loss {target:g} needs more than 1e60 FLOPs under the "
-                                  f"constraints; relax them or aim higher")
+        if hi > math.log(domain.MAX_FLOPS):
+            raise InfeasibleError(f"target loss {target:g} needs more than "
+                                  f"{domain.MAX_FLOPS:g} FLOPs under the constraints; relax "
+                                  f"them or aim higher")
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if above(mid):
@@ -1025,6 +1029,55 @@ def _budget_for_target(setup: Setup, gr, cons: Constraints, target: float) -> tu
         if hi - lo <= 1e-14 * abs(hi):
             break
     return math.exp(hi), free
+
+
+def least_budget(setup: Setup, granularities, cons: Constraints = NO_CONSTRAINTS,
+                 multiple_of: int = 64, realizable: bool = True):
+    """FLOPs that train the smallest model (one block of the least width, the least G) on one
+    token, plus its inference FLOPs: no budget below it describes a model.
+
+    Returns (FLOPs, the smallest model as a Configuration, a short description of it).
+    """
+    from .realize import make_configuration, smallest_model, width_quantum
+
+    g0 = float(np.min(granularities))
+    d0, n0 = (smallest_model(setup, g0, multiple_of) if realizable
+              else (float(width_quantum(multiple_of)), 1.0))
+    small = make_configuration(setup, d0, n0, g0, 1.0, cons, realizable=realizable)
+    model = f"d_model {d0:g}, 1 block" + ("" if setup.dense else f", G = {g0:g}")
+    return small.flops + small.inference_flops, small, model
+
+
+def check_least_budget(setup: Setup, budgets, granularities) -> None:
+    """InfeasibleError when a budget cannot give the smallest model one token (compare, sweep)."""
+    from .realize import realizable_granularities
+
+    real_g = realizable_granularities(setup, granularities)
+    f_min, _, model = least_budget(setup, real_g or granularities, realizable=bool(real_g))
+    low = float(np.min(budgets))
+    if low < f_min:
+        raise InfeasibleError(f"a budget of {low:.4g} FLOPs cannot train even the smallest model "
+                              f"({model}) on one token; use at least {f_min:.4g} FLOPs")
+
+
+def _check_least_budget(setup: Setup, F: float, target, real_g, allowed, cons: Constraints,
+                        multiple_of: int) -> None:
+    """Refuse a budget (or target) outside what a model can do: more than the domain's
+    largest budget, or less than the smallest realizable model needs for one token."""
+    if target is not None and not F <= domain.MAX_FLOPS:
+        raise InfeasibleError(f"target loss {target:g} needs more than {domain.MAX_FLOPS:g} "
+                              f"FLOPs; aim higher (the floor is c = {setup.c:g})")
+    f_min, small, model = least_budget(setup, real_g or allowed, cons, multiple_of,
+                                       realizable=bool(real_g))
+    if F >= f_min:
+        return
+    if target is not None:
+        raise InfeasibleError(f"target loss {target:g} is above the loss of the smallest model "
+                              f"({model}) trained on one token ({small.loss:.4g}); choose a "
+                              f"lower target")
+    extra = " with the inference tokens" if cons.inference_tokens else ""
+    raise InfeasibleError(f"a budget of {F:.4g} FLOPs cannot train even the smallest model "
+                          f"({model}) on one token{extra}; use at least {f_min:.4g} FLOPs")
 
 
 def _bootstrap_ranges(law, setup: Setup, log_flops, gr, cons) -> BootstrapRanges | None:
@@ -1141,17 +1194,20 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         raise InputError(f"shape tolerance must be a factor >= 1 (e.g. 1.25), got "
                          f"{shape_tolerance!r}")
     cons = Constraints(
-        memory=_opt_positive("memory", memory),
-        bytes_per_param=_finite_positive("bytes per parameter", bytes_per_param),
-        kv_tokens=_non_negative("KV-cache tokens", kv_tokens),
-        vocab_size=_opt_positive("vocabulary size", vocab_size),
+        memory=None if memory is None else domain.in_range(
+            memory, "memory (bytes)", 0.0, domain.MAX_BYTES, lo_open=True),
+        bytes_per_param=domain.in_range(bytes_per_param, "bytes per parameter",
+                                        *domain.BYTES_PER_PARAM),
+        kv_tokens=domain.count(kv_tokens or 0.0, "KV-cache tokens", allow_zero=True),
+        vocab_size=_opt_count("vocabulary size", vocab_size),
         tied_embeddings=bool(tied_embeddings),
-        max_total_params=_opt_positive("max total params", max_total_params),
-        max_tokens=_opt_positive("max tokens", max_tokens),
+        max_total_params=_opt_count("max total params", max_total_params),
+        max_tokens=_opt_count("max tokens", max_tokens),
         max_granularity=None if setup.dense else _opt_positive("max granularity",
                                                                max_granularity),
-        params=_opt_positive("params", params),
-        inference_tokens=_non_negative("inference tokens", inference_tokens))
+        params=_opt_count("params", params),
+        inference_tokens=domain.count(inference_tokens or 0.0, "inference tokens",
+                                      allow_zero=True))
     if setup.dense and max_granularity is not None:
         raise InputError(f"--max-granularity applies to MoE laws; {setup.law_name} is dense")
     allowed = gr if cons.max_granularity is None else gr[gr <= cons.max_granularity * (1 + 1e-12)]
@@ -1183,6 +1239,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
     else:
         target = None
         F = float(check_budget(flops))
+    _check_least_budget(setup, F, target, real_g, allowed, cons, multiple_of)
     lnF = math.log(F)
 
     sol = solve(setup, lnF, gr, cons)
@@ -1472,6 +1529,7 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     setup = _moe_setup_for_compare(law, expansion_rate, aspect_ratio, c_f, c_r)
     budgets = np.atleast_1d(check_budget(flops)).ravel()
     gr = check_granularities(setup, granularities)
+    check_least_budget(setup, budgets, gr)
     warnings = []
     if dense_law is None:
         dense_law = comparable_dense_law(law)
@@ -1609,6 +1667,7 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
     if points > 1:
         budgets[0], budgets[-1] = lo, hi
     gr = check_granularities(setup, granularities)
+    check_least_budget(setup, budgets[:1], gr)
     kw = dict(expansion_rate=setup.expansion_rate, aspect_ratio=setup.aspect_ratio,
               c_f=setup.c_f, c_r=setup.c_r)
     warnings = []

@@ -163,6 +163,10 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT):
     """(d_model, n_blocks) of the smallest realizable model: one block of the least width."""
     q = width_quantum(multiple_of)
     G = float(granularity)
+    if _is_whole(G):
+        # d_expert = 4·d/G is whole exactly when G/gcd(G, 4) divides d
+        g = int(round(G))
+        return float(math.lcm(q, g // math.gcd(g, 4))), 1.0
     d = q
     while not _is_whole(4.0 * d / G):
         d += q

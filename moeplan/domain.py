@@ -1,0 +1,94 @@
+"""The domain moeplan plans in: one limit per kind of quantity, checked where it enters the core.
+
+A value outside these limits is a user mistake (:class:`~moeplan.errors.InputError`, exit code
+2 on the command line), not a number to compute with: past them the formulas either overflow
+double precision (``d_model³·E·G·c_r·D`` at 1e300 is ``inf``) or describe no model that could be
+built or trained (an expansion rate below 1 has fewer experts than each token visits; a budget
+that cannot give the smallest model one token). The limits are generous: each is many orders of
+magnitude beyond anything trained to date, so a real plan never meets one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import InputError
+
+#: Largest FLOPs budget: 1e14 times the largest training runs to date (~1e26 FLOPs).
+MAX_FLOPS = 1e40
+#: Largest count of parameters or tokens (training, inference, KV cache), and vocabulary size.
+MAX_COUNT = 1e30
+#: Largest memory size, bytes.
+MAX_BYTES = 1e30
+#: Expansion rate E and granularity G: at least 1 (n_experts = E·G >= top-k = G, and top-k >= 1);
+#: at most a million (the joint law's --experts limit too).
+MIN_EXPERTS = 1.0
+MAX_EXPERTS = 1e6
+#: FLOPs per parameter per token (c_f, c_r): 6 and 14 in the paper, "6 to 20" for the router.
+FLOPS_PER_PARAM = (1e-3, 1e3)
+#: Aspect ratio d_model / n_blocks (64 in the paper; real models 32 to 256).
+ASPECT_RATIO = (1.0, 1e4)
+#: Bytes per parameter (2 for bf16; 0.125 would be 1-bit weights).
+BYTES_PER_PARAM = (1e-3, 1e3)
+#: Largest whole number accepted where a count must be exact (d_model, n_blocks, vocabulary):
+#: float64 holds every integer up to 2**53.
+MAX_EXACT_INT = 2**53
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
+             lo_open: bool = False, hint: str = "") -> float:
+    """``value`` as a float if ``lo <= value <= hi`` (``lo < value`` with ``lo_open``).
+
+    Raises
+    ------
+    InputError
+        Naming the quantity, the allowed range and the value given, plus ``hint`` if any.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    ok = math.isfinite(v)
+    if ok and lo is not None:
+        ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None:
+        ok = v <= hi
+    if not ok:
+        if lo is not None and hi is not None:
+            span = (f"above {_g(lo)} and at most {_g(hi)}" if lo_open
+                    else f"from {_g(lo)} to {_g(hi)}")
+        elif lo is not None:
+            span = f"above {_g(lo)}" if lo_open else f"at least {_g(lo)}"
+        else:
+            span = f"at most {_g(hi)}"
+        shown = _g(v) if math.isfinite(v) or math.isnan(v) else str(v)
+        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""))
+    return v
+
+
+def flops(value, what: str = "budget") -> float:
+    """A FLOPs budget: positive and at most :data:`MAX_FLOPS`."""
+    return in_range(value, what, 0.0, MAX_FLOPS, lo_open=True,
+                    hint="give FLOPs such as 1e22")
+
+
+def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None) -> float:
+    """A count (parameters, tokens): positive (or zero) and at most :data:`MAX_COUNT`."""
+    if minimum is not None:
+        return in_range(value, what, minimum, MAX_COUNT)
+    return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero)
+
+
+def experts(value, what: str) -> float:
+    """An expansion rate E or granularity G: from 1 to :data:`MAX_EXPERTS`."""
+    return in_range(value, what, MIN_EXPERTS, MAX_EXPERTS)
+
+
+def flops_per_param(value, what: str, allow_zero: bool = False) -> float:
+    """c_f (positive) or c_r (zero allowed): at most 1000 FLOPs per parameter per token."""
+    lo, hi = FLOPS_PER_PARAM
+    return in_range(value, what, 0.0 if allow_zero else lo, hi)
