@@ -12,10 +12,12 @@ not depend on ``G``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import domain
 from .errors import InputError
 
 #: FLOPs per active parameter per token for a training step (2 forward + 4 backward).
@@ -155,7 +157,11 @@ class FlopsBreakdown:
 
 
 def _check_positive(name, value):
-    if not np.all(np.isfinite(value)) or np.any(np.asarray(value) <= 0):
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):  # e.g. a whole number past 1e308
+        raise InputError(f"{name} must be a positive, finite number, got {value!r}") from None
+    if not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise InputError(f"{name} must be a positive, finite number, got {value}")
 
 
@@ -179,12 +185,24 @@ def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEF
         _check_positive(name, value)
     if not np.isfinite(c_r) or c_r < 0:
         raise InputError(f"c_r must be a non-negative, finite number, got {c_r}")
+    # the domain (moeplan.domain): no product below overflows, every model is buildable
+    for name, value in (("d_model", d_model), ("n_blocks", n_blocks)):
+        domain.in_range(value, name, 0.0, domain.MAX_EXACT_INT, lo_open=True)
+    domain.experts(expansion_rate, "expansion rate E")
+    domain.experts(granularity, "granularity G")
+    domain.flops_per_param(c_f, "c_f")
+    domain.flops_per_param(c_r, "c_r", allow_zero=True)
+    if vocab_size is not None:
+        domain.in_range(vocab_size, "vocabulary size", 0.0, domain.MAX_EXACT_INT, lo_open=True)
     d, n, D = float(d_model), float(n_blocks), float(tokens)
     E, G = float(expansion_rate), float(granularity)
     attention = 4.0 * d * d * c_f * D * n
     experts = 8.0 * d * d * c_f * D * n
     router = d * E * G * c_r * D * n
     total = attention + experts + router
+    if not math.isfinite(total):
+        raise InputError(f"the training FLOPs of d_model {d:g} x n_blocks {n:g} on {D:g} tokens "
+                         f"overflow a double (above 1e308); check the sizes")
     n_act = float(active_params(d, n))
     n_tot = float(total_params(d, n, E))
     emb = None if vocab_size is None else float(embedding_params(d, vocab_size, tied_embeddings))

@@ -26,6 +26,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from . import domain
 from .errors import FileFormatError, InputError
 from .laws import COEFFICIENT_NAMES, FORMS, Law
 from .units import parse_number
@@ -42,6 +43,11 @@ _RANGE_KEYS = {"params", "params_total", "tokens", "granularity", "expansion_rat
 #: Coefficients that may be negative (joint law exponents are negative as written).
 _SIGNED = {"joint_moe": {"alpha", "delta", "gamma", "beta", "omega", "zeta"}}
 MAX_BOOTSTRAP_SAMPLES = 100_000
+#: Exponents of the laws (their size for the joint law's signed ones) and the largest scale
+#: coefficient (a, b, g, c, E_start, E_max) a law file may hold.
+EXPONENTS = {"alpha", "beta", "gamma", "delta", "omega", "zeta"}
+MAX_EXPONENT = 10.0
+MAX_SCALE = 1e30
 
 
 def coefficients_dir() -> Path:
@@ -74,6 +80,13 @@ def _number(value, where: str, positive=False, non_negative=False) -> float:
     if non_negative and v < 0:
         raise FileFormatError(f"{where}: must not be negative, got {value!r}")
     return v
+
+
+def _bounded(value: float, where: str, lo: float, hi: float, lo_open: bool = False) -> float:
+    try:
+        return domain.in_range(value, where, lo, hi, lo_open=lo_open)
+    except InputError as exc:
+        raise FileFormatError(str(exc)) from None
 
 
 def _mapping(value, where: str, allowed: set | None = None) -> dict:
@@ -120,12 +133,20 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
         if key not in coeffs_raw:
             raise FileFormatError(f"{where}: coefficients: missing {key!r} (form {form} needs "
                                   f"{', '.join(names)})")
+        at = f"{where}: coefficients.{key}"
         if key in signed:
-            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.{key}")
+            coeffs[key] = _number(coeffs_raw[key], at)
         elif key == "c":
-            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.c", non_negative=True)
+            coeffs[key] = _number(coeffs_raw[key], at, non_negative=True)
         else:
-            coeffs[key] = _number(coeffs_raw[key], f"{where}: coefficients.{key}", positive=True)
+            coeffs[key] = _number(coeffs_raw[key], at, positive=True)
+        # bounded so that no power or product of the law overflows a double: exponents as
+        # moeplan fit bounds them (at most 10 in size), scales up to 1e30 (fit: e^60 ~ 1e26)
+        if key in EXPONENTS:
+            _bounded(abs(coeffs[key]), at + " (its size)" if key in signed else at,
+                     0.0, MAX_EXPONENT, lo_open=key not in signed)
+        else:
+            _bounded(coeffs[key], at, 0.0, MAX_SCALE)
     if form == "joint_moe" and not coeffs["e_start"] < coeffs["e_max"]:
         raise FileFormatError(f"{where}: coefficients: e_start must be below e_max")
 
@@ -142,12 +163,17 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
     vocab = None if vocab is None else _number(vocab, f"{where}: variables.vocab_size", positive=True)
 
     flops = _mapping(data.get("flops", {}) or {}, f"{where}: flops", _FLOPS_KEYS)
-    c_f = _number(flops.get("c_f", 6), f"{where}: flops.c_f", positive=True)
-    c_r = _number(flops.get("c_r", 14), f"{where}: flops.c_r", non_negative=True)
+    c_f = _bounded(_number(flops.get("c_f", 6), f"{where}: flops.c_f", positive=True),
+                   f"{where}: flops.c_f", *domain.FLOPS_PER_PARAM)
+    c_r = _bounded(_number(flops.get("c_r", 14), f"{where}: flops.c_r", non_negative=True),
+                   f"{where}: flops.c_r", 0.0, domain.FLOPS_PER_PARAM[1])
     expansion = flops.get("expansion_rate")
-    expansion = None if expansion is None else _number(expansion, f"{where}: flops.expansion_rate",
-                                                       positive=True)
-    aspect = _number(flops.get("aspect_ratio", 64), f"{where}: flops.aspect_ratio", positive=True)
+    expansion = None if expansion is None else _bounded(
+        _number(expansion, f"{where}: flops.expansion_rate", positive=True),
+        f"{where}: flops.expansion_rate", domain.MIN_EXPERTS, domain.MAX_EXPERTS)
+    aspect = _bounded(_number(flops.get("aspect_ratio", 64), f"{where}: flops.aspect_ratio",
+                              positive=True), f"{where}: flops.aspect_ratio",
+                      *domain.ASPECT_RATIO)
     if form == "fine_grained_moe" and expansion is None:
         expansion = 64.0
 

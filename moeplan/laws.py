@@ -157,6 +157,22 @@ class Law:
             return chinchilla_terms(params, tokens, **k)
         return joint_terms(params, tokens, n_experts, **k)
 
+    def check_point(self, params, tokens, granularity=1.0, n_experts=1.0) -> None:
+        """Raise :class:`~moeplan.errors.InputError` unless the law can be evaluated there.
+
+        N and D are counts from 1 to 1e30, G and E from 1 to 1e6 (:mod:`moeplan.domain`):
+        below one parameter or token the law's power terms describe nothing, and G or E
+        below 1 would have more experts per token than experts.
+        """
+        from . import domain
+
+        domain.count(params, "parameters N", minimum=1.0)
+        domain.count(tokens, "tokens D", minimum=1.0)
+        if self.form == "fine_grained_moe":
+            domain.experts(granularity, "granularity G")
+        if self.form == "joint_moe":
+            domain.experts(n_experts, "number of experts E")
+
     def loss(self, params, tokens, granularity=1.0, n_experts=1.0):
         """Predicted loss (nats per token); vectorised over all arguments."""
         irr, p, d = self.terms(params, tokens, granularity, n_experts)

@@ -75,6 +75,7 @@ def loss_command(
                          f"{spec.name} is {spec.form}")
     g = 1.0 if granularity is None else granularity
     e = 1.0 if n_experts is None else n_experts
+    spec.check_point(params, tokens, granularity=g, n_experts=e)
     irr, p, d = (float(x) for x in spec.terms(params, tokens, granularity=g, n_experts=e))
     total = irr + p + d
     warnings = spec.range_warnings(

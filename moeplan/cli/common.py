@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 import click
 
+from ..domain import MAX_EXACT_INT
 from ..errors import MoeplanError
 from ..units import parse_memory, parse_number, parse_number_list
 from .render import Report, emit
@@ -41,6 +42,9 @@ class NumberType(click.ParamType):
         if self.integer:
             if v != int(v):
                 self.fail(f"{value!r} must be a whole number", param, ctx)
+            if v > MAX_EXACT_INT:  # past 2**53 a float no longer holds every whole number
+                self.fail(f"{value!r} is too large; give a whole number up to "
+                          f"{MAX_EXACT_INT:.4g}", param, ctx)
             return int(v)
         return v
 
