@@ -186,14 +186,10 @@ def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEF
     if not np.isfinite(c_r) or c_r < 0:
         raise InputError(f"c_r must be a non-negative, finite number, got {c_r}")
     # the domain (moeplan.domain): no product below overflows, every model is buildable
-    for name, value in (("d_model", d_model), ("n_blocks", n_blocks)):
-        domain.in_range(value, name, 0.0, domain.MAX_EXACT_INT, lo_open=True)
     domain.experts(expansion_rate, "expansion rate E")
     domain.experts(granularity, "granularity G")
     domain.flops_per_param(c_f, "c_f")
     domain.flops_per_param(c_r, "c_r", allow_zero=True)
-    if vocab_size is not None:
-        domain.in_range(vocab_size, "vocabulary size", 0.0, domain.MAX_EXACT_INT, lo_open=True)
     d, n, D = float(d_model), float(n_blocks), float(tokens)
     E, G = float(expansion_rate), float(granularity)
     attention = 4.0 * d * d * c_f * D * n

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from . import domain
 from .accounting import C_R_DEFAULT, embedding_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
@@ -156,6 +157,15 @@ def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
                     model.granularity, model.expansion_rate, tokens, per_token * tokens,
                     c_r * model.router_params * tokens, n_params, n_params * bytes_per_param,
                     c_f, c_r, describe)
+
+
+def _check_domain(s: _Subject) -> None:
+    """The subject inside moeplan's domain (:mod:`moeplan.domain`): at least one training token,
+    no more FLOPs than the planner plans for, E and G from 1 to a million."""
+    domain.experts(s.granularity, "granularity G")
+    domain.experts(s.expansion_rate, "expansion rate E")
+    domain.count(s.tokens, "training tokens", minimum=1.0)
+    domain.flops(s.flops, "training FLOPs")
 
 
 def _law_loss(law, s: _Subject) -> float:
@@ -354,6 +364,7 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
         warnings += [w for w in architecture_warnings(model, None)]
     else:
         s = _subject_from_shape(proposal, law)
+    _check_domain(s)
     warnings += _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
     return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
@@ -379,6 +390,7 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     law = law or load_law(None)
     model = load_config(path, c_f=law.c_f, c_r=law.c_r if law.c_r > 0 else C_R_DEFAULT)
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
+    _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
     warnings = architecture_warnings(model, None) + _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)

@@ -47,6 +47,7 @@ MAX_BOOTSTRAP_SAMPLES = 100_000
 #: coefficient (a, b, g, c, E_start, E_max) a law file may hold.
 EXPONENTS = {"alpha", "beta", "gamma", "delta", "omega", "zeta"}
 MAX_EXPONENT = 10.0
+MIN_EXPONENT = 1e-3
 MAX_SCALE = 1e30
 
 
@@ -142,9 +143,13 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
             coeffs[key] = _number(coeffs_raw[key], at, positive=True)
         # bounded so that no power or product of the law overflows a double: exponents as
         # moeplan fit bounds them (at most 10 in size), scales up to 1e30 (fit: e^60 ~ 1e26)
-        if key in EXPONENTS:
-            _bounded(abs(coeffs[key]), at + " (its size)" if key in signed else at,
-                     0.0, MAX_EXPONENT, lo_open=key not in signed)
+        if key in signed:
+            _bounded(abs(coeffs[key]), at + " (its size)", 0.0, MAX_EXPONENT)
+        elif key in ("alpha", "beta"):
+            # near zero the optimum runs off to a model or a token count beyond any double
+            _bounded(coeffs[key], at, MIN_EXPONENT, MAX_EXPONENT)
+        elif key in EXPONENTS:
+            _bounded(coeffs[key], at, 0.0, MAX_EXPONENT, lo_open=True)
         else:
             _bounded(coeffs[key], at, 0.0, MAX_SCALE)
     if form == "joint_moe" and not coeffs["e_start"] < coeffs["e_max"]:

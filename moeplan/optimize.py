@@ -1265,6 +1265,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
 
     candidates = tuple(continuous_config(i) for i in order)
     continuous = candidates[0]
+    _check_tokens(setup, [F], [continuous.tokens])
     excluded = tuple(float(g) for g, ok in zip(gr, sol.feasible) if not ok)
 
     # real-valued best G under the same constraints
@@ -1479,6 +1480,31 @@ class CompareResult:
                 "warnings": list(self.warnings)}
 
 
+def _check_tokens(setup: Setup, budgets, tokens) -> None:
+    """InfeasibleError when an optimum trains on less than one token: only a law whose
+    coefficients push the whole budget into parameters gets there (e.g. a = 1e30)."""
+    tokens = np.ravel(np.asarray(tokens, float))
+    bad = ~(tokens >= 1.0)
+    if np.any(bad):
+        j = int(np.flatnonzero(bad)[0]) % len(np.ravel(budgets))
+        raise InfeasibleError(
+            f"at {float(np.ravel(budgets)[j]):.4g} FLOPs the optimum of {setup.law_name} trains "
+            f"on {float(tokens[bad][0]):.3g} tokens (fewer than one): its coefficients put "
+            f"the budget into parameters; check the law")
+
+
+def _multiplier(law, target, budgets, **kw):
+    """FLOPs the law's optimum needs to reach ``target``, per budget (compute multipliers)."""
+    try:
+        return flops_to_reach(law, target, **kw) / budgets
+    except InfeasibleError:
+        # a loss within rounding of the floor c: no multiplier can be resolved in doubles
+        raise InfeasibleError(
+            f"the optimal loss {float(np.min(target)):.6g} is within rounding of the floor "
+            f"c = {law.floor:g} of {law.name}: the compute multiplier cannot be resolved; "
+            f"check the law's coefficients or use smaller budgets") from None
+
+
 def _continuous_configs(setup: Setup, flops, gr):
     """Continuous optimum (best candidate G) per budget as Configurations."""
     from .realize import make_configuration
@@ -1547,13 +1573,14 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
               c_f=setup.c_f, c_r=setup.c_r)
     opt = _continuous_configs(setup, budgets, gr)
     g1 = _continuous_configs(setup, budgets, np.array([1.0]))
+    _check_tokens(setup, budgets, [c.tokens for c in opt + g1])
     target = np.array([c.loss for c in opt])
-    g1_mult = flops_to_reach(law, target, granularities=[1.0], **kw) / budgets
+    g1_mult = _multiplier(law, target, budgets, granularities=[1.0], **kw)
     dense_rows = [None] * len(budgets)
     dense_mult = [None] * len(budgets)
     if dense_law is not None:
         dense_rows = [dense_optimum(dense_law, F, c_f=setup.c_f) for F in budgets]
-        dense_mult = list(flops_to_reach(dense_law, target, c_f=setup.c_f) / budgets)
+        dense_mult = list(_multiplier(dense_law, target, budgets, c_f=setup.c_f))
     rows = []
     for j, F in enumerate(budgets):
         o = opt[j]
@@ -1681,11 +1708,12 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
                          f"is {dense_law.form}")
     fr = frontier(law, budgets, gr, **kw)
     g1 = frontier(law, budgets, [1.0], **kw)
-    g1_mult = flops_to_reach(law, fr.loss, granularities=[1.0], **kw) / budgets
+    _check_tokens(setup, budgets, np.concatenate([fr.tokens, g1.tokens]))
+    g1_mult = _multiplier(law, fr.loss, budgets, granularities=[1.0], **kw)
     loss_dense = dense_mult = None
     if dense_law is not None:
         loss_dense = compute_optimal_loss(dense_law, budgets, c_f=setup.c_f)
-        dense_mult = flops_to_reach(dense_law, fr.loss, c_f=setup.c_f) / budgets
+        dense_mult = _multiplier(dense_law, fr.loss, budgets, c_f=setup.c_f)
     if real_granularity and gr.size > 1:
         g_real, _ = golden_granularity(setup, np.log(budgets), float(gr[0]), float(gr[-1]))
     else:
