@@ -45,6 +45,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import domain
 from .errors import InfeasibleError, InputError
 from .laws import Law, joint_chinchilla_coefficients
 
@@ -207,11 +208,10 @@ def learning_rate(n_active_non_embedding, n_experts):
     """
     n = np.asarray(n_active_non_embedding, dtype=float)
     e = np.asarray(n_experts, dtype=float)
-    if not (np.all(np.isfinite(n)) and np.all(n > 0)):
-        raise InputError("active non-embedding parameters must be a positive, finite number "
-                         "(e.g. 1.2B)")
-    if not (np.all(np.isfinite(e)) and np.all(e >= 1)):
-        raise InputError("the number of experts must be at least 1 (1 = dense)")
+    for v in n[~((n >= 1) & (n <= domain.MAX_COUNT))].ravel()[:1]:  # NaN fails both tests
+        domain.count(v, "active non-embedding parameters", minimum=1.0)
+    for v in e[~((e >= 1) & (e <= domain.MAX_EXPERTS))].ravel()[:1]:
+        domain.experts(v, "the number of experts (1 = dense)")
     out = np.exp(8.39 - 0.81 * np.log(n) - 0.25 * np.log(e))
     return float(out) if out.ndim == 0 else out
 
@@ -334,12 +334,22 @@ class JointConstraints:
     @classmethod
     def make(cls, memory=None, kv_tokens=0.0, bytes_per_param=BYTES_PER_PARAM_DEFAULT,
              inference_tokens=0.0, max_total_params=None) -> "JointConstraints":
-        bpp = _positive(BYTES_PER_PARAM_DEFAULT if bytes_per_param is None else bytes_per_param,
-                        "--bytes-per-param")
-        return cls(memory=_positive(memory, "--memory"),
-                   kv_tokens=_non_negative(kv_tokens, "--kv-tokens"), bytes_per_param=bpp,
-                   inference_tokens=_non_negative(inference_tokens, "--inference-tokens"),
-                   max_total_params=_positive(max_total_params, "--max-total-params"))
+        bpp = domain.in_range(BYTES_PER_PARAM_DEFAULT if bytes_per_param is None
+                              else bytes_per_param, "--bytes-per-param", *domain.BYTES_PER_PARAM)
+        memory = _positive(memory, "--memory")
+        if memory is not None:
+            domain.in_range(memory, "--memory (bytes)", 0.0, domain.MAX_BYTES, lo_open=True)
+        max_total = _positive(max_total_params, "--max-total-params")
+        if max_total is not None:
+            domain.count(max_total, "--max-total-params")
+        return cls(memory=memory,
+                   kv_tokens=domain.count(_non_negative(kv_tokens, "--kv-tokens"),
+                                          "--kv-tokens", allow_zero=True),
+                   bytes_per_param=bpp,
+                   inference_tokens=domain.count(
+                       _non_negative(inference_tokens, "--inference-tokens"),
+                       "--inference-tokens", allow_zero=True),
+                   max_total_params=max_total)
 
     @property
     def problem(self) -> str:
@@ -830,7 +840,7 @@ def optimize_joint(law, flops: float, experts=None, memory=None, kv_tokens=0.0,
     """
     law = _as_joint_law(law)
     ex = parse_experts(experts)
-    F = _positive(flops, "--flops", allow_none=False)
+    F = domain.flops(_positive(flops, "--flops", allow_none=False), "--flops")
     cons = JointConstraints.make(memory, kv_tokens, bytes_per_param, inference_tokens,
                                  max_total_params)
     _check_budget(law, F, cons)
@@ -1196,8 +1206,8 @@ def sweep_joint(law, flops_from: float, flops_to: float, points: int = 25, exper
         When no candidate fits the limits at any budget.
     """
     law = _as_joint_law(law)
-    lo = _positive(flops_from, "--from", allow_none=False)
-    hi = _positive(flops_to, "--to", allow_none=False)
+    lo = domain.flops(_positive(flops_from, "--from", allow_none=False), "--from")
+    hi = domain.flops(_positive(flops_to, "--to", allow_none=False), "--to")
     if hi < lo:
         raise InputError(f"--to {hi:.3g} is below --from {lo:.3g}; swap them")
     if isinstance(points, bool) or int(points) != points or not 2 <= points <= 10_000:
