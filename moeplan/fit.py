@@ -57,6 +57,9 @@ LOG_COEFFICIENTS = ("a", "b", "c", "g")
 
 #: Objectives: name -> (Huber delta, weight decay).
 OBJECTIVES = {"chinchilla": (1e-3, 0.0), "paper": (0.1, 5e-4)}
+#: Largest Huber threshold and weight decay accepted (see fit_law).
+MAX_HUBER_DELTA = 10.0
+MAX_WEIGHT_DECAY = 1e3
 
 #: Box for L-BFGS-B: exponents are non-negative (loss falls with N, D, G); logs of the linear
 #: coefficients are kept in a range where exp() is finite and the terms stay comparable.
@@ -599,10 +602,14 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     d0, wd0 = OBJECTIVES[objective]
     delta = d0 if huber_delta is None else float(huber_delta)
     wd = wd0 if weight_decay is None else float(weight_decay)
-    if not delta > 0 or not math.isfinite(delta):
-        raise InputError(f"--huber-delta {delta:g}: must be a positive number, e.g. 1e-3")
-    if not wd >= 0 or not math.isfinite(wd):
-        raise InputError(f"--weight-decay {wd:g}: must be zero or positive")
+    # Residuals are of log-loss (well below 1): a threshold of 10 is already least squares, and
+    # a weight decay past 1000 leaves nothing of the data; beyond, the objective overflows.
+    if not 0 < delta <= MAX_HUBER_DELTA:
+        raise InputError(f"--huber-delta {delta:g}: must be above 0 and at most "
+                         f"{MAX_HUBER_DELTA:g}, e.g. 1e-3")
+    if not 0 <= wd <= MAX_WEIGHT_DECAY:
+        raise InputError(f"--weight-decay {wd:g}: must be from 0 to {MAX_WEIGHT_DECAY:g}, "
+                         f"e.g. 5e-4")
     if form == "moe" and runs.granularity is None:
         raise InputError(f"runs file {runs.source!r} has no granularity column: the MoE form "
                          f"needs one (or fit --law-form dense)")

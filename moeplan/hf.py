@@ -35,6 +35,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import domain
 from .accounting import C_F_DEFAULT, C_R_DEFAULT
 from .errors import FileFormatError
 from .yamlio import load_json_file
@@ -595,6 +596,8 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
                               f"families: {', '.join(supported_families())}")
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise FileFormatError(f"seq_len must be a whole number >= 1, got {seq_len!r}")
+    domain.flops_per_param(c_f, "c_f")
+    domain.flops_per_param(c_r, "c_r", allow_zero=True)
     arch = FAMILIES[family](_Config(config, source, family))
     blocks = arch.blocks
     h, V = arch.d_model, arch.vocab_size

@@ -61,6 +61,10 @@ INFERENCE_FLOPS_PER_PARAM = 2.0
 #: 6 FLOPs per router parameter per inference token at the default c_r.
 ROUTER_FORWARD_FRACTION = 3.0 / 7.0
 
+#: Largest --shape-tolerance: d_model / n_blocks within 100x of the aspect ratio already allows
+#: every shape anyone builds; beyond, the searched grid of shapes overflows.
+MAX_SHAPE_TOLERANCE = 100.0
+
 _NEWTON_TOL = 1e-13
 _MAX_ITER = 100
 
@@ -935,7 +939,7 @@ def _opt_positive(name, value):
 
 
 def _opt_count(name, value):
-    return None if value is None else domain.count(value, name)
+    return None if value is None else domain.count(value, name, minimum=1.0)
 
 
 def _non_negative(name, value):
@@ -1190,9 +1194,9 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
     tol = SHAPE_TOLERANCE_DEFAULT if shape_tolerance is None else float(shape_tolerance)
     if shape_tolerance is None and params is not None:
         tol = max(tol, 1.25)   # a fixed size needs some freedom of shape to be met closely
-    if not math.isfinite(tol) or tol < 1:
-        raise InputError(f"shape tolerance must be a factor >= 1 (e.g. 1.25), got "
-                         f"{shape_tolerance!r}")
+    if not math.isfinite(tol) or tol < 1 or tol > MAX_SHAPE_TOLERANCE:
+        raise InputError(f"shape tolerance must be a factor from 1 to {MAX_SHAPE_TOLERANCE:g} "
+                         f"(e.g. 1.25), got {shape_tolerance!r}")
     cons = Constraints(
         memory=None if memory is None else domain.in_range(
             memory, "memory (bytes)", 0.0, domain.MAX_BYTES, lo_open=True),

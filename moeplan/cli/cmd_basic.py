@@ -11,8 +11,8 @@ from ..coefficients import law_to_mapping, load_law, shipped_law_names
 from ..errors import InputError
 from ..laws import COEFFICIENT_NAMES
 from ..units import format_count, format_sci
-from .common import (POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption, finish,
-                     output_format)
+from .common import (COUNT, POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption,
+                     finish, output_format)
 from .render import Report, Table
 
 
@@ -48,9 +48,9 @@ def laws_command(
 
 def loss_command(
     params: Annotated[float, typer.Option(
-        "--params", click_type=POSITIVE, metavar="N",
+        "--params", click_type=COUNT, metavar="N",
         help="N: total non-embedding parameters (the law file says what N means).")],
-    tokens: Annotated[float, typer.Option("--tokens", click_type=POSITIVE, metavar="D",
+    tokens: Annotated[float, typer.Option("--tokens", click_type=COUNT, metavar="D",
                                           help="D: training tokens.")],
     granularity: Annotated[Optional[float], typer.Option(
         "--granularity", click_type=POSITIVE, metavar="G",
@@ -106,7 +106,7 @@ def flops_command(
                                          help="Model width.")],
     n_blocks: Annotated[int, typer.Option("--n-blocks", click_type=POSITIVE_INT, metavar="n",
                                           help="Number of Transformer blocks.")],
-    tokens: Annotated[float, typer.Option("--tokens", click_type=POSITIVE, metavar="D",
+    tokens: Annotated[float, typer.Option("--tokens", click_type=COUNT, metavar="D",
                                           help="Training tokens.")],
     expansion_rate: Annotated[Optional[float], typer.Option(
         "--expansion", "--expansion-rate", click_type=POSITIVE, metavar="E",

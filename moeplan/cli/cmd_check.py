@@ -14,8 +14,8 @@ from ..coefficients import load_law
 from ..errors import MoeplanError
 from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
 from ..units import format_bytes, format_count, format_sci
-from .common import (POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption, finish,
-                     output_format)
+from .common import (COUNT, POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption,
+                     finish, output_format)
 from .render import Report, Table, print_warnings, to_json
 
 
@@ -297,7 +297,7 @@ def check_command(
         help="Coefficient set for every file, overriding each proposal's own law "
              "(default: the proposal's, else krajewski2024-moe).")] = None,
     tokens: Annotated[Optional[float], typer.Option(
-        "--tokens", click_type=POSITIVE, metavar="D",
+        "--tokens", click_type=COUNT, metavar="D",
         help="Training tokens, for config.json files.")] = None,
     flops: Annotated[Optional[float], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",

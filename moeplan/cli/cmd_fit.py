@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .. import domain
 from ..errors import InputError
 from ..units import format_count, format_sci, parse_number, parse_number_list
 from .common import CfOption, CrOption, JsonFlag, finish, output_format
@@ -168,6 +169,7 @@ def fit_command(
     for flag, value in (("--huber-delta", huber_delta), ("--expansion", expansion_rate)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{flag} {value!r}: must be a positive number")
+    domain.experts(expansion_rate, "--expansion")
     if weight_decay is not None and not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise InputError(f"--weight-decay {weight_decay!r}: must be zero or positive")
     budgets = []

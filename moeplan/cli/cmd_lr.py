@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from .common import POSITIVE, POSITIVE_INT, JsonFlag, finish, output_format
+from .common import COUNT, POSITIVE_INT, JsonFlag, finish, output_format
 
 
 def lr_command(
     params: Annotated[float, typer.Option(
-        "--params", click_type=POSITIVE, metavar="N",
+        "--params", click_type=COUNT, metavar="N",
         help="Active non-embedding parameters of the model (e.g. 1.2B).")],
     experts: Annotated[int, typer.Option(
         "--experts", "--n-experts", click_type=POSITIVE_INT, metavar="E",

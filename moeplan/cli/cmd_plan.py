@@ -14,8 +14,8 @@ import typer
 from ..coefficients import load_law
 from ..errors import InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption, CfOption,
-                     CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
+from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
+                     CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
                      KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
                      flatten, output_format, refuse)
 from .render import Report, Table
@@ -110,7 +110,7 @@ def optimize_command(
         "--target-loss", click_type=POSITIVE, metavar="L",
         help="Instead of --flops: the least budget whose optimum reaches this loss.")] = None,
     params: Annotated[Optional[float], typer.Option(
-        "--params", click_type=POSITIVE, metavar="N",
+        "--params", click_type=COUNT, metavar="N",
         help="Fix the model size (total non-embedding parameters); best tokens and G follow.")
     ] = None,
     law: LawOption = None,
@@ -134,7 +134,7 @@ def optimize_command(
         "--tied-embeddings", help="Input embedding and output head share one matrix.")] = False,
     max_total_params: MaxTotalParamsOption = None,
     max_tokens: Annotated[Optional[float], typer.Option(
-        "--max-tokens", click_type=POSITIVE, metavar="D",
+        "--max-tokens", click_type=COUNT, metavar="D",
         help="Training tokens available (data); a data-limited plan leaves FLOPs unspent.")
     ] = None,
     multiple_of: Annotated[int, typer.Option(

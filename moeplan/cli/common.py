@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 import click
 
+from .. import domain
 from ..domain import MAX_EXACT_INT
 from ..errors import MoeplanError
 from ..units import parse_memory, parse_number, parse_number_list
@@ -22,10 +23,13 @@ class NumberType(click.ParamType):
 
     name = "NUMBER"
 
-    def __init__(self, positive: bool = True, integer: bool = False, allow_zero: bool = False):
+    def __init__(self, positive: bool = True, integer: bool = False, allow_zero: bool = False,
+                 minimum: float | None = None, maximum: float | None = None):
         self.positive = positive
         self.integer = integer
         self.allow_zero = allow_zero
+        self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value, param, ctx):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -39,6 +43,13 @@ class NumberType(click.ParamType):
         if self.positive and (v < 0 or (v == 0 and not self.allow_zero)):
             self.fail(f"{value!r} must be {'zero or ' if self.allow_zero else ''}positive",
                       param, ctx)
+        if self.minimum is not None and v < self.minimum:
+            self.fail(f"{value!r} is below {self.minimum:g}; give a value from {self.minimum:g}"
+                      + ("" if self.maximum is None else f" to {self.maximum:g}"), param, ctx)
+        if self.maximum is not None and v > self.maximum:
+            self.fail(f"{value!r} is above {self.maximum:g}; give a value "
+                      + ("" if self.minimum is None else f"from {self.minimum:g} ")
+                      + f"up to {self.maximum:g}", param, ctx)
         if self.integer:
             if v != int(v):
                 self.fail(f"{value!r} must be a whole number", param, ctx)
@@ -82,6 +93,14 @@ class NumberListType(click.ParamType):
 POSITIVE = NumberType()
 NON_NEGATIVE = NumberType(allow_zero=True)
 POSITIVE_INT = NumberType(integer=True)
+#: A count of parameters or tokens: at least one, at most moeplan.domain.MAX_COUNT.
+COUNT = NumberType(minimum=1.0, maximum=domain.MAX_COUNT)
+#: FLOPs per (router) parameter per token, c_f and c_r (moeplan.domain.FLOPS_PER_PARAM).
+C_F = NumberType(minimum=domain.FLOPS_PER_PARAM[0], maximum=domain.FLOPS_PER_PARAM[1])
+C_R = NumberType(allow_zero=True, maximum=domain.FLOPS_PER_PARAM[1])
+COUNT_OR_ZERO = NumberType(allow_zero=True, maximum=domain.MAX_COUNT)
+BYTES_PER_PARAM = NumberType(minimum=domain.BYTES_PER_PARAM[0],
+                             maximum=domain.BYTES_PER_PARAM[1])
 MEMORY = MemoryType()
 NUMBER_LIST = NumberListType()
 
@@ -94,9 +113,9 @@ LawOption = Annotated[
                       "(default: krajewski2024-moe)"),
 ]
 CfOption = Annotated[Optional[float], typer.Option(
-    "--c-f", click_type=POSITIVE, help="FLOPs per active parameter per token (default: law's, 6).")]
+    "--c-f", click_type=C_F, help="FLOPs per active parameter per token (default: law's, 6).")]
 CrOption = Annotated[Optional[float], typer.Option(
-    "--c-r", click_type=NON_NEGATIVE,
+    "--c-r", click_type=C_R,
     help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
          "(default: law's, 14).")]
 
@@ -106,17 +125,17 @@ MemoryOption = Annotated[Optional[float], typer.Option(
     help="Memory for the served model (weights + router [+ embeddings] + KV cache), "
          "e.g. 80GB or 640GiB.")]
 BytesPerParamOption = Annotated[float, typer.Option(
-    "--bytes-per-param", click_type=POSITIVE, metavar="B", show_default=False,
+    "--bytes-per-param", click_type=BYTES_PER_PARAM, metavar="B", show_default=False,
     help="Bytes per parameter and per cached value (default: 2, bf16).")]
 KvTokensOption = Annotated[float, typer.Option(
-    "--kv-tokens", click_type=NON_NEGATIVE, metavar="T", show_default=False,
+    "--kv-tokens", click_type=COUNT_OR_ZERO, metavar="T", show_default=False,
     help="Tokens held in the KV cache, counted in --memory (default: 0).")]
 InferenceTokensOption = Annotated[float, typer.Option(
-    "--inference-tokens", click_type=NON_NEGATIVE, metavar="D", show_default=False,
+    "--inference-tokens", click_type=COUNT_OR_ZERO, metavar="D", show_default=False,
     help="Lifetime inference tokens; their FLOPs (2 per active parameter, plus the router's "
          "forward share for fine-grained laws) come out of the budget (default: 0).")]
 MaxTotalParamsOption = Annotated[Optional[float], typer.Option(
-    "--max-total-params", click_type=POSITIVE, metavar="N",
+    "--max-total-params", click_type=COUNT, metavar="N",
     help="Cap on total parameters: non-embedding for fine-grained laws, with embeddings for "
          "ludziejewski2025-joint (its N counts them).")]
 ExpertsOption = Annotated[Optional[list[float]], typer.Option(
