@@ -289,7 +289,8 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
     for number, line, cells in rows:
         if len(cells) != len(headers):
             raise FileFormatError(f"runs file {source!r}, row {number} (line {line}): "
-                                  f"{len(cells)} values for {len(headers)} columns")
+                                  f"{len(cells)} values for {len(headers)} columns; give one "
+                                  f"value per column")
     line_of = {number: line for number, line, _ in rows}
     return _build([(n, c) for n, _, c in rows], headers, mapping, form, source,
                   lambda n: f"row {n} (line {line_of[n]})", f"header (line {header_line})")

@@ -7,6 +7,7 @@ limits are the same everywhere and a bad file always becomes a :class:`FileForma
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -127,8 +128,15 @@ def parse_json(text: str, source: str = "JSON"):
     def bad_constant(name):
         raise FileFormatError(f"{source}: {name} is not a valid JSON number")
 
+    def finite_float(literal):
+        value = float(literal)
+        if not math.isfinite(value):  # 1e400 parses as inf
+            raise FileFormatError(f"{source}: {literal[:40]} is too large for a number "
+                                  f"(beyond 1.8e308)")
+        return value
+
     try:
-        obj = json.loads(text, parse_constant=bad_constant)
+        obj = json.loads(text, parse_constant=bad_constant, parse_float=finite_float)
     except json.JSONDecodeError as exc:
         raise FileFormatError(
             f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
