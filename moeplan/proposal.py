@@ -261,7 +261,7 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
         config_path = _resolve_path(model["config"], base, source, "model.config")
     else:
         for key in ("d_model", "n_blocks"):
-            if key not in model:
+            if model.get(key) is None:  # absent, or present and empty (null)
                 raise FileFormatError(f"{source}: model.{key} is missing (or give model.config: "
                                       f"a Hugging Face config.json)")
         d_model = num("d_model", whole=True)

@@ -152,6 +152,7 @@ def make_files(folder: Path) -> dict[str, list[str]]:
         put("tiny-e.yaml", PROPOSAL.replace("expansion_rate: 64", "expansion_rate: 1e-300")),
         put("huge-g.yaml", PROPOSAL.replace("granularity: 16", "granularity: 1e300")),
         put("dup.yaml", PROPOSAL + "model:\n  d_model: 3\n"),
+        put("null.yaml", PROPOSAL.replace("d_model: 1536", "d_model: null")),
         put("both.yaml", PROPOSAL.replace("tokens: 21B", "tokens: 21B\n  flops: 1e20")),
         put("dangling-config.yaml", "model:\n  config: nowhere.json\ntraining:\n  tokens: 1T\n"),
     ]
@@ -318,8 +319,9 @@ def violation(args: list[str], result) -> str | None:
         if args[0] != "check" and result.stdout.strip():
             return "exit 2 printed on stdout"
     if code in (0, 1, 3):
-        if "--json" in args or ("--format" in args and args[args.index("--format") + 1:][:1]
-                                == ["json"]):
+        wants_json = any(a == "--json" and not args[i - 1].startswith("--")
+                         for i, a in enumerate(args) if i) or result.stdout.startswith("{")
+        if wants_json:
             try:
                 json.loads(result.stdout)
             except ValueError:

@@ -216,6 +216,7 @@ ROWS = [
     (["check", "{inf.yaml}"], ["model.expansion_rate", "finite"]),
     (["check", "{unknown-key.yaml}"], ["unknown key 'surprise'"]),
     (["check", "{dup.yaml}"], ["given twice"]),
+    (["check", "{null.yaml}"], ["model.d_model", "missing"]),       # was a TypeError
     (["check", "{scalar.yaml}"], ["expected a mapping"]),
     (["check", "{list.yaml}"], ["expected a mapping"]),
     (["check", "{dangling-config.yaml}"], ["nowhere.json", "does not exist"]),
