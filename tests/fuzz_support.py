@@ -216,10 +216,16 @@ def make_files(folder: Path) -> dict[str, list[str]]:
     }
 
 
+_TABLES: dict = {}
+
+
 def option_table(app, command: str):
     """The command's real options: list of (flag, kind, is_flag) and its arguments' kinds."""
     import typer.main
 
+    key = (id(app), command)
+    if key in _TABLES:  # building the click command tree costs ~ms: once per command
+        return _TABLES[key]
     click_cmd = typer.main.get_command(app).commands[command]
     opts, args = [], []
     for p in click_cmd.params:
@@ -230,6 +236,7 @@ def option_table(app, command: str):
         if flag in ("--help",):
             continue
         opts.append((flag, type(p.type).__name__, bool(getattr(p, "is_flag", False))))
+    _TABLES[key] = (opts, args)
     return opts, args
 
 
