@@ -45,7 +45,9 @@ def main() -> int:
     from moeplan.cli import app
 
     commands = opts.command or list(fuzz_support.COMMANDS)
-    per_command = max(1, opts.examples // len(commands))
+    # commands with few options (laws) run out of distinct examples: run them first and share
+    # what they leave among the others
+    commands.sort(key=lambda c: c != "laws")
     folder = Path(tempfile.mkdtemp(prefix="moeplan-fuzz-"))
     files = fuzz_support.make_files(folder)
 
@@ -55,7 +57,10 @@ def main() -> int:
     slowest = (0.0, None)
     started = time.perf_counter()
 
-    for command in commands:
+    for k, command in enumerate(commands):
+        left = opts.examples - sum(counts.values())
+        per_command = max(1, -(-left // (len(commands) - k)))
+
         @settings(max_examples=per_command, deadline=None, database=None,
                   phases=[Phase.generate], derandomize=False,
                   suppress_health_check=list(HealthCheck))

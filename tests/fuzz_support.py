@@ -240,6 +240,22 @@ def option_table(app, command: str):
     return opts, args
 
 
+def _gentle_values_for(flag: str, type_name: str, files: dict):
+    """Values a user would type: deeper runs (exit 0) with random combinations of options."""
+    if flag in EXPENSIVE:
+        return st.sampled_from(EXPENSIVE[flag][:2])
+    if flag in ("--law", "--dense-law"):
+        return st.sampled_from(LAWS[:7])
+    if type_name == "MemoryType":
+        return st.sampled_from(MEMORY[:3] + ["16GB", "1TB"])
+    if type_name == "NumberListType" or flag == "--at-flops":
+        return st.lists(st.sampled_from(["1", "2", "4", "8", "16", "32"]), min_size=1,
+                        max_size=4).map(",".join)
+    if type_name in ("NumberType", "FloatParamType", "IntParamType", "IntRange", "FloatRange"):
+        return st.sampled_from(PLAUSIBLE)
+    return _values_for(flag, type_name, files)
+
+
 def _values_for(flag: str, type_name: str, files: dict):
     if flag in EXPENSIVE:
         return st.sampled_from(EXPENSIVE[flag])
@@ -277,13 +293,15 @@ def argv(draw, app, command: str, files: dict):
         out.append(draw(st.sampled_from(files[kind])))
     if command == "check" and draw(st.integers(0, 4)) == 0:
         out.append(draw(st.sampled_from(files["proposal"] + files["config"])))
+    gentle = draw(st.booleans())   # half the examples: plausible values only
+    values = _gentle_values_for if gentle else _values_for
     for _ in range(draw(st.integers(0, 4))):
         flag, type_name, is_flag = draw(st.sampled_from(opts))
         out.append(flag)
         if not is_flag:
-            if draw(st.integers(0, 30)) == 0:
+            if not gentle and draw(st.integers(0, 30)) == 0:
                 continue  # the value missing: a usage error (or the next flag taken as value)
-            out.append(draw(_values_for(flag, type_name, files)))
+            out.append(draw(values(flag, type_name, files)))
     return out
 
 
