@@ -22,6 +22,7 @@ them, and unknown keys are rejected by name. The schema::
 
 from __future__ import annotations
 
+import copy
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -229,10 +230,53 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
     )
 
 
+def _precompiled(path: str):
+    """The parsed mapping of a shipped file from moeplan/_shipped_laws.py, or None.
+
+    Parsing YAML needs the yaml package (~8 ms to import) and a pure-Python parse (~2 ms);
+    the shipped sets are also stored pre-parsed, and used only when the file on disk is
+    byte-for-byte the one they were made from (same SHA-256), so the YAML stays the source of
+    truth. Regenerate with ``python -m moeplan.compile_laws``; tests/test_coefficients.py
+    fails when the stored copy is stale.
+    """
+    p = Path(path)
+    if p.parent != coefficients_dir():
+        return None
+    from ._shipped_laws import LAWS
+
+    entry = LAWS.get(p.name)
+    if entry is None:
+        return None
+    import hashlib
+
+    try:
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return copy.deepcopy(entry[1]) if digest == entry[0] else None
+
+
 @lru_cache(maxsize=32)
 def _load_cached(path: str, stamp: tuple) -> Law:
-    data = load_yaml_file(path, what="law file")
+    data = _precompiled(path)
+    if data is None:
+        data = load_yaml_file(path, what="law file")
     return law_from_mapping(data, source=repr(path))
+
+
+def compiled_module_text() -> str:
+    """Source of moeplan/_shipped_laws.py: every shipped file's SHA-256 and parsed mapping."""
+    import hashlib
+    import pprint
+
+    laws = {}
+    for path in sorted(coefficients_dir().glob("*.yaml")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        laws[path.name] = (digest, load_yaml_file(path, what="law file"))
+    return ('"""The shipped coefficient sets, pre-parsed (generated: python -m '
+            'moeplan.compile_laws).\n\nDo not edit: the YAML files in coefficients/ are the '
+            'source; an entry is used only\nwhile its SHA-256 matches the file.\n"""\n\n'
+            f"LAWS = {pprint.pformat(laws, width=99, sort_dicts=True)}\n")
 
 
 def _load_path(path: str) -> Law:

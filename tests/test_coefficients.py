@@ -127,3 +127,34 @@ def test_yaml_round_trip(coeffs, c, samples):
     text = yaml.safe_dump(data)
     law = law_from_mapping(yaml.safe_load(text), "<test>")
     assert law_to_mapping(law) == data
+
+
+def test_precompiled_shipped_laws_are_fresh():
+    # moeplan/_shipped_laws.py must be regenerated (python -m moeplan.compile_laws) whenever a
+    # YAML file in coefficients/ changes; the loader would still be right (it checks SHA-256),
+    # only slower.
+    from pathlib import Path
+
+    import moeplan
+    from moeplan.coefficients import compiled_module_text
+
+    stored = Path(moeplan.__file__).with_name("_shipped_laws.py").read_text(encoding="utf-8")
+    assert stored == compiled_module_text()
+
+
+def test_precompiled_copy_is_used_only_for_identical_files(tmp_path, monkeypatch):
+    import shutil
+
+    import moeplan.coefficients as co
+
+    src = co.coefficients_dir()
+    fake = tmp_path / "coefficients"
+    shutil.copytree(src, fake)
+    monkeypatch.setattr(co, "coefficients_dir", lambda: fake)
+    path = fake / "krajewski2024-moe.yaml"
+    assert co._precompiled(str(path)) is not None
+    path.write_text(path.read_text().replace("a: 18.1", "a: 19.5"))
+    assert co._precompiled(str(path)) is None
+    co._load_cached.cache_clear()
+    assert load_law("krajewski2024-moe").coefficients["a"] == 19.5
+    co._load_cached.cache_clear()
