@@ -1415,6 +1415,28 @@ def comparable_dense_law(law):
     return None
 
 
+def resolve_dense_law(law, dense_law, shown_as: str):
+    """The dense law to compare ``law`` with, and warnings (none found; not comparable).
+
+    ``dense_law=None`` picks the one fitted on the same data (:func:`comparable_dense_law`);
+    a given one must be Chinchilla-form, and is flagged when it was fitted on other data.
+    """
+    warnings = []
+    if dense_law is None:
+        dense_law = comparable_dense_law(law)
+        if dense_law is None:
+            warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
+                            f"dense {shown_as} is left out (pass --dense-law NAME|PATH)")
+    elif dense_law.form != "chinchilla":
+        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {dense_law.name} "
+                         f"is {dense_law.form}")
+    elif dense_law.name not in law.comparable_with and law.name not in dense_law.comparable_with \
+            and not (law.name == "krajewski2024-moe" and dense_law.name == "krajewski2024-dense"):
+        warnings.append(f"{dense_law.name} and {law.name} were not fitted on the same data: "
+                        f"their losses are not comparable")
+    return dense_law, warnings
+
+
 @dataclass(frozen=True)
 class DenseOptimum:
     """The compute-optimal dense model (Chinchilla form, ``F = c_f·N·D``)."""
@@ -1560,19 +1582,7 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     budgets = np.atleast_1d(check_budget(flops)).ravel()
     gr = check_granularities(setup, granularities)
     check_least_budget(setup, budgets, gr)
-    warnings = []
-    if dense_law is None:
-        dense_law = comparable_dense_law(law)
-        if dense_law is None:
-            warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
-                            f"dense column is left out (pass --dense-law NAME|PATH)")
-    elif dense_law.form != "chinchilla":
-        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {dense_law.name} "
-                         f"is {dense_law.form}")
-    elif dense_law.name not in law.comparable_with and law.name not in dense_law.comparable_with \
-            and not (law.name == "krajewski2024-moe" and dense_law.name == "krajewski2024-dense"):
-        warnings.append(f"{dense_law.name} and {law.name} were not fitted on the same data: "
-                        f"their losses are not comparable")
+    dense_law, warnings = resolve_dense_law(law, dense_law, "column")
     kw = dict(expansion_rate=setup.expansion_rate, aspect_ratio=setup.aspect_ratio,
               c_f=setup.c_f, c_r=setup.c_r)
     opt = _continuous_configs(setup, budgets, gr)
@@ -1701,15 +1711,7 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
     check_least_budget(setup, budgets[:1], gr)
     kw = dict(expansion_rate=setup.expansion_rate, aspect_ratio=setup.aspect_ratio,
               c_f=setup.c_f, c_r=setup.c_r)
-    warnings = []
-    if dense_law is None:
-        dense_law = comparable_dense_law(law)
-        if dense_law is None:
-            warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
-                            f"dense curve is left out (pass --dense-law NAME|PATH)")
-    elif dense_law.form != "chinchilla":
-        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {dense_law.name} "
-                         f"is {dense_law.form}")
+    dense_law, warnings = resolve_dense_law(law, dense_law, "curve")
     fr = frontier(law, budgets, gr, **kw)
     g1 = frontier(law, budgets, [1.0], **kw)
     _check_tokens(setup, budgets, np.concatenate([fr.tokens, g1.tokens]))

@@ -372,3 +372,9 @@ def test_compare_and_sweep_joint_law(runner, tmp_path):
     assert lines[0].startswith("budget_flops,n_experts") and len(lines) == 6
     best_e = [float(line.split(",")[1]) for line in lines[1:]]
     assert best_e[0] > best_e[-1]  # under a memory cap the best E falls as the budget grows
+
+
+def test_sweep_warns_like_compare_for_a_dense_law_fitted_on_other_data(runner):
+    r = run(runner, "sweep", "--from", "1e20", "--to", "1e21", "--points", "2", "--dense-law",
+            "hoffmann2022-chinchilla", "--json")
+    assert r.exit_code == 0 and "not comparable" in r.stderr

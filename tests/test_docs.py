@@ -87,3 +87,14 @@ def test_lean_entry_point_builds_the_same_command(name, capsys, monkeypatch):
         main()
     assert exit_.value.code == 0
     assert f"moeplan {name}" in capsys.readouterr().out
+
+
+def test_help_texts_have_no_square_brackets():
+    # Rich reads "[plot]" in a help text as a style tag and drops it from --help.
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        for text in texts:
+            assert "[" not in text, (name, text)

@@ -441,7 +441,7 @@ def sweep_command(
     plot: Annotated[Optional[str], typer.Option(
         "--plot", metavar="FILE.png|.svg",
         help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs); needs "
-             "pip install 'moeplan[plot]'.")] = None,
+             "matplotlib, from moeplan's plot extra.")] = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:

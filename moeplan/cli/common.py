@@ -122,8 +122,8 @@ CrOption = Annotated[Optional[float], typer.Option(
 # Memory and inference options (CLI.md), shared by optimize, compare and sweep for both laws.
 MemoryOption = Annotated[Optional[float], typer.Option(
     "--memory", click_type=MEMORY, metavar="SIZE",
-    help="Memory for the served model (weights + router [+ embeddings] + KV cache), "
-         "e.g. 80GB or 640GiB.")]
+    help="Memory for the served model (weights, router, embeddings with --vocab-size, KV "
+         "cache), e.g. 80GB or 640GiB.")]
 BytesPerParamOption = Annotated[float, typer.Option(
     "--bytes-per-param", click_type=BYTES_PER_PARAM, metavar="B", show_default=False,
     help="Bytes per parameter and per cached value (default: 2, bf16).")]
