@@ -70,6 +70,21 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
     return v
 
 
+def positive(value, what: str, allow_none: bool = True) -> float | None:
+    """``value`` as a positive, finite float; ``None`` passes through when ``allow_none``."""
+    if value is None:
+        if allow_none:
+            return None
+        raise InputError(f"{what} is required")
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise InputError(f"{what} must be a positive, finite number, got {value!r}")
+    return v
+
+
 def flops(value, what: str = "budget") -> float:
     """A FLOPs budget: positive and at most :data:`MAX_FLOPS`."""
     return in_range(value, what, 0.0, MAX_FLOPS, lo_open=True,

@@ -303,17 +303,6 @@ def parse_experts(experts) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _positive(value, what, allow_none=True):
-    if value is None:
-        if allow_none:
-            return None
-        raise InputError(f"{what} is required")
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {value!r}")
-    return v
-
-
 def _non_negative(value, what):
     v = float(value or 0.0)
     if not math.isfinite(v) or v < 0:
@@ -336,10 +325,10 @@ class JointConstraints:
              inference_tokens=0.0, max_total_params=None) -> "JointConstraints":
         bpp = domain.in_range(BYTES_PER_PARAM_DEFAULT if bytes_per_param is None
                               else bytes_per_param, "--bytes-per-param", *domain.BYTES_PER_PARAM)
-        memory = _positive(memory, "--memory")
+        memory = domain.positive(memory, "--memory")
         if memory is not None:
             domain.in_range(memory, "--memory (bytes)", 0.0, domain.MAX_BYTES, lo_open=True)
-        max_total = _positive(max_total_params, "--max-total-params")
+        max_total = domain.positive(max_total_params, "--max-total-params")
         if max_total is not None:
             domain.count(max_total, "--max-total-params")
         return cls(memory=memory,
@@ -840,7 +829,7 @@ def optimize_joint(law, flops: float, experts=None, memory=None, kv_tokens=0.0,
     """
     law = _as_joint_law(law)
     ex = parse_experts(experts)
-    F = domain.flops(_positive(flops, "--flops", allow_none=False), "--flops")
+    F = domain.flops(domain.positive(flops, "--flops", allow_none=False), "--flops")
     cons = JointConstraints.make(memory, kv_tokens, bytes_per_param, inference_tokens,
                                  max_total_params)
     _check_budget(law, F, cons)
@@ -989,7 +978,7 @@ class RuleOfThumbCheck:
 def rule_of_thumb_check(law, flops: float, experts=RULE_OF_THUMB_EXPERTS) -> RuleOfThumbCheck:
     """Evaluate the paper's rule of thumb at budget ``flops`` (see :class:`RuleOfThumbCheck`)."""
     law = _as_joint_law(law)
-    F = _positive(flops, "--flops", allow_none=False)
+    F = domain.positive(flops, "--flops", allow_none=False)
     _check_budget(law, F, JointConstraints())
     V, r = _vocab(law), float(law.aspect_ratio)
     fr = joint_frontier(law, F, [1])
@@ -1206,8 +1195,8 @@ def sweep_joint(law, flops_from: float, flops_to: float, points: int = 25, exper
         When no candidate fits the limits at any budget.
     """
     law = _as_joint_law(law)
-    lo = domain.flops(_positive(flops_from, "--from", allow_none=False), "--from")
-    hi = domain.flops(_positive(flops_to, "--to", allow_none=False), "--to")
+    lo = domain.flops(domain.positive(flops_from, "--from", allow_none=False), "--from")
+    hi = domain.flops(domain.positive(flops_to, "--to", allow_none=False), "--to")
     if hi < lo:
         raise InputError(f"--to {hi:.3g} is below --from {lo:.3g}; swap them")
     if isinstance(points, bool) or int(points) != points or not 2 <= points <= 10_000:

@@ -120,17 +120,6 @@ class Setup:
         return self.c + self.param_coefficient(granularity) / n**self.alpha + self.b / d**self.beta
 
 
-def _finite_positive(name, value, allow_none=True):
-    if value is None:
-        if allow_none:
-            return None
-        raise InputError(f"{name} is required")
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name} must be a positive, finite number, got {value!r}")
-    return v
-
-
 def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> Setup:
     """Resolve a :class:`~moeplan.laws.Law` and overrides into a :class:`Setup`.
 
@@ -935,7 +924,7 @@ class OptimizeResult:
 
 
 def _opt_positive(name, value):
-    return None if value is None else _finite_positive(name, value)
+    return domain.positive(value, name)
 
 
 def _opt_count(name, value):
@@ -1207,8 +1196,8 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         tied_embeddings=bool(tied_embeddings),
         max_total_params=_opt_count("max total params", max_total_params),
         max_tokens=_opt_count("max tokens", max_tokens),
-        max_granularity=None if setup.dense else _opt_positive("max granularity",
-                                                               max_granularity),
+        max_granularity=None if setup.dense else domain.positive(max_granularity,
+                                                                 "max granularity"),
         params=_opt_count("params", params),
         inference_tokens=domain.count(inference_tokens or 0.0, "inference tokens",
                                       allow_zero=True))

@@ -222,7 +222,7 @@ def junit_xml(results) -> str:
         suite = ET.SubElement(root, "testsuite", name=path)
         counts = {"tests": 0, "failures": 0, "errors": 0}
         if err is not None:
-            case = ET.SubElement(suite, "testcase", classname=f"moeplan.check", name="valid file",
+            case = ET.SubElement(suite, "testcase", classname="moeplan.check", name="valid file",
                                  file=path)
             ET.SubElement(case, "error", message=err, type="invalid file").text = err
             counts["tests"] += 1
