@@ -128,7 +128,7 @@ def flops_command(
     law: LawOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Count parameters and training FLOPs, router included (SPEC §3).
+    """Count parameters and training FLOPs, the router's cost included.
 
     Example: moeplan flops --d-model 1024 --n-blocks 16 --tokens 1e10 --expansion 64 --granularity 8
     """
