@@ -923,19 +923,8 @@ class OptimizeResult:
         return out
 
 
-def _opt_positive(name, value):
-    return domain.positive(value, name)
-
-
 def _opt_count(name, value):
     return None if value is None else domain.count(value, name, minimum=1.0)
-
-
-def _non_negative(name, value):
-    v = float(value or 0.0)
-    if not math.isfinite(v) or v < 0:
-        raise InputError(f"{name} must be zero or a positive, finite number, got {value!r}")
-    return v
 
 
 def _fmt(v: float) -> str:
