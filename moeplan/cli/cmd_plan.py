@@ -316,13 +316,8 @@ def _limit_text(name: str, value: float) -> str:
 
 
 def _load_dense(dense_law):
-    if dense_law is None:
-        return None
-    spec = load_law(dense_law)
-    if spec.form != "chinchilla":
-        raise InputError(f"--dense-law must be a dense (Chinchilla-form) law; {spec.name} is "
-                         f"{spec.form}")
-    return spec
+    # the form is checked once, by the core (optimize.resolve_dense_law)
+    return None if dense_law is None else load_law(dense_law)
 
 
 def _mult(x) -> str:
