@@ -298,9 +298,12 @@ def _merge_limits(file_limits, overrides):
 
 
 def _warnings(law, s: _Subject) -> list[str]:
+    from .hf import expansion_rate_warnings
+
     out = []
     if law.form == "fine_grained_moe":
         out += law.range_warnings(params=s.n_total, tokens=s.tokens, granularity=s.granularity)
+        out += expansion_rate_warnings(law, s.expansion_rate)
     elif law.form == "chinchilla":
         out += law.range_warnings(params=s.n_total, tokens=s.tokens)
     if s.router_flops > 0 and s.router_flops > s.flops / 2:
@@ -361,7 +364,7 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
                             else proposal.c_r)
         s = _subject_from_hf(model, law, proposal.tokens, proposal.flops,
                              proposal.bytes_per_param)
-        warnings += [w for w in architecture_warnings(model, None)]
+        warnings += architecture_warnings(model, None)
     else:
         s = _subject_from_shape(proposal, law)
     _check_domain(s)

@@ -705,12 +705,19 @@ def architecture_warnings(model: HFModel, law=None) -> list[str]:
     if law is not None and law.form == "fine_grained_moe":
         out += law.range_warnings(params=model.n_total,
                                   granularity=model.granularity if model.is_moe else None)
-        fitted_e = law.fitted_range.get("expansion_rate") or (
-            (law.expansion_rate, law.expansion_rate) if law.expansion_rate else None)
-        if model.is_moe and fitted_e and not (fitted_e[0] / 1.5 <= model.expansion_rate
-                                              <= fitted_e[1] * 1.5):
-            fitted = (f"{fitted_e[0]:g}" if fitted_e[0] == fitted_e[1]
-                      else f"{fitted_e[0]:g} to {fitted_e[1]:g}")
-            out.append(f"expansion rate E = {model.expansion_rate:.3g} is far from the "
-                       f"E = {fitted} that {law.name} was fitted at; the law does not model E")
+        if model.is_moe:
+            out += expansion_rate_warnings(law, model.expansion_rate)
     return out
+
+
+def expansion_rate_warnings(law, expansion_rate: float) -> list[str]:
+    """A warning when the expansion rate E is more than 1.5x away from the E the fine-grained
+    law was fitted at (SPEC.md §2: E = 64, or 16 for the E = 16 set): the law has no E term."""
+    fitted_e = law.fitted_range.get("expansion_rate") or (
+        (law.expansion_rate, law.expansion_rate) if law.expansion_rate else None)
+    if not fitted_e or fitted_e[0] / 1.5 <= expansion_rate <= fitted_e[1] * 1.5:
+        return []
+    fitted = (f"{fitted_e[0]:g}" if fitted_e[0] == fitted_e[1]
+              else f"{fitted_e[0]:g} to {fitted_e[1]:g}")
+    return [f"expansion rate E = {expansion_rate:.3g} is far from the E = {fitted} that "
+            f"{law.name} was fitted at; the law does not model E"]

@@ -384,3 +384,17 @@ def test_examples_are_valid():
     real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
     assert real.proposal["family"] == "olmoe" and real.passed
     assert [c.name for c in real.checks] == ["max_flops", "max_memory", "max_total_params"]
+
+
+def test_expansion_rate_far_from_the_fitted_one_is_warned():
+    # SPEC.md §2: the MoE law was fitted at E = 64 (the e16 set at E = 16) and has no E term.
+    def warned(E, law="krajewski2024-moe"):
+        model = {"d_model": 1024, "n_blocks": 16, "expansion_rate": E, "granularity": 8}
+        r = check_proposal(proposal(model=model), law=load_law(law))
+        return any(f"expansion rate E = {E:g} is far from" in w for w in r.warnings)
+
+    assert warned(8) and warned(256)
+    assert not warned(64) and not warned(48)
+    assert not warned(16, "krajewski2024-moe-e16") and warned(64, "krajewski2024-moe-e16")
+    real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
+    assert any("expansion rate E = 8 is far from the E = 64" in w for w in real.warnings)
