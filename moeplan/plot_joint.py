@@ -12,22 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, MoeplanError
-
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-def _matplotlib():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MoeplanError("--plot needs matplotlib, which is not installed; install it with "
-                           "pip install 'moeplan[plot]'") from None
-    return Figure
+from .errors import MoeplanError
+from .plot import check_plot_path, load_matplotlib
 
 
 def plot_joint_sweep(sweep, path) -> Path:
-    """Draw a :class:`~moeplan.joint.JointSweep` to ``path`` (.png, .svg or .pdf).
+    """Draw a :class:`~moeplan.joint.JointSweep` to ``path`` (.png or .svg, as ``sweep --plot``).
 
     Left: predicted loss against the budget for each number of experts under the limit, with
     the best E at each budget marked. Right: the memory-optimal E against the budget, and the
@@ -36,15 +26,13 @@ def plot_joint_sweep(sweep, path) -> Path:
     Raises
     ------
     InputError
-        If the file suffix is not .png, .svg or .pdf.
+        If the file suffix is not .png or .svg, its folder is missing, or matplotlib is
+        missing (the same checks as :func:`moeplan.plot.plot_frontier`).
     MoeplanError
-        If matplotlib is missing or the file cannot be written.
+        If the file cannot be written.
     """
-    path = Path(path)
-    if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"--plot {str(path)!r}: use a file name ending in "
-                         f"{', '.join(PLOT_SUFFIXES)}")
-    Figure = _matplotlib()
+    path = check_plot_path(path)
+    Figure, _ = load_matplotlib()
     fr = sweep.frontier
     F = fr.flops
     fig = Figure(figsize=(11, 4.4), layout="constrained")
