@@ -102,6 +102,14 @@ class _Subject:
     describe: dict
 
 
+def _c_r(law, override: float | None = None) -> float:
+    """FLOPs per router parameter per token: the proposal's, else the law's, else SPEC.md §3's
+    14 (a dense law stores c_r = 0, yet a model checked against it may have a router)."""
+    if override is not None:
+        return override
+    return law.c_r if law.c_r > 0 else C_R_DEFAULT
+
+
 def _subject_from_shape(p: Proposal, law) -> _Subject:
     dense = law.form == "chinchilla"
     d, n = p.d_model, p.n_blocks
@@ -117,8 +125,7 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         G = p.granularity
         E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
     c_f = law.c_f if p.c_f is None else p.c_f
-    c_r = 0.0 if dense else ((law.c_r if law.c_r > 0 else C_R_DEFAULT) if p.c_r is None
-                             else p.c_r)
+    c_r = 0.0 if dense else _c_r(law, p.c_r)
     n_active = 12.0 * d * d * n
     n_total = d * d * (8.0 * E + 4.0) * n
     router = 0.0 if dense else d * E * G * n
@@ -198,10 +205,8 @@ def _optimum(law, s: _Subject) -> dict:
 def _recommended(law, s: _Subject, kw: dict) -> dict | None:
     """The planner's whole-number configuration at the same FLOPs, or None without one (e.g. a
     fractional expansion rate, where no granularity gives a whole number of experts)."""
-    try:
-        from .optimize import optimize
-    except ImportError:  # an older planner without the realizable search
-        return None
+    from .optimize import optimize
+
     try:
         rec = optimize(law, s.flops, c_f=s.c_f, **kw).to_dict().get("recommended")
     except MoeplanError:
@@ -358,10 +363,9 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     limits = _anchor(limits, proposal)
     warnings: list[str] = []
     if proposal.config_path is not None:
-        model = load_config(proposal.config_path, c_f=law.c_f if proposal.c_f is None
-                            else proposal.c_f,
-                            c_r=(law.c_r if law.c_r > 0 else C_R_DEFAULT) if proposal.c_r is None
-                            else proposal.c_r)
+        model = load_config(proposal.config_path,
+                            c_f=law.c_f if proposal.c_f is None else proposal.c_f,
+                            c_r=_c_r(law, proposal.c_r))
         s = _subject_from_hf(model, law, proposal.tokens, proposal.flops,
                              proposal.bytes_per_param)
         warnings += architecture_warnings(model, None)
@@ -391,7 +395,7 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
         raise InputError(f"{path}: give --tokens or --flops, not both (the other follows from "
                          f"the FLOPs formula)")
     law = law or load_law(None)
-    model = load_config(path, c_f=law.c_f, c_r=law.c_r if law.c_r > 0 else C_R_DEFAULT)
+    model = load_config(path, c_f=law.c_f, c_r=_c_r(law))
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
     _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
