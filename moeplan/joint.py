@@ -48,6 +48,7 @@ import numpy as np
 from . import domain
 from .errors import InfeasibleError, InputError
 from .laws import Law, joint_chinchilla_coefficients
+from .units import format_bytes
 
 #: Vocabulary of the GPT-2 tokenizer the law was fitted with (used if a law file has none).
 GPT2_VOCAB_SIZE = 50257
@@ -736,16 +737,18 @@ def _smallest_memory_message(law, experts, cons: JointConstraints) -> str:
     need_bytes = float(memory_bytes(r, e, cons.kv_tokens, cons.bytes_per_param, V, r))
     need_params = float(total_params(r, e, V, r))
     parts = []
+    # exact, rounded up: a rounded figure (1.297e+07 for 12,971,264) could be below the need,
+    # so "allow at least" that much would fail again
     if cons.memory is not None and cons.memory < need_bytes:
-        parts.append(f"--memory {cons.memory:.4g} bytes is below the smallest possible model "
-                     f"(d_model {r:g}, 1 block, E = {e}: {need_bytes:.4g} bytes at "
-                     f"{cons.bytes_per_param:g} bytes per parameter with "
-                     f"{cons.kv_tokens:g} KV-cache tokens); allow at least {need_bytes:.4g} "
-                     f"bytes")
+        kv = f" with {cons.kv_tokens:g} KV-cache tokens" if cons.kv_tokens else ""
+        parts.append(f"--memory {cons.memory:,.0f} bytes is below the smallest possible model "
+                     f"(d_model {r:g}, 1 block, E = {e}: {math.ceil(need_bytes):,} bytes at "
+                     f"{cons.bytes_per_param:g} bytes per parameter{kv}); allow at least "
+                     f"{math.ceil(need_bytes):,} bytes ({format_bytes(need_bytes)})")
     if cons.max_total_params is not None and cons.max_total_params < need_params:
-        parts.append(f"--max-total-params {cons.max_total_params:.4g} is below the smallest "
-                     f"possible model ({need_params:.4g} parameters with embeddings at d_model "
-                     f"{r:g}, E = {e}); allow at least {need_params:.4g}")
+        parts.append(f"--max-total-params {cons.max_total_params:,.0f} is below the smallest "
+                     f"possible model ({math.ceil(need_params):,} parameters with embeddings at "
+                     f"d_model {r:g}, E = {e}); allow at least {math.ceil(need_params):,}")
     return "; ".join(parts) or "no model fits the limits"
 
 

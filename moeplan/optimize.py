@@ -1207,12 +1207,13 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
             smallest.append((float(memory_bytes(setup, d0, n0, G, cons)), G, d0))
         need, G0, d0 = min(smallest)
         if need > cons.memory:
+            # "allow at least" exactly, rounded up: 4.49 MB may be short of 4,491,264 bytes
             raise InfeasibleError(
                 f"memory {format_bytes(cons.memory)} is below the smallest model (d_model "
                 f"{d0:g}, 1 block, G = {G0:g}: {format_bytes(need)} at {cons.bytes_per_param:g} "
                 f"bytes per parameter"
                 + (f", KV cache of {_fmt(cons.kv_tokens)} tokens included" if cons.kv_tokens
-                   else "") + f"); allow at least {format_bytes(need)}")
+                   else "") + f"); allow at least {math.ceil(need):,} bytes")
 
     unconstrained_flops = None
     if target_loss is not None:

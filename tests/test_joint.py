@@ -293,8 +293,10 @@ def test_parse_experts_dedupes_and_sorts():
 
 def test_memory_below_smallest_model():
     smallest = 2 * n_total_int(1, 1)  # bf16, d_model 64, one block, dense
-    with pytest.raises(InfeasibleError, match="smallest possible model"):
+    with pytest.raises(InfeasibleError, match="smallest possible model") as exc:
         optimize_joint(LAW, 1e21, memory=smallest - 1)
+    # the advice is exact: a rounded figure (1.297e+07) would be short of 12,972,288
+    assert f"allow at least {smallest:,} bytes" in str(exc.value)
     plan = optimize_joint(LAW, 1e21, memory=smallest)  # exactly enough: fits
     assert plan.recommended.n_blocks == 1 and plan.recommended.n_experts == 1
     assert plan.recommended.memory_bytes == smallest

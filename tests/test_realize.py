@@ -119,8 +119,9 @@ def test_memory_limit_holds_for_realizable_configs(moe):
 def test_memory_below_the_smallest_model(moe):
     # d_model 64, one block, G = 1, E = 64: 516·64² weights + 64·64 router, 2 bytes each
     need = (516 * 64 * 64 + 64 * 64) * 2
-    with pytest.raises(InfeasibleError, match="smallest model"):
+    with pytest.raises(InfeasibleError, match="smallest model") as exc:
         optimize(moe, 1e20, memory=need * 0.99)
+    assert f"allow at least {need:,} bytes" in str(exc.value)   # exact, not a rounded 4.24 MB
     res = optimize(moe, 1e20, memory=need * 1.01, granularities=[1])
     assert res.recommended.d_model == 64 and res.recommended.n_blocks == 1
 
