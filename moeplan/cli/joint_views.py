@@ -266,7 +266,7 @@ def joint_sweep_report_from_result(sweep: JointSweep, plot=None) -> Report:
 
         path = plot_joint_sweep(sweep, plot)
         data["plot"] = str(path)
-        lines.append(f"wrote {path}")
+        lines.append(f"Plot written to {path}")  # as the fine-grained sweep says
     cols = ["budget_flops", "n_experts", "loss", "d_model", "n_active_with_embedding", "tokens",
             "binding_constraint", "dense_loss", "unconstrained_n_experts"] + [
         f"loss_e{e}" for e in experts]
