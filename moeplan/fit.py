@@ -146,7 +146,6 @@ class _Problem:
         self.log_d = np.log(runs.tokens)
         self.log_loss = np.log(runs.loss)
         self.log_g = None if form == "dense" else np.log(runs.granularity)
-        self.weights = None if weights is None else np.asarray(weights, dtype=float)
         index = {n: j for j, n in enumerate(self.names)}
         # term k = theta[const] - sum_j theta[j] * x_j  (the linear map behind the LSE)
         terms = [(index["log_a"], ((index["alpha"], self.log_n),)),
@@ -163,11 +162,18 @@ class _Problem:
             self.full[j] = v
         bounds = [EXPONENT_BOUNDS if not n.startswith("log_") else LOG_BOUNDS for n in self.names]
         self.bounds = [bounds[j] for j in self.free]
-        # Scale: the objective of the best constant prediction, so the scaled objective is of
-        # order one whatever delta, the number of runs or the spread of the losses.
+        self.set_weights(weights)
+        self.n_evaluations = 0
+
+    def set_weights(self, weights) -> None:
+        """Per-run weights (None: all 1; bootstrap: resample counts), and the scale they imply.
+
+        The scale is the objective of a constant prediction (the median log-loss), so the
+        scaled objective is of order one whatever delta, the number of runs or their weights.
+        """
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
         centre = np.median(self.log_loss)
         self.scale = max(self._huber_sum(centre - self.log_loss), 1e-300)
-        self.n_evaluations = 0
 
     def _huber_sum(self, r):
         a = np.abs(r)
@@ -730,9 +736,7 @@ def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_samples)
     problem = _Problem(runs, form, result.huber_delta, result.weight_decay, fixed_idx)
     for w in counts:
-        problem.weights = w.astype(float)
-        problem.scale = max(problem._huber_sum(np.median(problem.log_loss) - problem.log_loss),
-                            1e-300)
+        problem.set_weights(w)
         local = local_minimize(problem, result.theta, restarts=1)
         if local.success:
             thetas.append(local.theta)
