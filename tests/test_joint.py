@@ -361,6 +361,17 @@ def test_flops_to_reach_round_trip(memory):
         assert flops_to_reach_joint(LAW, loss, 1, cons) == pytest.approx(F, rel=1e-9)
 
 
+@pytest.mark.parametrize("e", [1, 8])
+def test_flops_to_reach_matches_the_closed_form(e):
+    """No limit: at the optimum n·D^ν = (μ/ν)·m·N^μ, so L − c = m·N^μ·(1 + μ/ν); solve for N,
+    then D, and F = 6·N·D (SPEC §7), independently of the solver the round trip uses."""
+    m, mu, n, nu = reduction(e)
+    for target in (3.0, 2.4):
+        N = ((target - K["c"]) / (m * (1 + mu / nu))) ** (1 / mu)
+        D = ((mu / nu) * m * N**mu / n) ** (1 / nu)
+        assert flops_to_reach_joint(LAW, target, e) == pytest.approx(6 * N * D, rel=1e-9)
+
+
 def test_flops_to_reach_unreachable_under_memory():
     cons = JointConstraints.make(memory=1e9)
     d = float(joint_frontier(LAW, 1e30, [1], cons).d_model[0, 0])

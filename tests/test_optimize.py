@@ -234,7 +234,6 @@ def grid_min(loss_fn, lo=math.log(1e-4), hi=math.log(4e6), rounds=4, n=20001):
         j = int(np.argmin(loss))
         if not math.isfinite(loss[j]):
             return best
-        step = x[1] - x[0]
         lo, hi = x[max(j - 2, 0)], x[min(j + 2, n - 1)]
         best = (float(loss[j]), float(np.exp(x[j])))
     return best
