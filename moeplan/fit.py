@@ -638,14 +638,14 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
         message = (f"did not converge: L-BFGS-B stopped because {why}, with the projected "
                    f"gradient at {best.projected_gradient:.2g}, above the tolerance "
                    f"{GRADIENT_TOLERANCE:g}")
+    coefficients = theta_to_coefficients(theta, form)
     return FitResult(
-        form=form, coefficients=theta_to_coefficients(theta, form), theta=theta,
+        form=form, coefficients=coefficients, theta=theta,
         success=best.success, message=message,
         n_evaluations=sum(r.n_evaluations for r in locals_), n_starts=len(locals_),
         objective=best.objective, rmse=rmse, r2=r2, n_runs=len(runs), huber_delta=delta,
         weight_decay=wd, objective_name=objective,
-        fixed={COEFFICIENTS[form][j]: float(theta_to_coefficients(theta, form)[
-            COEFFICIENTS[form][j]]) for j in fixed_idx},
+        fixed={COEFFICIENTS[form][j]: coefficients[COEFFICIENTS[form][j]] for j in fixed_idx},
         at_bound=at_bound, worst_runs=worst, predicted=predicted,
         projected_gradient=best.projected_gradient,
         local_objectives=tuple(sorted(r.objective for r in locals_)), stop_reason=why)
