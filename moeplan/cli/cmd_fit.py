@@ -166,9 +166,8 @@ def fit_command(
         raise InputError(f"--law-form {law_form!r}: use moe or dense")
     if objective not in ("chinchilla", "paper"):
         raise InputError(f"--objective {objective!r}: use chinchilla or paper")
-    for flag, value in (("--huber-delta", huber_delta), ("--expansion", expansion_rate)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(f"{flag} {value!r}: must be a positive number")
+    if huber_delta is not None and not (math.isfinite(huber_delta) and huber_delta > 0):
+        raise InputError(f"--huber-delta {huber_delta!r}: must be a positive number")
     domain.experts(expansion_rate, "--expansion")
     if weight_decay is not None and not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise InputError(f"--weight-decay {weight_decay!r}: must be zero or positive")
@@ -230,9 +229,8 @@ def fit_command(
                     f"range ({format_count(lo)} to {format_count(hi)}): an extrapolation")
     form_label = "fine-grained MoE" if law_form == "moe" else "dense (Chinchilla form)"
 
-    data = {"runs_file": file, "law_form": result.law_form}
+    data = {"runs_file": file}
     data.update(result.to_dict())
-    data["law_form"] = result.law_form
     data["dropped_highest_loss"] = drop_highest
     data["tokens_from_flops"] = runs.tokens_from_flops
     if boot is not None:
