@@ -35,16 +35,7 @@ def inspect_command(
     c_r: CrOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Count a real model's parameters exactly and map it to the law (E, G, N).
-
-    Reads a Hugging Face config.json (mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2,
-    deepseek_v3, dbrx, granitemoe, gpt_oss, and dense llama/mistral/qwen2/qwen3). Counts with and
-    without embeddings, FLOPs per token (router included, attention scores at --seq-len), and the
-    law's variables: G = routed experts per token, E = routed experts / top-k, N = total
-    non-embedding parameters.
-
-    Example: moeplan inspect mixtral-8x7b/config.json --seq-len 8192
-    """
+    """``moeplan inspect``; its help text is INSPECT_HELP below."""
     fmt = output_format(json_flag)
     spec = load_law(law)
     cf = spec.c_f if c_f is None else c_f
@@ -307,16 +298,7 @@ def check_command(
         help="Set or add a limit for every file (repeatable): max_loss_gap, "
              "min_compute_efficiency, max_flops, max_total_params, max_memory.")] = None,
 ) -> None:
-    """Check proposed training runs against the scaling law (a CI gate).
-
-    For each file: FLOPs with the router, predicted loss, the compute-optimal loss at the same
-    FLOPs, the loss gap, the compute efficiency, optimal vs proposed G, tokens per parameter
-    and memory. Every limit in the file is one named check; without a limits section the
-    defaults max_loss_gap 0.02 and min_compute_efficiency 0.8 apply. Exit code 0 when every
-    check passes, 1 when one fails, 2 when a file is invalid.
-
-    Example: moeplan check examples/proposal.yaml --format github
-    """
+    """``moeplan check``; its help text is CHECK_HELP below."""
     from ..check import parse_limit_options
 
     fmt_name = "json" if json_flag else fmt.value
