@@ -2,8 +2,8 @@
 
 For a proposal (see :mod:`moeplan.proposal`) or a Hugging Face config plus a token count, this
 computes the training FLOPs with the router (SPEC.md §3), the predicted loss, the best loss the
-law reaches with the same FLOPs (:func:`moeplan.optimize.compute_optimal_loss`, at the proposal's
-expansion rate, c_f and c_r), the loss gap, the compute efficiency (SPEC.md §4's compute
+law reaches with the same FLOPs (the continuous optimum of :func:`moeplan.optimize.frontier`,
+at the proposal's expansion rate, c_f and c_r), the loss gap, the compute efficiency (SPEC.md §4's compute
 multiplier against the compute-optimal allocation: the FLOPs the optimum needs to reach the
 proposal's loss, :func:`moeplan.optimize.flops_to_reach`, divided by the proposal's FLOPs), the
 optimal granularity, tokens per parameter and the memory of the weights. Each limit is one named
@@ -268,12 +268,13 @@ def _suggestion(s: _Subject, m: dict, opt: dict, dense: bool) -> str | None:
 
 def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | None]:
     """Metrics, optimum, checks and suggestion for one subject."""
-    from .optimize import compute_optimal_loss, flops_to_reach
+    from .optimize import flops_to_reach
 
     dense = law.form == "chinchilla"
     kw = {} if dense else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
     loss = _law_loss(law, s)
-    opt_loss = float(compute_optimal_loss(law, s.flops, c_f=s.c_f, **kw))
+    opt = _optimum(law, s)  # its continuous optimum's loss is the compute-optimal loss
+    opt_loss = opt["loss"]
     needed = float(flops_to_reach(law, loss, c_f=s.c_f, **kw))
     m = dict(s.describe)
     m.update(n_active=s.n_active, n_total=s.n_total, router_params=s.router_params,
@@ -283,7 +284,6 @@ def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | 
              tokens_per_active_param=s.tokens / s.n_active,
              tokens_per_param=s.tokens / s.n_total, n_params=s.n_params,
              memory_bytes=s.memory_bytes, c_f=s.c_f, c_r=s.c_r)
-    opt = _optimum(law, s)
     m["optimal_granularity"] = opt["granularity"]
     checks = tuple(_run_check(limit, m) for limit in limits)
     return m, opt, checks, _suggestion(s, m, opt, dense)
