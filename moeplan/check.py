@@ -418,4 +418,6 @@ def parse_limit_options(items) -> tuple:
     try:
         return parse_limits(raw, "--limit") if raw else ()
     except MoeplanError as exc:
-        raise InputError(str(exc).replace("--limit: limits", "--limit")) from None
+        # "--limit: limits.max_flops: ..." -> "--limit max_flops: ..."
+        raise InputError(str(exc).replace("--limit: limits.", "--limit ")
+                         .replace("--limit: limits", "--limit")) from None

@@ -203,6 +203,11 @@ def test_limit_overrides_replace_by_name():
     for bad in (["max_loss_gap"], ["nope=1"], ["max_flops=lots"]):
         with pytest.raises(MoeplanError):
             parse_limit_options(bad)
+    # the message names the option and the limit as the user wrote them
+    with pytest.raises(MoeplanError, match=r"^--limit max_flops: 'lots' is not a number"):
+        parse_limit_options(["max_flops=lots"])
+    with pytest.raises(MoeplanError, match=r"^--limit: unknown key 'nope'"):
+        parse_limit_options(["nope=1"])
 
 
 @settings(max_examples=25)
