@@ -208,7 +208,9 @@ def _recommended(law, s: _Subject, kw: dict) -> dict | None:
     from .optimize import optimize
 
     try:
-        rec = optimize(law, s.flops, c_f=s.c_f, **kw).to_dict().get("recommended")
+        # use_bootstrap=False: check reports no percentiles, so the law's samples go unused
+        rec = optimize(law, s.flops, c_f=s.c_f, use_bootstrap=False,
+                       **kw).to_dict().get("recommended")
     except MoeplanError:
         return None
     return dict(rec) if rec else None
