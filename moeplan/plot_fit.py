@@ -11,16 +11,7 @@ import os
 import numpy as np
 
 from .errors import InputError
-
-
-def _matplotlib():
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise InputError("--plot needs matplotlib, which is not installed; install it with "
-                         "pip install 'moeplan[plot]'") from None
-    return Figure, FigureCanvasAgg
+from .plot import load_matplotlib
 
 
 def plot_fit(runs, result, path: str | os.PathLike, title: str | None = None) -> str:
@@ -41,7 +32,7 @@ def plot_fit(runs, result, path: str | os.PathLike, title: str | None = None) ->
     str
         The path written.
     """
-    Figure, FigureCanvasAgg = _matplotlib()
+    Figure, FigureCanvasAgg = load_matplotlib()
     path = os.fspath(path)
     fig = Figure(figsize=(6.4, 5.2), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)

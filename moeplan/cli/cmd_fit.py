@@ -185,9 +185,9 @@ def fit_command(
     fixed = _parse_fixed(fix)
     columns = parse_column_mapping(column)
     if plot is not None:
-        from ..plot_fit import _matplotlib
+        from ..plot import load_matplotlib
 
-        _matplotlib()  # fail before fitting when the plot extra is missing
+        load_matplotlib()  # fail before fitting when the plot extra is missing
 
     runs = read_runs(file, law_form, columns)
     if drop_highest:
