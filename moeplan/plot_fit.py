@@ -14,6 +14,25 @@ from .errors import InputError
 from .plot import load_matplotlib
 
 
+def check_fit_plot_path(path: str | os.PathLike) -> str:
+    """``path`` if matplotlib is installed, writes its extension and its folder exists.
+
+    ``fit --plot`` calls it before fitting, so a bad path costs no fit and leaves no ``--out``
+    file behind a failed command.
+    """
+    _, FigureCanvasAgg = load_matplotlib()
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    if suffix not in FigureCanvasAgg.get_supported_filetypes():
+        raise InputError(f"--plot {path!r}: use a .png, .svg or .pdf file name")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise InputError(f"--plot {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"--plot {path!r} is a directory; give a file name")
+    return path
+
+
 def plot_fit(runs, result, path: str | os.PathLike, title: str | None = None) -> str:
     """Draw observed vs predicted loss for every run and save it to ``path``.
 

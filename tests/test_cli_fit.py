@@ -215,6 +215,19 @@ def test_plot_writes_a_png(runner, chinchilla_csv, tmp_path):
     assert f"wrote {png}" in r.stdout
 
 
+@pytest.mark.parametrize("name, needle", [("x.txt", "use a .png"),
+                                           ("missing/x.png", "does not exist"),
+                                           ("folder.png", "is a directory")])
+def test_bad_plot_path_fails_before_fitting_and_writes_nothing(runner, moe_csv, tmp_path, name,
+                                                               needle):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "law.yaml"
+    (tmp_path / "folder.png").mkdir()
+    r = run(runner, "fit", moe_csv, "--starts", "2", "--out", out, "--plot", tmp_path / name)
+    assert r.exit_code == 2 and needle in r.stderr and r.stdout == ""
+    assert not out.exists()
+
+
 def test_plot_without_matplotlib_says_what_to_install(runner, moe_csv, tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)

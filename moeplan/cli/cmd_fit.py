@@ -185,9 +185,9 @@ def fit_command(
     fixed = _parse_fixed(fix)
     columns = parse_column_mapping(column)
     if plot is not None:
-        from ..plot import load_matplotlib
+        from ..plot_fit import check_fit_plot_path
 
-        load_matplotlib()  # fail before fitting when the plot extra is missing
+        check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
 
     runs = read_runs(file, law_form, columns)
     if drop_highest:
