@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import domain
-from .accounting import C_R_DEFAULT, embedding_params
+from .accounting import embedding_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
 from .proposal import Limit, Proposal, parse_limits
@@ -107,7 +107,7 @@ def _c_r(law, override: float | None = None) -> float:
     14 (a dense law stores c_r = 0, yet a model checked against it may have a router)."""
     if override is not None:
         return override
-    return law.c_r if law.c_r > 0 else C_R_DEFAULT
+    return law.router_c_r
 
 
 def _subject_from_shape(p: Proposal, law) -> _Subject:

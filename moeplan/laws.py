@@ -179,6 +179,14 @@ class Law:
         return irr + p + d
 
     @property
+    def router_c_r(self) -> float:
+        """c_r for counting MoE FLOPs with this law: its own, or the default 14 when it has
+        none (the dense sets store c_r = 0, as F = 6ND has no router)."""
+        from .accounting import C_R_DEFAULT
+
+        return self.c_r if self.c_r > 0 else C_R_DEFAULT
+
+    @property
     def floor(self) -> float:
         """The irreducible loss ``c``: no model reaches it."""
         return float(self.coefficients["c"])

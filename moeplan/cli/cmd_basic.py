@@ -145,7 +145,7 @@ def flops_command(
     E = expansion_rate if expansion_rate is not None else (spec.expansion_rate or 64.0)
     G = 1.0 if granularity is None else granularity
     cf = spec.c_f if c_f is None else c_f
-    cr = (spec.c_r if spec.c_r > 0 else 14.0) if c_r is None else c_r
+    cr = spec.router_c_r if c_r is None else c_r
     fb = flops_breakdown(d_model, n_blocks, tokens, E, G, cf, cr, vocab_size, tied_embeddings)
     warnings = []
     if fb.router_flops > fb.expert_flops:

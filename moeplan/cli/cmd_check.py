@@ -10,7 +10,6 @@ from xml.etree import ElementTree as ET
 
 import typer
 
-from ..accounting import C_R_DEFAULT
 from ..coefficients import load_law
 from ..errors import MoeplanError
 from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
@@ -40,7 +39,7 @@ def inspect_command(
     fmt = output_format(json_flag)
     spec = load_law(law)
     cf = spec.c_f if c_f is None else c_f
-    cr = (spec.c_r if spec.c_r > 0 else C_R_DEFAULT) if c_r is None else c_r
+    cr = spec.router_c_r if c_r is None else c_r
     model = load_config(path, seq_len=seq_len, c_f=cf, c_r=cr)
     warnings = architecture_warnings(model, spec)
     data = model.to_dict()

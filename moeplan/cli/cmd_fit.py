@@ -152,7 +152,7 @@ def fit_command(
 ) -> None:
     """Fit a scaling law to your own training runs.
 
-    Huber loss on log-loss residuals with the law in log-sum-exp form, multi-start L-BFGS-B with analytic gradients (SPEC.md section 5). Exit status 3 when the fit does not converge.
+    Huber loss on log-loss residuals with the law in log-sum-exp form, multi-start L-BFGS-B with analytic gradients (the Chinchilla method: Hoffmann et al. 2022; Besiroglu et al. 2024). Exit status 3 when the fit does not converge.
 
     Example: moeplan fit runs.csv --bootstrap 200 --at-flops 1e21,1e22 --out mylaw.yaml
 

@@ -161,7 +161,7 @@ def optimize_command(
         help="Number of GPUs for --gpu (default: 1).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Compute-optimal MoE configuration for a FLOPs budget (SPEC §4).
+    """Compute-optimal MoE configuration for a FLOPs budget.
 
     Minimises the law over d_model and G, then rounds to buildable shapes. With
     --law ludziejewski2025-joint: the best number of experts under --memory.
