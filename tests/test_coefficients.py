@@ -158,3 +158,9 @@ def test_precompiled_copy_is_used_only_for_identical_files(tmp_path, monkeypatch
     co._load_cached.cache_clear()
     assert load_law("krajewski2024-moe").coefficients["a"] == 19.5
     co._load_cached.cache_clear()
+
+
+def test_router_c_r_falls_back_to_the_default_for_dense_sets():
+    assert load_law("krajewski2024-dense").c_r == 0
+    assert load_law("krajewski2024-dense").router_c_r == 14
+    assert load_law("krajewski2024-moe").router_c_r == 14
