@@ -48,7 +48,7 @@ import numpy as np
 from . import domain
 from .errors import InfeasibleError, InputError
 from .laws import Law, joint_chinchilla_coefficients
-from .units import format_bytes
+from .units import format_bytes, format_count
 
 #: Vocabulary of the GPT-2 tokenizer the law was fitted with (used if a law file has none).
 GPT2_VOCAB_SIZE = 50257
@@ -352,6 +352,22 @@ class JointConstraints:
         if self.inference_tokens > 0:
             parts.append("inference-aware")
         return " + ".join(parts) if parts else "compute-optimal"
+
+    @property
+    def description(self) -> str:
+        """The limits in words, e.g. ``memory 16 GB, 2 bytes/param`` (``no limit`` if none)."""
+        parts = []
+        if self.memory is not None:
+            parts.append(f"memory {format_bytes(self.memory)}")
+            if self.kv_tokens:
+                parts.append(f"KV cache {format_count(self.kv_tokens)} tokens")
+        if self.max_total_params is not None:
+            parts.append(f"at most {format_count(self.max_total_params)} parameters")
+        if self.inference_tokens:
+            parts.append(f"{format_count(self.inference_tokens)} inference tokens")
+        if parts:
+            parts.append(f"{self.bytes_per_param:g} bytes/param")
+        return ", ".join(parts) or "no limit"
 
     def to_dict(self) -> dict:
         return {"memory_bytes": self.memory, "kv_tokens": self.kv_tokens,

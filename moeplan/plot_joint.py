@@ -57,7 +57,7 @@ def plot_joint_sweep(sweep, path) -> Path:
     best_e = sweep.best_experts()
     best_un = sweep.best_experts(unconstrained=True)
     ok = np.isfinite(best_e)
-    ax_e.step(F[ok], best_e[ok], where="mid", color="tab:blue", lw=2, label=_limit_label(sweep))
+    ax_e.step(F[ok], best_e[ok], where="mid", color="tab:blue", lw=2, label=sweep.constraints.description)
     ax_e.step(F, best_un, where="mid", color="grey", lw=1.2, ls="--", label="no memory limit")
     ax_e.set_xscale("log")
     ax_e.set_yscale("log", base=2)
@@ -78,19 +78,6 @@ def plot_joint_sweep(sweep, path) -> Path:
             from None
     return path
 
-
-def _limit_label(sweep) -> str:
-    c = sweep.constraints
-    parts = []
-    if c.memory is not None:
-        parts.append(f"memory {c.memory / 1e9:.3g} GB")
-        if c.kv_tokens:
-            parts.append(f"{c.kv_tokens:.3g} KV tokens")
-    if c.max_total_params is not None:
-        parts.append(f"<= {c.max_total_params:.3g} params")
-    if c.inference_tokens:
-        parts.append(f"{c.inference_tokens:.3g} inference tokens")
-    return ", ".join(parts) or "no limit"
 
 
 def _colours(k: int) -> list:

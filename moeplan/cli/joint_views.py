@@ -51,21 +51,6 @@ def _shape(cfg: JointConfig, sep: str = " x ") -> str:
     return f"{cfg.d_model:.1f}{sep}{cfg.n_blocks:.2f}"
 
 
-def _limits_text(c) -> str:
-    parts = []
-    if c.memory is not None:
-        parts.append(f"memory {format_bytes(c.memory)}")
-        if c.kv_tokens:
-            parts.append(f"KV cache {format_count(c.kv_tokens)} tokens")
-    if c.max_total_params is not None:
-        parts.append(f"at most {format_count(c.max_total_params)} parameters")
-    if c.inference_tokens:
-        parts.append(f"{format_count(c.inference_tokens)} inference tokens")
-    if parts:
-        parts.append(f"{c.bytes_per_param:g} bytes/param")
-    return ", ".join(parts) or "no limit"
-
-
 # --------------------------------------------------------------------------------------------
 # optimize
 # --------------------------------------------------------------------------------------------
@@ -113,7 +98,7 @@ def joint_optimize_report_from_result(plan: JointPlan) -> Report:
     """The ``optimize`` report of a :class:`~moeplan.joint.JointPlan`."""
     rec, cons = plan.recommended, plan.constraints
     title = (f"Recommended: E = {rec.n_experts:g} experts ({plan.law}; {plan.problem}; "
-             f"{format_sci(plan.budget_flops)} FLOPs; {_limits_text(cons)})")
+             f"{format_sci(plan.budget_flops)} FLOPs; {cons.description})")
     t1 = Table(title, ["", "value"], config_rows(rec, cons.memory))
     rows = []
     for c in plan.candidates:
@@ -200,7 +185,7 @@ def joint_compare_report_from_result(cmp: JointComparison) -> Report:
         lines.append(f"Rule of thumb (Ludziejewski et al. 2025): "
                      f"{cmp.rows[0].rule_of_thumb.statement}.")
     title = (f"Dense (E = 1) vs the best MoE ({cmp.law}; {cmp.constraints.problem}; "
-             f"{_limits_text(cmp.constraints)})")
+             f"{cmp.constraints.description})")
     table = Table(title, ["budget", "dense", "loss", "E", "MoE", "loss", "gain", "FLOPs x"],
                   rows,
                   caption="dense, MoE: d_model x n_blocks; gain: dense loss minus MoE loss; "
@@ -253,7 +238,7 @@ def joint_sweep_report_from_result(sweep: JointSweep, plot=None) -> Report:
                          row.get("dense_loss"), row["unconstrained_n_experts"]]
                         + [row["loss_by_experts"][str(e)] for e in experts])
     title = (f"Memory-optimal number of experts ({sweep.law}; {sweep.constraints.problem}; "
-             f"{_limits_text(sweep.constraints)})")
+             f"{sweep.constraints.description})")
     table = Table(title, ["budget", "E", "loss", "d_model", "N_act", "tokens", "binds", "dense",
                           "E free"], rows,
                   caption="E: the best number of experts under the limit (continuous optima); "
