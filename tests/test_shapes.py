@@ -65,10 +65,10 @@ def test_widths_are_the_nearest_buildable_exhaustively(g, tp, target):
 
 def test_nearest_width_is_first():
     shapes = enumerate_shapes(3000.0, 8, 64, 64, ShapeRules(tp=8))
-    # tp 8 with 128-wide heads: widths are multiples of 1024
+    # tp 8: 128-wide heads from 2048 (multiples of 1024), 64-wide below (multiples of 512)
     # 3072 / 64 = 48 exactly: one depth; then 2048 (32 blocks)
     assert [(s.d_model, s.n_blocks) for s in shapes[:2]] == [(3072, 48), (2048, 32)]
-    assert {s.d_model for s in shapes} == {1024, 2048, 3072, 4096, 5120, 6144}
+    assert {s.d_model for s in shapes} == {1024, 1536, 2048, 3072, 4096, 5120}
     # below 2048, 64-wide heads: 1024 = 16 heads of 64
     small = [s for s in shapes if s.d_model == 1024][0]
     assert (small.n_heads, small.head_dim, small.d_expert, small.n_experts) == (16, 64, 128, 512)
