@@ -71,7 +71,7 @@ def test_nearest_width_is_first():
     assert {s.d_model for s in shapes} == {1024, 1536, 2048, 3072, 4096, 5120}
     # below 2048, 64-wide heads: 1024 = 16 heads of 64
     small = [s for s in shapes if s.d_model == 1024][0]
-    assert (small.n_heads, small.head_dim, small.d_expert, small.n_experts) == (16, 64, 128, 512)
+    assert (small.n_heads, small.head_dim, small.d_expert, small.n_experts) == (16, 64, 512, 512)
 
 
 def test_unbuildable_expert_counts_give_no_shape_and_bad_input_is_refused():
