@@ -344,7 +344,7 @@ def _law_setup(law, expansion_rate, aspect_ratio, c_f, c_r):
     return float(e), float(ar), float(cf), float(cr)
 
 
-def _scan_width(law, flops, g, e, ar, cf, cr) -> float:
+def optimal_width(law, flops, g, e, ar, cf, cr) -> float:
     """The continuous loss-optimal d_model at granularity g, to ~0.1% (a vectorised scan).
 
     Only the neighbourhood to search is needed here; the planner owns the exact optimum.
@@ -385,7 +385,8 @@ def score_shapes(law, flops: float, shapes, c_f: float | None = None,
 
 def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspect_ratio=None,
                rules: ShapeRules = DEFAULT_RULES, c_f=None, c_r=None,
-               each_side: int = WIDTHS_EACH_SIDE_DEFAULT, widths=None) -> ShapeChoice:
+               each_side: int = WIDTHS_EACH_SIDE_DEFAULT, widths=None,
+               accept=None) -> ShapeChoice:
     """The buildable shape with the lowest predicted loss for a FLOPs budget.
 
     For each candidate granularity, the buildable shapes around the continuous loss-optimal
@@ -407,7 +408,11 @@ def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspec
     each_side : int
         Buildable widths tried on each side of the continuous width, per G.
     widths : mapping, optional
-        Continuous optimal ``d_model`` per G (skips the scan).
+        Continuous optimal ``d_model`` per G (skips the scan), e.g. the optimum under a
+        memory limit.
+    accept : callable, optional
+        ``accept(shape) -> bool``: shapes it refuses are passed over (e.g. those whose
+        training memory does not fit); called lowest loss first, until one is accepted.
 
     Raises
     ------
@@ -421,7 +426,7 @@ def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspec
     shapes = []
     for g in grs:
         gi = _whole(g, "granularity G (top-k)")
-        d0 = widths[g] if widths is not None and g in widths else _scan_width(
+        d0 = widths[g] if widths is not None and g in widths else optimal_width(
             law, f, gi, e, ar, cf, cr)
         shapes.extend(enumerate_shapes(d0, gi, e, ar, rules, each_side))
     scored = [c for c in score_shapes(law, f, shapes, cf, cr) if c.tokens >= 1.0]
@@ -430,7 +435,10 @@ def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspec
                          f"{', '.join(f'{g:g}' for g in grs)} with tp {rules.tp}, ep {rules.ep}: "
                          f"n_experts = G·E must be whole and divisible by ep")
     scored.sort(key=lambda c: c.loss)
-    best = scored[0]
+    best = scored[0] if accept is None else next((c for c in scored if accept(c.shape)), None)
+    if best is None:
+        raise InputError(f"none of the {len(scored)} buildable shapes near the optimum at "
+                         f"{f:.4g} FLOPs is accepted (e.g. none fits in memory)")
     return ShapeChoice(best=best, candidates=tuple(scored), budget_flops=f,
                        law=getattr(law, "name", ""), rules=rules,
                        warnings=tuple(top_k_warnings(best.shape.top_k)))

@@ -390,3 +390,199 @@ def executed_flops(d_model, n_blocks, tokens, expansion_rate=accounting.EXPANSIO
     return ExecutedFlops(flops=out(law + attention + head), law_flops=out(law),
                          attention_flops=out(attention), head_flops=out(head), tokens=out(D),
                          seq_len=s, vocab_size=v)
+
+
+# --------------------------------------------------------------------------- planner constraint
+
+def min_bytes_per_gpu(d_model, n_blocks, expansion_rate, granularity, gpus: int,
+                      seq_len: int = SEQ_LEN_DEFAULT, micro_batch: int = MICRO_BATCH_DEFAULT,
+                      recompute: str = "selective", vocab_size: int = VOCAB_SIZE_DEFAULT,
+                      tp_degrees=TP_DEGREES):
+    """Least training bytes per GPU over all layouts, for real-valued shapes (vectorised).
+
+    The same memory model as :func:`memory_for_layout` with ``d_expert = 4·d/G`` and
+    ``n_experts = G·E``, relaxed so a planner can use it as a smooth constraint on continuous
+    ``d_model`` and ``n_blocks``: every ``tp`` in ``tp_degrees`` that divides ``gpus`` is
+    allowed whatever the head count, a stage holds ``n_blocks/pp`` blocks (not whole), and
+    ``ep`` must divide ``G·E`` only where that is a whole number. For a buildable shape whose
+    heads divide by every ``tp`` and whose blocks divide by every ``pp`` it equals the least
+    ``memory_for_layout(...).total`` over :func:`candidate_layouts`.
+
+    Returns
+    -------
+    float or ndarray
+        Bytes, broadcast over the array arguments; ``inf`` where no layout exists.
+    """
+    n_gpus = _whole(gpus, "gpus", hi=1e9)
+    s = _whole(seq_len, "seq_len", hi=2**24)
+    b = _whole(micro_batch, "micro_batch", hi=2**20)
+    v = float(_whole(vocab_size, "vocab_size", lo=0, hi=2**31))
+    d, n, e, g = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                       (d_model, n_blocks, expansion_rate, granularity)))
+    n_exp = g * e
+    whole_exp = np.abs(n_exp - np.round(n_exp)) < 1e-9
+    dense_b = 4.0 * d * d + d * n_exp + 2.0 * d
+    expert_b = 8.0 * e * d * d          # n_experts · 2 · d · (4d/G)
+    heads = d / np.where(d < 2048, 64.0, 128.0)   # shapes.py's head rule; only a·s/h uses it
+    best = np.full(d.shape, np.inf)
+    for tp in tp_degrees:
+        if n_gpus % tp:
+            continue
+        per_layer = activation_bytes_per_layer(s, b, d, heads, tp, recompute, g)
+        for pp in _divisors(n_gpus // tp):
+            dp = n_gpus // (tp * pp)
+            blocks = n / pp
+            for ep in _divisors(dp):
+                ok = (pp <= n) & (~whole_exp | (np.mod(np.round(n_exp), ep) == 0))
+                w, gr, o = static_bytes(blocks * dense_b + (v * d if pp > 1 else 2 * v * d + d),
+                                        blocks * expert_b, tp, ep, dp)
+                first = w + gr + o + per_layer * blocks * (pp if pp > 1 else 1)
+                if pp > 1:
+                    w2, g2, o2 = static_bytes(blocks * dense_b + v * d + d, blocks * expert_b,
+                                              tp, ep, dp)
+                    first = np.maximum(first, w2 + g2 + o2 + per_layer * blocks)
+                best = np.where(ok, np.minimum(best, first), best)
+    return float(best) if best.ndim == 0 else best
+
+
+# --------------------------------------------------------------------------- a plan on GPUs
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A buildable model for a cluster: shape, tokens, layout and memory, executed FLOPs, time.
+
+    ``budget_flops`` is the law's budget (SPEC.md §3 FLOPs, router included) the shape was
+    chosen for; ``training_time.flops`` are the FLOPs the GPUs execute (SPEC.md §10).
+    """
+
+    law: str
+    budget_flops: float
+    hardware_budget: object          # moeplan.hardware.HardwareBudget or None
+    choice: object                   # moeplan.shapes.ShapeChoice
+    memory: TrainingMemory
+    executed: ExecutedFlops
+    time: object                     # moeplan.hardware.TrainingTime
+    memory_bound: bool
+    warnings: tuple = ()
+
+    def to_dict(self) -> dict:
+        best = self.choice.best
+        return {
+            "law": self.law, "budget_flops": self.budget_flops,
+            "hardware_budget": None if self.hardware_budget is None
+            else self.hardware_budget.to_dict(),
+            "recommended": {**best.to_dict(), "law_flops": best.flops},
+            "memory_bound": self.memory_bound,
+            "training_memory": self.memory.to_dict(),
+            "training_time": {"flops": self.executed.flops, "law_flops": self.executed.law_flops,
+                              "attention_flops": self.executed.attention_flops,
+                              "head_flops": self.executed.head_flops,
+                              "gpu_hours": self.time.gpu_hours, "days": self.time.days,
+                              "gpu": self.time.gpu, "n_gpus": self.time.n_gpus,
+                              "mfu": self.time.mfu, "peak_flops": self.time.peak_flops},
+            "warnings": list(self.warnings),
+        }
+
+
+def _largest_width_that_fits(ar, e, g, gpus, cap, seq_len, micro_batch, recompute,
+                             vocab_size) -> float | None:
+    """Largest real d_model (shape rule n = d/ar) whose least training memory per GPU fits
+    (memory grows with the width), to 0.5%; None when not even d_model = 16 fits."""
+    d = np.exp(np.linspace(math.log(16.0), math.log(2.0**19), 2100))
+    m = min_bytes_per_gpu(d, np.maximum(d / ar, 1.0), e, g, gpus, seq_len, micro_batch,
+                          recompute, vocab_size)
+    ok = np.nonzero(m <= cap)[0]
+    return float(d[ok[-1]]) if ok.size else None
+
+
+def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
+                  days: float | None = None, gpu_hours: float | None = None,
+                  mfu: float | None = None, tp: int | None = None,
+                  seq_len: int = SEQ_LEN_DEFAULT, micro_batch: int = MICRO_BATCH_DEFAULT,
+                  vocab_size: int = VOCAB_SIZE_DEFAULT, recompute: str = "selective",
+                  granularities=None, expansion_rate=None) -> TrainingPlan:
+    """Plan a run a team can train: the best buildable shape that fits ``gpus`` × ``gpu``.
+
+    Pipeline: budget (``flops``, or ``gpus × peak × mfu × days × 86,400`` / GPU-hours) →
+    per granularity the loss-optimal continuous width, capped where the least training memory
+    per GPU (:func:`min_bytes_per_gpu`) exceeds the GPU's → buildable shapes around it
+    (:func:`moeplan.shapes.best_shape`, heads divisible by ``tp``; default the largest power of
+    two <= 8 dividing ``gpus``) whose chosen layout fits (:func:`training_memory`) → executed
+    FLOPs and time.
+
+    A budget from hardware counts FLOPs the GPUs execute (MFU is measured on executed FLOPs), so
+    the law's budget is what remains after attention scores and the output head: it is found by
+    a fixed-point iteration so that the executed FLOPs equal the hardware budget (to 1e-6) and
+    the time equals ``days``. A ``flops`` budget is the law's (SPEC.md §3) and the time follows.
+
+    Raises
+    ------
+    InputError
+        Unknown GPU, bad numbers, both or neither of ``flops`` and a time, or no buildable
+        shape fits the GPUs' memory at any granularity (the message says so).
+    """
+    from . import hardware, shapes
+
+    acc = hardware.get_accelerator(gpu)
+    n = _whole(gpus, "gpus", hi=1e9)
+    u = hardware.MFU_DEFAULT if mfu is None else mfu
+    if flops is not None and (days is not None or gpu_hours is not None):
+        raise InputError("give either flops or a time (days or gpu_hours), not both")
+    hw = None
+    if flops is None:
+        hw = hardware.budget_from_hardware(acc.name, n, days=days, gpu_hours=gpu_hours, mfu=u)
+        target = hw.flops
+    else:
+        target = shapes._positive(flops, "flops", hi=1e40)
+    if tp is None:
+        tp = 1
+        while tp < 8 and n % (2 * tp) == 0:
+            tp *= 2
+    rules = shapes.ShapeRules(tp=_whole(tp, "tp", hi=1024))
+    e, ar, cf, cr = shapes._law_setup(law, expansion_rate, None, None, None)
+    grs = shapes.GRANULARITIES_DEFAULT if granularities is None else tuple(granularities)
+    cap = acc.memory_bytes
+
+    def fits(shape):
+        return training_memory(shape, acc.name, n, seq_len, micro_batch, recompute,
+                               vocab_size).fits
+
+    caps = {g: _largest_width_that_fits(ar, e, float(g), n, cap, seq_len, micro_batch,
+                                        recompute, vocab_size) for g in grs}
+
+    def choose(budget):
+        widths, optimal = {}, {}
+        for g in grs:
+            if caps[g] is None:
+                continue
+            optimal[g] = shapes.optimal_width(law, budget, float(g), e, ar, cf, cr)
+            widths[g] = min(optimal[g], caps[g])
+        if not widths:
+            raise InputError(f"no model fits {n} x {acc.name} ({cap / 1e9:g} GB each) at any "
+                             f"granularity in training (ZeRO-1, micro-batch {micro_batch}, "
+                             f"sequence {seq_len}); use more GPUs or a shorter sequence")
+        choice = shapes.best_shape(law, budget, granularities=list(widths), expansion_rate=e,
+                                   rules=rules, widths=widths, accept=fits)
+        g_best = next(g for g in widths if float(g) == choice.best.shape.granularity)
+        # memory moved the chosen granularity's width below its loss optimum
+        return choice, caps[g_best] < optimal[g_best]
+
+    budget = target
+    for _ in range(8):
+        choice, bound = choose(budget)
+        s = choice.best.shape
+        ex = executed_flops(s.d_model, s.n_blocks, choice.best.tokens, s.expansion_rate,
+                            s.granularity, seq_len, vocab_size, cf, cr)
+        if hw is None or abs(ex.flops / target - 1.0) <= 1e-6:
+            break
+        budget = budget * target / ex.flops
+    memory = training_memory(s, acc.name, n, seq_len, micro_batch, recompute, vocab_size)
+    time = hardware.training_time(ex.flops, acc.name, u, n)
+    warnings = list(choice.warnings)
+    if bound:
+        warnings.append(f"memory limits the model: the loss-optimal model for {budget:.3g} "
+                        f"FLOPs does not fit {n} x {acc.name} in training, so the plan is the "
+                        f"best that fits (fewer parameters, more tokens)")
+    return TrainingPlan(law=getattr(law, "name", ""), budget_flops=float(budget),
+                        hardware_budget=hw, choice=choice, memory=memory, executed=ex, time=time,
+                        memory_bound=bound, warnings=tuple(warnings))

@@ -221,3 +221,79 @@ def test_accelerator_memory_table():
     mem = {k: a.memory_bytes for k, a in ACCELERATORS.items()}
     assert mem == {"a100": 80e9, "h100": 80e9, "h200": 141e9, "b200": 192e9, "mi300x": 192e9}
     assert all("http" in a.memory_source for a in ACCELERATORS.values())
+
+
+# ------------------------------------------------------------------ the planner's constraint
+
+@given(g=st.sampled_from([1, 4, 16]), e=st.sampled_from([8, 64]),
+       gpus=st.sampled_from([8, 32, 256]), recompute=st.sampled_from(["selective", "none"]))
+def test_min_bytes_equals_the_least_layout_of_a_buildable_shape(g, e, gpus, recompute):
+    from moeplan.training import min_bytes_per_gpu
+
+    shape = moe_shape(d=4096, n=64, g=g, e=e)           # 32 heads, 64 blocks: every tp, pp
+    least = min(memory_for_layout(shape, lay, recompute=recompute)[0].total
+                for lay in candidate_layouts(shape, gpus))
+    got = min_bytes_per_gpu(4096, 64, e, g, gpus, recompute=recompute)
+    assert got == pytest.approx(least, rel=1e-12)
+
+
+def test_min_bytes_grows_with_the_model_and_is_vectorised():
+    import numpy as np
+
+    from moeplan.training import min_bytes_per_gpu
+
+    d = np.arange(512.0, 8192.0, 128.0)
+    m = min_bytes_per_gpu(d, d / 64, 64, 16, 1024)
+    assert m.shape == d.shape and np.all(np.diff(m) > 0)
+    # bounds written out: the GPUs together hold at least 16 bytes per parameter (one bf16
+    # weight and gradient, the fp32 state sharded), so the busiest holds at least the average;
+    # and the plain data-parallel layout (tp = pp = ep = 1) is one of the layouts
+    n = d / 64
+    params = d * d * (8 * 64 + 4) * n + d * 1024 * n + 2 * d * n + d + 2 * 50_257 * d
+    assert np.all(m >= 16 * params / 1024 * (1 - 1e-12))
+    plain_dp = 4 * params + 12 * params / 1024 + 4096 * d * (34 + 2 * 16) * n
+    assert np.all(m <= plain_dp * (1 + 1e-12))
+
+
+# ------------------------------------------------------------------ a plan on GPUs
+
+def test_plan_on_1024_h100_for_30_days_fits_and_spends_the_time():
+    """The issue's 'done when': a buildable architecture, a layout that fits, executed FLOPs
+    and time, and an export that round-trips."""
+    from moeplan import load_law
+    from moeplan.export import hf_config
+    from moeplan.hf import count_config
+    from moeplan.shapes import ShapeRules, best_shape
+    from moeplan.training import plan_training
+
+    law = load_law("krajewski2024-moe")
+    plan = plan_training(law, "h100", 1024, days=30)
+    s = plan.choice.best.shape
+    assert ShapeRules(tp=8).violations(s) == []
+    assert plan.memory.fits and plan.memory.per_gpu_bytes.total <= 80e9
+    hw = 1024 * 989e12 * 0.4 * 30 * 86_400
+    assert plan.executed.flops == pytest.approx(hw, rel=1e-6)
+    assert plan.time.days == pytest.approx(30, rel=1e-6)
+    assert plan.executed.law_flops == pytest.approx(plan.budget_flops, rel=1e-9)
+    assert plan.executed.flops > plan.budget_flops
+    # the loss-optimal shape for that budget does not fit: the plan is memory-bound
+    unconstrained = best_shape(law, plan.budget_flops, rules=ShapeRules(tp=8)).best.shape
+    assert not training_memory(unconstrained, "h100", 1024).fits
+    assert plan.memory_bound and any("memory limits" in w for w in plan.warnings)
+    model = count_config(hf_config(s).config)
+    assert model.n_total == pytest.approx(s.n_total, rel=0.02)
+    d = plan.to_dict()
+    assert {"flops", "law_flops", "gpu_hours", "days"} <= set(d["training_time"])
+    assert d["training_memory"]["fits"] is True
+
+
+def test_plan_from_flops_keeps_the_law_budget():
+    from moeplan import load_law
+    from moeplan.training import plan_training
+
+    plan = plan_training(load_law("krajewski2024-moe"), "h100", 8, flops=1e20)
+    assert plan.budget_flops == 1e20 and plan.hardware_budget is None
+    assert plan.executed.law_flops == pytest.approx(1e20, rel=1e-12)
+    assert plan.memory.fits and not plan.memory_bound
+    with pytest.raises(InputError, match="not both"):
+        plan_training(load_law("krajewski2024-moe"), "h100", 8, flops=1e20, days=1)
