@@ -146,11 +146,11 @@ def hf_config(shape, vocab_size: int = VOCAB_SIZE_DEFAULT,
     how = f"a multiple of {mult}" if mult > 1 else "the nearest whole number (no multiple of 8 " \
         "came within 1%)"
     notes = (
-        f"experts: the paper's 2-matrix expert of width {de} ({2 * de}·d parameters) is a SwiGLU "
-        f"expert of width {m} ({3 * m}·d parameters, {100 * (ratio - 1):+.2f}%): about "
-        f"2/3·d_expert, {how}",
-        f"{ne} experts, top-{k}, multi-head attention ({heads} heads of {hd}); qwen3_moe adds "
-        f"per-head query/key norms",
+        (f"experts: the paper's 2-matrix expert of width {de} ({2 * de}·d parameters) is a "
+         f"SwiGLU expert of width {m} ({3 * m}·d parameters, {100 * (ratio - 1):+.2f}%): about "
+         f"2/3·d_expert, {how}"),
+        (f"{ne} experts, top-{k}, multi-head attention ({heads} heads of {hd}); qwen3_moe adds "
+         f"per-head query/key norms"),
         f"intermediate_size {dense_m} is unused (no dense layers)",
     )
     return HFExport(config=config, notes=notes, swiglu_intermediate=m, expert_params_ratio=ratio)

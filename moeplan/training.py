@@ -61,12 +61,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import accounting
 from .errors import InputError
-from .hardware import get_accelerator
+from .hardware import HardwareBudget, TrainingTime, get_accelerator
+
+if TYPE_CHECKING:
+    from .shapes import ShapeChoice
 
 #: Bytes per parameter: bf16 weights, bf16 gradients, fp32 master weights + Adam moments.
 BYTES_WEIGHTS = 2.0
@@ -318,15 +322,17 @@ def training_memory(shape, gpu: str, gpus: int, seq_len: int = SEQ_LEN_DEFAULT,
     if not layouts:
         raise InputError(f"no parallel layout of {n} GPUs suits {shape.n_heads} heads and "
                          f"{shape.n_blocks} blocks")
-    least = None
+    least: tuple[Layout, PerGpuBytes, dict[str, Any]] | None = None
     for lay in layouts:
         mem, stage = memory_for_layout(shape, lay, s, b, recompute, v)
-        common = dict(gpu_memory_bytes=cap, gpu=acc.name, n_gpus=n, seq_len=s, micro_batch=b,
-                      recompute=recompute, vocab_size=v, stage=stage)
+        common: dict[str, Any] = {
+            "gpu_memory_bytes": cap, "gpu": acc.name, "n_gpus": n, "seq_len": s,
+            "micro_batch": b, "recompute": recompute, "vocab_size": v, "stage": stage}
         if mem.total <= cap:
             return TrainingMemory(layout=lay, per_gpu_bytes=mem, fits=True, **common)
         if least is None or mem.total < least[1].total:
             least = (lay, mem, common)
+    assert least is not None   # layouts is not empty
     lay, mem, common = least
     reason = (f"no layout of {n} x {acc.name} fits: the least memory per GPU is "
               f"{_gb(mem.total)} (tp {lay.tp}, pp {lay.pp}, ep {lay.ep}, dp {lay.dp}; weights "
@@ -346,11 +352,11 @@ class ExecutedFlops:
     (vectorised inputs broadcast).
     """
 
-    flops: object
-    law_flops: object
-    attention_flops: object
-    head_flops: object
-    tokens: object
+    flops: Any
+    law_flops: Any
+    attention_flops: Any
+    head_flops: Any
+    tokens: Any
     seq_len: int
     vocab_size: int
 
@@ -436,7 +442,7 @@ def min_bytes_per_gpu(d_model, n_blocks, expansion_rate, granularity, gpus: int,
                 ok = (pp <= n) & (~whole_exp | (np.mod(np.round(n_exp), ep) == 0))
                 w, gr, o = static_bytes(blocks * dense_b + (v * d if pp > 1 else 2 * v * d + d),
                                         blocks * expert_b, tp, ep, dp)
-                first = w + gr + o + per_layer * blocks * (pp if pp > 1 else 1)
+                first = w + gr + o + per_layer * blocks * pp
                 if pp > 1:
                     w2, g2, o2 = static_bytes(blocks * dense_b + v * d + d, blocks * expert_b,
                                               tp, ep, dp)
@@ -457,11 +463,11 @@ class TrainingPlan:
 
     law: str
     budget_flops: float
-    hardware_budget: object          # moeplan.hardware.HardwareBudget or None
-    choice: object                   # moeplan.shapes.ShapeChoice
+    hardware_budget: HardwareBudget | None
+    choice: ShapeChoice
     memory: TrainingMemory
     executed: ExecutedFlops
-    time: object                     # moeplan.hardware.TrainingTime
+    time: TrainingTime
     memory_bound: bool
     warnings: tuple = ()
 

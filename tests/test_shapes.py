@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 
 from moeplan import load_law
 from moeplan.errors import InputError
-from moeplan.shapes import (ShapeRules, all_to_all_bytes_per_token, best_shape,
-                            buildable_widths, enumerate_shapes, score_shapes, top_k_warnings)
+from moeplan.shapes import (
+    ShapeRules,
+    all_to_all_bytes_per_token,
+    best_shape,
+    buildable_widths,
+    enumerate_shapes,
+    score_shapes,
+    top_k_warnings,
+)
 
 
 def buildable(d, g, tp, multiple_of=128, expert_multiple=64):
@@ -70,7 +77,7 @@ def test_nearest_width_is_first():
     assert [(s.d_model, s.n_blocks) for s in shapes[:2]] == [(3072, 48), (2048, 32)]
     assert {s.d_model for s in shapes} == {1024, 1536, 2048, 3072, 4096, 5120}
     # below 2048, 64-wide heads: 1024 = 16 heads of 64
-    small = [s for s in shapes if s.d_model == 1024][0]
+    small = next(s for s in shapes if s.d_model == 1024)
     assert (small.n_heads, small.head_dim, small.d_expert, small.n_experts) == (16, 64, 512, 512)
 
 

@@ -11,9 +11,16 @@ from hypothesis import strategies as st
 from moeplan.errors import InputError
 from moeplan.hardware import ACCELERATORS, budget_from_hardware
 from moeplan.shapes import Shape
-from moeplan.training import (Layout, activation_bytes_per_layer, candidate_layouts,
-                              executed_flops, memory_for_layout, stage_blocks, static_bytes,
-                              training_memory)
+from moeplan.training import (
+    Layout,
+    activation_bytes_per_layer,
+    candidate_layouts,
+    executed_flops,
+    memory_for_layout,
+    stage_blocks,
+    static_bytes,
+    training_memory,
+)
 
 
 def moe_shape(d=2048, n=32, g=8, e=64, head=128):
