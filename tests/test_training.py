@@ -160,13 +160,10 @@ def test_a_model_too_large_says_why():
         training_memory(shape, "tpu", 8)
 
 
-def test_more_gpus_never_need_more_memory_per_gpu():
+def test_once_a_layout_fits_more_gpus_keep_it_fitting():
     shape = moe_shape(d=4096, n=64, g=16, e=64)
-    totals = [training_memory(shape, "h200", w).per_gpu_bytes.total for w in (64, 128, 256, 512)]
     fits = [training_memory(shape, "h200", w).fits for w in (64, 128, 256, 512)]
-    # once a layout fits, more GPUs keep it fitting
-    assert fits == sorted(fits)
-    assert all(t > 0 for t in totals)
+    assert fits == sorted(fits) and fits[-1]     # 512 x 141 GB hold this 554B model
 
 
 # ------------------------------------------------------------------ executed FLOPs (SPEC §10)
