@@ -75,12 +75,14 @@ class CheckResult:
     suggestion: str | None
     limits_from: str                 # "file", "defaults", "command line" or "file + command line"
     warnings: tuple = field(default_factory=tuple)
+    law_choice: str | None = None    # why this law, when moeplan chose it (moeplan.lawpick)
 
     def to_dict(self) -> dict:
         return {"file": self.source, "name": self.name, "law": self.law, "passed": self.passed,
                 "checks": [c.to_dict() for c in self.checks], "proposal": dict(self.proposal),
                 "optimal": dict(self.optimal), "suggestion": self.suggestion,
-                "limits_from": self.limits_from, "warnings": list(self.warnings)}
+                "limits_from": self.limits_from, "warnings": list(self.warnings),
+                "law_choice": self.law_choice}
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,9 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     """
     from .hf import architecture_warnings, load_config
 
+    choice = None
+    if law is None and proposal.law is None and proposal.config_path is not None:
+        law, choice = _chosen_law(load_config(proposal.config_path))
     law = law or load_law(proposal.law)
     limits, origin = _merge_limits(proposal.limits, limit_overrides)
     limits = _anchor(limits, proposal)
@@ -376,10 +381,11 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     _check_domain(s)
     warnings += _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
+    suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
     return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), law_choice=choice and choice.reason)
 
 
 def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),
@@ -396,17 +402,37 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     if tokens is not None and flops is not None:
         raise InputError(f"{path}: give --tokens or --flops, not both (the other follows from "
                          f"the FLOPs formula)")
-    law = law or load_law(None)
+    choice = None
+    if law is None:  # moeplan.lawpick: the set fitted nearest the model's E
+        law, choice = _chosen_law(load_config(path))
     model = load_config(path, c_f=law.c_f, c_r=_c_r(law))
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
     _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
     warnings = architecture_warnings(model, None) + _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
+    suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
     return CheckResult(source=str(path), name=model.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), law_choice=choice and choice.reason)
+
+
+def _chosen_law(model):
+    """(law, LawChoice) for a real model when no law is named: :func:`moeplan.lawpick.choose_law`."""
+    from .lawpick import choose_law
+
+    choice = choose_law(model)
+    return load_law(choice.name), choice
+
+
+def _far_from_fits(choice, opt: dict, suggestion, warnings):
+    """No suggestion and no recommended run where no shipped fit is near the model's E."""
+    if choice is None or not choice.far:
+        return suggestion, list(warnings)
+    opt["recommended"] = None
+    return None, list(warnings) + [f"law choice: {choice.reason}; the optimum shown is the "
+                                   f"law's figure, not a recommendation"]
 
 
 def parse_limit_options(items) -> tuple:
