@@ -406,6 +406,9 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     if law is None:  # moeplan.lawpick: the set fitted nearest the model's E
         law, choice = _chosen_law(load_config(path))
     model = load_config(path, c_f=law.c_f, c_r=_c_r(law))
+    if law.form == "joint_moe":  # N = active with embeddings, E = experts (moeplan.lawpick)
+        return _check_config_joint(path, model, law, tokens, flops, limit_overrides,
+                                   bytes_per_param)
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
     _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
@@ -416,6 +419,40 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
                        warnings=tuple(warnings), law_choice=choice and choice.reason)
+
+
+def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_per_param):
+    """A real model under the joint law, through :func:`moeplan.lawpick.joint_evaluation`."""
+    from .hf import architecture_warnings
+    from .lawpick import joint_evaluation
+
+    ev = joint_evaluation(model, law, tokens=tokens, flops=flops,
+                          bytes_per_param=bytes_per_param)
+    m, opt, jm = ev["proposal"], ev["optimal"], ev["mapping"]
+    domain.count(m["tokens"], "training tokens", minimum=1.0)
+    domain.flops(m["flops"], "training FLOPs")
+    limits, origin = _merge_limits(None, limit_overrides)
+    checks = tuple(_run_check(limit, m) for limit in limits)
+    warnings = [w for w in architecture_warnings(model, None)
+                if not w.startswith("experts are SwiGLU")]
+    warnings += [f"joint law: {n}" for n in jm.notes]
+    warnings += law.range_warnings(params=m["n_active"], tokens=m["tokens"],
+                                   n_experts=jm.n_experts)
+    suggestion = None
+    gain = m["loss"] - opt["loss"]
+    if ev["suggest"] and math.isfinite(gain) and gain > 5e-4:
+        suggestion = (f"E={jm.n_experts} with {format_count(opt['tokens'])} tokens "
+                      f"(N_act {format_count(opt['n_active'])} with embeddings, d_model "
+                      f"{opt['d_model']:,.0f}, continuous): {_fmt_gap(-gain)} loss at the same "
+                      f"FLOPs")
+    elif not ev["suggest"]:
+        warnings.append(f"E = {jm.n_experts} experts, top-{jm.top_k}: the joint law was fitted "
+                        f"on 1 to 32 experts with top-1 routing; its optimum is shown, no "
+                        f"suggestion")
+    return CheckResult(source=str(path), name=model.name, law=law.name,
+                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
+                       optimal=opt, suggestion=suggestion, limits_from=origin,
+                       warnings=tuple(warnings))
 
 
 def _chosen_law(model):

@@ -143,3 +143,59 @@ def joint_mapping(model, c_f: float = 6.0) -> JointMapping:
     return JointMapping(n_act, int(model.n_total_with_embedding), int(n_e),
                         int(model.top_k if model.is_moe else 1), float(c_f) * n_act,
                         tuple(notes))
+
+
+#: Beyond this many experts (2x the joint law's fitted 32) check gives no suggestion.
+JOINT_FAR_EXPERTS = 64
+
+
+def joint_evaluation(model, law, tokens=None, flops=None, bytes_per_param: float = 2.0) -> dict:
+    """A real model judged by the joint law (``law.form == "joint_moe"``) through
+    :func:`joint_mapping`: its loss, the compute-optimal loss at the same FLOPs and the same E
+    (the joint frontier at that E), the compute efficiency (FLOPs the optimum at that E needs
+    for the model's loss / the model's FLOPs) and the optimum's configuration.
+
+    Returns a dict with ``proposal`` (metrics), ``optimal``, ``mapping`` (:class:`JointMapping`)
+    and ``suggest`` (False where no suggestion should be made: E beyond
+    :data:`JOINT_FAR_EXPERTS`, or top-k > 1, which the law never saw).
+    """
+    import numpy as np
+
+    from .joint import joint_frontier, total_params
+
+    jm = joint_mapping(model, c_f=law.c_f)
+    N, E = float(jm.n_active), jm.n_experts
+    D = float(tokens) if tokens is not None else float(flops) / (law.c_f * N)
+    F = law.c_f * N * D
+    loss = float(law.loss(N, D, n_experts=E))
+    grid = F * np.logspace(-4.0, 4.0, 801)
+    fr = joint_frontier(law, grid, experts=[E])
+    losses = fr.loss[:, 0]
+    i = 400  # grid[400] == F
+    needed = float("nan")
+    ok = np.isfinite(losses)
+    if ok.any() and losses[ok].min() <= loss <= losses[ok].max():
+        order = np.argsort(losses[ok])
+        needed = float(np.exp(np.interp(loss, losses[ok][order], np.log(grid[ok][order]))))
+    opt = {"loss": float(losses[i]), "flops": F, "n_active": float(fr.n_active_with_embedding[i, 0]),
+           "n_active_with_embedding": float(fr.n_active_with_embedding[i, 0]),
+           "tokens": float(fr.tokens[i, 0]), "d_model": float(fr.d_model[i, 0]),
+           "n_blocks": float(fr.d_model[i, 0]) / (law.aspect_ratio or 64.0),
+           "n_experts": E, "expansion_rate": float(E), "granularity": 1.0,
+           "router_flops": 0.0, "recommended": None}
+    opt["n_total"] = float(total_params(opt["d_model"], E, vocab_size=law.vocab_size or 50257,
+                                        aspect_ratio=law.aspect_ratio or 64.0))
+    opt["tokens_per_active_param"] = opt["tokens"] / opt["n_active"]
+    m = {"family": model.family, "model": model.name, "d_model": model.d_model,
+         "n_blocks": model.n_blocks, "n_experts": E, "top_k": jm.top_k,
+         "granularity": 1.0, "expansion_rate": float(E), "n_active": N,
+         "n_active_with_embedding": N, "n_total": float(jm.n_total),
+         "n_total_with_embedding": float(jm.n_total), "router_params": float(model.router_params),
+         "tokens": D, "flops": F, "router_flops": 0.0, "loss": loss, "optimal_loss": opt["loss"],
+         "loss_gap": loss - opt["loss"], "compute_efficiency": needed / F,
+         "flops_to_reach_loss": needed, "tokens_per_active_param": D / N,
+         "tokens_per_param": D / jm.n_total, "n_params": float(jm.n_total),
+         "memory_bytes": float(jm.n_total) * bytes_per_param, "c_f": law.c_f, "c_r": 0.0,
+         "optimal_granularity": 1.0, "law_mapping": jm.to_dict()}
+    return {"proposal": m, "optimal": opt, "mapping": jm,
+            "suggest": E <= JOINT_FAR_EXPERTS and jm.top_k == 1}

@@ -186,8 +186,10 @@ def _text_report(results) -> Report:
             ["training FLOPs (router included)", format_sci(p["flops"]), format_sci(o["flops"])],
             ["granularity G", f"{p['granularity']:g}", f"{o['granularity']:g}"],
             ["expansion rate E", f"{p['expansion_rate']:.4g}", f"{o['expansion_rate']:.4g}"],
-            ["N (total non-embedding)", format_count(p["n_total"]), format_count(o["n_total"])],
-            ["active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
+            ["N (total, with embeddings)" if "law_mapping" in p else "N (total non-embedding)",
+             format_count(p["n_total"]), format_count(o["n_total"])],
+            ["active parameters (with embeddings)" if "law_mapping" in p
+             else "active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
             ["tokens", format_count(p["tokens"]), format_count(o["tokens"])],
             ["tokens per active parameter", f"{p['tokens_per_active_param']:.3g}",
              f"{o['tokens_per_active_param']:.3g}"],
