@@ -468,8 +468,9 @@ def _far_from_fits(choice, opt: dict, suggestion, warnings):
     if choice is None or not choice.far:
         return suggestion, list(warnings)
     opt["recommended"] = None
-    return None, list(warnings) + [f"law choice: {choice.reason}; the optimum shown is the "
-                                   f"law's figure, not a recommendation"]
+    note = (f"law choice: {choice.reason}; the optimum shown is the law's figure, not a "
+            f"recommendation")
+    return None, [*warnings, note]
 
 
 def parse_limit_options(items) -> tuple:

@@ -577,8 +577,8 @@ def _glm4_moe(c: _Config, *, family: str) -> _Arch:
                      router=router, shared=shared)
     dense = _dense_block(1, attn, sd, 2 * h, _mlp(h, c.int("intermediate_size")))
     blocks = [dense if i < first_dense else moe for i in range(n_layers)]
-    notes = ["sigmoid router with a per-expert score-correction bias (a buffer in "
-             "transformers, stored in the checkpoint; counted in the router)"]
+    notes = [("sigmoid router with a per-expert score-correction bias (a buffer in "
+              "transformers, stored in the checkpoint; counted in the router)")]
     if bias:
         notes.append("biases on the query, key and value projections")
     if qk_norm:

@@ -101,9 +101,9 @@ def _build_config(cls, cfg_dict: dict, entry: dict):
         try:
             config = cls.from_dict(cfg_dict)
             break
-        except Exception as exc:  # noqa: BLE001 - only the int-for-float case is retried
+        except Exception as exc:  # only the int-for-float case is retried
             m = re.search(r"Field '(\w+)' with value \S+ doesn't match.*expected float, got int",
-                          str(exc), re.S)
+                          str(exc), re.DOTALL)
             if not m or m.group(1) in coerced:
                 raise
             coerced.append(m.group(1))
@@ -141,10 +141,11 @@ def count_file(path: Path) -> dict:
         entry["dropped_keys"] = dropped
     t0 = time.time()
     config = _build_config(CONFIG_MAPPING[build_as], cfg_dict, entry)
-    try:
-        config._attn_implementation = "eager"
-    except Exception:  # noqa: BLE001 - older/newer configs differ; eager is only a preference
-        pass
+    if hasattr(config, "_attn_implementation"):  # a preference only: no count depends on it
+        try:
+            config._attn_implementation = "eager"
+        except (AttributeError, ValueError, TypeError) as exc:
+            entry["attn_implementation_note"] = f"{type(exc).__name__}: {exc}"
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     entry.update(count_model(model))

@@ -53,7 +53,7 @@ def inspect_command(
         warnings = [w for w in warnings if not w.startswith("experts are SwiGLU")]
     data = model.to_dict()
     data["law"] = spec.name
-    data["law_choice"] = choose_law(model).to_dict()   # what `check` uses when no law is named
+    data["default_check_law"] = choose_law(model).to_dict()  # `check` with no law named
     b = model.breakdown
 
     rows = [["attention", _count(b["attention"]["total"]), _count(b["attention"]["active"])]]
@@ -114,8 +114,8 @@ def inspect_command(
                          ["E by size (routed expert params / 8 d_model^2)",
                           f"{model.expansion_rate_by_size:.3g}"]]
         t_map = Table(f"Mapping to the law ({spec.name}), by top-k", ["", "value"], map_rows)
-        lines.append(f"check with no law named would use: {data['law_choice']['law']} "
-                     f"({data['law_choice']['reason']})")
+        pick = data["default_check_law"]
+        lines.append(f"check with no law named would use: {pick['law']} ({pick['reason']})")
 
     fb = model.flops_breakdown["forward"]
     f_rows = [
