@@ -75,12 +75,14 @@ class CheckResult:
     suggestion: str | None
     limits_from: str                 # "file", "defaults", "command line" or "file + command line"
     warnings: tuple = field(default_factory=tuple)
+    law_choice: str | None = None    # why this law, when moeplan chose it (moeplan.lawpick)
 
     def to_dict(self) -> dict:
         return {"file": self.source, "name": self.name, "law": self.law, "passed": self.passed,
                 "checks": [c.to_dict() for c in self.checks], "proposal": dict(self.proposal),
                 "optimal": dict(self.optimal), "suggestion": self.suggestion,
-                "limits_from": self.limits_from, "warnings": list(self.warnings)}
+                "limits_from": self.limits_from, "warnings": list(self.warnings),
+                "law_choice": self.law_choice}
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,9 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     """
     from .hf import architecture_warnings, load_config
 
+    choice = None
+    if law is None and proposal.law is None and proposal.config_path is not None:
+        law, choice = _chosen_law(load_config(proposal.config_path))
     law = law or load_law(proposal.law)
     limits, origin = _merge_limits(proposal.limits, limit_overrides)
     limits = _anchor(limits, proposal)
@@ -376,10 +381,11 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     _check_domain(s)
     warnings += _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
+    suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
     return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), law_choice=choice and choice.reason)
 
 
 def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),
@@ -396,17 +402,75 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     if tokens is not None and flops is not None:
         raise InputError(f"{path}: give --tokens or --flops, not both (the other follows from "
                          f"the FLOPs formula)")
-    law = law or load_law(None)
+    choice = None
+    if law is None:  # moeplan.lawpick: the set fitted nearest the model's E
+        law, choice = _chosen_law(load_config(path))
     model = load_config(path, c_f=law.c_f, c_r=_c_r(law))
+    if law.form == "joint_moe":  # N = active with embeddings, E = experts (moeplan.lawpick)
+        return _check_config_joint(path, model, law, tokens, flops, limit_overrides,
+                                   bytes_per_param)
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
     _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
     warnings = architecture_warnings(model, None) + _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
+    suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
+    return CheckResult(source=str(path), name=model.name, law=law.name,
+                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
+                       optimal=opt, suggestion=suggestion, limits_from=origin,
+                       warnings=tuple(warnings), law_choice=choice and choice.reason)
+
+
+def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_per_param):
+    """A real model under the joint law, through :func:`moeplan.lawpick.joint_evaluation`."""
+    from .hf import architecture_warnings
+    from .lawpick import joint_evaluation
+
+    ev = joint_evaluation(model, law, tokens=tokens, flops=flops,
+                          bytes_per_param=bytes_per_param)
+    m, opt, jm = ev["proposal"], ev["optimal"], ev["mapping"]
+    domain.count(m["tokens"], "training tokens", minimum=1.0)
+    domain.flops(m["flops"], "training FLOPs")
+    limits, origin = _merge_limits(None, limit_overrides)
+    checks = tuple(_run_check(limit, m) for limit in limits)
+    warnings = [w for w in architecture_warnings(model, None)
+                if not w.startswith("experts are SwiGLU")]
+    warnings += [f"joint law: {n}" for n in jm.notes]
+    warnings += law.range_warnings(params=m["n_active"], tokens=m["tokens"],
+                                   n_experts=jm.n_experts)
+    suggestion = None
+    gain = m["loss"] - opt["loss"]
+    if ev["suggest"] and math.isfinite(gain) and gain > 5e-4:
+        suggestion = (f"E={jm.n_experts} with {format_count(opt['tokens'])} tokens "
+                      f"(N_act {format_count(opt['n_active'])} with embeddings, d_model "
+                      f"{opt['d_model']:,.0f}, continuous): {_fmt_gap(-gain)} loss at the same "
+                      f"FLOPs")
+    elif not ev["suggest"]:
+        warnings.append(f"E = {jm.n_experts} experts, top-{jm.top_k}: the joint law was fitted "
+                        f"on 1 to 32 experts with top-1 routing; its optimum is shown, no "
+                        f"suggestion")
     return CheckResult(source=str(path), name=model.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
                        warnings=tuple(warnings))
+
+
+def _chosen_law(model):
+    """(law, LawChoice) for a real model when no law is named: :func:`moeplan.lawpick.choose_law`."""
+    from .lawpick import choose_law
+
+    choice = choose_law(model)
+    return load_law(choice.name), choice
+
+
+def _far_from_fits(choice, opt: dict, suggestion, warnings):
+    """No suggestion and no recommended run where no shipped fit is near the model's E."""
+    if choice is None or not choice.far:
+        return suggestion, list(warnings)
+    opt["recommended"] = None
+    note = (f"law choice: {choice.reason}; the optimum shown is the law's figure, not a "
+            f"recommendation")
+    return None, [*warnings, note]
 
 
 def parse_limit_options(items) -> tuple:

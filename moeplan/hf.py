@@ -316,6 +316,7 @@ class _Arch:
     notes: tuple
     mtp_params: int = 0
     mtp_params_in_checkpoint: int = 0
+    head_bias: int = 0        # a bias on the output head (Phi-3.5-MoE's lm_head_bias)
 
 
 # --------------------------------------------------------------------------- families
@@ -427,19 +428,10 @@ def _deepseek(c: _Config, *, version: int) -> _Arch:
     if any(b.kind == "dense" for b in blocks):
         notes.append(f"{sum(b.kind == 'dense' for b in blocks)} dense block(s) at the bottom "
                      f"(first_k_dense_replace)")
-    mtp = mtp_ckpt = 0
-    n_mtp = c.int("num_nextn_predict_layers", 0, minimum=0, maximum=_MAX_LAYERS)
     vocab = c.int("vocab_size")
-    if n_mtp:
-        # Each MTP module (DeepSeek-V3 §2.2): norms of the hidden state and of the next token's
-        # embedding, a 2h -> h projection, one Transformer block (an MoE block, its index being
-        # past first_k_dense_replace) and a final norm; embedding and head are shared with the
-        # main model, but the released checkpoint stores a copy of both per module.
-        own = 2 * h + 2 * h * h + moe.total + moe.router + h
-        mtp = n_mtp * own
-        mtp_ckpt = n_mtp * (own + 2 * vocab * h)
-        notes.append(f"{n_mtp} multi-token-prediction module(s), {mtp:,} parameters, reported "
-                     f"separately and not in the totals")
+    mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
+    if note:
+        notes.append(note)
     return _Arch(_group(blocks), vocab, h, c.bool("tie_word_embeddings", False), h,
                  n_e, k, n_shared, d_e, expert, True, tuple(notes), mtp, mtp_ckpt)
 
@@ -514,6 +506,96 @@ def _gpt_oss(c: _Config) -> _Arch:
                  n_e, k, 0, d_e, expert, True, notes)
 
 
+def _phimoe(c: _Config) -> _Arch:
+    """Phi-3.5-MoE (transformers' PhimoeForCausalLM): Mixtral's blocks with biased attention
+    projections (attention_bias), LayerNorms with bias instead of RMSNorm, and an output head
+    with a bias (lm_head_bias)."""
+    h, n_layers, n_heads, n_kv, hd = _common(c)
+    d_e = c.int("intermediate_size")
+    n_e, k = c.int("num_local_experts"), c.int("num_experts_per_tok")
+    _check_top_k(c, n_e, k, "num_local_experts", "num_experts_per_tok")
+    bias = c.bool("attention_bias", False)
+    attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias)
+    window = c.opt_int("sliding_window")
+    expert = _mlp(h, d_e)
+    block = _moe_block(n_layers, attn, sd, 2 * 2 * h, h=h, n_experts=n_e, top_k=k,
+                       expert=expert, router=h * n_e, window=window)
+    head_bias = c.int("vocab_size") if c.bool("lm_head_bias", False) else 0
+    notes = ["LayerNorm with bias (weight and bias) instead of RMSNorm",
+             "sparsemixer top-2 routing"]
+    if bias:
+        notes.append("biases on the attention projections")
+    if head_bias:
+        notes.append("a bias on the output head")
+    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), 2 * h,
+                 n_e, k, 0, d_e, expert, True, tuple(notes), head_bias=head_bias)
+
+
+def _mtp(c: _Config, h: int, vocab: int, moe: BlockCount) -> tuple[int, int, str | None]:
+    """Multi-token-prediction modules (DeepSeek-V3 §2.2; GLM-4.5 uses the same layout).
+
+    Each module: norms of the hidden state and of the next token's embedding, a 2h -> h
+    projection, one Transformer block (an MoE block: its index is past first_k_dense_replace)
+    and a final norm; embedding and head are shared with the main model, but the released
+    checkpoints store a copy of both per module. transformers does not build these modules.
+    """
+    n_mtp = c.int("num_nextn_predict_layers", 0, minimum=0, maximum=_MAX_LAYERS)
+    if not n_mtp:
+        return 0, 0, None
+    own = 2 * h + 2 * h * h + moe.total + moe.router + h
+    mtp = n_mtp * own
+    return mtp, n_mtp * (own + 2 * vocab * h), (
+        f"{n_mtp} multi-token-prediction module(s), {mtp:,} parameters, reported separately "
+        f"and not in the totals (transformers does not build them)")
+
+
+def _glm4_moe(c: _Config, *, family: str) -> _Arch:
+    """GLM-4.5/4.6 (glm4_moe) and dots.llm1 (dots1): DeepSeek-V3's MoE layout (sigmoid router
+    with a per-expert score-correction bias, shared experts of moe_intermediate_size x
+    n_shared_experts, the first first_k_dense_replace blocks dense) under grouped-query
+    attention. GLM biases q, k and v (attention_bias) and normalises queries and keys per head
+    when use_qk_norm is set; dots1 uses Qwen3's attention (per-head QK-norm, biases on all four
+    projections when attention_bias is set)."""
+    h, n_layers, n_heads, n_kv, hd = _common(c)
+    n_e, k = c.int("n_routed_experts"), c.int("num_experts_per_tok")
+    _check_top_k(c, n_e, k, "n_routed_experts", "num_experts_per_tok")
+    d_e = c.int("moe_intermediate_size")
+    n_shared = c.int("n_shared_experts", 0, minimum=0)
+    first_dense = c.int("first_k_dense_replace", 0, minimum=0, maximum=_MAX_LAYERS)
+    bias = c.bool("attention_bias", False)
+    if family == "glm4_moe":
+        qk_norm = c.bool("use_qk_norm", False)
+        attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias,
+                        qk_norm="per_head" if qk_norm else None)
+    else:
+        qk_norm = True
+        attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias, qk_norm="per_head")
+    expert = _mlp(h, d_e)
+    shared = _mlp(h, d_e * n_shared) if n_shared else 0
+    router = h * n_e + n_e            # weight and e_score_correction_bias
+    moe = _moe_block(1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
+                     router=router, shared=shared)
+    dense = _dense_block(1, attn, sd, 2 * h, _mlp(h, c.int("intermediate_size")))
+    blocks = [dense if i < first_dense else moe for i in range(n_layers)]
+    notes = [("sigmoid router with a per-expert score-correction bias (a buffer in "
+              "transformers, stored in the checkpoint; counted in the router)")]
+    if bias:
+        notes.append("biases on the query, key and value projections")
+    if qk_norm:
+        notes.append("per-head query/key normalisation (QK-norm)")
+    if n_shared:
+        notes.append(f"{n_shared} shared expert(s) of hidden size {d_e} that every token visits")
+    if first_dense:
+        notes.append(f"{min(first_dense, n_layers)} dense block(s) at the bottom "
+                     f"(first_k_dense_replace)")
+    vocab = c.int("vocab_size")
+    mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
+    if note:
+        notes.append(note)
+    return _Arch(_group(blocks), vocab, h, c.bool("tie_word_embeddings", False), h,
+                 n_e, k, n_shared, d_e, expert, True, tuple(notes), mtp, mtp_ckpt)
+
+
 def _dense(c: _Config, *, family: str) -> _Arch:
     h, n_layers, n_heads, n_kv, hd = _common(c)
     d_ff = c.int("intermediate_size")
@@ -541,6 +623,11 @@ FAMILIES = {
     "granitemoe": _granitemoe,
     "granitemoeshared": lambda c: _granitemoe(c, shared_family=True),
     "gpt_oss": _gpt_oss,
+    "phimoe": _phimoe,
+    "glm4_moe": lambda c: _glm4_moe(c, family="glm4_moe"),
+    "dots1": lambda c: _glm4_moe(c, family="dots1"),
+    # Kimi K2 is DeepSeek-V3's architecture under its own model_type (moonshotai's README)
+    "kimi_k2": lambda c: _deepseek(c, version=3),
     "llama": lambda c: _dense(c, family="llama"),
     "mistral": lambda c: _dense(c, family="mistral"),
     "qwen2": lambda c: _dense(c, family="qwen2"),
@@ -557,7 +644,7 @@ def supported_families() -> list[str]:
 
 def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_LEN_DEFAULT,
                  c_f: float = C_F_DEFAULT, c_r: float = C_R_DEFAULT,
-                 name: str | None = None) -> HFModel:
+                 name: str | None = None, as_family: str | None = None) -> HFModel:
     """Count the parameters and FLOPs per token of a model from its parsed ``config.json``.
 
     Parameters
@@ -572,6 +659,9 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
         Context length (tokens) for the attention-score FLOPs.
     c_f, c_r : float
         Training FLOPs per weight per token, and per router weight per token.
+    as_family : str, optional
+        Read the config as this family whatever its ``model_type`` says (an unknown
+        ``model_type`` of a known architecture, e.g. a fine-tune's own name).
 
     Returns
     -------
@@ -587,13 +677,17 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
     if not isinstance(config, dict):
         raise FileFormatError(f"{source}: expected a JSON object (a Hugging Face config.json), "
                               f"got {type(config).__name__}")
-    family = config.get("model_type")
+    if as_family is not None and as_family not in FAMILIES:
+        raise FileFormatError(f"--as {as_family!r} is not a supported family; supported "
+                              f"families: {', '.join(supported_families())}")
+    family = as_family or config.get("model_type")
     if family is None:
         raise FileFormatError(f"{source}: no model_type; a Hugging Face config.json names its "
                               f"family, one of: {', '.join(supported_families())}")
     if not isinstance(family, str) or family not in FAMILIES:
         raise FileFormatError(f"{source}: model_type {family!r} is not supported; supported "
-                              f"families: {', '.join(supported_families())}")
+                              f"families: {', '.join(supported_families())} (read a model "
+                              f"of a known architecture with --as FAMILY)")
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise FileFormatError(f"seq_len must be a whole number >= 1, got {seq_len!r}")
     domain.flops_per_param(c_f, "c_f")
@@ -611,8 +705,8 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
     n_active = tot("active") + arch.final_norm
     router = tot("router")
     n_input = V * h
-    n_head = V * h
-    n_embedding = n_input if arch.tied else n_input + n_head
+    n_head = V * h + arch.head_bias
+    n_embedding = n_input + arch.head_bias if arch.tied else n_input + n_head
     breakdown = {
         "attention": {"total": tot("attention"), "active": tot("attention")},
         "routed_experts": {"total": tot("routed_total"), "active": tot("routed_active")},
@@ -622,13 +716,14 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
                   "active": tot("norms") + arch.final_norm},
         "router": {"total": router, "active": router},
         "input_embedding": {"total": n_input, "active": n_input},
-        "output_head": {"total": 0 if arch.tied else n_head, "active": 0 if arch.tied else n_head},
+        "output_head": {"total": arch.head_bias if arch.tied else n_head,
+                        "active": arch.head_bias if arch.tied else n_head},
     }
 
     scores = 2.0 * sum(b.count * b.score_dims * min(seq_len, b.window or seq_len) for b in blocks)
     fwd_weights = 2.0 * n_active
     fwd_router = 2.0 * router
-    fwd_head = 2.0 * n_head          # the logits are computed whether or not the head is tied
+    fwd_head = 2.0 * V * h           # the logits are computed whether or not the head is tied
     forward = fwd_weights + fwd_router + fwd_head + scores
     training = c_f * (n_active + n_head) + c_r * router + 3.0 * scores
     law_flops = c_f * n_active + c_r * router
@@ -641,6 +736,9 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
     else:
         G = E = g_size = e_size = 1.0
     name = str(config.get("_name_or_path") or name or family)
+    notes = arch.notes
+    if as_family is not None and as_family != config.get("model_type"):
+        notes = (f"model_type {config.get('model_type')!r} read as {as_family}",) + notes
     return HFModel(
         family=family, name=name, vocab_size=V, d_model=h, n_blocks=n_blocks, n_moe_blocks=n_moe,
         n_dense_blocks=n_blocks - n_moe, tied_embeddings=arch.tied,
@@ -660,16 +758,17 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
                                      "output_head": fwd_head, "attention_scores": scores,
                                      "total": forward},
                          "training": training, "law": law_flops},
-        law_flops_per_token=law_flops, is_moe=is_moe, notes=arch.notes,
+        law_flops_per_token=law_flops, is_moe=is_moe, notes=notes,
     )
 
 
 def load_config(path: str | os.PathLike, seq_len: int = SEQ_LEN_DEFAULT,
-                c_f: float = C_F_DEFAULT, c_r: float = C_R_DEFAULT) -> HFModel:
+                c_f: float = C_F_DEFAULT, c_r: float = C_R_DEFAULT,
+                as_family: str | None = None) -> HFModel:
     """Read a ``config.json`` safely (size and depth limits) and count it; see :func:`count_config`."""
     data = load_json_file(path, what="config")
     return count_config(data, source=f"config {str(path)!r}", seq_len=seq_len, c_f=c_f, c_r=c_r,
-                        name=Path(path).name)
+                        name=Path(path).name, as_family=as_family)
 
 
 def architecture_warnings(model: HFModel, law=None) -> list[str]:

@@ -233,7 +233,7 @@ def test_shape_rule_proposals_never_beat_the_optimum(n, g_exp, tokens):
 
 def test_hf_config_check_uses_the_law_convention():
     path = FIXTURES / "hf" / "qwen3-30b-a3b.config.json"
-    r = check_config(path, tokens=1e12)
+    r = check_config(path, tokens=1e12, law=load_law("krajewski2024-moe"))
     from moeplan.hf import load_config
     m = load_config(path)
     assert r.proposal["flops"] == pytest.approx((6 * m.n_active + 14 * m.router_params) * 1e12)
@@ -403,4 +403,6 @@ def test_expansion_rate_far_from_the_fitted_one_is_warned():
     assert not warned(64) and not warned(48)
     assert not warned(16, "krajewski2024-moe-e16") and warned(64, "krajewski2024-moe-e16")
     real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
-    assert any("expansion rate E = 8 is far from the E = 64" in w for w in real.warnings)
+    # no law named: judged by the set fitted nearest E = 8 (the E = 16 set, 2x away)
+    assert real.law == "krajewski2024-moe-e16"
+    assert any("expansion rate E = 8 is far from the E = 16" in w for w in real.warnings)

@@ -33,17 +33,27 @@ def inspect_command(
     law: LawOption = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
+    as_family: Annotated[Optional[str], typer.Option(
+        "--as", metavar="FAMILY",
+        help="Read the config as this family whatever its model_type says (e.g. a fine-tune "
+             "under its own model_type).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """``moeplan inspect``; its help text is INSPECT_HELP below."""
+    from ..lawpick import choose_law, joint_mapping
+
     fmt = output_format(json_flag)
     spec = load_law(law)
+    joint = spec.form == "joint_moe"
     cf = spec.c_f if c_f is None else c_f
     cr = spec.router_c_r if c_r is None else c_r
-    model = load_config(path, seq_len=seq_len, c_f=cf, c_r=cr)
-    warnings = architecture_warnings(model, spec)
+    model = load_config(path, seq_len=seq_len, c_f=cf, c_r=cr, as_family=as_family)
+    warnings = architecture_warnings(model, None if joint else spec)
+    if joint:  # the joint law's experts are SwiGLU too: that difference is the fine-grained law's
+        warnings = [w for w in warnings if not w.startswith("experts are SwiGLU")]
     data = model.to_dict()
     data["law"] = spec.name
+    data["default_check_law"] = choose_law(model).to_dict()  # `check` with no law named
     b = model.breakdown
 
     rows = [["attention", _count(b["attention"]["total"]), _count(b["attention"]["active"])]]
@@ -76,17 +86,36 @@ def inspect_command(
                      caption=f"exact: {model.n_total_with_embedding:,} total, "
                              f"{model.n_active_with_embedding:,} active with embedding")
 
-    map_rows = [
-        ["G, granularity (= top-k)", f"{model.granularity:g}"],
-        ["E, expansion rate (= n_experts / top-k)", f"{model.expansion_rate:.4g}"],
-        ["n_experts / top_k", f"{model.n_experts} / {model.top_k}"],
-        ["N (n_total, non-embedding)", _count(model.n_total)],
-    ]
-    if model.is_moe:
-        map_rows += [["G by expert size (8 d_model^2 / expert params)",
-                      f"{model.granularity_by_size:.3g}"],
-                     ["E by expert size", f"{model.expansion_rate_by_size:.3g}"]]
-    t_map = Table(f"Mapping to the law ({spec.name})", ["", "value"], map_rows)
+    lines = []
+    if joint:
+        jm = joint_mapping(model, c_f=6.0)
+        data["law_mapping"] = jm.to_dict()
+        map_rows = [
+            ["N_act (active, with embeddings)", _count(jm.n_active)],
+            ["E (number of routed experts)", f"{jm.n_experts}"],
+            ["top-k (the law is top-1)", f"{jm.top_k}"],
+            ["N_total (with embeddings)", _count(jm.n_total)],
+            ["law FLOPs per token (6 N_act)", format_sci(jm.flops_per_token)],
+        ]
+        lines += [f"joint law: {n}" for n in jm.notes]
+        warnings = warnings + spec.range_warnings(params=jm.n_active, n_experts=jm.n_experts)
+        t_map = Table(f"Mapping to the law ({spec.name}): N = active with embeddings, "
+                      f"E = experts", ["", "value"], map_rows)
+    else:
+        map_rows = [
+            ["G, granularity (= top-k)", f"{model.granularity:g}"],
+            ["E, expansion rate (= n_experts / top-k)", f"{model.expansion_rate:.4g}"],
+            ["n_experts / top_k", f"{model.n_experts} / {model.top_k}"],
+            ["N (n_total, non-embedding)", _count(model.n_total)],
+        ]
+        if model.is_moe:
+            map_rows += [["G by size (SwiGLU width f = 2-matrix 1.5f)",
+                          f"{model.granularity_by_size:.3g}"],
+                         ["E by size (routed expert params / 8 d_model^2)",
+                          f"{model.expansion_rate_by_size:.3g}"]]
+        t_map = Table(f"Mapping to the law ({spec.name}), by top-k", ["", "value"], map_rows)
+        pick = data["default_check_law"]
+        lines.append(f"check with no law named would use: {pick['law']} ({pick['reason']})")
 
     fb = model.flops_breakdown["forward"]
     f_rows = [
@@ -96,10 +125,12 @@ def inspect_command(
         [f"attention scores (seq_len {seq_len})", format_sci(fb["attention_scores"])],
         ["forward", format_sci(model.flops_per_token_forward)],
         [f"training (c_f = {cf:g}, c_r = {cr:g}; attention 3x)", format_sci(model.flops_per_token)],
-        ["law convention (c_f n_active + c_r router)", format_sci(model.law_flops_per_token)],
+        ["law convention (c_f n_active + c_r router)", format_sci(model.law_flops_per_token)]
+        if not joint else
+        ["law convention (6 N_act, embeddings included)", format_sci(6.0 * jm.n_active)],
     ]
     t_flops = Table("FLOPs per token", ["", "FLOPs"], f_rows)
-    lines = [f"note: {n}" for n in model.notes]
+    lines += [f"note: {n}" for n in model.notes]
     finish(Report(data=data, tables=[t_params, t_map, t_flops], lines=lines,
                   warnings=warnings), fmt)
 
@@ -155,8 +186,10 @@ def _text_report(results) -> Report:
             ["training FLOPs (router included)", format_sci(p["flops"]), format_sci(o["flops"])],
             ["granularity G", f"{p['granularity']:g}", f"{o['granularity']:g}"],
             ["expansion rate E", f"{p['expansion_rate']:.4g}", f"{o['expansion_rate']:.4g}"],
-            ["N (total non-embedding)", format_count(p["n_total"]), format_count(o["n_total"])],
-            ["active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
+            ["N (total, with embeddings)" if "law_mapping" in p else "N (total non-embedding)",
+             format_count(p["n_total"]), format_count(o["n_total"])],
+            ["active parameters (with embeddings)" if "law_mapping" in p
+             else "active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
             ["tokens", format_count(p["tokens"]), format_count(o["tokens"])],
             ["tokens per active parameter", f"{p['tokens_per_active_param']:.3g}",
              f"{o['tokens_per_active_param']:.3g}"],
@@ -167,6 +200,8 @@ def _text_report(results) -> Report:
         ]
         tables.append(Table(f"{path}: proposal vs the optimum at the same FLOPs",
                             ["", "proposal", "optimal"], cmp_rows))
+        if res.law_choice:
+            lines.append(f"law for {path}: {res.law} ({res.law_choice})")
         if res.suggestion:
             lines.append(f"suggestion for {path}: {res.suggestion}")
         warnings += [f"{path}: {w}" if many else w for w in res.warnings]
@@ -286,7 +321,8 @@ def check_command(
     law: Annotated[Optional[str], typer.Option(
         "--law", metavar="NAME|PATH",
         help="Coefficient set for every file, overriding each proposal's own law "
-             "(default: the proposal's, else krajewski2024-moe).")] = None,
+             "(default: the proposal's; for a real model the set fitted nearest its "
+             "expansion rate, the dense set for a dense model; else krajewski2024-moe).")] = None,
     tokens: Annotated[Optional[float], typer.Option(
         "--tokens", click_type=COUNT, metavar="D",
         help="Training tokens, for config.json files.")] = None,
@@ -348,11 +384,13 @@ def check_command(
 INSPECT_HELP = (
     "Count a real model's parameters exactly and map it to the law (E, G, N).\n\n"
     "Reads a Hugging Face config.json (mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, "
-    "deepseek_v3, dbrx, granitemoe, granitemoeshared, gpt_oss, and dense llama, mistral, qwen2, "
-    "qwen3). Reports totals and active counts with and without embeddings, FLOPs per token "
+    "deepseek_v3, kimi_k2, dbrx, granitemoe, granitemoeshared, gpt_oss, phimoe, glm4_moe, dots1, "
+    "and dense llama, mistral, qwen2, qwen3; --as FAMILY reads another model_type as one of "
+    "these). Reports totals and active counts with and without embeddings, FLOPs per token "
     "(router included, attention scores at --seq-len) and the law's variables: G = routed "
     "experts per token (top-k), E = routed experts / top-k, N = total non-embedding "
-    "parameters.\n\n"
+    "parameters, with G and E by expert size beside them; under the joint law N = active "
+    "parameters with embeddings, E = number of experts, FLOPs = 6 N D.\n\n"
     "Example: moeplan inspect mixtral-8x7b/config.json --seq-len 8192")
 CHECK_HELP = (
     "Check proposed training runs against the scaling law (a CI gate).\n\n"
