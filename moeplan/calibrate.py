@@ -154,7 +154,8 @@ def make_grid(quick: bool = False, tokens: int = DEFAULT_TOKENS) -> Grid:
     points = tuple(
         ExpertPoint(e, d, g, experts_per_gpu(e, d, g), tokens)
         for e in es for d in d_models for g in gs)
-    return Grid(d_models, gs, es, tokens, warmup, reps, cap, points)
+    return Grid(d_models=d_models, granularities=gs, expansion_rates=es, tokens=tokens,
+                warmup=warmup, repetitions=reps, seconds_per_point=cap, expert_points=points)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,10 +480,10 @@ def build_document(name: str, provenance: dict, grid: Grid, expert, dense, atten
 def check_output_path(path: str | os.PathLike) -> Path:
     """Fail before measuring when the profile could not be written."""
     p = Path(path)
-    if p.suffix.lower() not in (".yaml", ".yml"):
-        raise InputError(f"--out {str(p)!r}: a profile is YAML; give a file name ending in .yaml")
     if p.is_dir():
         raise InputError(f"--out {str(p)!r} is a directory; give a file name ending in .yaml")
+    if p.suffix.lower() not in (".yaml", ".yml"):
+        raise InputError(f"--out {str(p)!r}: a profile is YAML; give a file name ending in .yaml")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"--out {str(p)!r}: folder {str(parent)!r} does not exist")
