@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moeplan import calibrate as cal  # noqa: E402
-from moeplan.errors import MoeplanError  # noqa: E402
+from moeplan import calibrate as cal
+from moeplan.errors import MoeplanError
 
 POINTS = [(8, 1024, 1), (8, 1024, 16), (8, 1024, 64), (8, 4096, 1), (8, 4096, 16), (8, 4096, 64)]
 

@@ -139,7 +139,7 @@ def experts_per_gpu(expansion_rate: int, d_model: int, granularity: int,
     cap = min(MAX_GROUPS, max(1, weight_budget // per_expert))
     if n <= cap:
         return n
-    return 2 ** int(math.floor(math.log2(cap)))
+    return 2 ** math.floor(math.log2(cap))
 
 
 def make_grid(quick: bool = False, tokens: int = DEFAULT_TOKENS) -> Grid:

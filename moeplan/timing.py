@@ -111,7 +111,10 @@ class _Table2D:
         i0 = i1 - 1
         t = np.clip((ld - self.d[i0]) / (self.d[i1] - self.d[i0]), 0.0, 1.0)
         cols = np.arange(np.size(ld))
-        flat = lambda a: a.reshape(n, -1)  # noqa: E731
+
+        def flat(a):
+            return a.reshape(n, -1)
+
         v0, v1 = flat(vals)[i0.ravel(), cols], flat(vals)[i1.ravel(), cols]
         o0, o1 = flat(outside)[i0.ravel(), cols], flat(outside)[i1.ravel(), cols]
         tt = t.ravel()

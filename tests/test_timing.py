@@ -6,6 +6,7 @@ Expected values are written from the fixture's numbers and SPEC.md's FLOP counts
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_monotone_between_neighbouring_grid_points(model, profile, row, t):
     expansion_rate, d_model = row
     pts = sorted((r["d_expert"], r["tflops"]) for r in
                  profile.ok("expert", expansion_rate=expansion_rate, d_model=d_model))
-    for (de0, r0), (de1, r1) in zip(pts, pts[1:]):
+    for (de0, r0), (de1, r1) in itertools.pairwise(pts):
         de = math.exp(math.log(de0) + t * (math.log(de1) - math.log(de0)))
         rate, extrap = model.expert_tflops(d_model, de, expansion_rate)
         assert min(r0, r1) * (1 - 1e-12) <= float(rate) <= max(r0, r1) * (1 + 1e-12)
@@ -163,8 +164,8 @@ def test_all_to_all_model_is_off_by_default_and_adds_bytes_over_bandwidth(model)
     ({"d_expert": float("nan")}, "d_expert"), ({"n_experts": 2, "top_k": 4}, "n_experts"),
 ])
 def test_bad_candidates_are_input_errors(model, kwargs, word):
-    args = dict(d_model=1024, n_blocks=16, d_expert=1024, top_k=4, n_experts=32, seq_len=4096,
-                vocab=50257)
+    args = {"d_model": 1024, "n_blocks": 16, "d_expert": 1024, "top_k": 4, "n_experts": 32,
+            "seq_len": 4096, "vocab": 50257}
     args.update(kwargs)
     with pytest.raises(InputError, match=word):
         model.step_time(**args)

@@ -93,8 +93,8 @@ def profiles_command(
     tables = [Table("Hardware profiles", ["name", "gpu", "measured", "torch", "expert points"],
                     rows)]
     lines = [] if profiles else [
-        "No profile is shipped yet; measure one with `moeplan calibrate --out PROFILE.yaml` "
-        "on a GPU and pass its path."]
+        ("No profile is shipped yet; measure one with `moeplan calibrate --out PROFILE.yaml` "
+         "on a GPU and pass its path.")]
     data: dict = {"schema_version": 2, "command": "profiles", "profiles": summaries}
     if name:
         prof = profiles[0]
