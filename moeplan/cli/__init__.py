@@ -86,6 +86,8 @@ COMMAND_MODULES = {
     "fit": "cmd_fit",
     "lr": "cmd_lr",
     "laws": "cmd_basic",
+    "calibrate": "cmd_hw",
+    "profiles": "cmd_hw",
 }
 
 
