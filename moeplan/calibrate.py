@@ -49,7 +49,9 @@ PROFILE_SCHEMA = "moeplan-profile/1"
 #: Default tokens per step (per GPU).
 DEFAULT_TOKENS = 16_384
 #: PyTorch's grouped GEMM refuses more groups than this.
-MAX_GROUPS = 1024
+#: torch._grouped_mm on the H200 (torch 2.11) refused 1,024 groups ("Can't process more than 1024
+#: groups", measured 2026-11-30), so at most 1,023 groups: 512 as a power of two.
+MAX_GROUPS = 1023
 #: Largest expert weights (bytes, bf16, W1 and W2) one GPU holds in a measured point; beyond
 #: it the layer is split by expert parallelism (fewer experts per GPU, more tokens each).
 EXPERT_WEIGHT_BUDGET = 16 * 2**30
@@ -131,7 +133,7 @@ class Grid:
 
 def experts_per_gpu(expansion_rate: int, d_model: int, granularity: int,
                     weight_budget: int = EXPERT_WEIGHT_BUDGET) -> int:
-    """Experts one GPU holds: all of the layer's ``E·G`` unless that exceeds 1,024 groups or the
+    """Experts one GPU holds: all of the layer's ``E·G`` unless that exceeds 1,023 groups or the
     weight budget (bf16 W1 and W2, ``2·2·d_model·d_expert`` bytes per expert); then the largest
     power of two below both (expert parallelism over the rest), at least one."""
     n = expansion_rate * granularity

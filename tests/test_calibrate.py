@@ -27,11 +27,11 @@ def test_default_grid_is_the_briefed_one():
     assert len(grid.expert_points) == 2 * 4 * 7
 
 
-def test_every_point_has_equal_active_flops_and_at_most_1024_groups():
+def test_every_point_has_equal_active_flops_and_fewer_than_1024_groups():
     for p in cal.make_grid().expert_points:
         assert p.top_k == p.granularity
         assert p.top_k * p.d_expert == 4 * p.d_model  # equal active FLOPs per token across G
-        assert 1 <= p.experts_per_gpu <= 1024
+        assert 1 <= p.experts_per_gpu < 1024
         assert p.experts_per_gpu <= p.n_experts
         assert p.tokens_per_expert * p.experts_per_gpu == p.tokens * p.top_k  # even routing
         assert p.d_expert % 16 == 0 and p.tokens_per_expert % 16 == 0  # grouped GEMM alignment
@@ -42,9 +42,10 @@ def test_every_point_has_equal_active_flops_and_at_most_1024_groups():
 def test_expert_parallel_split_by_hand():
     # E = 8: every expert fits (8 * G <= 512 experts, 64 * d_model^2 bytes <= 4 GiB at 8192)
     assert cal.experts_per_gpu(8, 8192, 64) == 512
-    # E = 64, G = 16: 1024 experts, the grouped GEMM's limit; G = 32 needs 2 GPUs
-    assert cal.experts_per_gpu(64, 1024, 16) == 1024
-    assert cal.experts_per_gpu(64, 1024, 32) == 1024
+    # E = 64, G = 16: 1024 experts, which torch._grouped_mm refused on the H200 ("Can't process
+    # more than 1024 groups"): half of them per GPU (expert parallelism over 2); G = 32 over 4
+    assert cal.experts_per_gpu(64, 1024, 16) == 512
+    assert cal.experts_per_gpu(64, 1024, 32) == 512
     # E = 64, d_model 8192, G = 1: each expert is 2*2*8192*32768 bytes = 1 GiB -> 16 per GPU
     assert cal.experts_per_gpu(64, 8192, 1) == 16
 
