@@ -139,6 +139,11 @@ class Law:
     source: str = ""
     bootstrap: dict | None = None
     provenance: dict | None = None
+    #: coefficient name -> half-width of its published rounding interval (moeplan.precision)
+    precision: dict = field(default_factory=dict)
+    loss_definition: str = ""     # what the loss is: data, tokenizer, routing
+    notes: str = ""               # caveats shown by `moeplan laws NAME`
+    fitted_range_source: str = ""  # the source table of fitted_range
 
     @property
     def is_moe(self) -> bool:
@@ -197,7 +202,8 @@ class Law:
         out = []
         params_label = {"total_non_embedding": "total parameters",
                         "non_embedding": "parameters",
-                        "active_with_embedding": "active parameters (with embeddings)"}.get(
+                        "active_with_embedding": "active parameters (with embeddings)",
+                        "total_with_embedding": "parameters (with embeddings)"}.get(
                             self.params_meaning, "parameters")
         checks = (("params", params, params_label), ("tokens", tokens, "tokens"),
                   ("granularity", granularity, "granularity"),
