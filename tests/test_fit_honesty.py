@@ -9,14 +9,13 @@ import math
 import numpy as np
 import pytest
 import yaml
+from conftest import shared_path
 from scipy.optimize import minimize_scalar
 
 from moeplan import fit as fitmod
 from moeplan.cli import app
 from moeplan.coefficients import load_law
 from moeplan.runs import Runs
-
-from conftest import shared_path
 
 DENSE = dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47)
 PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)

@@ -17,12 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moeplan.cli import app
-from moeplan.coefficients import (coefficients_dir, law_from_mapping, law_to_mapping, load_law,
-                                  shipped_law_names)
+from moeplan.coefficients import (
+    coefficients_dir,
+    law_from_mapping,
+    law_to_mapping,
+    load_law,
+    shipped_law_names,
+)
 from moeplan.errors import FileFormatError
 from moeplan.laws import COEFFICIENT_NAMES
 from moeplan.precision import band, coefficient_samples, rounding_intervals
-
 
 # -- item 10: fitted ranges from each source's own table ---------------------------------------
 
@@ -159,7 +163,7 @@ def _literals(name):
     """Coefficient -> the number as printed in the YAML file (its text, not the parsed float)."""
     text = (coefficients_dir() / f"{name}.yaml").read_text()
     block = text.split("coefficients:\n", 1)[1].split("\nvariables:", 1)[0]
-    return dict(re.findall(r"^\s+(\w+):\s*(-?[0-9.]+)\s*$", block, flags=re.M))
+    return dict(re.findall(r"^\s+(\w+):\s*(-?[0-9.]+)\s*$", block, flags=re.MULTILINE))
 
 
 @pytest.mark.parametrize("name", sorted(shipped_law_names()))
