@@ -798,7 +798,7 @@ def _check_budget(law, flops, cons: JointConstraints):
 
 
 def _range_warnings(law, cfg: JointConfig) -> list[str]:
-    out = law.range_warnings(params=cfg.n_active_with_embedding)
+    out = law.range_warnings(params=cfg.n_active_with_embedding, tokens=cfg.tokens)
     lim = law.fitted_range.get("params_total")
     if lim and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding

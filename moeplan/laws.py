@@ -220,4 +220,15 @@ class Law:
             elif lo > 0 and v < lo / factor:
                 out.append(f"{label} {v:.3g} is {lo / v:.3g}x below the range {self.name} was "
                            f"fitted on ({lo:.3g} to {hi:.3g}): the prediction is an extrapolation")
+        limit = self.fitted_range.get("tokens_per_param")
+        if limit and params is not None and tokens is not None and float(params) > 0:
+            ratio, (lo, hi) = float(tokens) / float(params), limit
+            if ratio > hi * factor:
+                out.append(f"{ratio:.3g} tokens per parameter is {ratio / hi:.3g}x above what "
+                           f"{self.name} was fitted on (up to {hi:.3g}): the prediction is an "
+                           f"extrapolation")
+            elif lo > 0 and ratio < lo / factor:
+                out.append(f"{ratio:.3g} tokens per parameter is {lo / ratio:.3g}x below what "
+                           f"{self.name} was fitted on (from {lo:.3g}): the prediction is an "
+                           f"extrapolation")
         return out

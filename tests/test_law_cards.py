@@ -63,6 +63,20 @@ def test_joint_law_has_a_token_range_and_a_tokens_per_parameter_limit():
     warnings = joint.range_warnings(params=1e9, tokens=30e9)
     assert not warnings  # inside both ranges
     assert joint.range_warnings(tokens=90e9) and "tokens" in joint.range_warnings(tokens=90e9)[0]
+    # tokens per parameter: 500 > 414 warns with the factor; 400 does not
+    (w,) = joint.range_warnings(params=100e6, tokens=50e9)
+    assert "500 tokens per parameter" in w and "1.21x above" in w and "414" in w
+    assert joint.range_warnings(params=100e6, tokens=40e9) == []
+
+
+def test_joint_plan_beyond_the_token_data_says_so(runner):
+    # the plan: 1e21 FLOPs in 24 GB puts ~300B tokens on a small active model
+    r = runner.invoke(app, ["optimize", "--flops", "1e21", "--law", "ludziejewski2025-joint",
+                            "--memory", "24GB", "--kv-tokens", "16384", "--json"])
+    assert r.exit_code == 0, r.output
+    warnings = json.loads(r.stdout)["warnings"]
+    assert any("tokens per parameter" in w and "414" in w for w in warnings)
+    assert any(w.startswith("tokens ") and "8e+10" in w for w in warnings)
 
 
 @pytest.mark.parametrize("name", ["krajewski2024-dense", "krajewski2024-moe-e16",
