@@ -9,10 +9,12 @@ proposal's loss, :func:`moeplan.optimize.flops_to_reach`, divided by the proposa
 optimal granularity, tokens per parameter and the memory of the weights. Each limit is one named
 :class:`Check`.
 
-Default limits, used when a proposal has no ``limits`` section (see :data:`DEFAULT_LIMITS`):
-``max_loss_gap: 0.02`` and ``min_compute_efficiency: 0.8``. Both are deliberately loose: they
-fail proposals that waste a fifth or more of their compute, or sit 0.02 nats above the frontier,
-and leave finer tolerances to the team's own ``limits``.
+Default limits, which always apply (see :data:`DEFAULT_LIMITS`): ``max_loss_gap: 0.02`` and
+``min_compute_efficiency: 0.8``. Both are deliberately loose: they fail proposals that waste a
+fifth or more of their compute, or sit 0.02 nats above the frontier, and leave finer tolerances
+to the team's own ``limits``. A file's ``limits`` add to them, replace one by name, or disable
+one (``max_loss_gap: null``); ``--limit NAME=VALUE`` (or ``NAME=null``) does the same on top.
+Every check says where its limit came from (``default``, ``file``, ``command line``).
 
 Real models (config.json) are mapped as in SPEC.md §6: N = total non-embedding parameters,
 G = top-k, E = routed experts / top-k, and their FLOPs are the law's convention
@@ -22,6 +24,7 @@ comparable with the law's optimum.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -32,8 +35,11 @@ from .errors import InputError, MoeplanError
 from .proposal import Limit, Proposal, parse_limits
 from .units import format_bytes, format_count
 
-#: Limits applied when a proposal has no ``limits`` section.
-DEFAULT_LIMITS = (Limit("max_loss_gap", 0.02), Limit("min_compute_efficiency", 0.8))
+#: Limits that always apply unless replaced or disabled by name.
+DEFAULT_LIMITS = (Limit("max_loss_gap", 0.02, source="default"),
+                  Limit("min_compute_efficiency", 0.8, source="default"))
+#: Words for where limits came from, in CheckResult.limits_from.
+_ORIGIN_WORDS = {"default": "defaults", "file": "file", "command line": "command line"}
 
 #: Labels of the checks, for reports.
 CHECK_TITLES = {
@@ -55,10 +61,12 @@ class Check:
     limit: float
     message: str
     line: int | None = None
+    source: str = "file"          # where the limit came from: default, file or command line
 
     def to_dict(self) -> dict:
         return {"name": self.name, "passed": self.passed, "value": self.value,
-                "limit": self.limit, "message": self.message, "line": self.line}
+                "limit": self.limit, "message": self.message, "line": self.line,
+                "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,17 @@ class CheckResult:
     proposal: dict
     optimal: dict
     suggestion: str | None
-    limits_from: str                 # "file", "defaults", "command line" or "file + command line"
+    limits_from: str                 # sources of the limits, e.g. "defaults + file"
     warnings: tuple = field(default_factory=tuple)
     law_choice: str | None = None    # why this law, when moeplan chose it (moeplan.lawpick)
+    limits_disabled: tuple = ()      # names of limits switched off with null
 
     def to_dict(self) -> dict:
         return {"file": self.source, "name": self.name, "law": self.law, "passed": self.passed,
                 "checks": [c.to_dict() for c in self.checks], "proposal": dict(self.proposal),
                 "optimal": dict(self.optimal), "suggestion": self.suggestion,
-                "limits_from": self.limits_from, "warnings": list(self.warnings),
-                "law_choice": self.law_choice}
+                "limits_from": self.limits_from, "limits_disabled": list(self.limits_disabled),
+                "warnings": list(self.warnings), "law_choice": self.law_choice}
 
 
 @dataclass(frozen=True)
@@ -249,7 +258,7 @@ def _run_check(limit: Limit, m: dict) -> Check:
         msg = f"weights take {format_bytes(v)} (limit {format_bytes(lim)})"
     else:  # pragma: no cover - parse_limits rejects unknown names
         raise InputError(f"unknown limit {name!r}")
-    return Check(name, bool(ok), float(v), float(lim), msg, limit.line)
+    return Check(name, bool(ok), float(v), float(lim), msg, limit.line, limit.source)
 
 
 def _suggestion(s: _Subject, m: dict, opt: dict, dense: bool) -> str | None:
@@ -294,16 +303,29 @@ def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | 
 
 
 def _merge_limits(file_limits, overrides):
-    """(limits, where from): file limits, or defaults, with command-line overrides by name."""
-    if file_limits is None:
-        base, origin = list(DEFAULT_LIMITS), "defaults"
-    else:
-        base, origin = list(file_limits), "file"
-    if overrides:
-        names = {o.name for o in overrides}
-        base = [b for b in base if b.name not in names] + list(overrides)
-        origin = "command line" if origin == "defaults" else "file + command line"
-    return tuple(base), origin
+    """(limits, where from): the defaults, then the file's limits, then the command line's,
+    each replacing an earlier one of the same name; a None value disables that limit.
+
+    ``where from`` names the sources of the limits that apply, e.g. "defaults + file"
+    ("none" when every limit is disabled).
+    """
+    merged = {lim.name: lim for lim in DEFAULT_LIMITS}
+    for source, limits in (("file", file_limits or ()), ("command line", overrides or ())):
+        for lim in limits:
+            merged.pop(lim.name, None)  # re-inserted last: file order, then command-line order
+            merged[lim.name] = dataclasses.replace(lim, source=source)
+    active = tuple(lim for lim in merged.values() if lim.value is not None)
+    used = [w for key, w in _ORIGIN_WORDS.items() if any(lim.source == key for lim in active)]
+    return active, " + ".join(used) or "none"
+
+
+def _disabled(file_limits, overrides) -> tuple:
+    """Names of the limits switched off (a null value as the last word on them)."""
+    last = {}
+    for limits in (file_limits or (), overrides or ()):
+        for lim in limits:
+            last[lim.name] = lim.value
+    return tuple(name for name, value in last.items() if value is None)
 
 
 def _warnings(law, s: _Subject) -> list[str]:
@@ -338,7 +360,7 @@ def _anchor(limits: tuple, proposal: Proposal) -> tuple:
         if lim.line is None:
             line = next((proposal.lines[k] for k in _ANCHORS.get(lim.name, ())
                          if k in proposal.lines), None)
-            lim = Limit(lim.name, lim.value, line)
+            lim = dataclasses.replace(lim, line=line)
         out.append(lim)
     return tuple(out)
 
@@ -385,7 +407,8 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings), law_choice=choice and choice.reason)
+                       warnings=tuple(warnings), law_choice=choice and choice.reason,
+                       limits_disabled=_disabled(proposal.limits, limit_overrides))
 
 
 def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),
@@ -418,7 +441,8 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     return CheckResult(source=str(path), name=model.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings), law_choice=choice and choice.reason)
+                       warnings=tuple(warnings), law_choice=choice and choice.reason,
+                       limits_disabled=_disabled((), limit_overrides))
 
 
 def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_per_param):
@@ -452,7 +476,7 @@ def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_
     return CheckResult(source=str(path), name=model.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), limits_disabled=_disabled((), limit_overrides))
 
 
 def _chosen_law(model):
@@ -480,7 +504,9 @@ def parse_limit_options(items) -> tuple:
         name, sep, value = str(item).partition("=")
         if not sep or not name.strip():
             raise InputError(f"--limit {item!r}: expected NAME=VALUE, e.g. max_loss_gap=0.01")
-        raw[name.strip()] = value.strip()
+        value = value.strip()
+        # NAME=null switches a default limit off, as `max_loss_gap: null` does in a file
+        raw[name.strip()] = None if value.lower() in ("null", "none", "off") else value
     try:
         return parse_limits(raw, "--limit") if raw else ()
     except MoeplanError as exc:

@@ -9,7 +9,7 @@ them, and unknown keys are rejected by name. The schema::
     coefficients: {a: 18.1, alpha: 0.115, b: 30.8, beta: 0.147, g: 2.1, gamma: 0.58, c: 0.47}
     variables:
       params: total_non_embedding     # what N means: total_non_embedding | non_embedding
-                                      #   | active_with_embedding
+                                      #   | active_with_embedding | total_with_embedding
       tokens: training_tokens
       vocab_size: 50257               # only for laws whose N counts embeddings
     flops: {c_f: 6, c_r: 14, expansion_rate: 64, aspect_ratio: 64}
@@ -18,6 +18,10 @@ them, and unknown keys are rejected by name. The schema::
     citation: "..."
     bootstrap: {a: [...], alpha: [...], ...}   # optional: coefficient samples from `moeplan fit`
     provenance: {...}                          # optional: how a fitted file was made
+    precision: {a: 0.05, alpha: 0.0005, ...}   # optional: half a unit in the last published digit
+    loss_definition: "..."                     # optional: what the loss is (data, tokenizer, routing)
+    notes: "..."                               # optional: caveats printed by `moeplan laws NAME`
+    fitted_range_source: "..."                 # optional: the table the fitted range comes from
 """
 
 from __future__ import annotations
@@ -36,11 +40,15 @@ from .yamlio import load_yaml_file
 DEFAULT_LAW = "krajewski2024-moe"
 
 _TOP_KEYS = {"name", "form", "description", "coefficients", "variables", "flops", "fitted_range",
-             "comparable_with", "citation", "bootstrap", "provenance"}
+             "comparable_with", "citation", "bootstrap", "provenance", "precision",
+             "loss_definition", "notes", "fitted_range_source"}
 _VARIABLE_KEYS = {"params", "tokens", "vocab_size"}
-_PARAM_MEANINGS = ("total_non_embedding", "non_embedding", "active_with_embedding")
+_PARAM_MEANINGS = ("total_non_embedding", "non_embedding", "active_with_embedding",
+                   "total_with_embedding")
 _FLOPS_KEYS = {"c_f", "c_r", "expansion_rate", "aspect_ratio"}
-_RANGE_KEYS = {"params", "params_total", "tokens", "granularity", "expansion_rate", "n_experts"}
+#: ``tokens_per_param``: D / N (N as the law counts it), where the source states a limit.
+_RANGE_KEYS = {"params", "params_total", "tokens", "granularity", "expansion_rate", "n_experts",
+               "tokens_per_param"}
 #: Coefficients that may be negative (joint law exponents are negative as written).
 _SIGNED = {"joint_moe": {"alpha", "delta", "gamma", "beta", "omega", "zeta"}}
 MAX_BOOTSTRAP_SAMPLES = 100_000
@@ -220,13 +228,24 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
     if provenance is not None:
         provenance = dict(_mapping(provenance, f"{where}: provenance"))
 
+    # published precision: half a unit in the last printed digit of each coefficient
+    precision = {}
+    for key, value in _mapping(data.get("precision", {}) or {}, f"{where}: precision",
+                               set(names)).items():
+        precision[key] = _bounded(_number(value, f"{where}: precision.{key}", non_negative=True),
+                                  f"{where}: precision.{key}", 0.0, MAX_SCALE)
+
     return Law(
         name=name, form=form, coefficients=coeffs, params_meaning=params_meaning, c_f=c_f,
         c_r=c_r, expansion_rate=expansion, aspect_ratio=aspect, vocab_size=vocab,
         fitted_range=ranges, comparable_with=tuple(comparable),
         citation=_text(data.get("citation", ""), f"{where}: citation"),
         description=_text(data.get("description", ""), f"{where}: description"),
-        source=source, bootstrap=bootstrap, provenance=provenance,
+        source=source, bootstrap=bootstrap, provenance=provenance, precision=precision,
+        loss_definition=_text(data.get("loss_definition", ""), f"{where}: loss_definition"),
+        notes=_text(data.get("notes", ""), f"{where}: notes"),
+        fitted_range_source=_text(data.get("fitted_range_source", ""),
+                                  f"{where}: fitted_range_source"),
     )
 
 
@@ -335,5 +354,10 @@ def law_to_mapping(law: Law) -> dict:
         out["bootstrap"] = {k: [float(x) for x in v] for k, v in law.bootstrap.items()}
     if law.provenance:
         out["provenance"] = dict(law.provenance)
+    for key in ("fitted_range_source", "loss_definition", "notes"):
+        if getattr(law, key):
+            out[key] = getattr(law, key)
+    if law.precision:
+        out["precision"] = {k: float(v) for k, v in law.precision.items()}
     return out
 

@@ -651,6 +651,59 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
         local_objectives=tuple(sorted(r.objective for r in locals_)), stop_reason=why)
 
 
+#: A fitted term smaller than this fraction of the smallest observed loss, at every run, has
+#: collapsed: its coefficient went to (near) zero, effectively its lower bound.
+NEGLIGIBLE_TERM = 1e-4
+#: Below this R² the law explains little of the runs' loss variation.
+POOR_R2 = 0.9
+
+
+def quality_warnings(result: FitResult, runs: Runs) -> list[str]:
+    """Plain-language warnings about a fit that converged to something the runs do not support.
+
+    - a linear coefficient (a, b, g, c) whose term is negligible at every run: it collapsed
+      towards its lower bound of 0 (e.g. ``c = 1e-10``), so the runs do not determine it;
+    - a low R² (below :data:`POOR_R2`), naming the run that dominates the error when one does.
+    Coefficients on the optimiser's box bounds are reported by ``result.at_bound``.
+    """
+    from .laws import chinchilla_terms, fine_grained_terms
+
+    k = result.coefficients
+    if result.form == "dense":
+        irr, p, d = chinchilla_terms(runs.params, runs.tokens, **k)
+        terms = {"a": p, "b": d, "c": irr}
+    else:
+        irr, p, d = fine_grained_terms(runs.params, runs.tokens, runs.granularity, **k)
+        g_part = k["g"] / np.asarray(runs.granularity, float) ** k["gamma"] \
+            / np.asarray(runs.params, float) ** k["alpha"]
+        terms = {"a": p - g_part, "b": d, "g": g_part, "c": irr}
+    names = {"a": "parameter term a/N^alpha", "b": "data term b/D^beta",
+             "g": "granularity term g/(G^gamma N^alpha)", "c": "irreducible loss c"}
+    floor = NEGLIGIBLE_TERM * float(np.min(runs.loss))
+    out = []
+    for coef, term in terms.items():
+        if coef in result.fixed or coef in result.at_bound:
+            continue
+        largest = float(np.max(np.abs(term)))
+        if largest < floor:
+            out.append(f"{coef} = {k[coef]:.3g} is stuck at its lower bound (0): the "
+                       f"{names[coef]} is at most {largest:.2g} nats on these runs, so they do "
+                       f"not determine it; fix it with --fix {coef}=VALUE or add runs that "
+                       f"constrain it")
+    r2 = result.r2
+    if np.isfinite(r2) and r2 < POOR_R2:
+        msg = (f"R^2 {r2:.3f}: the law explains little of the variation of the runs' loss; "
+               f"the fit is poor")
+        err = np.asarray(result.predicted) - runs.loss
+        sq = err * err
+        i = int(np.argmax(sq))
+        if sq.sum() > 0 and sq[i] > 0.5 * sq.sum():
+            msg += (f": run {runs.labels[i]} alone is off by {err[i]:+.3g} nats (a loss spike or "
+                    f"a failed run?); drop it (e.g. --drop-highest 1) and refit")
+        out.append(msg)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Uncertainty: bootstrap and hold-out
 # --------------------------------------------------------------------------------------------
@@ -885,12 +938,62 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
     return out
 
 
+def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float = 64.0,
+                             c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
+                             g_lo: float = 1.0, g_hi: float = 256.0) -> np.ndarray:
+    """The real-valued compute-optimal G (MoE form) in [g_lo, g_hi], vectorised over budgets
+    and coefficient samples: arrays (B,) for scalar coefficients, (S, B) for samples.
+
+    The power-of-two candidates hide how far a sample's optimum is from its neighbours (all
+    samples may pick 16 while the real optimum spreads from 12 to 30): report this one too.
+    """
+    import dataclasses
+
+    from .optimize import resolve, solve
+
+    lnf = np.log(np.asarray(flops, dtype=float).reshape(-1))
+    k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
+    scalar = all(v.ndim == 0 for v in k.values())
+    setup = resolve(_law("moe", {n: float(np.ravel(v)[0]) for n, v in k.items()},
+                         expansion_rate, c_f, c_r, aspect_ratio))
+    if not scalar:  # samples along axis 0, budgets along axis 1
+        setup = dataclasses.replace(setup, **{n: v.reshape(-1, 1) for n, v in k.items()})
+        lnf = np.broadcast_to(lnf, (next(iter(k.values())).shape[0], lnf.size))
+
+    def loss(ln_g):
+        return solve(setup, lnf, np.exp(ln_g)).loss
+
+    # golden-section search over ln G, every sample and budget at once (the best loss is
+    # unimodal in G: the router's cost rises while the g/G^gamma gain saturates)
+    inv = (math.sqrt(5.0) - 1.0) / 2.0
+    a = np.full(lnf.shape, math.log(g_lo))
+    b = np.full(lnf.shape, math.log(g_hi))
+    c1, c2 = b - inv * (b - a), a + inv * (b - a)
+    f1, f2 = loss(c1), loss(c2)
+    for _ in range(100):
+        if np.all(b - a < 1e-6):
+            break
+        left = f1 <= f2
+        b, a = np.where(left, c2, b), np.where(left, a, c1)
+        new = np.where(left, b - inv * (b - a), a + inv * (b - a))
+        fn = loss(new)
+        c2, f2, c1, f1 = (np.where(left, c1, new), np.where(left, f1, fn),
+                          np.where(left, new, c2), np.where(left, fn, f2))
+    best, best_loss = 0.5 * (a + b), loss(0.5 * (a + b))
+    for end in (math.log(g_lo), math.log(g_hi)):  # the optimum may sit on a bound
+        end_loss = loss(np.full(lnf.shape, end))
+        best = np.where(end_loss < best_loss, end, best)
+        best_loss = np.minimum(end_loss, best_loss)
+    return np.exp(best)
+
+
 def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResult | None = None,
                   **setting) -> list:
     """Per budget: the compute-optimal N, D (and G), with bootstrap percentiles when given.
 
     Returns a list of ``{"flops", "params": {"value"[, "p10", "p50", "p90"]}, "tokens": ...,
-    "granularity": ...}`` (``granularity`` only for the MoE form).
+    "granularity": ..., "granularity_real": ...}`` (the granularities only for the MoE form;
+    ``granularity`` is the best power of two, ``granularity_real`` the real-valued optimum).
     """
     f = np.asarray(flops, dtype=float).reshape(-1)
     point = compute_optimal(form, coefficients, f, **setting)
@@ -898,6 +1001,12 @@ def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResu
     if bootstrap is not None and bootstrap.n_converged:
         sampled = compute_optimal(form, bootstrap.samples, f, **setting)
     keys = ("params", "tokens") + (("granularity",) if form == "moe" else ())
+    if form == "moe":
+        point["granularity_real"] = real_optimal_granularity(coefficients, f, **setting)
+        if sampled is not None:
+            sampled["granularity_real"] = real_optimal_granularity(bootstrap.samples, f,
+                                                                   **setting)
+        keys += ("granularity_real",)
     rows = []
     for j, budget in enumerate(f):
         row = {"flops": float(budget)}
@@ -914,14 +1023,31 @@ def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResu
 # Writing a fitted law
 # --------------------------------------------------------------------------------------------
 
+#: Header of the parameter column in Hoffmann et al.'s Chinchilla runs (their "Model Size"
+#: counts every parameter, embeddings included).
+CHINCHILLA_PARAMS_HEADER = "model size"
+
+
+def params_meaning_for(form: str, columns: dict | None = None) -> str:
+    """What N of the runs means, for the law file: ``total_with_embedding`` for dense runs
+    whose parameter column is the Chinchilla data's "Model Size" (Hoffmann et al. counted all
+    parameters), else the law form's own convention."""
+    if form == "moe":
+        return "total_non_embedding"
+    header = str((columns or {}).get("params", "")).strip().lower()
+    return "total_with_embedding" if header == CHINCHILLA_PARAMS_HEADER else "non_embedding"
+
+
 def fitted_law_mapping(result: FitResult, runs: Runs, name: str, *, expansion_rate: float = 64.0,
                        c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
                        bootstrap: BootstrapResult | None = None,
-                       provenance: dict | None = None, description: str | None = None) -> dict:
+                       provenance: dict | None = None, description: str | None = None,
+                       params_meaning: str | None = None) -> dict:
     """A coefficient-set mapping in the shipped schema (see moeplan.coefficients).
 
     Validate and load it with :func:`moeplan.coefficients.law_from_mapping`. The fitted range is
     the runs' range; bootstrap samples (converged refits) go under ``bootstrap``.
+    ``params_meaning`` (see :func:`params_meaning_for`) defaults to the form's convention.
     """
     moe = result.form == "moe"
     mapping = {
@@ -930,7 +1056,7 @@ def fitted_law_mapping(result: FitResult, runs: Runs, name: str, *, expansion_ra
         "description": description or (f"fitted by moeplan fit on {len(runs)} runs from "
                                        f"{runs.source}"),
         "coefficients": {k: float(v) for k, v in result.coefficients.items()},
-        "variables": {"params": "total_non_embedding" if moe else "non_embedding",
+        "variables": {"params": params_meaning or params_meaning_for(result.form),
                       "tokens": "training_tokens"},
         "flops": {"c_f": float(c_f), "c_r": float(c_r) if moe else 0.0,
                   "aspect_ratio": float(aspect_ratio)},

@@ -66,9 +66,14 @@ ACTIVE_BLOCK_FACTOR = 13.0
 LR_SOURCE = ("Ludziejewski, Pióro, Krajewski et al. 2025, \"Joint MoE Scaling Laws\", "
              "arXiv:2502.05172")
 LR_FORMULA = "LR = exp(8.39 - 0.81*ln(N_act_non_embedding) - 0.25*ln(E))"
-#: The range the learning-rate rule (and the law) was fitted on: up to 2.7B active, E 1..32.
-LR_MAX_ACTIVE = 2.7e9
-LR_EXPERTS_RANGE = (1.0, 32.0)
+#: The learning-rate rule's range (SPEC.md §7): its largest model has 2.7B active parameters
+#: with embeddings, about 2.48B without (d_model ~2300 at V = 50,257), the N of the rule; it
+#: was fitted on E in {1, 8} and validated at E = 4 and 32.
+LR_MAX_ACTIVE = 2.48e9
+LR_EXPERTS_RANGE = (1.0, 8.0)
+LR_EXPERTS_VALIDATED = (4.0, 32.0)
+LR_RANGE_TEXT = ("up to 2.48B active non-embedding parameters (2.7B with embeddings); "
+                 "fitted on E = 1 and 8, validated at E = 4 and 32")
 
 #: Binding-constraint labels.
 BIND_MEMORY = "memory"
@@ -188,7 +193,8 @@ def learning_rate(n_active_non_embedding, n_experts):
     """The Joint MoE paper's learning-rate rule (SPEC.md §7).
 
     ``LR = exp(8.39 − 0.81·ln N_act − 0.25·ln E)`` with ``N_act`` the active non-embedding
-    parameters. Fitted on models up to 2.7B active parameters and E from 1 to 32.
+    parameters. Fitted on models up to 2.48B active non-embedding parameters (2.7B with
+    embeddings) with E = 1 and 8; validated at E = 4 and 32.
 
     Parameters
     ----------
@@ -227,7 +233,8 @@ class LearningRateAdvice:
     source: str = LR_SOURCE
     formula: str = LR_FORMULA
     fitted_range: dict = field(default_factory=lambda: {
-        "n_active": [None, LR_MAX_ACTIVE], "n_experts": list(LR_EXPERTS_RANGE)})
+        "n_active": [None, LR_MAX_ACTIVE], "n_experts": list(LR_EXPERTS_RANGE),
+        "n_experts_validated": list(LR_EXPERTS_VALIDATED)})
     warnings: tuple = ()
 
     def to_dict(self) -> dict:
@@ -244,11 +251,17 @@ def learning_rate_advice(n_active_non_embedding: float, n_experts: float) -> Lea
     if n > LR_MAX_ACTIVE:
         warnings.append(f"{n:.3g} active non-embedding parameters is {n / LR_MAX_ACTIVE:.3g}x "
                         f"above the largest model the learning-rate rule was fitted on "
-                        f"({LR_MAX_ACTIVE:.2g}): the learning rate is an extrapolation")
-    lo, hi = LR_EXPERTS_RANGE
-    if not lo <= e <= hi:
-        warnings.append(f"{e:g} experts is outside the range the learning-rate rule was fitted "
-                        f"on ({lo:g} to {hi:g}): the learning rate is an extrapolation")
+                        f"({LR_MAX_ACTIVE:.3g}; 2.7B with embeddings): the learning rate is an "
+                        f"extrapolation")
+    hi, checked = LR_EXPERTS_RANGE[1], LR_EXPERTS_VALIDATED[1]
+    if e > checked:
+        warnings.append(f"{e:g} experts is beyond the learning-rate rule's data (fitted on E = 1 "
+                        f"and 8, validated up to E = {checked:g}): the learning rate is an "
+                        f"extrapolation")
+    elif hi < e < checked:
+        warnings.append(f"{e:g} experts is above the E = 1 and 8 the learning-rate rule was "
+                        f"fitted on (it was validated at E = 4 and 32 only): treat the learning "
+                        f"rate as an estimate")
     return LearningRateAdvice(learning_rate=lr, n_active=n, n_experts=e,
                               warnings=tuple(warnings))
 
@@ -785,7 +798,7 @@ def _check_budget(law, flops, cons: JointConstraints):
 
 
 def _range_warnings(law, cfg: JointConfig) -> list[str]:
-    out = law.range_warnings(params=cfg.n_active_with_embedding)
+    out = law.range_warnings(params=cfg.n_active_with_embedding, tokens=cfg.tokens)
     lim = law.fitted_range.get("params_total")
     if lim and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding
@@ -795,7 +808,7 @@ def _range_warnings(law, cfg: JointConfig) -> list[str]:
 
 
 def _experts_range_warnings(law, experts) -> list[str]:
-    lo, hi = law.fitted_range.get("n_experts", LR_EXPERTS_RANGE)
+    lo, hi = law.fitted_range.get("n_experts", (1.0, 32.0))  # the law's E, not the LR rule's
     outside = [int(e) for e in experts if not lo <= e <= hi]
     if not outside:
         return []

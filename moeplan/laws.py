@@ -139,6 +139,11 @@ class Law:
     source: str = ""
     bootstrap: dict | None = None
     provenance: dict | None = None
+    #: coefficient name -> half-width of its published rounding interval (moeplan.precision)
+    precision: dict = field(default_factory=dict)
+    loss_definition: str = ""     # what the loss is: data, tokenizer, routing
+    notes: str = ""               # caveats shown by `moeplan laws NAME`
+    fitted_range_source: str = ""  # the source table of fitted_range
 
     @property
     def is_moe(self) -> bool:
@@ -197,7 +202,8 @@ class Law:
         out = []
         params_label = {"total_non_embedding": "total parameters",
                         "non_embedding": "parameters",
-                        "active_with_embedding": "active parameters (with embeddings)"}.get(
+                        "active_with_embedding": "active parameters (with embeddings)",
+                        "total_with_embedding": "parameters (with embeddings)"}.get(
                             self.params_meaning, "parameters")
         checks = (("params", params, params_label), ("tokens", tokens, "tokens"),
                   ("granularity", granularity, "granularity"),
@@ -214,4 +220,15 @@ class Law:
             elif lo > 0 and v < lo / factor:
                 out.append(f"{label} {v:.3g} is {lo / v:.3g}x below the range {self.name} was "
                            f"fitted on ({lo:.3g} to {hi:.3g}): the prediction is an extrapolation")
+        limit = self.fitted_range.get("tokens_per_param")
+        if limit and params is not None and tokens is not None and float(params) > 0:
+            ratio, (lo, hi) = float(tokens) / float(params), limit
+            if ratio > hi * factor:
+                out.append(f"{ratio:.3g} tokens per parameter is {ratio / hi:.3g}x above what "
+                           f"{self.name} was fitted on (up to {hi:.3g}): the prediction is an "
+                           f"extrapolation")
+            elif lo > 0 and ratio < lo / factor:
+                out.append(f"{ratio:.3g} tokens per parameter is {lo / ratio:.3g}x below what "
+                           f"{self.name} was fitted on (from {lo:.3g}): the prediction is an "
+                           f"extrapolation")
         return out

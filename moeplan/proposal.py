@@ -56,19 +56,24 @@ _MAX_COUNT = 2.0**62
 
 @dataclass(frozen=True)
 class Limit:
-    """One limit of a proposal: its name, value and where it is written (for annotations)."""
+    """One limit of a proposal: its name, value and where it is written (for annotations).
+
+    ``value`` None disables the limit (``max_loss_gap: null``); ``source`` says where it came
+    from: ``default``, ``file`` or ``command line``.
+    """
 
     name: str
-    value: float
+    value: float | None
     line: int | None = None
+    source: str = "file"
 
 
 @dataclass(frozen=True)
 class Proposal:
     """A validated proposal. Shape fields are None when the model comes from a config.json.
 
-    ``limits`` is None when the file gives no ``limits`` section (then documented defaults
-    apply); an empty tuple means "report only". ``lines`` maps dotted keys (``limits.max_flops``)
+    ``limits`` is None when the file gives no ``limits`` section; the documented defaults
+    apply either way, unless a limit of the same name replaces or (``null``) disables one. ``lines`` maps dotted keys (``limits.max_flops``)
     to 1-based line numbers in the file.
     """
 
@@ -181,6 +186,9 @@ def parse_limits(raw, source: str, lines: dict | None = None) -> tuple:
     out = []
     for key, value in raw.items():
         where = f"limits.{key}"
+        if value is None:  # `max_loss_gap: null` switches a default check off
+            out.append(Limit(key, None, lines.get(where)))
+            continue
         if key == "max_memory":
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise FileFormatError(f"{_where(source, where)}: expected a size such as 80GB")

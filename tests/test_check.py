@@ -102,7 +102,7 @@ def test_cli_md_example_numbers():
     assert [c.name for c in r.checks] == ["max_loss_gap", "min_compute_efficiency", "max_flops",
                                           "max_total_params"]
     assert [c.passed for c in r.checks] == [False, False, True, True]
-    assert r.limits_from == "file" and not r.passed
+    assert r.limits_from == "file" and not r.passed  # every default replaced by the file
     # memory: (N + router) * 2 bytes, no vocabulary given
     assert m["memory_bytes"] == pytest.approx((N + d * E * G * n) * 2, rel=1e-12)
     # a concrete suggestion at the same FLOPs, naming G and tokens
@@ -189,8 +189,13 @@ def test_default_limits_and_report_only():
                                                      for lim in DEFAULT_LIMITS]
     assert {lim.name: lim.value for lim in DEFAULT_LIMITS} == {"max_loss_gap": 0.02,
                                                               "min_compute_efficiency": 0.8}
+    # issue 10 item 5: an empty limits section keeps the defaults; "report only" is explicit
     r = check_proposal(proposal(limits={}))
-    assert r.checks == () and r.passed and r.limits_from == "file"
+    assert [c.name for c in r.checks] == ["max_loss_gap", "min_compute_efficiency"]
+    assert {c.source for c in r.checks} == {"default"} and r.limits_from == "defaults"
+    r = check_proposal(proposal(limits={"max_loss_gap": None, "min_compute_efficiency": None}))
+    assert r.checks == () and r.passed and r.limits_from == "none"
+    assert r.limits_disabled == ("max_loss_gap", "min_compute_efficiency")
 
 
 def test_limit_overrides_replace_by_name():
@@ -198,8 +203,12 @@ def test_limit_overrides_replace_by_name():
     r = check_proposal(proposal(limits={"max_loss_gap": 0.0, "max_total_params": "1T"}),
                        limit_overrides=overrides)
     assert {c.name: c.limit for c in r.checks} == {"max_total_params": 1e12,
-                                                   "max_loss_gap": 0.5, "max_flops": 1e30}
-    assert r.limits_from == "file + command line"
+                                                   "max_loss_gap": 0.5, "max_flops": 1e30,
+                                                   "min_compute_efficiency": 0.8}
+    assert {c.name: c.source for c in r.checks} == {
+        "max_total_params": "file", "max_loss_gap": "command line", "max_flops": "command line",
+        "min_compute_efficiency": "default"}
+    assert r.limits_from == "defaults + file + command line"
     for bad in (["max_loss_gap"], ["nope=1"], ["max_flops=lots"]):
         with pytest.raises(MoeplanError):
             parse_limit_options(bad)
@@ -254,8 +263,9 @@ def test_proposal_pointing_at_a_config(tmp_path):
     (tmp_path / "p.yaml").write_text("model:\n  config: models/olmoe.json\n"
                                      "training:\n  tokens: 1T\nlimits:\n  max_memory: 8GB\n")
     r = check_proposal(load_proposal(tmp_path / "p.yaml"))
-    assert r.proposal["family"] == "granitemoe" and r.checks[0].name == "max_memory"
-    assert r.checks[0].passed  # 3.3B params * 2 bytes = 6.6 GB
+    mem = {c.name: c for c in r.checks}["max_memory"]
+    assert r.proposal["family"] == "granitemoe" and mem.source == "file"
+    assert mem.passed  # 3.3B params * 2 bytes = 6.6 GB
 
 
 def test_law_path_relative_to_the_proposal(tmp_path):
@@ -388,8 +398,12 @@ def test_examples_are_valid():
                                                             "max_flops"}
     json.dumps(good.to_dict())  # plain data
     real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
-    assert real.proposal["family"] == "olmoe" and real.passed
-    assert [c.name for c in real.checks] == ["max_flops", "max_memory", "max_total_params"]
+    # 5T tokens on 1.07B active parameters is far past the compute optimum: the default
+    # limits, which a limits section no longer drops (issue 10 item 5), fail it
+    assert real.proposal["family"] == "olmoe" and not real.passed
+    assert [c.name for c in real.checks] == ["max_loss_gap", "min_compute_efficiency",
+                                             "max_flops", "max_memory", "max_total_params"]
+    assert [c.passed for c in real.checks] == [False, False, True, True, True]
 
 
 def test_expansion_rate_far_from_the_fitted_one_is_warned():
@@ -406,3 +420,38 @@ def test_expansion_rate_far_from_the_fitted_one_is_warned():
     # no law named: judged by the set fitted nearest E = 8 (the E = 16 set, 2x away)
     assert real.law == "krajewski2024-moe-e16"
     assert any("expansion rate E = 8 is far from the E = 16" in w for w in real.warnings)
+
+
+# ---------------------------------------------------------------- issue 10 item 5
+
+def test_a_limits_section_adds_to_the_defaults_it_does_not_drop_them():
+    # the real example printed PASS at 18% compute efficiency: its limits dropped the defaults
+    p = load_proposal(str(Path(__file__).resolve().parent.parent / "examples"
+                          / "proposal-real-model.yaml"))
+    r = check_proposal(p)
+    by_name = {c.name: c for c in r.checks}
+    assert set(by_name) == {"max_loss_gap", "min_compute_efficiency", "max_flops",
+                            "max_memory", "max_total_params"}
+    eff = by_name["min_compute_efficiency"]
+    assert eff.source == "default" and eff.limit == 0.8 and eff.value < 0.5 and not eff.passed  # 41% under the E = 16 set it is judged by
+    assert by_name["max_flops"].source == "file"
+    assert not r.passed and r.limits_from == "defaults + file"
+    assert r.to_dict()["checks"][0]["source"] in ("default", "file")
+
+
+def test_file_and_command_line_disable_or_replace_a_default():
+    r = check_proposal(proposal(limits={"max_loss_gap": None, "max_flops": "1e30"}))
+    assert {c.name: c.source for c in r.checks} == {"min_compute_efficiency": "default",
+                                                    "max_flops": "file"}
+    assert r.limits_disabled == ("max_loss_gap",)
+    assert r.to_dict()["limits_disabled"] == ["max_loss_gap"]
+    r = check_proposal(proposal(), limit_overrides=parse_limit_options(
+        ["min_compute_efficiency=null", "max_loss_gap=0.5"]))
+    assert [(c.name, c.limit, c.source) for c in r.checks] == [
+        ("max_loss_gap", 0.5, "command line")]
+    assert r.limits_disabled == ("min_compute_efficiency",)
+    # the command line can switch back on what the file switched off
+    r = check_proposal(proposal(limits={"max_loss_gap": None}),
+                       limit_overrides=parse_limit_options(["max_loss_gap=0.01"]))
+    assert {c.name: c.source for c in r.checks}["max_loss_gap"] == "command line"
+    assert r.limits_disabled == ()

@@ -186,7 +186,9 @@ def test_limit_option(runner):
     r = run(runner, "check", BAD, "--limit", "max_loss_gap=1", "--limit",
             "min_compute_efficiency=0.1", "--limit", "max_flops=1e21", "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["limits_from"] == "file + command line"
+    doc = json.loads(r.stdout)
+    assert doc["limits_from"] == "command line"  # every limit of the file and default replaced
+    assert {c["name"]: c["source"] for c in doc["checks"]}["max_flops"] == "command line"
     r = run(runner, "check", BAD, "--limit", "speed=3")
     assert r.exit_code == 2 and "unknown key 'speed'" in r.stderr
 
@@ -293,3 +295,16 @@ def test_installed_script_runs_check(tmp_path):
     out = subprocess.run([str(exe), "check", BAD, "--format", "github"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 1 and out.stdout.startswith("::error file=")
+
+
+def test_real_model_example_fails_on_the_default_efficiency_and_says_where_limits_came_from(
+        runner):
+    r = run(runner, "check", str(EXAMPLES / "proposal-real-model.yaml"))
+    assert r.exit_code == 1, r.output
+    row = next(line for line in r.stdout.splitlines() if line.startswith("min_compute_efficiency"))
+    assert "FAIL" in row and "default" in row
+    assert "limits from defaults + file" in r.stdout
+    r = run(runner, "check", str(EXAMPLES / "proposal-real-model.yaml"), "--limit",
+            "min_compute_efficiency=null", "--limit", "max_loss_gap=null")
+    assert r.exit_code == 0, r.output
+    assert "limits switched off: min_compute_efficiency, max_loss_gap" in r.stdout

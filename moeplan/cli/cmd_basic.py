@@ -40,7 +40,14 @@ def laws_command(
             ["c_f, c_r", f"{law.c_f:g}, {law.c_r:g}"],
             ["expansion rate", "-" if law.expansion_rate is None else f"{law.expansion_rate:g}"],
             ["aspect ratio", f"{law.aspect_ratio:g}"],
-            *[[f"fitted {k}", f"{lo:.3g} to {hi:.3g}"] for k, (lo, hi) in law.fitted_range.items()],
+            *[[f"fitted {k}", f"{lo:.3g} to {hi:.3g}" if lo > 0 else f"up to {hi:.3g}"]
+              for k, (lo, hi) in law.fitted_range.items()],
+            *([["fitted range from", law.fitted_range_source]] if law.fitted_range_source else []),
+            ["loss", law.loss_definition or "not stated in the law file"],
+            ["precision", ", ".join(f"{k} ±{law.precision[k]:g}" for k in
+                                    COEFFICIENT_NAMES[law.form] if k in law.precision)
+             or "not stated in the law file"],
+            *([["notes", law.notes]] if law.notes else []),
             ["citation", law.citation]]))
     data = {"laws": [dict(law_to_mapping(law), source=law.source) for law in laws]}
     finish(Report(data=data, tables=tables), fmt)

@@ -173,13 +173,17 @@ def _text_report(results) -> Report:
         if err is not None:  # already on stderr, one line
             continue
         rows = [[c.name, "PASS" if c.passed else "FAIL", _limit_value(c.name, c.value),
-                 _limit_value(c.name, c.limit), CHECK_TITLES[c.name]] for c in res.checks]
+                 _limit_value(c.name, c.limit), c.source, CHECK_TITLES[c.name]]
+                for c in res.checks]
         status = "PASS" if res.passed else "FAIL"
         title = (f"{status} {path} ({res.name}; {res.law}; limits from {res.limits_from})")
         if rows:
-            tables.append(Table(title, ["check", "result", "value", "limit", "what"], rows))
+            tables.append(Table(title, ["check", "result", "value", "limit", "from", "what"],
+                                rows))
         else:
             lines.append(f"{title}: no limits, nothing to check")
+        if res.limits_disabled:
+            lines.append(f"{path}: limits switched off: {', '.join(res.limits_disabled)}")
         p, o = res.proposal, res.optimal
         cmp_rows = [
             ["loss", f"{p['loss']:.4f}", f"{o['loss']:.4f}"],
@@ -332,7 +336,8 @@ def check_command(
     limit: Annotated[Optional[List[str]], typer.Option(
         "--limit", metavar="NAME=VALUE",
         help="Set or add a limit for every file (repeatable): max_loss_gap, "
-             "min_compute_efficiency, max_flops, max_total_params, max_memory.")] = None,
+             "min_compute_efficiency, max_flops, max_total_params, max_memory; NAME=null "
+             "switches a default off.")] = None,
 ) -> None:
     """``moeplan check``; its help text is CHECK_HELP below."""
     from ..check import parse_limit_options
@@ -396,8 +401,10 @@ CHECK_HELP = (
     "Check proposed training runs against the scaling law (a CI gate).\n\n"
     "For each file: FLOPs with the router, predicted loss, the compute-optimal loss at the same "
     "FLOPs, the loss gap, the compute efficiency, optimal vs proposed G, tokens per parameter "
-    "and memory. Every limit in the file is one named check; without a limits section the "
-    "defaults max_loss_gap 0.02 and min_compute_efficiency 0.8 apply. Exit code 0 when every "
+    "and memory. Every limit is one named check: the defaults max_loss_gap 0.02 and "
+    "min_compute_efficiency 0.8 always apply unless the file's limits section or --limit "
+    "replaces one or switches it off (max_loss_gap: null); each check says where its limit "
+    "came from. Exit code 0 when every "
     "check passes, 1 when one fails, 2 when a file is invalid.\n\n"
     "Example: moeplan check examples/proposal.yaml --format github")
 

@@ -158,7 +158,8 @@ def fit_command(
 
     Example: moeplan fit svg_extracted_data.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
-    from ..fit import (bootstrap_fit, fit_law, fitted_law_mapping, holdout_fit, optimum_table)
+    from ..fit import (bootstrap_fit, fit_law, fitted_law_mapping, holdout_fit, optimum_table,
+                       params_meaning_for, quality_warnings)
     from ..runs import parse_column_mapping, read_runs
 
     fmt = output_format(json_flag)
@@ -199,6 +200,7 @@ def fit_command(
     for coef in result.at_bound:
         warnings.append(f"{coef} ended on its bound ({result.coefficients[coef]:.4g}): the runs "
                         f"do not support that term; treat the fit with care or fix it with --fix")
+    warnings += quality_warnings(result, runs)
     boot = None
     if bootstrap:
         import numpy as np
@@ -307,8 +309,9 @@ def fit_command(
                  _pct(row["tokens"], format_count)]
             if law_form == "moe":
                 r.append(_pct(row["granularity"], lambda v: f"{v:g}"))
+                r.append(_pct(row["granularity_real"], lambda v: f"{v:.3g}"))
             orows.append(r)
-        ocols = ["FLOPs", "N", "D"] + (["G"] if law_form == "moe" else [])
+        ocols = ["FLOPs", "N", "D"] + (["G", "G (real)"] if law_form == "moe" else [])
         tables.append(Table("Compute-optimal allocation" + (" (value, 10th to 90th percentile)"
                                                             if boot is not None else ""),
                             ocols, orows))
@@ -337,7 +340,8 @@ def fit_command(
                                            "n_failed": boot.n_failed, "seed": seed}
             mapping = fitted_law_mapping(
                 result, runs, name or Path(out).stem, bootstrap=boot, provenance=provenance,
-                aspect_ratio=64.0, **setting)
+                aspect_ratio=64.0, params_meaning=params_meaning_for(law_form, columns),
+                **setting)
             _write_law(out, mapping)
             data["out"] = out
             lines.append(f"wrote {out}: use it with --law {out}")

@@ -22,10 +22,10 @@ def lr_command(
 
     LR = exp(8.39 - 0.81 ln N - 0.25 ln E), N the active non-embedding parameters.
 
-    Fitted on models up to 2.7B active parameters and E from 1 to 32 (warns outside).
+    Fitted on models up to 2.48B active non-embedding parameters (2.7B with embeddings) with E = 1 and 8, validated at E = 4 and 32 (warns outside).
 
     Example: moeplan lr --params 1.2B --experts 8
-    """
+    """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
     from .joint_views import learning_rate_report  # not at start-up: keeps `moeplan --help` fast
 
     fmt = output_format(json_flag)

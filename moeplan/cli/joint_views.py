@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 
-from ..joint import (LR_FORMULA, LR_SOURCE, JointComparison, JointConfig, JointPlan, JointSweep,
-                     compare_joint, learning_rate_advice, optimize_joint, sweep_joint)
+from ..joint import (LR_FORMULA, LR_RANGE_TEXT, LR_SOURCE, JointComparison, JointConfig,
+                     JointPlan, JointSweep, compare_joint, learning_rate_advice, optimize_joint,
+                     sweep_joint)
 from ..units import format_bytes, format_count, format_sci
 from .render import Report, Table
 
@@ -283,7 +284,7 @@ def learning_rate_report(n_active_non_embedding: float, n_experts: float) -> Rep
         ["active non-embedding parameters", f"{format_count(adv.n_active)} ({adv.n_active:,.0f})"],
         ["experts E", f"{adv.n_experts:g}"],
         ["rule", adv.formula],
-        ["fitted on", "up to 2.7B active parameters, E from 1 to 32"],
+        ["fitted on", LR_RANGE_TEXT],
         ["source", adv.source],
     ]
     table = Table("Learning rate (Joint MoE scaling laws)", ["", "value"], rows)
