@@ -35,8 +35,21 @@ BYTES_PER_PARAM = (1e-3, 1e3)
 MAX_EXACT_INT = 2**53
 
 
+def _shown(value) -> str:
+    from .units import shorten
+
+    return shorten(value)
+
+
 def _g(v: float) -> str:
     return f"{v:.6g}"
+
+
+def _exact(v: float) -> str:
+    """The value as given, never rounded onto a limit: 1000001 is not "1e+06"."""
+    if math.isfinite(v) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v) if math.isfinite(v) else str(v)
 
 
 def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
@@ -51,7 +64,7 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
     ok = math.isfinite(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo
@@ -65,7 +78,7 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
             span = f"above {_g(lo)}" if lo_open else f"at least {_g(lo)}"
         else:
             span = f"at most {_g(hi)}"
-        shown = _g(v) if math.isfinite(v) or math.isnan(v) else str(v)
+        shown = _exact(v)
         raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""))
     return v
 
@@ -79,9 +92,9 @@ def positive(value, what: str, allow_none: bool = True) -> float | None:
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
     if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {value!r}")
+        raise InputError(f"{what} must be a positive, finite number, got {_shown(value)}")
     return v
 
 

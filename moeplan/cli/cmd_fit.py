@@ -48,11 +48,11 @@ def _g(v) -> str:
     return f"{v:.5g}"
 
 
-def _sha256(path: str) -> str:
-    import hashlib  # here, not at start-up (OpenSSL loads in a few ms)
+def _sha256(path: str) -> str | None:
+    # the bytes already read: a FIFO or /dev/stdin cannot be opened a second time
+    from ..yamlio import sha256_of_read
 
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    return sha256_of_read(path)
 
 
 def _write_law(path: str, mapping: dict) -> None:
@@ -70,11 +70,9 @@ def _write_law(path: str, mapping: dict) -> None:
     text = yaml.safe_dump(law_to_mapping(law), sort_keys=False, default_flow_style=None,
                           width=100, allow_unicode=True)
     header = ("# Coefficient set written by `moeplan fit`; use it with --law " + path + "\n")
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(header + text)
-    except OSError as exc:
-        raise InputError(f"--out {path!r} cannot be written: {exc.strerror or exc}") from None
+    from ..fileio import atomic_write
+
+    atomic_write(path, header + text, what="--out")
 
 
 def fit_command(
@@ -184,10 +182,16 @@ def fit_command(
         raise InputError(f"--out {out!r}: give a .yaml file name, e.g. --out mylaw.yaml")
     fixed = _parse_fixed(fix)
     columns = parse_column_mapping(column)
+    from ..fileio import check_output_path
+
+    # every output checked before the work: a bad path costs no fit, an input is never lost
+    if out is not None:
+        check_output_path(out, inputs=[file], what="--out")
     if plot is not None:
         from ..plot_fit import check_fit_plot_path
 
         check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        check_output_path(plot, inputs=[file] + ([out] if out else []), what="--plot")
 
     runs = read_runs(file, law_form, columns)
     if drop_highest:

@@ -411,6 +411,21 @@ def compare_command(
                   csv_rows=csv_rows), fmt)
 
 
+#: Largest sweep, in budgets x candidate granularities (or numbers of experts): a million
+#: cells take seconds and ~200 MB; 1e8 took 2.5 minutes and 12.8 GB (issue 17).
+MAX_SWEEP_CELLS = 1_000_000
+
+
+def _check_sweep_size(points, granularities, experts) -> None:
+    candidates = len(granularities or experts or ()) or 9  # 9: the default G = 1, 2, ..., 256
+    cells = int(points) * candidates
+    if cells > MAX_SWEEP_CELLS:
+        raise InputError(
+            f"sweep of {int(points):,} budgets x {candidates:,} candidates = {cells:,} "
+            f"optimisations is above the limit of {MAX_SWEEP_CELLS:,} (points x candidates); "
+            f"use fewer --points or fewer candidates")
+
+
 def sweep_command(
     flops_from: Annotated[float, typer.Option(
         "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")],
@@ -452,9 +467,12 @@ def sweep_command(
     joint_experts = _joint_options(spec, experts, {
         "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
         "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
+    _check_sweep_size(points, flatten(granularity), joint_experts)
     if plot is not None:
+        from ..fileio import check_output_path
         from ..plot import check_plot_path, load_matplotlib
         check_plot_path(plot)
+        check_output_path(plot, inputs=[law, dense_law], what="--plot")
         load_matplotlib()  # fail before computing when the plot extra is missing
     if spec.form == "joint_moe":
         from .joint_views import joint_sweep_report
