@@ -7,8 +7,10 @@ is written).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,6 +55,29 @@ def _sha256(path: str) -> str | None:
     from ..yamlio import sha256_of_read
 
     return sha256_of_read(path)
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int):
+    """A progress bar with the expected time left, on stderr when it is a terminal; nothing
+    (a None callback) in pipes, CI logs and under NO_COLOR."""
+    stream = sys.stderr
+    try:
+        on_terminal = stream.isatty() and os.environ.get("NO_COLOR") is None
+    except (AttributeError, ValueError):
+        on_terminal = False
+    if not on_terminal or total < 2:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("expected time left"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=stream), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
 
 
 def _write_law(path: str, mapping: dict) -> None:
@@ -207,7 +232,9 @@ def fit_command(
     if bootstrap:
         import numpy as np
 
-        boot = bootstrap_fit(runs, result, bootstrap, np.random.default_rng(seed), seed=seed)
+        with _progress("bootstrap refits", bootstrap) as step:
+            boot = bootstrap_fit(runs, result, bootstrap, np.random.default_rng(seed),
+                                 seed=seed, progress=step)
         if boot.n_failed:
             warnings.append(f"{boot.n_failed} of {boot.n_samples} bootstrap refits did not "
                             f"converge and are left out of the percentiles")
