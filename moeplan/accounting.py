@@ -30,41 +30,8 @@ EXPANSION_RATE_DEFAULT = 64.0
 ASPECT_RATIO_DEFAULT = 64.0
 
 
-def _arg(value, name: str, kind: str = "size"):
-    """``value`` as a float array after checking it (every element) for its kind.
-
-    ``size``: positive and finite (d_model, n_blocks, tokens, params, FLOPs, vocabulary);
-    ``experts``: E or G, from 1 to ``domain.MAX_EXPERTS``; ``c_f``: positive FLOPs per
-    parameter; ``c_r``: zero or positive. Text, booleans and None are refused, not parsed:
-    ``"70B"`` is for :func:`moeplan.units.parse_number`.
-
-    Raises
-    ------
-    InputError
-        Naming the parameter, what it must be and the value given.
-    """
-    from .units import shorten
-
-    need = {"size": "a positive, finite number",
-            "experts": f"a number from 1 to {domain.MAX_EXPERTS:g}",
-            "c_f": "a positive number (FLOPs per parameter per token)",
-            "c_r": "zero or a positive number (FLOPs per router parameter per token)"}[kind]
-    if value is None or isinstance(value, (str, bytes, bool)):
-        raise InputError(f"{name} must be {need}, got {shorten(value)}")
-    try:
-        v = np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):  # text, objects, an int past 1e308
-        raise InputError(f"{name} must be {need}, got {shorten(value)}") from None
-    if kind == "experts":
-        ok = (v >= domain.MIN_EXPERTS) & (v <= domain.MAX_EXPERTS)
-    elif kind == "c_r":
-        ok = np.isfinite(v) & (v >= 0)
-    else:
-        ok = np.isfinite(v) & (v > 0)
-    if not np.all(ok):
-        bad = v[~ok].flat[0] if v.ndim else v
-        raise InputError(f"{name} must be {need}, got {domain._exact(float(bad))}")
-    return v
+#: Validates one (possibly array) argument; see moeplan.domain.checked_array.
+_arg = domain.checked_array
 
 
 def active_params(d_model, n_blocks):

@@ -339,7 +339,12 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
     FileFormatError
         If the name is unknown or the file is missing or invalid.
     """
-    key = DEFAULT_LAW if name_or_path is None else os.fspath(name_or_path)
+    if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
+        raise InputError(f"law must be a shipped name ({', '.join(shipped_law_names())}) or "
+                         f"a path to a YAML file, got {type(name_or_path).__name__}")
+    key = DEFAULT_LAW if name_or_path is None else os.fsdecode(name_or_path)
+    if not key.strip() or "\x00" in key:
+        raise InputError(f"law {key!r}: give a shipped name or a path to a YAML file")
     shipped = coefficients_dir() / f"{key}.yaml"
     if "/" not in key and os.sep not in key and not key.endswith((".yaml", ".yml")):
         if shipped.is_file():

@@ -188,6 +188,11 @@ def parse_number_list(text: str, what: str = "value") -> list[float]:
 
 def format_count(value: float, digits: int = 3) -> str:
     """Format a count with a decimal suffix: 201326592 -> ``201M``, 1.4e12 -> ``1.4T``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        raise InputError(f"format_count: expected a number, got {shorten(value)}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise InputError(f"format_count: digits must be a whole number from 1 to 17, got "
+                         f"{shorten(digits)}")
     if value is None or not math.isfinite(value):
         return str(value)
     sign = "-" if value < 0 else ""

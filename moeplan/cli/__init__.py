@@ -26,7 +26,7 @@ from ..errors import MoeplanError, OutputError
 EXIT_OUTPUT_ERROR = 4
 #: Longest word echoed back in an error line; longer values are shortened (a 10,000-digit
 #: --flops is not printed back in full).
-_MAX_WORD = 60
+_MAX_WORD = 200
 
 
 #: errno values of a failed write to stdout: full disk or quota, gone pipe, closed descriptor.
@@ -153,7 +153,7 @@ def _output_failed(prog: str, message: str | None) -> None:
 def _shorten(word: str) -> str:
     if len(word) <= _MAX_WORD:
         return word
-    return f"{word[:24]}…{word[-12:]} ({len(word):,} characters)"
+    return f"{word[:100]}…{word[-40:]} ({len(word):,} characters)"
 
 
 def _error_line(prog: str, message: str) -> None:
