@@ -24,6 +24,15 @@ from ..errors import MoeplanError, OutputError
 #: closed early, a disk full under --out): the work may be done but nobody got the result.
 #: Never 1, which `check` reserves for a violated limit.
 EXIT_OUTPUT_ERROR = 4
+#: Every exit status and what it means (README's command reference is generated from this).
+EXIT_CODES = {
+    0: "success",
+    1: "`check` ran and found a violation",
+    2: "bad usage or bad input (one line on stderr)",
+    3: "`fit` did not converge",
+    EXIT_OUTPUT_ERROR: "the output could not be written (stdout closed or full, a reader that "
+                       "left early, a full disk under --out or --plot)",
+}
 #: Longest word echoed back in an error line; longer values are shortened (a 10,000-digit
 #: --flops is not printed back in full).
 _MAX_WORD = 200
@@ -197,7 +206,9 @@ def build_app(names=None) -> typer.Typer:
         cls=MoeplanGroup,
         name="moeplan",
         help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
-             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22",
+             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22\n\n"
+             "Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not "
+             "converge, 4 the output could not be written.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
