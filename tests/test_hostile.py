@@ -263,7 +263,8 @@ def test_item7_rich_markup_in_user_data_is_shown_verbatim(runner, tmp_path, monk
 
 
 @pytest.mark.parametrize("changes", [dict(b=1e-300), dict(a=1e-300, alpha=0.001, beta=0.001),
-                                     dict(g=1e-300)])
+                                     dict(g=1e-300),
+                                     dict(a=1.0, b=1e10, alpha=0.001, beta=0.001, g=1e-20)])
 def test_item8_law_that_crashed_the_solver_is_refused(runner, tmp_path, changes):
     law = tmp_path / "law.yaml"
     law.write_text(law_text(**changes))
