@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from . import domain
 from .errors import InputError
 

@@ -25,7 +25,7 @@ import pytest
 import moeplan
 from moeplan import fileio
 from moeplan.cli import app, render
-from moeplan.errors import FileFormatError, InputError, MoeplanError, OutputError
+from moeplan.errors import InputError, MoeplanError, OutputError
 
 REPO = Path(__file__).resolve().parent.parent
 FAILING = REPO / "examples" / "proposal-failing.yaml"
@@ -84,8 +84,9 @@ def test_item1_output_equal_to_input_is_refused_and_input_kept(runner, runs_csv,
     runs = tmp_path / "runs.yaml"  # YAML runs: a name --out accepts
     header, *rows = runs_csv.read_text().split()
     keys = header.split(",")
-    runs.write_text("".join("- {" + ", ".join(f"{k}: {v}" for k, v in zip(keys, r.split(",")))
-                            + "}\n" for r in rows))
+    items = (", ".join(f"{k}: {v}" for k, v in zip(keys, r.split(","), strict=True))
+             for r in rows)
+    runs.write_text("".join("- {" + item + "}\n" for item in items))
     before = runs.read_bytes()
     assert run(runner, "fit", runs, "--starts", "1").exit_code == 0  # a valid runs file
     line = one_error_line(run(runner, "fit", runs, "--starts", "1", "--out", runs))
@@ -548,7 +549,7 @@ def test_item18_domain_loss_arguments_for_the_planner():
             loss_arguments(*args)
     with pytest.raises(InputError, match="granularity"):
         loss_arguments(1e9, 1e10, granularity=0)
-    p, d, g, e = loss_arguments([1e9, 2e9], 1e10, 8)
+    p, _d, g, _e = loss_arguments([1e9, 2e9], 1e10, 8)
     assert p.tolist() == [1e9, 2e9] and float(g) == 8.0  # valid input passes
 
 

@@ -44,8 +44,9 @@ class NumberType(click.ParamType):
             self.fail(f"{shorten(value)} must be {'zero or ' if self.allow_zero else ''}positive",
                       param, ctx)
         if self.minimum is not None and v < self.minimum:
-            self.fail(f"{shorten(value)} is below {self.minimum:g}; give a value from {self.minimum:g}"
-                      + ("" if self.maximum is None else f" to {self.maximum:g}"), param, ctx)
+            upto = "" if self.maximum is None else f" to {self.maximum:g}"
+            self.fail(f"{shorten(value)} is below {self.minimum:g}; give a value from "
+                      f"{self.minimum:g}{upto}", param, ctx)
         if self.maximum is not None and v > self.maximum:
             self.fail(f"{shorten(value)} is above {self.maximum:g}; give a value "
                       + ("" if self.minimum is None else f"from {self.minimum:g} ")

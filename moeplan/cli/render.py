@@ -160,7 +160,7 @@ def fit_widths(table: Table, width: int) -> list[int] | None:
     excess = sum(widths) + 2 * len(widths) - width
     while excess > 0:
         # take one character at a time from the widest column that can still give one
-        slack = [(w - least, i) for i, ((_, least), w) in enumerate(zip(needs, widths))
+        slack = [(w - least, i) for i, ((_, least), w) in enumerate(zip(needs, widths, strict=True))
                  if w > least]
         if not slack:
             return None
@@ -203,7 +203,7 @@ def stacked_table(table: Table) -> str:
     out = [table.title] if table.title else []
     for row in table.rows:
         out.append("")
-        for col, cell in zip(table.columns, row):
+        for col, cell in zip(table.columns, row, strict=False):
             label = str(col).strip()
             out.append(f"{label}: {cell}" if label else str(cell))
     if table.caption:
