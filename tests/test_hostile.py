@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 
 import moeplan
-from moeplan import fileio
 from moeplan.cli import app, render
-from moeplan.errors import InputError, MoeplanError, OutputError
+from moeplan.errors import InputError, MoeplanError
 
 REPO = Path(__file__).resolve().parent.parent
 FAILING = REPO / "examples" / "proposal-failing.yaml"
@@ -100,6 +99,8 @@ def test_item1_output_equal_to_input_is_refused_and_input_kept(runner, runs_csv,
 
 
 def test_item1_check_output_path_rules(tmp_path):
+    from moeplan import fileio
+
     src = tmp_path / "in.yaml"
     src.write_text("x: 1\n")
     with pytest.raises(InputError, match="input file"):
@@ -113,6 +114,9 @@ def test_item1_check_output_path_rules(tmp_path):
 
 
 def test_item2_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    from moeplan import fileio
+    from moeplan.errors import OutputError
+
     target = tmp_path / "law.yaml"
     target.write_text("good law\n")
 
@@ -423,8 +427,15 @@ def test_item14_duplicate_keys_refused_in_law_files(runner, tmp_path):
 
 @pytest.mark.parametrize("text", ["١٠", "１２", "_1e22", "1e2_2", "1e22_"])
 def test_item15_one_ascii_number_grammar(runner, text):
-    one_error_line(run(runner, "optimize", "--flops", text))
+    from moeplan.units import parse_memory, parse_number
+
+    # each would be a valid count or size if its digits were read: 10B or 12B params
+    one_error_line(run(runner, "loss", "--params", text + "B", "--tokens", "20B"))
     one_error_line(run(runner, "optimize", "--flops", "1e22", "--memory", text + "GB"))
+    with pytest.raises(InputError):
+        parse_number(text + "B")
+    with pytest.raises(InputError):
+        parse_memory(text + "GB")
 
 
 def test_item15_memory_e_suffix_matches_counts(runner):
