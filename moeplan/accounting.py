@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from . import domain
 from .errors import InputError
 
@@ -30,10 +28,14 @@ EXPANSION_RATE_DEFAULT = 64.0
 ASPECT_RATIO_DEFAULT = 64.0
 
 
+#: Validates one (possibly array) argument; see moeplan.domain.checked_array.
+_arg = domain.checked_array
+
+
 def active_params(d_model, n_blocks):
     """Active non-embedding parameters, router excluded: ``12·d_model²·n_blocks``."""
-    d = np.asarray(d_model, dtype=float)
-    return 12.0 * d * d * np.asarray(n_blocks, dtype=float)
+    d = _arg(d_model, "d_model")
+    return 12.0 * d * d * _arg(n_blocks, "n_blocks")
 
 
 def total_params(d_model, n_blocks, expansion_rate=EXPANSION_RATE_DEFAULT):
@@ -41,43 +43,46 @@ def total_params(d_model, n_blocks, expansion_rate=EXPANSION_RATE_DEFAULT):
 
     This is the ``N`` of the fine-grained MoE loss law. With ``E = 1`` it equals the dense count.
     """
-    d = np.asarray(d_model, dtype=float)
-    e = np.asarray(expansion_rate, dtype=float)
-    return d * d * (8.0 * e + 4.0) * np.asarray(n_blocks, dtype=float)
+    d = _arg(d_model, "d_model")
+    e = _arg(expansion_rate, "expansion_rate", "experts")
+    return d * d * (8.0 * e + 4.0) * _arg(n_blocks, "n_blocks")
 
 
 def router_params(d_model, n_blocks, expansion_rate, granularity):
     """Router parameters: one ``d_model × n_experts`` map per block, ``d_model·E·G·n_blocks``."""
     return (
-        np.asarray(d_model, dtype=float)
-        * np.asarray(expansion_rate, dtype=float)
-        * np.asarray(granularity, dtype=float)
-        * np.asarray(n_blocks, dtype=float)
+        _arg(d_model, "d_model")
+        * _arg(expansion_rate, "expansion_rate", "experts")
+        * _arg(granularity, "granularity", "experts")
+        * _arg(n_blocks, "n_blocks")
     )
 
 
 def n_experts(expansion_rate, granularity):
     """Experts per MoE layer, ``G·E``."""
-    return np.asarray(expansion_rate, dtype=float) * np.asarray(granularity, dtype=float)
+    return _arg(expansion_rate, "expansion_rate", "experts") * _arg(granularity, "granularity",
+                                                                     "experts")
 
 
 def d_expert(d_model, granularity):
     """Hidden size of one expert, ``4·d_model/G`` (may be fractional for unrealizable shapes)."""
-    return 4.0 * np.asarray(d_model, dtype=float) / np.asarray(granularity, dtype=float)
+    return 4.0 * _arg(d_model, "d_model") / _arg(granularity, "granularity", "experts")
 
 
 def embedding_params(d_model, vocab_size, tied=False):
     """Input embedding plus output head: ``2·V·d_model``, or ``V·d_model`` when tied."""
     factor = 1.0 if tied else 2.0
-    return factor * np.asarray(vocab_size, dtype=float) * np.asarray(d_model, dtype=float)
+    return factor * _arg(vocab_size, "vocab_size") * _arg(d_model, "d_model")
 
 
 def flops_per_token_per_block(d_model, expansion_rate, granularity,
                               c_f=C_F_DEFAULT, c_r=C_R_DEFAULT):
     """Training FLOPs per token per block: ``12·d_model²·c_f + d_model·E·G·c_r``."""
-    d = np.asarray(d_model, dtype=float)
-    return 12.0 * d * d * c_f + d * np.asarray(expansion_rate, dtype=float) * np.asarray(
-        granularity, dtype=float) * c_r
+    d = _arg(d_model, "d_model")
+    c_f = _arg(c_f, "c_f", "c_f")
+    c_r = _arg(c_r, "c_r", "c_r")
+    return 12.0 * d * d * c_f + d * _arg(expansion_rate, "expansion_rate", "experts") * _arg(
+        granularity, "granularity", "experts") * c_r
 
 
 def moe_flops(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
@@ -103,20 +108,20 @@ def moe_flops(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
         FLOPs (floating-point operations, not per second).
     """
     return flops_per_token_per_block(d_model, expansion_rate, granularity, c_f, c_r) * (
-        np.asarray(tokens, dtype=float) * np.asarray(n_blocks, dtype=float))
+        _arg(tokens, "tokens") * _arg(n_blocks, "n_blocks"))
 
 
 def dense_flops(params, tokens, c_f=C_F_DEFAULT):
     """Training FLOPs of a dense model, ``c_f·N·D`` (``6ND``)."""
-    return c_f * np.asarray(params, dtype=float) * np.asarray(tokens, dtype=float)
+    return _arg(c_f, "c_f", "c_f") * _arg(params, "params") * _arg(tokens, "tokens")
 
 
 def tokens_for_flops(flops, d_model, n_blocks, expansion_rate=EXPANSION_RATE_DEFAULT,
                      granularity=1.0, c_f=C_F_DEFAULT, c_r=C_R_DEFAULT):
     """Tokens that spend ``flops`` on the given MoE model (inverse of :func:`moe_flops`)."""
     per_token = flops_per_token_per_block(d_model, expansion_rate, granularity, c_f, c_r) * (
-        np.asarray(n_blocks, dtype=float))
-    return np.asarray(flops, dtype=float) / per_token
+        _arg(n_blocks, "n_blocks"))
+    return _arg(flops, "flops") / per_token
 
 
 @dataclass(frozen=True)
@@ -157,12 +162,7 @@ class FlopsBreakdown:
 
 
 def _check_positive(name, value):
-    try:
-        v = np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):  # e.g. a whole number past 1e308
-        raise InputError(f"{name} must be a positive, finite number, got {value!r}") from None
-    if not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise InputError(f"{name} must be a positive, finite number, got {value}")
+    _arg(value, name)
 
 
 def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
@@ -183,8 +183,9 @@ def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEF
                         ("expansion_rate", expansion_rate), ("granularity", granularity),
                         ("c_f", c_f)):
         _check_positive(name, value)
-    if not np.isfinite(c_r) or c_r < 0:
-        raise InputError(f"c_r must be a non-negative, finite number, got {c_r}")
+    _arg(c_r, "c_r", "c_r")
+    if vocab_size is not None:
+        _arg(vocab_size, "vocab_size")
     # the domain (moeplan.domain): no product below overflows, every model is buildable
     domain.experts(expansion_rate, "expansion rate E")
     domain.experts(granularity, "granularity G")

@@ -27,6 +27,7 @@ them, and unknown keys are rejected by name. The schema::
 from __future__ import annotations
 
 import copy
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,13 @@ EXPONENTS = {"alpha", "beta", "gamma", "delta", "omega", "zeta"}
 MAX_EXPONENT = 10.0
 MIN_EXPONENT = 1e-3
 MAX_SCALE = 1e30
+#: Smallest scale coefficient (a, b, g) a law file may hold: below it the optimum's powers
+#: of a/b overflow a double (b = 1e-300 crashed the solver). moeplan fit never goes below
+#: e^-30 ~ 9e-14, so no fitted law is refused.
+MIN_SCALE = 1e-30
+#: Largest |log10| of the compute-optimal N or D the coefficients alone may imply,
+#: log10(alpha*a / (beta*b)) / (alpha + beta): far beyond any model, short of overflow.
+MAX_OPTIMUM_DECADES = 250.0
 
 
 def coefficients_dir() -> Path:
@@ -118,6 +126,33 @@ def _text(value, where: str) -> str:
     return value
 
 
+def _check_solvable(form: str, coeffs: dict, where: str) -> None:
+    """Refuse coefficients that pass the per-key bounds but put the optimum beyond a double.
+
+    The compute-optimal N of ``a/N^alpha + b/D^beta`` scales with
+    ``(alpha*a / (beta*b))^(1/(alpha+beta))``: with ``b = 1e-300`` (or ``a = 1e-300`` and
+    small exponents) that power overflows, and the solver crashed instead of answering.
+    """
+    if form == "joint_moe":
+        return
+    for key in ("a", "b", "g"):
+        if key in coeffs and coeffs[key] < MIN_SCALE:
+            raise FileFormatError(
+                f"{where}: coefficients.{key} must be at least {MIN_SCALE:g}, got "
+                f"{coeffs[key]:g}; a term that small is zero for every model (drop it by "
+                f"fixing it in `moeplan fit`, or check the exponent of the number)")
+    alpha, beta = coeffs["alpha"], coeffs["beta"]
+    scales = [coeffs["a"]] + ([coeffs["a"] + coeffs["g"]] if "g" in coeffs else [])
+    for a in scales:
+        decades = abs(math.log10(alpha * a / (beta * coeffs["b"]))) / (alpha + beta)
+        if decades > MAX_OPTIMUM_DECADES:
+            raise FileFormatError(
+                f"{where}: coefficients a = {coeffs['a']:g} and b = {coeffs['b']:g} with "
+                f"alpha = {alpha:g}, beta = {beta:g} put the compute-optimal model size 1e"
+                f"{decades:.0f} away from the token count, beyond any double; check the "
+                f"coefficients")
+
+
 def law_from_mapping(data, source: str = "<mapping>") -> Law:
     """Validate a parsed coefficient file and build a :class:`Law`.
 
@@ -161,6 +196,7 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
             _bounded(coeffs[key], at, 0.0, MAX_EXPONENT, lo_open=True)
         else:
             _bounded(coeffs[key], at, 0.0, MAX_SCALE)
+    _check_solvable(form, coeffs, where)
     if form == "joint_moe" and not coeffs["e_start"] < coeffs["e_max"]:
         raise FileFormatError(f"{where}: coefficients: e_start must be below e_max")
 
@@ -322,7 +358,12 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
     FileFormatError
         If the name is unknown or the file is missing or invalid.
     """
-    key = DEFAULT_LAW if name_or_path is None else os.fspath(name_or_path)
+    if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
+        raise InputError(f"law must be a shipped name ({', '.join(shipped_law_names())}) or "
+                         f"a path to a YAML file, got {type(name_or_path).__name__}")
+    key = DEFAULT_LAW if name_or_path is None else os.fsdecode(name_or_path)
+    if not key.strip() or "\x00" in key:
+        raise InputError(f"law {key!r}: give a shipped name or a path to a YAML file")
     shipped = coefficients_dir() / f"{key}.yaml"
     if "/" not in key and os.sep not in key and not key.endswith((".yaml", ".yml")):
         if shipped.is_file():

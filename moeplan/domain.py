@@ -35,8 +35,21 @@ BYTES_PER_PARAM = (1e-3, 1e3)
 MAX_EXACT_INT = 2**53
 
 
+def _shown(value) -> str:
+    from .units import shorten
+
+    return shorten(value)
+
+
 def _g(v: float) -> str:
     return f"{v:.6g}"
+
+
+def _exact(v: float) -> str:
+    """The value as given, never rounded onto a limit: 1000001 is not "1e+06"."""
+    if math.isfinite(v) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v) if math.isfinite(v) else str(v)
 
 
 def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
@@ -48,10 +61,12 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
     InputError
         Naming the quantity, the allowed range and the value given, plus ``hint`` if any.
     """
+    if isinstance(value, (str, bytes, bool)) or value is None:  # "1e3" is for parse_number
+        raise InputError(f"{what} must be a number, got {_shown(value)}")
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
     ok = math.isfinite(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo
@@ -65,7 +80,7 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
             span = f"above {_g(lo)}" if lo_open else f"at least {_g(lo)}"
         else:
             span = f"at most {_g(hi)}"
-        shown = _g(v) if math.isfinite(v) or math.isnan(v) else str(v)
+        shown = _exact(v)
         raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""))
     return v
 
@@ -79,9 +94,9 @@ def positive(value, what: str, allow_none: bool = True) -> float | None:
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
     if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {value!r}")
+        raise InputError(f"{what} must be a positive, finite number, got {_shown(value)}")
     return v
 
 
@@ -107,3 +122,60 @@ def flops_per_param(value, what: str, allow_zero: bool = False) -> float:
     """c_f (positive) or c_r (zero allowed): at most 1000 FLOPs per parameter per token."""
     lo, hi = FLOPS_PER_PARAM
     return in_range(value, what, 0.0 if allow_zero else lo, hi)
+
+
+_NEEDS = {"size": "a positive, finite number",
+          "experts": f"a number from 1 to {MAX_EXPERTS:g}",
+          "c_f": "a positive number (FLOPs per parameter per token)",
+          "c_r": "zero or a positive number (FLOPs per router parameter per token)"}
+
+
+def checked_array(value, name: str, kind: str = "size"):
+    """``value`` as a float array after checking every element for its kind.
+
+    ``size``: positive and finite (d_model, n_blocks, tokens, params, FLOPs, vocabulary);
+    ``experts``: E or G, from 1 to :data:`MAX_EXPERTS`; ``c_f``: positive FLOPs per
+    parameter; ``c_r``: zero or positive. Text, booleans and None are refused, not parsed:
+    ``"70B"`` is for :func:`moeplan.units.parse_number`.
+
+    Raises
+    ------
+    InputError
+        Naming the parameter, what it must be and the value given.
+    """
+    import numpy as np  # here: domain is imported by modules that need no numpy
+
+    need = _NEEDS[kind]
+    if value is None or isinstance(value, (str, bytes, bool)):
+        raise InputError(f"{name} must be {need}, got {_shown(value)}")
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):  # text, objects, an int past 1e308
+        raise InputError(f"{name} must be {need}, got {_shown(value)}") from None
+    if kind == "experts":
+        ok = (v >= MIN_EXPERTS) & (v <= MAX_EXPERTS)
+    elif kind == "c_r":
+        ok = np.isfinite(v) & (v >= 0)
+    else:
+        ok = np.isfinite(v) & (v > 0)
+    if not np.all(ok):
+        bad = v[~ok].flat[0] if v.ndim else v
+        raise InputError(f"{name} must be {need}, got {_exact(float(bad))}")
+    return v
+
+
+def loss_arguments(params, tokens, granularity=1.0, n_experts=1.0):
+    """The arguments of ``Law.loss`` checked (vectorised), as float arrays.
+
+    For the laws to call before evaluating: ``law.loss("70B", 1e10)``, ``law.loss(-1, 1e10)``
+    or ``granularity=0`` raise :class:`InputError` naming the parameter instead of returning
+    NaN or inf.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(params, tokens, granularity, n_experts)``.
+    """
+    return (checked_array(params, "params"), checked_array(tokens, "tokens"),
+            checked_array(granularity, "granularity", "experts"),
+            checked_array(n_experts, "n_experts", "experts"))

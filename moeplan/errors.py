@@ -25,3 +25,13 @@ class FileFormatError(MoeplanError):
 
 class InfeasibleError(MoeplanError):
     """Constraints that no model satisfies (e.g. memory below the smallest model)."""
+
+
+class OutputError(MoeplanError):
+    """An output could not be written (stdout closed or full, disk full): exit code 4.
+
+    Not a user mistake in the command line, and never a ``check`` verdict (exit 1): the work
+    was done but its result did not reach the user.
+    """
+
+    exit_code = 4

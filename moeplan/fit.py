@@ -353,22 +353,10 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
                        projected_gradient=pg)
 
 
-def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS) -> np.ndarray:
-    """Starting points: the best ``count`` distinct points of an exponent grid.
-
-    For each combination of exponents (alpha, beta[, gamma]) on a grid, the linear coefficients
-    (c, a, b[, g]) follow from least squares on the losses (variable projection); the Huber
-    objective then ranks the combinations. Fixed parameters keep their values.
-    """
+def _screen_chunk(problem: _Problem, mesh, idx: dict, fixed_by_name: dict) -> np.ndarray:
+    """Start vectors for grid points ``mesh`` (S, 2 or 3): the linear coefficients by least
+    squares on the losses at each point's exponents (variable projection)."""
     form = problem.form
-    idx = {n: j for j, n in enumerate(problem.names)}
-    fixed_by_name = {problem.names[j]: v for j, v in problem.fixed.items()}
-    g_alpha, g_beta, g_gamma = _EXP_GRID[form]
-    axes = [np.array([fixed_by_name["alpha"]]) if "alpha" in fixed_by_name else g_alpha,
-            np.array([fixed_by_name["beta"]]) if "beta" in fixed_by_name else g_beta]
-    if form == "moe":
-        axes.append(np.array([fixed_by_name["gamma"]]) if "gamma" in fixed_by_name else g_gamma)
-    mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
     alpha, beta = mesh[:, 0:1], mesh[:, 1:2]
     n_x = np.exp(-alpha * problem.log_n)  # (S, n)
     d_x = np.exp(-beta * problem.log_d)
@@ -407,7 +395,39 @@ def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS)
         coef = np.maximum(coef, floor)
         for k, name in enumerate(free_cols):
             theta[:, idx[name]] = np.clip(np.log(coef[:, k]), *LOG_BOUNDS)
-    values = problem.objective_many(theta)
+    return theta
+
+
+#: Grid points x runs screened at once (~20 float arrays of this size live together: 160 MB).
+SCREEN_CELLS = 1_000_000
+
+
+def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS) -> np.ndarray:
+    """Starting points: the best ``count`` distinct points of an exponent grid.
+
+    For each combination of exponents (alpha, beta[, gamma]) on a grid, the linear coefficients
+    (c, a, b[, g]) follow from least squares on the losses (variable projection); the Huber
+    objective then ranks the combinations. Fixed parameters keep their values.
+    """
+    form = problem.form
+    idx = {n: j for j, n in enumerate(problem.names)}
+    fixed_by_name = {problem.names[j]: v for j, v in problem.fixed.items()}
+    g_alpha, g_beta, g_gamma = _EXP_GRID[form]
+    axes = [np.array([fixed_by_name["alpha"]]) if "alpha" in fixed_by_name else g_alpha,
+            np.array([fixed_by_name["beta"]]) if "beta" in fixed_by_name else g_beta]
+    if form == "moe":
+        axes.append(np.array([fixed_by_name["gamma"]]) if "gamma" in fixed_by_name else g_gamma)
+    mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+    # The grid is screened in chunks: every array below is (grid points, runs), and a whole
+    # grid of 900 points on 24,000 runs took 10 GB; a chunk holds about SCREEN_CELLS cells.
+    chunk = max(1, SCREEN_CELLS // max(1, len(runs)))
+    thetas, values = [], []
+    for lo in range(0, mesh.shape[0], chunk):
+        theta_c = _screen_chunk(problem, mesh[lo:lo + chunk], idx, fixed_by_name)
+        thetas.append(theta_c)
+        values.append(problem.objective_many(theta_c))
+    theta = np.concatenate(thetas)
+    values = np.concatenate(values)
     order = np.argsort(values, kind="stable")
     # Greedy distinct picks: skip points within one grid step (in every exponent) of a pick.
     steps = np.array([max(np.diff(a).min(), 1e-12) if a.size > 1 else 1.0 for a in axes])
@@ -513,6 +533,10 @@ def _fixed_indices(fixed: dict | None, form: str) -> dict:
     return out
 
 
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n:,} runs"
+
+
 def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
     names = PARAMETERS[form]
     free = [n for j, n in enumerate(names) if j not in fixed_idx]
@@ -520,7 +544,7 @@ def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
     if n_free == 0:
         raise InputError("every coefficient is fixed: nothing to fit")
     if len(runs) < n_free + 1:
-        raise InputError(f"runs file {runs.source!r} has {len(runs)} runs for {n_free} free "
+        raise InputError(f"runs file {runs.source!r} has {_runs(len(runs))} for {n_free} free "
                          f"coefficients; give at least {n_free + 1} runs (or fix some with --fix)")
     for label, values, params in (("params", runs.params, ("log_a", "alpha")),
                                   ("tokens", runs.tokens, ("log_b", "beta"))):
@@ -631,7 +655,14 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     predicted, rmse, r2, worst = _summary(runs, form, theta, problem, n_worst)
     at_bound = _at_bound(problem, theta)
     why = _describe(best.message)
-    if best.success:
+    success = best.success
+    if success and not (math.isfinite(rmse) and math.isfinite(best.objective)):
+        # e.g. a loss of 1e300 in the runs: the optimiser "converged" on residuals that
+        # overflow; that is no fit
+        success = False
+        message = (f"did not fit: the residuals overflow (RMSE {rmse}); check the runs' losses "
+                   f"(from {float(runs.loss.min()):.4g} to {float(runs.loss.max()):.4g} nats)")
+    elif success:
         message = (f"converged: projected gradient {best.projected_gradient:.2g}; L-BFGS-B "
                    f"stopped because {why}")
     else:
@@ -641,7 +672,7 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     coefficients = theta_to_coefficients(theta, form)
     return FitResult(
         form=form, coefficients=coefficients, theta=theta,
-        success=best.success, message=message,
+        success=success, message=message,
         n_evaluations=sum(r.n_evaluations for r in locals_), n_starts=len(locals_),
         objective=best.objective, rmse=rmse, r2=r2, n_runs=len(runs), huber_delta=delta,
         weight_decay=wd, objective_name=objective,
@@ -752,7 +783,7 @@ class BootstrapResult:
 
 
 def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.Generator,
-                  seed: int | None = None) -> BootstrapResult:
+                  seed: int | None = None, progress=None) -> BootstrapResult:
     """Refit on ``n_samples`` resamples of the runs (with replacement), as the paper's App. C.
 
     Each refit starts from the full-data optimum (``result``), with the same objective and
@@ -773,6 +804,8 @@ def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.
         Source of the resamples (seed it for reproducible percentiles).
     seed : int, optional
         Recorded in the result only.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each refit (the CLI draws a progress bar).
 
     Returns
     -------
@@ -786,15 +819,19 @@ def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.
     n = len(runs)
     thetas = []
     failed = 0
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_samples)
     problem = _Problem(runs, form, result.huber_delta, result.weight_decay, fixed_idx)
-    for w in counts:
-        problem.set_weights(w)
+    p_uniform = np.full(n, 1.0 / n)
+    for k in range(n_samples):
+        # one resample at a time (the same draws as size=n_samples, without its
+        # n_samples x n array: 10,000 x 24,000 runs would be 1.9 GB)
+        problem.set_weights(rng.multinomial(n, p_uniform))
         local = local_minimize(problem, result.theta, restarts=1)
         if local.success:
             thetas.append(local.theta)
         else:
             failed += 1
+        if progress is not None:
+            progress(k + 1, n_samples)
     arr = np.array(thetas).reshape(-1, len(PARAMETERS[form]))
     samples = theta_to_coefficients(arr, form) if len(arr) else {
         k: np.empty(0) for k in COEFFICIENTS[form]}
@@ -848,11 +885,15 @@ def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -
     n = len(runs)
     n_val = max(1, int(round(fraction * n)))
     if n_val >= n:
-        raise InputError(f"--holdout {fraction:g} leaves no runs to fit on ({n} runs)")
+        raise InputError(f"--holdout {fraction:g} leaves no runs to fit on ({_runs(n)})")
     order = np.argsort(runs.loss, kind="stable")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     train, val = runs.subset(train_idx), runs.subset(val_idx)
-    fitted = fit_law(train, form, **fit_options)
+    try:
+        fitted = fit_law(train, form, **fit_options)
+    except InputError as exc:  # e.g. too few runs left: say that the hold-out did it
+        raise InputError(f"--holdout {fraction:g} leaves {_runs(len(train))} of {_runs(n)} to "
+                         f"fit on, too few: {exc}; use a smaller fraction") from None
     predicted = predict_loss(fitted.coefficients, form, val)
     err = predicted - val.loss
     return HoldoutResult(fraction=fraction, n_train=len(train), n_validation=len(val),

@@ -106,8 +106,11 @@ def plot_frontier(sweep, path, title: str | None = None) -> str:
     fig.suptitle(title or f"Compute-optimal frontier: {sweep.law} "
                           f"(E = {sweep.settings['expansion_rate']:g}, "
                           f"c_r = {sweep.settings['c_r']:g})")
-    try:
-        fig.savefig(p, dpi=130)
+    from .fileio import atomic_write
+
+    try:  # all of the picture or none of it (a temporary file, then os.replace)
+        atomic_write(p, lambda fh: fig.savefig(fh, format=p.suffix.lower().lstrip("."), dpi=130),
+                     what="--plot")
     except OSError as exc:
         raise InputError(f"--plot {str(p)!r} cannot be written: {exc.strerror or exc}") from None
     return str(p)

@@ -84,8 +84,11 @@ def plot_fit(runs, result, path: str | os.PathLike, title: str | None = None) ->
             color="0.25", wrap=True)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(True, alpha=0.3)
-    try:
-        fig.savefig(path)
+    from .fileio import atomic_write
+
+    fmt = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    try:  # all of the picture or none of it (a temporary file, then os.replace)
+        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt), what="--plot")
     except ValueError as exc:  # unknown extension
         raise InputError(f"--plot {path!r}: {exc}; use a .png, .svg or .pdf file") from None
     except OSError as exc:

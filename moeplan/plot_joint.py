@@ -71,8 +71,11 @@ def plot_joint_sweep(sweep, path) -> Path:
     ax_e.grid(True, which="major", alpha=0.3)
     ax_e.legend(fontsize=8, frameon=False)
     fig.suptitle(f"{sweep.law}: {sweep.constraints.problem}", fontsize=11)
-    try:
-        fig.savefig(path, dpi=130)
+    from .fileio import atomic_write
+
+    fmt = str(path).rsplit(".", 1)[-1].lower()
+    try:  # all of the picture or none of it (a temporary file, then os.replace)
+        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=130), what="--plot")
     except OSError as exc:
         raise MoeplanError(f"cannot write the plot to {str(path)!r}: {exc.strerror or exc}") \
             from None

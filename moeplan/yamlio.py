@@ -22,8 +22,23 @@ MAX_YAML_NODES = 200_000
 MAX_DEPTH = 64
 
 
+#: The bytes of the last file read (path, bytes): ``fit`` hashes what it read instead of
+#: opening the file again (a FIFO or /dev/stdin cannot be read twice).
+_LAST_READ: tuple[str, bytes] | None = None
+
+
+def sha256_of_read(path: str | os.PathLike) -> str | None:
+    """SHA-256 of the bytes :func:`read_text` last read from ``path`` (None if another file)."""
+    import hashlib  # here, not at start-up (OpenSSL loads in a few ms)
+
+    if _LAST_READ is None or _LAST_READ[0] != os.fspath(path):
+        return None
+    return hashlib.sha256(_LAST_READ[1]).hexdigest()
+
+
 def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 text file with a size limit; every failure is a one-line FileFormatError."""
+    global _LAST_READ
     p = Path(path)
     try:
         if p.is_dir():
@@ -41,6 +56,11 @@ def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_
     if len(data) > max_bytes:
         raise FileFormatError(
             f"{what} {str(p)!r} is larger than {max_bytes // 1024} KiB; is it the right file?")
+    _LAST_READ = (os.fspath(path), data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in data and _looks_utf16(data)):
+        raise FileFormatError(
+            f"{what} {str(p)!r} is UTF-16 text; moeplan reads UTF-8: save it as UTF-8 (e.g. "
+            f"iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8)")
     if b"\x00" in data:
         raise FileFormatError(f"{what} {str(p)!r} is binary, expected text (YAML, JSON or CSV)")
     try:
@@ -48,6 +68,15 @@ def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_
     except UnicodeDecodeError as exc:
         raise FileFormatError(
             f"{what} {str(p)!r} is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 without a byte-order mark: every other byte of ASCII text is zero."""
+    head = data[:4096]
+    if len(head) < 4 or len(head) % 2:
+        return False
+    odd, even = head[1::2], head[0::2]
+    return odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even)
 
 
 def _expanded_size(root) -> int:
@@ -87,19 +116,103 @@ def _location(exc) -> str:
     return ""
 
 
+#: Tag of plain scalars that YAML 1.1 reads as numbers in a way YAML 1.2 (and a reader) does
+#: not: ``024`` (octal 20), ``1:00:00`` (sexagesimal 3600), ``0x1F``, ``0o17``, ``1_000``.
+_AMBIGUOUS = "tag:moeplan,2026:ambiguous-number"
+_AMBIGUOUS_RE = (r"^[-+]?(?:0[0-9]+|0[xXoObB][0-9a-fA-F_]*"
+                 r"|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+                 r"|[0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]+)?"
+                 r"|[0-9]*\.[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?)$")
+#: YAML 1.2 core schema numbers: decimal only (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_INT_RE = r"^[-+]?[0-9]+$"
+_FLOAT_RE = (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_LOADER = None
+
+
+def _loader():
+    """A safe loader with YAML 1.2 decimal numbers, YAML 1.1-only number forms refused and
+    duplicate keys refused (PyYAML keeps the last silently)."""
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
+    import re
+
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    number_tags = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        def construct_ambiguous(self, node):
+            raise FileFormatError(
+                f"line {node.start_mark.line + 1}: {node.value!r} is not a plain decimal number "
+                f"(YAML 1.1 reads it as octal, base 60, hex or with '_'); write it in decimal "
+                f"such as 24, 3600 or 1e22, or quote it if it is text")
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in number_tags]
+        for first, resolvers in base.yaml_implicit_resolvers.items()}
+    digits = list("-+0123456789.")
+    # the order matters: the first resolver that matches names the tag
+    Loader.add_implicit_resolver(_AMBIGUOUS, re.compile(_AMBIGUOUS_RE), digits)
+    Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(_INT_RE), digits)
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_FLOAT_RE), digits)
+    Loader.add_constructor(_AMBIGUOUS, Loader.construct_ambiguous)
+    _LOADER = Loader
+    return Loader
+
+
+def _duplicate_key(root):
+    """The first mapping key given twice, as a message, or None."""
+    import yaml
+
+    stack = [(root, "")]
+    seen_nodes: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:  # an alias: checked once
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines: dict = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in lines:
+                        where = (f"{path}{key.value}" if not path or path.endswith(".")
+                                 else f"{path} key {key.value!r}")
+                        first = lines[key.value]
+                        at = f"on line {line}" if first == line else f"(lines {first} and {line})"
+                        return f"{where} is given twice {at}; keep one"
+                    lines[key.value] = line
+                    stack.append((value, f"{path}{key.value}."))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value, start=1):
+                stack.append((item, f"{path.rstrip('.')}{'' if not path else ' '}item {i}:"))
+    return None
+
+
 def parse_yaml(text: str, source: str = "YAML"):
-    """Parse YAML text with ``yaml.safe_load`` after checking depth and alias expansion."""
+    """Parse YAML text safely: depth and alias-expansion limits, YAML 1.2 numbers, no
+    duplicate keys."""
     import yaml  # here, not at start-up: the shipped laws are read pre-parsed (~8 ms saved)
 
+    loader = _loader()(text)
     try:
         # The limits are checked on the node graph, composed by libyaml when it is there
         # (composing builds no Python objects, so nothing can be run or expanded); the data
-        # itself is then built by yaml.safe_load.
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        if node is not None and _expanded_size(node) > MAX_YAML_NODES:
+        # is then built from that same graph.
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_YAML_NODES:
             raise FileFormatError(
                 f"{source}: expands to more than {MAX_YAML_NODES} nodes (alias bomb?)")
-        return yaml.safe_load(text)
+        duplicate = _duplicate_key(node)
+        if duplicate is not None:
+            raise FileFormatError(f"{source}: {duplicate}")
+        return loader.construct_document(node)
     except FileFormatError as exc:
         msg = str(exc)
         raise FileFormatError(msg if msg.startswith(source) else f"{source}: {msg}") from None
@@ -110,6 +223,19 @@ def parse_yaml(text: str, source: str = "YAML"):
         raise FileFormatError(f"{source}: invalid YAML{_location(exc)}: {problem}") from None
     except RecursionError:
         raise FileFormatError(f"{source}: nested too deeply") from None
+    except ValueError as exc:  # an integer past Python's digit limit (int_max_str_digits)
+        raise FileFormatError(f"{source}: {_digits_message(exc)}") from None
+    finally:
+        loader.dispose()
+
+
+def _digits_message(exc: Exception) -> str:
+    import sys
+
+    if "integer string conversion" in str(exc):
+        return (f"a number has more than {sys.get_int_max_str_digits():,} digits; write it in "
+                f"e notation such as 1e22")
+    return f"a value cannot be read ({str(exc)[:80]})"
 
 
 def _json_depth_ok(obj, limit=MAX_DEPTH) -> bool:
@@ -143,6 +269,8 @@ def parse_json(text: str, source: str = "JSON"):
     except json.JSONDecodeError as exc:
         raise FileFormatError(
             f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # an integer past Python's digit limit (int_max_str_digits)
+        raise FileFormatError(f"{source}: {_digits_message(exc)}") from None
     except RecursionError:
         raise FileFormatError(f"{source}: nested too deeply") from None
     if not _json_depth_ok(obj):

@@ -253,7 +253,7 @@ ROWS = [
     (["fit", "{runs-huge.csv}", "--law-form", "dense"], ["at least"]),
     (["fit", "{law}"], ["expected a list of runs"]),
     # --- outputs that cannot be written
-    (["fit", "{runs}", "--starts", "1", "--out", "{no-dir}"], ["--out", "cannot be written"]),
+    (["fit", "{runs}", "--starts", "1", "--out", "{no-dir}"], ["--out", "does not exist"]),
     (["fit", "{runs}", "--out", "x.txt"], ["--out", ".yaml"]),
     (["sweep", "--from", "1e20", "--to", "1e22", "--plot", "{folder}/p.txt"], [".png"]),
     (["sweep", "--from", "1e20", "--to", "1e22", "--plot", "{folder}/no/p.png"],

@@ -7,15 +7,39 @@ exit code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import warnings
 
 import typer
 import click
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import MoeplanError
+from ..errors import MoeplanError, OutputError
+
+
+#: Exit status when the output could not be written (stdout closed or full, a reader that
+#: closed early, a disk full under --out): the work may be done but nobody got the result.
+#: Never 1, which `check` reserves for a violated limit.
+EXIT_OUTPUT_ERROR = 4
+#: Every exit status and what it means (README's command reference is generated from this).
+EXIT_CODES = {
+    0: "success",
+    1: "`check` ran and found a violation",
+    2: "bad usage or bad input (one line on stderr)",
+    3: "`fit` did not converge",
+    EXIT_OUTPUT_ERROR: "the output could not be written (stdout closed or full, a reader that "
+                       "left early, a full disk under --out or --plot)",
+}
+#: Longest word echoed back in an error line; longer values are shortened (a 10,000-digit
+#: --flops is not printed back in full).
+_MAX_WORD = 200
+
+
+#: errno values of a failed write to stdout: full disk or quota, gone pipe, closed descriptor.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO, errno.EDQUOT, errno.EFBIG}
 
 
 class MoeplanGroup(TyperGroup):
@@ -25,17 +49,38 @@ class MoeplanGroup(TyperGroup):
              windows_expand_args=True, **extra):
         prog = prog_name or "moeplan"
         debug = os.environ.get("MOEPLAN_DEBUG") not in (None, "", "0")
+        if sys.stdout is None:  # `moeplan ... >&-`: nowhere to print the result
+            _error_line(prog, "cannot write the output: standard output is closed")
+            sys.exit(EXIT_OUTPUT_ERROR)
+        _tolerant_streams()
+        argv = sys.argv[1:] if args is None else list(args)
+        if not argv:  # `moeplan` alone: the help, on stderr, exit 2 (click's convention)
+            _help_on_stderr(self, prog)
+            sys.exit(2)
         try:
-            rv = super().main(args=args, prog_name=prog, complete_var=complete_var,
-                              standalone_mode=False, windows_expand_args=windows_expand_args,
-                              **extra)
+            with warnings.catch_warnings():
+                if not debug:
+                    # numpy's overflow/invalid warnings are handled by the code (results are
+                    # checked for finiteness); they must not reach stderr nor, under
+                    # PYTHONWARNINGS=error, become tracebacks
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    warnings.simplefilter("ignore", PendingDeprecationWarning)
+                rv = super().main(args=argv, prog_name=prog, complete_var=complete_var,
+                                  standalone_mode=False, windows_expand_args=windows_expand_args,
+                                  **extra)
+            _flush_stdout()
+        except OutputError as exc:
+            _output_failed(prog, str(exc) or None)
+        except BrokenPipeError:  # `moeplan sweep ... | head`: the reader left early
+            _output_failed(prog, None)
         except MoeplanError as exc:
             if debug:
                 raise
             _error_line(prog, str(exc))
             sys.exit(2)
-        except click.exceptions.NoArgsIsHelpError as exc:  # `moeplan` alone: show help
-            print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command
+            _help_on_stderr(exc.ctx.command if exc.ctx else self, prog)
             sys.exit(2)
         except click.exceptions.UsageError as exc:
             cmd = exc.ctx.command_path if exc.ctx is not None else prog
@@ -48,16 +93,80 @@ class MoeplanGroup(TyperGroup):
         except click.exceptions.Abort:
             print("Aborted.", file=sys.stderr)
             sys.exit(130)
-        except BrokenPipeError:  # `moeplan sweep ... | head`
-            sys.stderr.close()
-            sys.exit(0)
+        except OSError as exc:
+            # a write to stdout that failed inside a command (file reads are FileFormatError)
+            if exc.errno not in _OUTPUT_ERRNOS or debug:
+                raise
+            _output_failed(prog, f"cannot write the output: {exc.strerror or exc}")
+        except ValueError as exc:
+            # Python's limit on integer digits (sys.get_int_max_str_digits) hit by a huge
+            # number anywhere (JSON config, YAML file): a user's input, not a moeplan bug
+            if "integer string conversion" not in str(exc) or debug:
+                raise
+            _error_line(prog, "a number has more digits than Python converts "
+                              f"({sys.get_int_max_str_digits():,}); give numbers in plain or "
+                              "e notation, e.g. 1e22")
+            sys.exit(2)
         if isinstance(rv, int) and rv:
             sys.exit(rv)
         sys.exit(0)
 
 
+def _tolerant_streams() -> None:
+    """Never crash on a character the terminal's encoding lacks (LC_ALL=C, latin-1)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding not in ("utf8", "utf_8") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):  # a detached or closed stream
+                pass
+
+
+def _help_on_stderr(command, prog: str) -> None:
+    import contextlib
+
+    ctx = click.Context(command, info_name=prog)
+    with contextlib.redirect_stdout(sys.stderr):  # Typer's Rich help prints to stdout
+        text = command.get_help(ctx)
+        if text:
+            print(text)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputError("") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot write the output: {getattr(exc, 'strerror', None) or exc}") \
+            from None
+
+
+def _output_failed(prog: str, message: str | None) -> None:
+    """Leave with EXIT_OUTPUT_ERROR; stdout is pointed at /dev/null so that the interpreter's
+    final flush cannot fail again (and turn the exit status into 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    if message is not None:
+        try:
+            _error_line(prog, message)
+        except OSError:
+            pass
+    sys.exit(EXIT_OUTPUT_ERROR)
+
+
+def _shorten(word: str) -> str:
+    if len(word) <= _MAX_WORD:
+        return word
+    return f"{word[:100]}…{word[-40:]} ({len(word):,} characters)"
+
+
 def _error_line(prog: str, message: str) -> None:
-    text = " ".join(message.split())  # always one line
+    text = " ".join(_shorten(w) for w in message.split())  # always one line, no huge words
     sentences = []
     for sentence in text.replace("? ", "?\n").replace(". ", ".\n").split("\n"):
         if sentence not in sentences:  # click and typer may both add "Did you mean ...?"
@@ -99,7 +208,9 @@ def build_app(names=None) -> typer.Typer:
         cls=MoeplanGroup,
         name="moeplan",
         help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
-             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22",
+             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22\n\n"
+             "Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not "
+             "converge, 4 the output could not be written.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
 from typing import Annotated, List, Optional
@@ -244,6 +245,18 @@ def _suggest(check, res) -> bool:
     return bool(res.suggestion) and check.name in ("max_loss_gap", "min_compute_efficiency")
 
 
+#: Characters XML 1.0 forbids (C0 controls but tab, newline and carriage return; surrogates;
+#: U+FFFE and U+FFFF): a parser refuses a document holding one, even escaped.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids shown as ``\\xNN`` (or ``\\uNNNN``)."""
+    return _XML_FORBIDDEN.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+        else f"\\u{ord(m.group()):04x}", text)
+
+
 def junit_xml(results) -> str:
     """JUnit XML: one <testsuite> per file, one <testcase> per check (CI test reporters)."""
     root = ET.Element("testsuites", name="moeplan check")
@@ -278,6 +291,11 @@ def junit_xml(results) -> str:
             totals[k] += v
     for k, v in totals.items():
         root.set(k, str(v))
+    for element in root.iter():  # names and messages come from user files
+        if element.text:
+            element.text = xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 

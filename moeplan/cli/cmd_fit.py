@@ -7,8 +7,10 @@ is written).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -48,11 +50,34 @@ def _g(v) -> str:
     return f"{v:.5g}"
 
 
-def _sha256(path: str) -> str:
-    import hashlib  # here, not at start-up (OpenSSL loads in a few ms)
+def _sha256(path: str) -> str | None:
+    # the bytes already read: a FIFO or /dev/stdin cannot be opened a second time
+    from ..yamlio import sha256_of_read
 
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    return sha256_of_read(path)
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int):
+    """A progress bar with the expected time left, on stderr when it is a terminal; nothing
+    (a None callback) in pipes, CI logs and under NO_COLOR."""
+    stream = sys.stderr
+    try:
+        on_terminal = stream.isatty() and os.environ.get("NO_COLOR") is None
+    except (AttributeError, ValueError):
+        on_terminal = False
+    if not on_terminal or total < 2:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("expected time left"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=stream), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
 
 
 def _write_law(path: str, mapping: dict) -> None:
@@ -70,11 +95,9 @@ def _write_law(path: str, mapping: dict) -> None:
     text = yaml.safe_dump(law_to_mapping(law), sort_keys=False, default_flow_style=None,
                           width=100, allow_unicode=True)
     header = ("# Coefficient set written by `moeplan fit`; use it with --law " + path + "\n")
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(header + text)
-    except OSError as exc:
-        raise InputError(f"--out {path!r} cannot be written: {exc.strerror or exc}") from None
+    from ..fileio import atomic_write
+
+    atomic_write(path, header + text, what="--out")
 
 
 def fit_command(
@@ -185,10 +208,16 @@ def fit_command(
         raise InputError(f"--out {out!r}: give a .yaml file name, e.g. --out mylaw.yaml")
     fixed = _parse_fixed(fix)
     columns = parse_column_mapping(column)
+    from ..fileio import check_output_path
+
+    # every output checked before the work: a bad path costs no fit, an input is never lost
+    if out is not None:
+        check_output_path(out, inputs=[file], what="--out")
     if plot is not None:
         from ..plot_fit import check_fit_plot_path
 
         check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        check_output_path(plot, inputs=[file] + ([out] if out else []), what="--plot")
 
     runs = read_runs(file, law_form, columns)
     if drop_highest:
@@ -205,7 +234,9 @@ def fit_command(
     if bootstrap:
         import numpy as np
 
-        boot = bootstrap_fit(runs, result, bootstrap, np.random.default_rng(seed), seed=seed)
+        with _progress("bootstrap refits", bootstrap) as step:
+            boot = bootstrap_fit(runs, result, bootstrap, np.random.default_rng(seed),
+                                 seed=seed, progress=step)
         if boot.n_failed:
             warnings.append(f"{boot.n_failed} of {boot.n_samples} bootstrap refits did not "
                             f"converge and are left out of the percentiles")

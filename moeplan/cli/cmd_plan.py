@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..coefficients import load_law
-from ..errors import InputError
+from ..errors import InfeasibleError, InputError
 from ..units import format_bytes, format_count, format_sci
 from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
                      CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
@@ -206,14 +206,24 @@ def optimize_command(
     if spec.form == "chinchilla" and (granularity or max_granularity is not None):
         raise InputError(f"--granularity and --max-granularity apply to MoE laws; {spec.name} "
                          f"is a dense law")
-    res = optimize(
-        spec, flops, granularities=flatten(granularity), expansion_rate=expansion_rate,
-        aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, target_loss=target_loss, params=params,
-        memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
-        inference_tokens=inference_tokens, vocab_size=vocab_size,
-        tied_embeddings=tied_embeddings, max_total_params=max_total_params,
-        max_tokens=max_tokens, max_granularity=max_granularity, multiple_of=multiple_of,
-        shape_tolerance=shape_tolerance, n_alternatives=alternatives)
+    try:
+        res = optimize(
+            spec, flops, granularities=flatten(granularity), expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, target_loss=target_loss,
+            params=params, memory=memory, bytes_per_param=bytes_per_param,
+            kv_tokens=kv_tokens, inference_tokens=inference_tokens, vocab_size=vocab_size,
+            tied_embeddings=tied_embeddings, max_total_params=max_total_params,
+            max_tokens=max_tokens, max_granularity=max_granularity, multiple_of=multiple_of,
+            shape_tolerance=shape_tolerance, n_alternatives=alternatives)
+    except InfeasibleError as exc:
+        # with --params the user fixed the size: a budget too small for it is theirs to
+        # change, not the law's ("fewer than one" token is the core's wording for this)
+        if params is None or "fewer than one" not in str(exc):
+            raise
+        raise InfeasibleError(
+            f"--params {format_count(params)} is too large for --flops {format_sci(flops)}: "
+            f"a model that size gets fewer than one training token; give a smaller --params "
+            f"or a larger --flops") from None
     dense = bool(res.settings["dense"])
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
@@ -411,6 +421,21 @@ def compare_command(
                   csv_rows=csv_rows), fmt)
 
 
+#: Largest sweep, in budgets x candidate granularities (or numbers of experts): a million
+#: cells take seconds and ~200 MB; 1e8 took 2.5 minutes and 12.8 GB (issue 17).
+MAX_SWEEP_CELLS = 1_000_000
+
+
+def _check_sweep_size(points, granularities, experts) -> None:
+    candidates = len(granularities or experts or ()) or 9  # 9: the default G = 1, 2, ..., 256
+    cells = int(points) * candidates
+    if cells > MAX_SWEEP_CELLS:
+        raise InputError(
+            f"sweep of {int(points):,} budgets x {candidates:,} candidates = {cells:,} "
+            f"optimisations is above the limit of {MAX_SWEEP_CELLS:,} (points x candidates); "
+            f"use fewer --points or fewer candidates")
+
+
 def sweep_command(
     flops_from: Annotated[float, typer.Option(
         "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")],
@@ -452,9 +477,12 @@ def sweep_command(
     joint_experts = _joint_options(spec, experts, {
         "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
         "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
+    _check_sweep_size(points, flatten(granularity), joint_experts)
     if plot is not None:
+        from ..fileio import check_output_path
         from ..plot import check_plot_path, load_matplotlib
         check_plot_path(plot)
+        check_output_path(plot, inputs=[law, dense_law], what="--plot")
         load_matplotlib()  # fail before computing when the plot extra is missing
     if spec.form == "joint_moe":
         from .joint_views import joint_sweep_report

@@ -14,7 +14,7 @@ import click
 from .. import domain
 from ..domain import MAX_EXACT_INT
 from ..errors import MoeplanError
-from ..units import parse_memory, parse_number, parse_number_list
+from ..units import parse_memory, parse_number, parse_number_list, shorten
 from .render import Report, emit
 
 
@@ -38,23 +38,24 @@ class NumberType(click.ParamType):
             try:
                 v = parse_number(value, what="value")
             except MoeplanError:
-                self.fail(f"{value!r} is not a number; use e.g. 1e22, 70B, 1.4T or 16k",
+                self.fail(f"{shorten(value)} is not a number; use e.g. 1e22, 70B, 1.4T or 16k",
                           param, ctx)
         if self.positive and (v < 0 or (v == 0 and not self.allow_zero)):
-            self.fail(f"{value!r} must be {'zero or ' if self.allow_zero else ''}positive",
+            self.fail(f"{shorten(value)} must be {'zero or ' if self.allow_zero else ''}positive",
                       param, ctx)
         if self.minimum is not None and v < self.minimum:
-            self.fail(f"{value!r} is below {self.minimum:g}; give a value from {self.minimum:g}"
-                      + ("" if self.maximum is None else f" to {self.maximum:g}"), param, ctx)
+            upto = "" if self.maximum is None else f" to {self.maximum:g}"
+            self.fail(f"{shorten(value)} is below {self.minimum:g}; give a value from "
+                      f"{self.minimum:g}{upto}", param, ctx)
         if self.maximum is not None and v > self.maximum:
-            self.fail(f"{value!r} is above {self.maximum:g}; give a value "
+            self.fail(f"{shorten(value)} is above {self.maximum:g}; give a value "
                       + ("" if self.minimum is None else f"from {self.minimum:g} ")
                       + f"up to {self.maximum:g}", param, ctx)
         if self.integer:
             if v != int(v):
-                self.fail(f"{value!r} must be a whole number", param, ctx)
+                self.fail(f"{shorten(value)} must be a whole number", param, ctx)
             if v > MAX_EXACT_INT:  # past 2**53 a float no longer holds every whole number
-                self.fail(f"{value!r} is too large; give a whole number up to "
+                self.fail(f"{shorten(value)} is too large; give a whole number up to "
                           f"{MAX_EXACT_INT:.4g}", param, ctx)
             return int(v)
         return v
@@ -69,7 +70,7 @@ class MemoryType(click.ParamType):
         try:
             return parse_memory(value)
         except MoeplanError:
-            self.fail(f"{value!r} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB",
+            self.fail(f"{shorten(value)} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB",
                       param, ctx)
 
 
@@ -84,9 +85,9 @@ class NumberListType(click.ParamType):
         try:
             values = parse_number_list(value)
         except MoeplanError:
-            self.fail(f"{value!r} is not a list of numbers; use e.g. 1,2,4,8", param, ctx)
+            self.fail(f"{shorten(value)} is not a list of numbers; use e.g. 1,2,4,8", param, ctx)
         if any(v <= 0 for v in values):
-            self.fail(f"{value!r}: every value must be positive", param, ctx)
+            self.fail(f"{shorten(value)}: every value must be positive", param, ctx)
         return values
 
 

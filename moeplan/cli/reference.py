@@ -25,9 +25,14 @@ def markdown() -> str:
 
     from . import COMMAND_MODULES, app
 
+    from . import EXIT_CODES
+
     group = typer.main.get_command(app)
     ctx = click.Context(group, info_name="moeplan")
-    out = []
+    out = ["Exit codes of every command: "
+           + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+           + ". `moeplan` with no arguments prints the help on stderr and exits 2 (click's "
+             "convention for a missing command).\n"]
     for name in COMMAND_MODULES:
         cmd = group.get_command(ctx, name)
         sub = click.Context(cmd, info_name=name, parent=ctx)
