@@ -78,7 +78,7 @@ class Runs:
     def n_runs(self) -> int:
         return len(self)
 
-    def subset(self, index) -> "Runs":
+    def subset(self, index) -> Runs:
         """The runs at ``index`` (an integer array or boolean mask), in that order."""
         idx = np.arange(len(self))[index]
         return Runs(
@@ -87,7 +87,7 @@ class Runs:
             labels=tuple(self.labels[i] for i in idx), source=self.source,
             tokens_from_flops=self.tokens_from_flops)
 
-    def drop_highest_loss(self, count: int) -> "Runs":
+    def drop_highest_loss(self, count: int) -> Runs:
         """These runs without the ``count`` runs of highest loss.
 
         Besiroglu et al. (2024) dropped the five highest-loss Chinchilla runs before fitting.
@@ -255,7 +255,7 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = None
     header_line = 0
-    rows = []
+    rows: list[tuple[int, int, list[str]]] = []
     try:
         for cells in reader:
             line = reader.line_num
@@ -263,7 +263,7 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
                 continue
             if headers is None:
                 headers, header_line = [c.strip() for c in cells], line
-                seen = {}
+                seen: dict[str, int] = {}
                 for i, h in enumerate(headers):
                     if not h:
                         raise FileFormatError(f"runs file {source!r}, header (line {line}): "

@@ -19,8 +19,9 @@ import time
 
 import pytest
 
-import fuzz_support as fz
 from moeplan.cli import app
+
+import fuzz_support as fz
 
 #: A valid command line per command; each row changes one thing.
 BASE = {

@@ -16,7 +16,7 @@ from moeplan import fit as fitmod
 from moeplan.cli import app
 from moeplan.coefficients import load_law
 
-from conftest import shared_path
+from conftest import data_path
 
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
 PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
@@ -49,7 +49,7 @@ def moe_csv(tmp_path):
 
 @pytest.fixture
 def chinchilla_csv():
-    return shared_path("data", "chinchilla", "svg_extracted_data.csv")
+    return data_path("chinchilla", "svg_extracted_data.csv")
 
 
 def test_chinchilla_json_contract_and_reference(runner, chinchilla_csv):

@@ -21,11 +21,19 @@ from hypothesis import strategies as st
 from moeplan import fit as fitmod
 from moeplan.coefficients import law_from_mapping, law_to_mapping
 from moeplan.errors import InputError
-from moeplan.fit import (bootstrap_fit, coefficients_to_theta, compute_optimal, fit_law,
-                         fitted_law_mapping, holdout_fit, optimum_table, theta_to_coefficients)
+from moeplan.fit import (
+    bootstrap_fit,
+    coefficients_to_theta,
+    compute_optimal,
+    fit_law,
+    fitted_law_mapping,
+    holdout_fit,
+    optimum_table,
+    theta_to_coefficients,
+)
 from moeplan.runs import Runs, read_runs
 
-from conftest import shared_path
+from conftest import data_path
 
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
 PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
@@ -75,7 +83,7 @@ def moe_grid_runs(coeffs=PAPER_MOE, noise=0.0, rng=None):
 
 @pytest.fixture(scope="module")
 def chinchilla():
-    path = shared_path("data", "chinchilla", "svg_extracted_data.csv")
+    path = data_path("chinchilla", "svg_extracted_data.csv")
     return read_runs(path, "dense", {"params": "Model Size", "flops": "Training FLOP"}) \
         .drop_highest_loss(5)
 

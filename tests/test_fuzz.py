@@ -15,10 +15,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_support as fz
 from moeplan.cli import app
 from moeplan.errors import MoeplanError
 from moeplan.units import parse_memory, parse_number, parse_number_list
+
+import fuzz_support as fz
 
 FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))

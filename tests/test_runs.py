@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from moeplan.errors import FileFormatError, InputError
 from moeplan.runs import parse_column_mapping, read_runs
 
-from conftest import shared_path
+from conftest import data_path
 
 CHINCHILLA = ("chinchilla", "svg_extracted_data.csv")
 CHINCHILLA_COLUMNS = {"params": "Model Size", "flops": "Training FLOP"}
@@ -41,7 +41,7 @@ def test_csv_with_suffixes_extra_columns_and_names(tmp_path):
 
 
 def test_chinchilla_file_read_directly_with_column_mapping():
-    path = shared_path("data", *CHINCHILLA)
+    path = data_path(*CHINCHILLA)
     runs = read_runs(path, "dense", CHINCHILLA_COLUMNS)
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -55,7 +55,7 @@ def test_chinchilla_file_read_directly_with_column_mapping():
 
 
 def test_drop_highest_loss_removes_exactly_the_five_highest():
-    runs = read_runs(shared_path("data", *CHINCHILLA), "dense", CHINCHILLA_COLUMNS)
+    runs = read_runs(data_path(*CHINCHILLA), "dense", CHINCHILLA_COLUMNS)
     kept = runs.drop_highest_loss(5)
     assert len(kept) == 240
     threshold = np.sort(runs.loss)[-5]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
 import click
+import typer
 from typer.core import TyperGroup
 
 from .. import __version__

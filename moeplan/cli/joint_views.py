@@ -15,8 +15,18 @@ from __future__ import annotations
 
 import math
 
-from ..joint import (LR_FORMULA, LR_SOURCE, JointComparison, JointConfig, JointPlan, JointSweep,
-                     compare_joint, learning_rate_advice, optimize_joint, sweep_joint)
+from ..joint import (
+    LR_FORMULA,
+    LR_SOURCE,
+    JointComparison,
+    JointConfig,
+    JointPlan,
+    JointSweep,
+    compare_joint,
+    learning_rate_advice,
+    optimize_joint,
+    sweep_joint,
+)
 from ..units import format_bytes, format_count, format_sci
 from .render import Report, Table
 

@@ -26,10 +26,12 @@ def markdown() -> str:
     from . import COMMAND_MODULES, app
 
     group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
     ctx = click.Context(group, info_name="moeplan")
     out = []
     for name in COMMAND_MODULES:
         cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         sub = click.Context(cmd, info_name=name, parent=ctx)
         usage = " ".join(cmd.collect_usage_pieces(sub))
         out.append(f"### `moeplan {name}`\n")
