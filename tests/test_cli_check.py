@@ -284,6 +284,12 @@ def test_github_workflow_example():
     assert "pip install" in scripts and "moeplan" in scripts
     assert "moeplan check --format github" in scripts
     assert "${{" not in scripts  # no expression injection into the shell
+    # moeplan is not on an index: installed from its repository, pinned to a tag or a commit
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    url = install["env"]["MOEPLAN_GIT"]
+    assert re.fullmatch(r"git\+https://github\.com/[\w.-]+/moeplan\.git@(v[\d.]+|[0-9a-f]{40})",
+                        url), url
+    assert "moeplan==" not in install["run"]
 
 
 def test_installed_script_runs_check(tmp_path):

@@ -156,7 +156,7 @@ def fit_command(
 
     Example: moeplan fit runs.csv --bootstrap 200 --at-flops 1e21,1e22 --out mylaw.yaml
 
-    Example: moeplan fit svg_extracted_data.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
+    Example: moeplan fit examples/chinchilla-runs.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
     from ..fit import bootstrap_fit, fit_law, fitted_law_mapping, holdout_fit, optimum_table
     from ..runs import parse_column_mapping, read_runs
