@@ -256,3 +256,30 @@ def test_installed_script_fits_the_chinchilla_file(tmp_path, chinchilla_csv):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "'tokens'" in bad.stderr or "'params'" in bad.stderr
+
+
+def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, tmp_path):
+    lines = moe_csv.read_text().splitlines()
+    header, body = lines[0], lines[1:]
+    bad = ["2e8,2e10,4,nan", "3e8,,8,3.0", "4e8,4e10"]  # NaN loss, empty tokens, short row
+    messy = write(tmp_path, "messy.csv", "\n".join([header, body[0], *bad, *body[1:]]) + "\n")
+    r = run(runner, "fit", messy, "--starts", "4")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "messy.csv" in r.stderr and "row 4" in r.stderr  # the ragged row is found first
+
+    clean = run(runner, "fit", moe_csv, "--starts", "4", "--json")
+    r = run(runner, "fit", messy, "--starts", "4", "--skip-invalid", "--json")
+    assert r.exit_code == 0, r.stderr
+    data, ref = json.loads(r.stdout), json.loads(clean.stdout)
+    assert data["n_runs"] == ref["n_runs"] == 60
+    assert data["skipped_runs"] == [
+        {"run": "row 2 (line 3)", "column": "loss", "reason": "'nan'"},
+        {"run": "row 3 (line 4)", "column": "tokens", "reason": "empty"},
+        {"run": "row 4 (line 5)", "column": "granularity", "reason": "missing (short row)"}]
+    # the valid runs are the clean file's runs: the same fit
+    assert data["coefficients"] == pytest.approx(ref["coefficients"], rel=1e-9)
+    assert "left out 3 runs with a missing or NaN value: row 2 (line 3): 'loss'" in r.stderr
+    assert "skipped_runs" not in ref  # without the flag the key is absent (unchanged output)
+
+    r = run(runner, "fit", messy, "--starts", "4", "--skip-invalid")
+    assert r.exit_code == 0 and "3 with missing or NaN values skipped" in r.stdout

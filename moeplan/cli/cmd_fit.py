@@ -22,6 +22,8 @@ from .render import Report, Table
 
 #: Exit status of a fit that did not converge (CLI.md reserves 1 for check, 2 for bad input).
 EXIT_NOT_CONVERGED = 3
+#: Skipped runs named in the warning of --skip-invalid (all of them are in the JSON).
+SHOW_SKIPPED = 10
 #: Compute-optimal N or D further than this factor outside the runs' range gets a warning.
 EXTRAPOLATION_FACTOR = 2.0
 
@@ -89,6 +91,11 @@ def fit_command(
         "--column", metavar="NAME=HEADER",
         help="Map a header to a column name (params, tokens, loss, granularity, flops, name); "
              "repeatable, e.g. --column params=\"Model Size\".")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid",
+        help="Drop runs with a missing, empty or NaN value in a column the fit uses (and CSV "
+             "rows that are short), and list them; without it such a run is an error naming "
+             "the file, row and column.")] = False,
     drop_highest: Annotated[int, typer.Option(
         "--drop-highest", metavar="K", min=0, show_default=False,
         help="Drop the K runs of highest loss before fitting (Besiroglu et al. dropped 5 of "
@@ -189,13 +196,19 @@ def fit_command(
 
         check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
 
-    runs = read_runs(file, law_form, columns)
+    runs = read_runs(file, law_form, columns, skip_invalid=skip_invalid)
     if drop_highest:
         runs = runs.drop_highest_loss(drop_highest)
     options = dict(objective=objective, huber_delta=huber_delta, weight_decay=weight_decay,
                    fixed=fixed, n_starts=starts)
     result = fit_law(runs, law_form, n_worst=worst, **options)
     warnings = []
+    if runs.skipped:
+        shown = "; ".join(s.describe() for s in runs.skipped[:SHOW_SKIPPED])
+        more = len(runs.skipped) - SHOW_SKIPPED
+        warnings.append(f"--skip-invalid: left out {len(runs.skipped)} run"
+                        f"{'s' if len(runs.skipped) != 1 else ''} with a missing or NaN value: "
+                        f"{shown}" + (f"; and {more} more (all in --json)" if more > 0 else ""))
     for coef in result.at_bound:
         warnings.append(f"{coef} ended on its bound ({result.coefficients[coef]:.4g}): the runs "
                         f"do not support that term; treat the fit with care or fix it with --fix")
@@ -232,6 +245,8 @@ def fit_command(
     data = {"runs_file": file}
     data.update(result.to_dict())
     data["dropped_highest_loss"] = drop_highest
+    if skip_invalid:
+        data["skipped_runs"] = [s.to_dict() for s in runs.skipped]
     data["tokens_from_flops"] = runs.tokens_from_flops
     if boot is not None:
         data["percentiles"] = {k: dict(v) for k, v in boot.percentiles.items()}
@@ -275,7 +290,9 @@ def fit_command(
         ["RMSE (loss, nats)", f"{result.rmse:.4g}"],
         ["R^2", f"{result.r2:.4f}"],
         ["runs", str(len(runs)) + (f" ({drop_highest} highest-loss dropped)" if drop_highest
-                                   else "")],
+                                   else "")
+         + (f" ({len(runs.skipped)} with missing or NaN values skipped)" if runs.skipped
+            else "")],
         ["starts / evaluations", f"{result.n_starts} / {result.n_evaluations}"],
     ]
     if runs.tokens_from_flops:
@@ -327,6 +344,7 @@ def fit_command(
                     "%Y-%m-%dT%H:%M:%SZ"),
                 "runs_file": os.path.abspath(file), "runs_sha256": _sha256(file),
                 "n_runs": len(runs), "dropped_highest_loss": drop_highest,
+                "skipped_runs": [s.run for s in runs.skipped],
                 "columns": dict(columns), "objective": objective,
                 "huber_delta": result.huber_delta, "weight_decay": result.weight_decay,
                 "fixed": dict(result.fixed), "objective_value": result.objective,
