@@ -105,7 +105,7 @@ class Runs:
             raise InputError(f"cannot drop {count} runs; give zero or more")
         if count >= len(self):
             raise InputError(f"cannot drop the {count} highest-loss runs of {self.source}: it has "
-                             f"only {len(self)} runs")
+                             f"only {len(self)} runs; give --drop-highest below {len(self)}")
         if count == 0:
             return self
         order = np.argsort(self.loss, kind="stable")

@@ -29,9 +29,20 @@ def data_path(*parts: str) -> Path:
 
 @pytest.fixture
 def runner():
+    """typer's CliRunner, with the click command tree built once per app instead of per call."""
+    import typer
     from typer.testing import CliRunner
 
-    return CliRunner()
+    import fuzz_support
+
+    class Runner(CliRunner):
+        def invoke(self, app, *args, **kwargs):
+            if isinstance(app, typer.Typer):
+                return super(CliRunner, self).invoke(fuzz_support.click_command(app), *args,
+                                                     **kwargs)
+            return super().invoke(app, *args, **kwargs)
+
+    return Runner()
 
 
 @pytest.fixture(autouse=True)
