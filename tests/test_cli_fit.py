@@ -80,7 +80,7 @@ def test_human_output_has_the_tables(runner, chinchilla_csv):
 
 def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     out = tmp_path / "mine.yaml"
-    r = run(runner, "fit", moe_csv, "--bootstrap", "30", "--seed", "3", "--at-flops",
+    r = run(runner, "fit", moe_csv, "--bootstrap", "12", "--seed", "3", "--at-flops",
             "1e20,1e21", "--out", out, "--starts", "4", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
@@ -88,7 +88,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     assert set(data["percentiles"]) == set(data["coefficients"])
     for p in data["percentiles"].values():
         assert p["p10"] <= p["p50"] <= p["p90"]
-    assert data["bootstrap"] == {"n_samples": 30, "n_failed": 0, "seed": 3}
+    assert data["bootstrap"] == {"n_samples": 12, "n_failed": 0, "seed": 3}
     rows = data["compute_optimal"]
     assert [row["flops"] for row in rows] == [1e20, 1e21]
     for row in rows:
@@ -99,7 +99,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     law = load_law(str(out))
     assert law.form == "fine_grained_moe" and law.name == "mine"
     assert law.coefficients == pytest.approx(data["coefficients"], rel=1e-12)
-    assert len(law.bootstrap["gamma"]) == 30
+    assert len(law.bootstrap["gamma"]) == 12
     assert law.provenance["n_runs"] == 60 and len(law.provenance["runs_sha256"]) == 64
     assert law.fitted_range["granularity"] == (1.0, 16.0)
 
@@ -112,7 +112,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     # and `optimize` turns the stored bootstrap samples into 10-90% ranges
     r = run(runner, "optimize", "--flops", "1e21", "--law", out)
     assert r.exit_code == 0, r.stderr
-    assert "30 bootstrap" in r.stdout
+    assert "12 bootstrap" in r.stdout
 
 
 @pytest.fixture
@@ -292,12 +292,12 @@ def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, 
     header, body = lines[0], lines[1:]
     bad = ["2e8,2e10,4,nan", "3e8,,8,3.0", "4e8,4e10"]  # NaN loss, empty tokens, short row
     messy = write(tmp_path, "messy.csv", "\n".join([header, body[0], *bad, *body[1:]]) + "\n")
-    r = run(runner, "fit", messy, "--starts", "4")
+    r = run(runner, "fit", messy, "--starts", "2")
     assert r.exit_code == 2 and r.stdout == ""
     assert "messy.csv" in r.stderr and "row 4" in r.stderr  # the ragged row is found first
 
-    clean = run(runner, "fit", moe_csv, "--starts", "4", "--json")
-    r = run(runner, "fit", messy, "--starts", "4", "--skip-invalid", "--json")
+    clean = run(runner, "fit", moe_csv, "--starts", "2", "--json")
+    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid", "--json")
     assert r.exit_code == 0, r.stderr
     data, ref = json.loads(r.stdout), json.loads(clean.stdout)
     assert data["n_runs"] == ref["n_runs"] == 60
@@ -310,5 +310,5 @@ def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, 
     assert "left out 3 runs with a missing or NaN value: row 2 (line 3): 'loss'" in r.stderr
     assert "skipped_runs" not in ref  # without the flag the key is absent (unchanged output)
 
-    r = run(runner, "fit", messy, "--starts", "4", "--skip-invalid")
+    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid")
     assert r.exit_code == 0 and "3 with missing or NaN values skipped" in r.stdout

@@ -22,7 +22,7 @@ from moeplan.units import parse_memory, parse_number, parse_number_list
 import fuzz_support as fz
 from spec_reference import assert_refusal_is_true, spec_loss
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 VALID = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                  suppress_health_check=list(HealthCheck))
