@@ -22,11 +22,11 @@ from moeplan.units import parse_memory, parse_number, parse_number_list
 import fuzz_support as fz
 from spec_reference import assert_refusal_is_true, spec_loss
 
-FAST = settings(max_examples=100, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
-VALID = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+VALID = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                  suppress_health_check=list(HealthCheck))
-CLI = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+CLI = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                suppress_health_check=list(HealthCheck))
 
 # Text that looks like numbers and sizes as often as like garbage.
