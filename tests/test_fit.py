@@ -315,9 +315,9 @@ def test_non_convergence_is_data_not_an_exception(monkeypatch):
 # -- uncertainty -----------------------------------------------------------------------------
 
 def test_bootstrap_is_seeded_and_ordered(chinchilla, chinchilla_fit):
-    a = bootstrap_fit(chinchilla, chinchilla_fit, 40, np.random.default_rng(5), seed=5)
-    b = bootstrap_fit(chinchilla, chinchilla_fit, 40, np.random.default_rng(5), seed=5)
-    assert a.n_samples == 40 and a.n_failed == 0
+    a = bootstrap_fit(chinchilla, chinchilla_fit, 20, np.random.default_rng(5), seed=5)
+    b = bootstrap_fit(chinchilla, chinchilla_fit, 20, np.random.default_rng(5), seed=5)
+    assert a.n_samples == 20 and a.n_failed == 0
     for k in ("a", "alpha", "b", "beta", "c"):
         np.testing.assert_array_equal(a.samples[k], b.samples[k])
         p = a.percentiles[k]
