@@ -24,7 +24,6 @@ def main(n_budgets: int = 20_000, brent_subset: int = 1_000) -> None:
     from moeplan.joint import JointConstraints, joint_frontier
 
     law = load_law("ludziejewski2025-joint")
-    k = law.coefficients
     V, r = law.vocab_size, law.aspect_ratio
     experts = (1, 2, 4, 8, 16, 32)
     memory = 16e9  # bytes, bf16: a model-memory problem that binds at large budgets
@@ -66,7 +65,7 @@ def main(n_budgets: int = 20_000, brent_subset: int = 1_000) -> None:
     print(f"budgets x experts: {n_budgets} x {len(experts)} = {n_budgets * len(experts)} optima, "
           f"memory {memory / 1e9:g} GB")
     print(f"vectorised joint_frontier: {t_vec:.3f} s")
-    scaled = " (timed on %d budgets, scaled per call)" % idx.size if idx.size < n_budgets else ""
+    scaled = f" (timed on {idx.size} budgets, scaled per call)" if idx.size < n_budgets else ""
     print(f"scipy Brent loop:          {t_brent:.3f} s{scaled}")
     print(f"speed ratio (Brent / vectorised): {t_brent / t_vec:.0f}x")
     print(f"largest relative loss difference: {worst:.2e} (vectorised <= Brent everywhere)")

@@ -38,7 +38,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data" / "chinchilla" / "svg_extracted_data.csv"
+DATA = REPO / "tests" / "data" / "chinchilla" / "svg_extracted_data.csv"
 FROZEN = REPO / "tests" / "data" / "chinchilla_exhaustive.json"
 COLUMNS = {"params": "Model Size", "flops": "Training FLOP"}
 DROP_HIGHEST = 5
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         "what": "exhaustive multi-start L-BFGS-B search, Chinchilla law on the Chinchilla runs",
         "script": "benchmarks/exhaustive_chinchilla.py",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "data": {"file": "shared/data/chinchilla/svg_extracted_data.csv",
+        "data": {"file": "tests/data/chinchilla/svg_extracted_data.csv",
                  "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
                  "columns": COLUMNS, "tokens": "flops / (6 params)",
                  "dropped_highest_loss": DROP_HIGHEST, "n_runs": len(runs)},

@@ -340,7 +340,7 @@ def _load_path(path: str) -> Law:
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size)
     except OSError:
-        stamp = ()
+        stamp = ()  # type: ignore[assignment]  # no stat: a key that never matches a file
     return _load_cached(path, stamp)
 
 
@@ -375,7 +375,7 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
 
 def law_to_mapping(law: Law) -> dict:
     """The YAML-ready mapping of a law, in the shipped schema (inverse of law_from_mapping)."""
-    out = {
+    out: dict = {
         "name": law.name,
         "form": law.form,
         "description": law.description,

@@ -333,7 +333,7 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
     x = np.clip(np.asarray(theta0, dtype=float)[problem.free], lo, hi)
     n_eval = n_iter = 0
     res = None
-    for attempt in range(restarts + 1):
+    for _attempt in range(restarts + 1):
         res = minimize(problem.value_grad, x, jac=True, method="L-BFGS-B",
                        bounds=problem.bounds, options=opts)
         n_eval += int(res.nfev)

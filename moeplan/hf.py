@@ -197,7 +197,7 @@ class _Config:
             raise FileFormatError(f"{self._where(key)} must be a list of strings")
         return value
 
-    def sub(self, key) -> "_Config":
+    def sub(self, key) -> _Config:
         value = self.data.get(key)
         if not isinstance(value, dict):
             raise FileFormatError(f"{self._where(key)} must be an object (a {self.family} config "

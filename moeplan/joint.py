@@ -336,7 +336,7 @@ class JointConstraints:
 
     @classmethod
     def make(cls, memory=None, kv_tokens=0.0, bytes_per_param=BYTES_PER_PARAM_DEFAULT,
-             inference_tokens=0.0, max_total_params=None) -> "JointConstraints":
+             inference_tokens=0.0, max_total_params=None) -> JointConstraints:
         bpp = domain.in_range(BYTES_PER_PARAM_DEFAULT if bytes_per_param is None
                               else bytes_per_param, "--bytes-per-param", *domain.BYTES_PER_PARAM)
         memory = domain.positive(memory, "--memory")

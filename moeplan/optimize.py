@@ -425,7 +425,7 @@ class Constraints:
             out.append("inference_tokens")
         return out
 
-    def only(self, names) -> "Constraints":
+    def only(self, names) -> Constraints:
         """A copy keeping only the named constraints (memory settings travel with memory)."""
         keep = set(names)
         return Constraints(
@@ -1156,8 +1156,15 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
     InfeasibleError
         Constraints no model satisfies (memory below the smallest model, target below c...).
     """
-    from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
-                          realizable_granularities, search, smallest_model, width_quantum)
+    from .realize import (
+        PARAMS_TOLERANCE,
+        SHAPE_TOLERANCE_DEFAULT,
+        make_configuration,
+        realizable_granularities,
+        search,
+        smallest_model,
+        width_quantum,
+    )
     from .units import format_bytes
 
     setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
@@ -1518,7 +1525,7 @@ def _continuous_configs(setup: Setup, flops, gr):
     sol = solve(setup, lnf[:, None], gr)
     i = best_index(sol.loss)
     out = []
-    for j, F in enumerate(flops):
+    for j in range(len(flops)):
         x = float(sol.log_width[j, i[j]])
         D = math.exp(float(log_tokens(setup, lnf[j], x, gr[i[j]])))
         d = math.exp(x)

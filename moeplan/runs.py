@@ -18,12 +18,17 @@ Columns (logical names):
 Other columns are ignored. ``columns={"params": "Model Size"}`` maps differently named headers.
 Numbers may carry suffixes (``16B``, ``1.4T``). Every problem is a one-line
 :class:`~moeplan.errors.FileFormatError` naming the file, the row and the column.
+With ``skip_invalid=True`` (``fit --skip-invalid``) runs with a missing, empty or NaN (or
+infinite) cell in a column the fit uses are dropped instead and listed in ``Runs.skipped``;
+other problems (a word where a number belongs, a negative count) stay errors, as they usually
+mean a wrong column or a broken file rather than a run that did not finish.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from dataclasses import dataclass
 
@@ -61,6 +66,8 @@ class Runs:
         The file the runs came from.
     tokens_from_flops : bool
         True when D was computed as flops / (6·params).
+    skipped : tuple of SkippedRun
+        Runs left out by ``read_runs(..., skip_invalid=True)``, in file order.
     """
 
     params: np.ndarray
@@ -70,6 +77,7 @@ class Runs:
     labels: tuple
     source: str = "<runs>"
     tokens_from_flops: bool = False
+    skipped: tuple = ()
 
     def __len__(self) -> int:
         return int(self.loss.shape[0])
@@ -78,16 +86,16 @@ class Runs:
     def n_runs(self) -> int:
         return len(self)
 
-    def subset(self, index) -> "Runs":
+    def subset(self, index) -> Runs:
         """The runs at ``index`` (an integer array or boolean mask), in that order."""
         idx = np.arange(len(self))[index]
         return Runs(
             params=self.params[idx], tokens=self.tokens[idx], loss=self.loss[idx],
             granularity=None if self.granularity is None else self.granularity[idx],
             labels=tuple(self.labels[i] for i in idx), source=self.source,
-            tokens_from_flops=self.tokens_from_flops)
+            tokens_from_flops=self.tokens_from_flops, skipped=self.skipped)
 
-    def drop_highest_loss(self, count: int) -> "Runs":
+    def drop_highest_loss(self, count: int) -> Runs:
         """These runs without the ``count`` runs of highest loss.
 
         Besiroglu et al. (2024) dropped the five highest-loss Chinchilla runs before fitting.
@@ -97,7 +105,7 @@ class Runs:
             raise InputError(f"cannot drop {count} runs; give zero or more")
         if count >= len(self):
             raise InputError(f"cannot drop the {count} highest-loss runs of {self.source}: it has "
-                             f"only {len(self)} runs")
+                             f"only {len(self)} runs; give --drop-highest below {len(self)}")
         if count == 0:
             return self
         order = np.argsort(self.loss, kind="stable")
@@ -110,6 +118,48 @@ class Runs:
         if self.granularity is not None:
             out["granularity"] = self.granularity.tolist()
         return out
+
+
+@dataclass(frozen=True)
+class SkippedRun:
+    """A run that ``read_runs(..., skip_invalid=True)`` left out, and why.
+
+    Attributes
+    ----------
+    run : str
+        Where it is in the file: ``row 4 (line 5)`` for CSV, ``run 4`` for YAML.
+    column : str
+        The first column the fit needs whose cell is missing or not a number.
+    reason : str
+        ``missing``, ``empty``, ``missing (short row)`` or the cell's text, e.g. ``'nan'``.
+    """
+
+    run: str
+    column: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"run": self.run, "column": self.column, "reason": self.reason}
+
+    def describe(self) -> str:
+        return f"{self.run}: {self.column!r} {self.reason}"
+
+
+def _missing_reason(raw) -> str | None:
+    """Why ``raw`` counts as a missing measurement (None, empty, NaN, infinite), else None."""
+    if raw is None:
+        return "missing"
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float):
+        return None if math.isfinite(raw) else repr(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            return "empty"
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity", "na", "n/a", "null", "none"):
+            return repr(text)
+    return None
 
 
 def parse_column_mapping(items) -> dict:
@@ -195,10 +245,12 @@ def _required(found: dict, headers: list[str], form: str, where: str) -> None:
 
 def _value(raw, where: str, column: str, header: str, positive: bool = True) -> float:
     label = f"column {column!r}" if column == header else f"column {column!r} ({header!r})"
+    skip = "; or leave such runs out with fit --skip-invalid"
     if raw is None:
-        raise FileFormatError(f"{where}, {label}: missing; every run needs a number here")
+        raise FileFormatError(f"{where}, {label}: missing; every run needs a number here{skip}")
     if isinstance(raw, str) and not raw.strip():
-        raise FileFormatError(f"{where}, {label}: empty value; every run needs a number here")
+        raise FileFormatError(f"{where}, {label}: empty value; every run needs a number "
+                              f"here{skip}")
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise FileFormatError(f"{where}, {label}: expected a number, got {type(raw).__name__}")
     try:
@@ -206,15 +258,17 @@ def _value(raw, where: str, column: str, header: str, positive: bool = True) -> 
     except InputError:
         shown = str(raw).strip()
         shown = shown if len(shown) <= 40 else shown[:40] + "..."
+        hint = skip if _missing_reason(raw) is not None else ""
         raise FileFormatError(f"{where}, {label}: {shown!r} is not a finite number; use e.g. "
-                              f"1.3e8, 16B or 3.21") from None
+                              f"1.3e8, 16B or 3.21{hint}") from None
     if positive and value <= 0:
         raise FileFormatError(f"{where}, {label}: {raw!r} must be positive")
     return value
 
 
-def _build(rows, headers, mapping, form, source, row_where, header_where) -> Runs:
-    """rows: list of (row_number, cells by column index)."""
+def _build(rows, headers, mapping, form, source, row_where, header_where,
+           skip_invalid: bool = False) -> Runs:
+    """rows: list of (row_number, cells by column index); cells may be short (a ragged row)."""
     where_file = f"runs file {source!r}"
     found = _resolve_headers(headers, mapping, f"{where_file}, {header_where}")
     _required(found, headers, form, f"{where_file}, {header_where}")
@@ -222,32 +276,53 @@ def _build(rows, headers, mapping, form, source, row_where, header_where) -> Run
     want = ["params", "loss", "tokens" if use_tokens else "flops"]
     if form == "moe":
         want.append("granularity")
-    values = {name: np.empty(len(rows)) for name in want}
+    values: dict[str, list[float]] = {name: [] for name in want}
     labels = []
-    for k, (number, cells) in enumerate(rows):
+    skipped = []
+    kept_rows = []
+    for number, cells in rows:
         where = f"{where_file}, {row_where(number)}"
+        if skip_invalid:
+            bad = None
+            for name in sorted(want, key=found.__getitem__):  # the first in file order
+                i = found[name]
+                why = "missing (short row)" if i >= len(cells) else _missing_reason(cells[i])
+                if why is not None:
+                    bad = SkippedRun(row_where(number), name, why)
+                    break
+            if bad is not None:
+                skipped.append(bad)
+                continue
         for name in want:
             header = headers[found[name]]
-            values[name][k] = _value(cells[found[name]], where, name, header)
-        if "name" in found and cells[found["name"]] not in (None, ""):
+            values[name].append(_value(cells[found[name]], where, name, header))
+        kept_rows.append(number)
+        if "name" in found and found["name"] < len(cells) and \
+                cells[found["name"]] not in (None, ""):
             labels.append(str(cells[found["name"]]).strip()[:60])
         else:
             labels.append(row_where(number).split(" (")[0])
+    if not kept_rows:
+        raise FileFormatError(f"{where_file}: all {len(rows)} runs have a missing or NaN value "
+                              f"in a column the fit needs (first: {skipped[0].describe()}); "
+                              f"nothing is left to fit")
+    arrays = {name: np.asarray(v, dtype=float) for name, v in values.items()}
     if use_tokens:
-        tokens = values["tokens"]
+        tokens = arrays["tokens"]
     else:
-        tokens = values["flops"] / (DENSE_FLOPS_PER_PARAM_TOKEN * values["params"])
-        bad = np.flatnonzero(~np.isfinite(tokens) | (tokens <= 0))
-        if bad.size:
-            k = int(bad[0])
-            raise FileFormatError(f"{where_file}, {row_where(rows[k][0])}, column 'flops': "
+        tokens = arrays["flops"] / (DENSE_FLOPS_PER_PARAM_TOKEN * arrays["params"])
+        bad_tokens = np.flatnonzero(~np.isfinite(tokens) | (tokens <= 0))
+        if bad_tokens.size:
+            k = int(bad_tokens[0])
+            raise FileFormatError(f"{where_file}, {row_where(kept_rows[k])}, column 'flops': "
                                   f"tokens = flops / (6 params) is not a positive finite number")
-    return Runs(params=values["params"], tokens=tokens, loss=values["loss"],
-                granularity=values.get("granularity"), labels=tuple(labels), source=source,
-                tokens_from_flops=not use_tokens)
+    return Runs(params=arrays["params"], tokens=tokens, loss=arrays["loss"],
+                granularity=arrays.get("granularity"), labels=tuple(labels), source=source,
+                tokens_from_flops=not use_tokens, skipped=tuple(skipped))
 
 
-def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
+def _read_csv(text: str, source: str, mapping: dict, form: str,
+              skip_invalid: bool = False) -> Runs:
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
     delimiter = "\t" if "\t" in first and "," not in first else ";" if (
@@ -255,7 +330,7 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = None
     header_line = 0
-    rows = []
+    rows: list[tuple[int, int, list[str]]] = []
     try:
         for cells in reader:
             line = reader.line_num
@@ -263,7 +338,7 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
                 continue
             if headers is None:
                 headers, header_line = [c.strip() for c in cells], line
-                seen = {}
+                seen: dict[str, int] = {}
                 for i, h in enumerate(headers):
                     if not h:
                         raise FileFormatError(f"runs file {source!r}, header (line {line}): "
@@ -287,13 +362,16 @@ def _read_csv(text: str, source: str, mapping: dict, form: str) -> Runs:
         raise FileFormatError(f"runs file {source!r} has a header (line {header_line}) but no "
                               f"runs; add one row per run")
     for number, line, cells in rows:
+        if skip_invalid and len(cells) < len(headers):
+            continue  # a short row: its missing cells are skipped (or not needed) in _build
         if len(cells) != len(headers):
             raise FileFormatError(f"runs file {source!r}, row {number} (line {line}): "
                                   f"{len(cells)} values for {len(headers)} columns; give one "
                                   f"value per column")
     line_of = {number: line for number, line, _ in rows}
     return _build([(n, c) for n, _, c in rows], headers, mapping, form, source,
-                  lambda n: f"row {n} (line {line_of[n]})", f"header (line {header_line})")
+                  lambda n: f"row {n} (line {line_of[n]})", f"header (line {header_line})",
+                  skip_invalid)
 
 
 def _yaml_duplicate_key(text: str):
@@ -317,7 +395,8 @@ def _yaml_duplicate_key(text: str):
     return None
 
 
-def _read_yaml(text: str, source: str, mapping: dict, form: str) -> Runs:
+def _read_yaml(text: str, source: str, mapping: dict, form: str,
+               skip_invalid: bool = False) -> Runs:
     where_file = f"runs file {source!r}"
     data = parse_yaml(text, source=where_file)
     if isinstance(data, dict) and set(data) == {"runs"}:
@@ -350,10 +429,12 @@ def _read_yaml(text: str, source: str, mapping: dict, form: str) -> Runs:
         for key, value in item.items():
             cells[index[str(key)]] = value
         rows.append((k, cells))
-    return _build(rows, headers, mapping, form, source, lambda n: f"run {n}", "keys of the runs")
+    return _build(rows, headers, mapping, form, source, lambda n: f"run {n}", "keys of the runs",
+                  skip_invalid)
 
 
-def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None = None) -> Runs:
+def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None = None,
+              skip_invalid: bool = False) -> Runs:
     """Read a runs file (CSV with a header, or a YAML/JSON list of mappings).
 
     Parameters
@@ -366,6 +447,10 @@ def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None =
         accepts ``flops`` instead of ``tokens`` (D = flops / (6·params)).
     columns : dict, optional
         Logical name -> header in the file, e.g. ``{"params": "Model Size"}``.
+    skip_invalid : bool
+        Drop runs with a missing, empty, NaN or infinite cell in a column the fit uses (and CSV
+        rows with fewer values than the header) instead of refusing the file; they are listed
+        in ``Runs.skipped``. Other bad values stay errors.
 
     Returns
     -------
@@ -393,5 +478,5 @@ def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None =
         raise FileFormatError(f"runs file {source!r} is empty; expected a CSV header row "
                               f"(params,tokens,loss[,granularity]) and one row per run")
     if is_yaml:
-        return _read_yaml(text, source, mapping, form)
-    return _read_csv(text, source, mapping, form)
+        return _read_yaml(text, source, mapping, form, skip_invalid)
+    return _read_csv(text, source, mapping, form, skip_invalid)

@@ -11,7 +11,6 @@ import math
 import os
 from pathlib import Path
 
-
 from .errors import FileFormatError
 
 #: Largest file moeplan reads (bytes). Configs and coefficient files are a few kB.

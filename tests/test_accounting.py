@@ -7,9 +7,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moeplan.accounting import (active_params, d_expert, dense_flops, embedding_params,
-                                flops_breakdown, moe_flops, n_experts, router_params,
-                                tokens_for_flops, total_params)
+from moeplan.accounting import (
+    active_params,
+    d_expert,
+    dense_flops,
+    embedding_params,
+    flops_breakdown,
+    moe_flops,
+    n_experts,
+    router_params,
+    tokens_for_flops,
+    total_params,
+)
 from moeplan.errors import InputError
 
 

@@ -6,7 +6,6 @@ when torch is importable (a tiny CPU run that checks the code paths, not the num
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import types
 
@@ -140,19 +139,5 @@ def test_without_a_gpu_one_line_and_exit_2(runner, tmp_path, monkeypatch):
     assert "CUDA GPU" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_cpu_code_path_run_when_torch_is_installed(tmp_path):
-    torch = pytest.importorskip("torch")
-    old = (cal.ATTENTION_SEQ_LEN, cal.HEAD_VOCAB)
-    cal.ATTENTION_SEQ_LEN, cal.HEAD_VOCAB = 128, 256
-    try:
-        points = (cal.ExpertPoint(8, 128, 4, 32, 1024),)
-        grid = dataclasses.replace(cal.make_grid(quick=True, tokens=1024), d_models=(128,),
-                                   granularities=(4,), device="cpu", warmup=1,
-                                   repetitions=1, seconds_per_point=0.0, expert_points=points)
-        doc = cal.run_calibration(grid, "cpu-check")
-    finally:
-        cal.ATTENTION_SEQ_LEN, cal.HEAD_VOCAB = old
-    assert torch.__version__ and doc["expert"][0]["status"] == "ok"
-    p = load_profile(str(cal.write_profile(doc, tmp_path / "cpu-check.yaml")))
-    assert len(p.ok("expert")) == 1 and len(p.ok("dense")) == 3 and len(p.ok("router")) == 1
+# The measuring code itself needs torch, which the suite does not install: it ran on an H200
+# (moeplan/hardware_profiles/h200.yaml) and runs on CPU torch in benchmarks/calibrate_cpu_smoke.py.

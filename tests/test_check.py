@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moeplan.check import (DEFAULT_LIMITS, check_config, check_proposal, parse_limit_options)
+from moeplan.check import DEFAULT_LIMITS, check_config, check_proposal, parse_limit_options
 from moeplan.coefficients import load_law
 from moeplan.errors import FileFormatError, InputError, MoeplanError
 from moeplan.proposal import Limit, load_proposal, proposal_from_mapping

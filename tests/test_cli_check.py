@@ -16,7 +16,7 @@ import yaml
 
 from moeplan.cli import app
 
-from conftest import shared_path
+from conftest import data_path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -166,7 +166,7 @@ def test_github_invalid_file_and_escaping(runner, tmp_path):
 # ---------------------------------------------------------------- config.json, overrides
 
 def test_config_json_with_tokens(runner):
-    path = shared_path("data", "hf-configs", "olmoe-1b-7b-0924.config.json")
+    path = data_path("hf-configs", "olmoe-1b-7b-0924.config.json")
     r = run(runner, "check", path, "--tokens", "5T", "--json")
     # 5T tokens on 1.07B active parameters (~4,700 per parameter, the optimum is tens): the
     # default limits must fail it, so exit 1 (accepting 0 as well let a broken gate pass)
@@ -231,7 +231,7 @@ def test_missing_file_and_bad_law(runner, tmp_path):
 # ---------------------------------------------------------------- inspect
 
 def test_inspect_json_contract(runner):
-    r = run(runner, "inspect", shared_path("data", "hf-configs", "mixtral-8x7b-v0.1.config.json"),
+    r = run(runner, "inspect", data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"),
             "--json")
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
@@ -286,6 +286,12 @@ def test_github_workflow_example():
     assert "pip install" in scripts and "moeplan" in scripts
     assert "moeplan check --format github" in scripts
     assert "${{" not in scripts  # no expression injection into the shell
+    # moeplan is not on an index: installed from its repository, pinned to a tag or a commit
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    url = install["env"]["MOEPLAN_GIT"]
+    assert re.fullmatch(r"git\+https://github\.com/[\w.-]+/moeplan\.git@(v[\d.]+|[0-9a-f]{40})",
+                        url), url
+    assert "moeplan==" not in install["run"]
 
 
 def test_installed_script_runs_check(tmp_path):

@@ -16,7 +16,7 @@ from moeplan import fit as fitmod
 from moeplan.cli import app
 from moeplan.coefficients import load_law
 
-from conftest import shared_path
+from conftest import data_path
 
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
 PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
@@ -49,7 +49,7 @@ def moe_csv(tmp_path):
 
 @pytest.fixture
 def chinchilla_csv():
-    return shared_path("data", "chinchilla", "svg_extracted_data.csv")
+    return data_path("chinchilla", "svg_extracted_data.csv")
 
 
 def test_chinchilla_json_contract_and_reference(runner, chinchilla_csv):
@@ -80,7 +80,7 @@ def test_human_output_has_the_tables(runner, chinchilla_csv):
 
 def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     out = tmp_path / "mine.yaml"
-    r = run(runner, "fit", moe_csv, "--bootstrap", "30", "--seed", "3", "--at-flops",
+    r = run(runner, "fit", moe_csv, "--bootstrap", "12", "--seed", "3", "--at-flops",
             "1e20,1e21", "--out", out, "--starts", "4", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
@@ -88,7 +88,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     assert set(data["percentiles"]) == set(data["coefficients"])
     for p in data["percentiles"].values():
         assert p["p10"] <= p["p50"] <= p["p90"]
-    assert data["bootstrap"] == {"n_samples": 30, "n_failed": 0, "seed": 3}
+    assert data["bootstrap"] == {"n_samples": 12, "n_failed": 0, "seed": 3}
     rows = data["compute_optimal"]
     assert [row["flops"] for row in rows] == [1e20, 1e21]
     for row in rows:
@@ -99,7 +99,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     law = load_law(str(out))
     assert law.form == "fine_grained_moe" and law.name == "mine"
     assert law.coefficients == pytest.approx(data["coefficients"], rel=1e-12)
-    assert len(law.bootstrap["gamma"]) == 30
+    assert len(law.bootstrap["gamma"]) == 12
     assert law.provenance["n_runs"] == 60 and len(law.provenance["runs_sha256"]) == 64
     assert law.fitted_range["granularity"] == (1.0, 16.0)
 
@@ -112,15 +112,44 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     # and `optimize` turns the stored bootstrap samples into 10-90% ranges
     r = run(runner, "optimize", "--flops", "1e21", "--law", out)
     assert r.exit_code == 0, r.stderr
-    assert "30 bootstrap" in r.stdout
+    assert "12 bootstrap" in r.stdout
 
 
-def test_recovered_coefficients_are_near_the_truth(runner, moe_csv):
-    r = run(runner, "fit", moe_csv, "--fix", "gamma=0.58", "--starts", "4", "--json")
+@pytest.fixture
+def identifiable_csv(tmp_path):
+    """175 runs that identify all seven coefficients: N over four decades (1e7 to 1e11), D over
+    four (1e9 to 1e13), G from 1 to 64, 0.1% multiplicative noise (seeded).
+
+    The 60-run grid of ``moe_csv`` (N over 1.5 decades, D over one) cannot: its best fit puts
+    beta at 0.094 for a truth of 0.147, trading it against b and c.
+    """
+    rng = np.random.default_rng(2024)
+    lines = ["params,tokens,granularity,loss"]
+    for n in np.geomspace(1e7, 1e11, 5).tolist():
+        for d in np.geomspace(1e9, 1e13, 5).tolist():
+            for g in (1, 2, 4, 8, 16, 32, 64):
+                loss = moe_loss(n, d, g) * float(np.exp(rng.normal(0, 0.001)))
+                lines.append(f"{n!r},{d!r},{g},{loss!r}")
+    path = tmp_path / "identifiable.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_recovered_coefficients_are_near_the_truth(runner, identifiable_csv):
+    # every coefficient, not only alpha (measured: all within 0.8% here, 2.2% over three seeds)
+    r = run(runner, "fit", identifiable_csv, "--starts", "4", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["n_runs"] == 175 and data["success"] is True
+    for name, truth in PAPER_MOE.items():
+        assert data["coefficients"][name] == pytest.approx(truth, rel=0.05), name
+    assert data["rmse"] < 0.002 * 3.5   # the noise is 0.1% of losses up to ~3.4
+    # holding gamma at its true value leaves the others where they were
+    r = run(runner, "fit", identifiable_csv, "--fix", "gamma=0.58", "--starts", "4", "--json")
     data = json.loads(r.stdout)
     assert data["fixed"] == {"gamma": 0.58} and data["coefficients"]["gamma"] == 0.58
-    assert data["rmse"] < 0.02
-    assert data["coefficients"]["alpha"] == pytest.approx(0.115, abs=0.02)
+    for name, truth in PAPER_MOE.items():
+        assert data["coefficients"][name] == pytest.approx(truth, rel=0.05), name
 
 
 def test_yaml_runs_and_holdout(runner, tmp_path):
@@ -252,7 +281,31 @@ def test_installed_script_fits_the_chinchilla_file(tmp_path, chinchilla_csv):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["n_runs"] == 240
-    bad = subprocess.run([script, "fit", str(chinchilla_csv)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "'tokens'" in bad.stderr or "'params'" in bad.stderr
+    # (its bad-input path is the in-process one; tests/test_install.py runs the script's errors)
+
+
+def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, tmp_path):
+    lines = moe_csv.read_text().splitlines()
+    header, body = lines[0], lines[1:]
+    bad = ["2e8,2e10,4,nan", "3e8,,8,3.0", "4e8,4e10"]  # NaN loss, empty tokens, short row
+    messy = write(tmp_path, "messy.csv", "\n".join([header, body[0], *bad, *body[1:]]) + "\n")
+    r = run(runner, "fit", messy, "--starts", "2")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "messy.csv" in r.stderr and "row 4" in r.stderr  # the ragged row is found first
+
+    clean = run(runner, "fit", moe_csv, "--starts", "2", "--json")
+    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid", "--json")
+    assert r.exit_code == 0, r.stderr
+    data, ref = json.loads(r.stdout), json.loads(clean.stdout)
+    assert data["n_runs"] == ref["n_runs"] == 60
+    assert data["skipped_runs"] == [
+        {"run": "row 2 (line 3)", "column": "loss", "reason": "'nan'"},
+        {"run": "row 3 (line 4)", "column": "tokens", "reason": "empty"},
+        {"run": "row 4 (line 5)", "column": "granularity", "reason": "missing (short row)"}]
+    # the valid runs are the clean file's runs: the same fit
+    assert data["coefficients"] == pytest.approx(ref["coefficients"], rel=1e-9)
+    assert "left out 3 runs with a missing or NaN value: row 2 (line 3): 'loss'" in r.stderr
+    assert "skipped_runs" not in ref  # without the flag the key is absent (unchanged output)
+
+    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid")
+    assert r.exit_code == 0 and "3 with missing or NaN values skipped" in r.stdout

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from moeplan.coefficients import (law_from_mapping, law_to_mapping, load_law, shipped_law_names)
+from moeplan.coefficients import law_from_mapping, law_to_mapping, load_law, shipped_law_names
 from moeplan.errors import FileFormatError
 
 CLI_MD_NAMES = {"krajewski2024-moe", "krajewski2024-moe-robust", "krajewski2024-moe-e16",

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from conftest import shared_path
+from conftest import data_path
 from scipy.optimize import minimize_scalar
 
 from moeplan import fit as fitmod
@@ -145,7 +145,7 @@ def test_fit_table_shows_the_real_valued_g(runner, tmp_path):
 # -- item 11: what N means in the written law ----------------------------------------------
 
 def test_fit_out_on_the_chinchilla_data_counts_embeddings(runner, tmp_path):
-    csv = shared_path("data", "chinchilla", "svg_extracted_data.csv")
+    csv = data_path("chinchilla", "svg_extracted_data.csv")
     out = tmp_path / "chin.yaml"
     r = runner.invoke(app, ["fit", str(csv), "--law-form", "dense", "--column",
                             "params=Model Size", "--column", "flops=Training FLOP",

@@ -16,12 +16,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moeplan.errors import FileFormatError
-from moeplan.hf import (SEQ_LEN_DEFAULT, architecture_warnings, count_config, load_config,
-                        supported_families)
 from moeplan.coefficients import load_law
+from moeplan.errors import FileFormatError
+from moeplan.hf import (
+    SEQ_LEN_DEFAULT,
+    architecture_warnings,
+    count_config,
+    load_config,
+    supported_families,
+)
 
-from conftest import shared_path
+from conftest import data_path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hf"
 
@@ -38,7 +43,7 @@ def cfg(name):
 
 def test_mixtral_matches_published_counts():
     # Mistral AI: 46.7B total, 12.9B active (everything a token touches); README counting notes.
-    m = load_config(shared_path("data", "hf-configs", "mixtral-8x7b-v0.1.config.json"))
+    m = load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"))
     assert m.n_total_with_embedding == pytest.approx(46.7e9, rel=0.01)
     assert m.n_active_with_embedding == pytest.approx(12.9e9, rel=0.01)
     # the published figures are 3 significant digits: our exact counts round to them
@@ -47,7 +52,7 @@ def test_mixtral_matches_published_counts():
 
 
 def test_mixtral_exact_closed_form():
-    m = load_config(shared_path("data", "hf-configs", "mixtral-8x7b-v0.1.config.json"))
+    m = load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"))
     h, L, V, ff, E, k = 4096, 32, 32000, 14336, 8, 2
     attn = h * 32 * 128 + 2 * h * 8 * 128 + 32 * 128 * h   # q, k, v (GQA, 8 kv heads), o
     expert = 3 * h * ff                                    # SwiGLU: gate, up, down
@@ -64,7 +69,7 @@ def test_olmoe_matches_published_counts():
     # allenai: 6.9B total, 1.3B active. Exact active is 1.282B: "1.3B" is two significant
     # digits, so the active tolerance is the rounding (1.25B..1.35B), 1.4% here; the total is
     # within 0.3%.
-    m = load_config(shared_path("data", "hf-configs", "olmoe-1b-7b-0924.config.json"))
+    m = load_config(data_path("hf-configs", "olmoe-1b-7b-0924.config.json"))
     assert m.n_total_with_embedding == pytest.approx(6.9e9, rel=0.01)
     assert m.n_active_with_embedding == pytest.approx(1.3e9, rel=0.015)
     assert round(m.n_active_with_embedding / 1e8) == 13
@@ -72,8 +77,8 @@ def test_olmoe_matches_published_counts():
 
 
 def test_olmoe_exact_closed_form_with_full_width_qk_norm():
-    m = load_config(shared_path("data", "hf-configs", "olmoe-1b-7b-0924.config.json"))
-    h, L, V, ff, E, k = 2048, 16, 50304, 1024, 64, 8
+    m = load_config(data_path("hf-configs", "olmoe-1b-7b-0924.config.json"))
+    h, L, _V, ff, E, k = 2048, 16, 50304, 1024, 64, 8
     attn = 4 * h * h + h + h          # q, k, v, o, and q_norm/k_norm over the full width
     per_block_total = attn + E * 3 * h * ff + 2 * h
     assert m.n_total == L * per_block_total + h
@@ -236,7 +241,7 @@ def test_granite_tied_embedding_counted_once():
 
 def test_gpt_oss_biases_sinks_and_sliding_window_flops():
     m = fixture("gpt-oss-20b.config.json")
-    h, L, nh, nkv, hd, ff, E, k, V = 2880, 24, 64, 8, 64, 2880, 32, 4, 201088
+    h, L, nh, nkv, hd, ff, E, _k, V = 2880, 24, 64, 8, 64, 2880, 32, 4, 201088
     attn = (h * nh * hd + nh * hd) + 2 * (h * nkv * hd + nkv * hd) + (nh * hd * h + h) + nh
     expert = 3 * h * ff + 2 * ff + h
     assert m.breakdown["attention"]["total"] == L * attn
@@ -281,7 +286,7 @@ def test_warnings_name_the_differences():
                    "expansion rate E = 32"):
         assert needle in w
     w = " | ".join(architecture_warnings(
-        load_config(shared_path("data", "hf-configs", "mixtral-8x7b-v0.1.config.json")), law))
+        load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json")), law))
     assert "experts are larger than the paper's" in w
 
 
@@ -336,7 +341,7 @@ def test_unknown_family_lists_the_supported_ones(tmp_path):
     (lambda c: c.pop("model_type"), "no model_type"),
 ])
 def test_bad_fields_are_named(tmp_path, mutate, needle):
-    config = json.loads(shared_path("data", "hf-configs", "mixtral-8x7b-v0.1.config.json").read_text())
+    config = json.loads(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json").read_text())
     mutate(config)
     with pytest.raises(FileFormatError) as err:
         load_config(write(tmp_path, config))

@@ -21,9 +21,20 @@ from hypothesis import strategies as st
 
 from moeplan import load_law
 from moeplan.errors import InfeasibleError, InputError
-from moeplan.joint import (DEFAULT_EXPERTS, JointConstraints, compare_joint, flops_to_reach_joint,
-                           joint_frontier, learning_rate, learning_rate_advice, memory_bytes,
-                           optimize_joint, parse_experts, rule_of_thumb_check, sweep_joint)
+from moeplan.joint import (
+    DEFAULT_EXPERTS,
+    JointConstraints,
+    compare_joint,
+    flops_to_reach_joint,
+    joint_frontier,
+    learning_rate,
+    learning_rate_advice,
+    memory_bytes,
+    optimize_joint,
+    parse_experts,
+    rule_of_thumb_check,
+    sweep_joint,
+)
 from moeplan.laws import joint_chinchilla_coefficients, joint_e_hat
 
 LAW = "ludziejewski2025-joint"

@@ -10,11 +10,23 @@ import pytest
 import typer
 
 from moeplan.cli import MoeplanGroup
-from moeplan.cli.common import (MEMORY, NON_NEGATIVE, NUMBER_LIST, POSITIVE, CsvFlag, JsonFlag,
-                                LawOption, finish, output_format)
-
-from moeplan.cli.joint_views import (joint_compare_report, joint_optimize_report,
-                                     joint_sweep_report, learning_rate_report)
+from moeplan.cli.common import (
+    MEMORY,
+    NON_NEGATIVE,
+    NUMBER_LIST,
+    POSITIVE,
+    CsvFlag,
+    JsonFlag,
+    LawOption,
+    finish,
+    output_format,
+)
+from moeplan.cli.joint_views import (
+    joint_compare_report,
+    joint_optimize_report,
+    joint_sweep_report,
+    learning_rate_report,
+)
 from moeplan.cli.render import Report, emit, plain_table, to_json
 from moeplan.errors import InfeasibleError, InputError
 

@@ -16,8 +16,13 @@ from hypothesis import strategies as st
 from moeplan import load_law
 from moeplan.coefficients import law_from_mapping
 from moeplan.errors import InfeasibleError, InputError
-from moeplan.optimize import (GRANULARITIES_DEFAULT, compute_optimal_loss, flops_to_reach,
-                              frontier, optimize)
+from moeplan.optimize import (
+    GRANULARITIES_DEFAULT,
+    compute_optimal_loss,
+    flops_to_reach,
+    frontier,
+    optimize,
+)
 
 # SPEC.md §2, Table 1
 MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)

@@ -16,8 +16,9 @@ import sys
 
 import pytest
 
-import fuzz_support as fz
 from moeplan.cli import app, render
+
+import fuzz_support as fz
 
 ANSI = "\x1b["
 BOX = set("━─│┃╭╮╰╯┏┓┗┛")

@@ -5,7 +5,9 @@ errors under the suite's ``filterwarnings = error``, so an overflow anywhere fai
 Invariants, each checked against SPEC.md's formulas written out here (not the code under test):
 the optimal loss falls as the budget grows; the optimum spends the budget; FLOPs parts add up;
 realizable configurations respect every constraint given (memory, max_total_params,
-max_granularity, max_tokens). tests/test_optimize.py covers 1e15-1e28 at the paper's settings;
+max_granularity, max_tokens). A refusal is never taken on trust: inputs inside the domain must
+plan, and every refusal's claim (too few tokens, an unbuildable memory limit, a loss at the
+floor) is checked here by brute force or by SPEC.md's formulas. tests/test_optimize.py covers 1e15-1e28 at the paper's settings;
 this file covers the extremes of the domain (moeplan.domain) and the constraints together.
 """
 
@@ -24,6 +26,8 @@ from moeplan.coefficients import law_from_mapping, shipped_law_names
 from moeplan.errors import InfeasibleError, MoeplanError
 from moeplan.joint import optimize_joint
 from moeplan.optimize import compare, compute_optimal_loss, frontier, optimize, sweep
+
+from spec_reference import assert_refusal_is_true, brute_force_optimum
 
 SOME = settings(max_examples=25, deadline=None)
 
@@ -59,13 +63,9 @@ def moe():
 def test_extremes_finite_and_loss_falls_with_budget(moe, lf, E, G, cf, cr, ratio):
     assume(lf + math.log10(ratio) <= 30.5)
     F = 10.0**lf
-    try:
-        lo = frontier(moe, F, [G], expansion_rate=E, c_f=cf, c_r=cr)
-        hi = frontier(moe, F * ratio, [G], expansion_rate=E, c_f=cf, c_r=cr)
-    except MoeplanError:
-        event("refused")
-        return  # refused with a message is allowed; a crash or a warning is not
-    event("planned")
+    # every input here is inside moeplan.domain: it must plan (no refusal, crash or warning)
+    lo = frontier(moe, F, [G], expansion_rate=E, c_f=cf, c_r=cr)
+    hi = frontier(moe, F * ratio, [G], expansion_rate=E, c_f=cf, c_r=cr)
     for fr in (lo, hi):
         assert finite(float(fr.loss), float(fr.d_model), float(fr.tokens), float(fr.n_total))
         assert float(fr.loss) > moe.floor
@@ -125,24 +125,48 @@ COEFFS = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47
 @settings(max_examples=40, deadline=None)
 @given(key=st.sampled_from(sorted(COEFFS)), scale=st.sampled_from(
     [1e-30, 1e-6, 1e-3, 0.1, 10.0, 1e3, 1e6, 1e30]), lf=st.sampled_from([15.0, 22.0, 30.0]))
-def test_extreme_coefficients_give_a_plan_or_a_message(key, scale, lf):
+def test_extreme_coefficients_give_a_plan_or_a_true_message(key, scale, lf):
     value = COEFFS[key] * scale
-    mapping = {"name": "extreme", "form": "fine_grained_moe",
-               "coefficients": dict(COEFFS, **{key: value})}
-    try:
-        law = law_from_mapping(mapping)
-    except MoeplanError as exc:  # out of the law-file domain: said on one line
-        assert "\n" not in str(exc)
+    k = dict(COEFFS, **{key: value})
+    mapping = {"name": "extreme", "form": "fine_grained_moe", "coefficients": k}
+    # the law-file domain (README "Limits"): exponents alpha, beta from 0.001 to 10, gamma above
+    # 0 and at most 10, scales a, b, g, c at most 1e30
+    lo, hi = {"alpha": (1e-3, 10.0), "beta": (1e-3, 10.0), "gamma": (0.0, 10.0)}.get(
+        key, (0.0, 1e30))
+    if not lo <= value <= hi:
+        with pytest.raises(MoeplanError, match=rf"coefficients\.{key} must be"):
+            law_from_mapping(mapping)
+        event("law refused")
         return
-    for call in (lambda: optimize(law, 10.0**lf), lambda: compare(law, 10.0**lf),
-                 lambda: sweep(law, 10.0**lf / 10, 10.0**lf, 2)):
+    law = law_from_mapping(mapping)
+    assert law.coefficients[key] == value
+    for what, call in (("optimize", lambda: optimize(law, 10.0**lf)),
+                       ("compare", lambda: compare(law, 10.0**lf)),
+                       ("sweep", lambda: sweep(law, 10.0**lf / 10, 10.0**lf, 2))):
         try:
             res = call()
         except MoeplanError as exc:
-            assert "\n" not in str(exc)
+            event(f"{what} refused: {assert_refusal_is_true(exc, k)}")
             continue
+        event(f"{what} planned")
         doc = res.to_dict()
         _assert_no_nan(doc)
+        if what == "optimize":
+            rec = res.recommended
+            assert rec.loss == pytest.approx(spec_loss(rec.n_total, rec.tokens, rec.granularity,
+                                                       k), rel=1e-12)
+            assert rec.tokens >= 1.0
+
+
+def test_paper_coefficients_always_plan():
+    # the control for the test above: the paper's own law plans at every budget it is given
+    law = law_from_mapping({"name": "paper", "form": "fine_grained_moe", "coefficients": COEFFS})
+    for lf in (15.0, 22.0, 30.0):
+        best, _ = brute_force_optimum(COEFFS, 10.0**lf)
+        res = optimize(law, 10.0**lf)
+        assert res.continuous.loss == pytest.approx(best, rel=1e-6)
+        compare(law, 10.0**lf)
+        sweep(law, 10.0**lf / 10, 10.0**lf, 2)
 
 
 def _assert_no_nan(obj, path="doc"):
@@ -206,15 +230,23 @@ constraint_sets = st.fixed_dictionaries({
 @given(lf=st.floats(17.0, 30.0), cons=constraint_sets)
 def test_realizable_configs_respect_every_constraint(moe, lf, cons):
     F = 10.0**lf
+    E = moe.expansion_rate
     try:
         res = optimize(moe, F, **cons)
     except InfeasibleError as exc:
+        # the only refusal here: a memory limit below the smallest model (d_model 64, 1 block,
+        # G = 1), checked with the memory formula below
         event("infeasible")
-        assert "\n" not in str(exc)
+        assert "\n" not in str(exc) and "smallest model" in str(exc), str(exc)
+        d, n = 64.0, 1.0
+        smallest = d * d * (8 * E + 4) * n + d * E * n
+        if cons["vocab_size"]:
+            smallest += 2 * cons["vocab_size"] * d
+        smallest = (smallest + 2 * cons["kv_tokens"] * n * d) * cons["bytes_per_param"]
+        assert cons["memory"] is not None and smallest > cons["memory"], str(exc)
         return
     event("planned")
     assert res.realizable, "a plan without realizable configurations must say why"
-    E = moe.expansion_rate
     for cfg in res.realizable:
         d, n, G, D = cfg.d_model, cfg.n_blocks, cfg.granularity, cfg.tokens
         assert d == int(d) and n == int(n) and G == int(G) and cfg.n_experts == int(cfg.n_experts)
@@ -249,12 +281,7 @@ def test_realizable_configs_respect_every_constraint(moe, lf, cons):
        G=st.sampled_from([1.0, 2.0, 8.0, 64.0]))
 def test_realizable_spends_the_budget_at_extremes(moe, lf, E, G):
     F = 10.0**lf
-    try:
-        res = optimize(moe, F, granularities=[G], expansion_rate=E)
-    except InfeasibleError:
-        event("infeasible")
-        return
-    event("planned")
+    res = optimize(moe, F, granularities=[G], expansion_rate=E)  # no constraint: always plans
     rec = res.recommended
     assert rec is not None and finite(rec.loss, rec.flops, rec.tokens)
     assert spec_flops(rec.d_model, rec.n_blocks, rec.tokens, E, G, 6.0, 14.0) == pytest.approx(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from moeplan.errors import FileFormatError, InputError
 from moeplan.runs import parse_column_mapping, read_runs
 
-from conftest import shared_path
+from conftest import data_path
 
 CHINCHILLA = ("chinchilla", "svg_extracted_data.csv")
 CHINCHILLA_COLUMNS = {"params": "Model Size", "flops": "Training FLOP"}
@@ -41,7 +41,7 @@ def test_csv_with_suffixes_extra_columns_and_names(tmp_path):
 
 
 def test_chinchilla_file_read_directly_with_column_mapping():
-    path = shared_path("data", *CHINCHILLA)
+    path = data_path(*CHINCHILLA)
     runs = read_runs(path, "dense", CHINCHILLA_COLUMNS)
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -55,7 +55,7 @@ def test_chinchilla_file_read_directly_with_column_mapping():
 
 
 def test_drop_highest_loss_removes_exactly_the_five_highest():
-    runs = read_runs(shared_path("data", *CHINCHILLA), "dense", CHINCHILLA_COLUMNS)
+    runs = read_runs(data_path(*CHINCHILLA), "dense", CHINCHILLA_COLUMNS)
     kept = runs.drop_highest_loss(5)
     assert len(kept) == 240
     threshold = np.sort(runs.loss)[-5]
@@ -199,3 +199,74 @@ def test_csv_round_trip_of_positive_numbers(tmp_path_factory, rows):
     np.testing.assert_array_equal(runs.tokens, expected[:, 1])
     np.testing.assert_array_equal(runs.granularity, expected[:, 2])
     np.testing.assert_array_equal(runs.loss, expected[:, 3])
+
+
+# -- --skip-invalid: messy runs ----------------------------------------------------------------
+
+MESSY = ("params,tokens,granularity,loss,note\n"
+         "1e8,1e9,1,3.0,ok\n"          # row 1 kept
+         "2e8,,2,2.9,x\n"              # row 2: empty tokens
+         "3e8,3e9,4,nan,x\n"           # row 3: NaN loss
+         "4e8,4e9,8,2.7,nan\n"         # row 4 kept: the NaN is in a column the fit does not use
+         "5e8,5e9\n"                   # row 5: short row
+         "6e8,6e9,16,NaN,\n"           # row 6: NaN, another spelling
+         "7e8,7e9,2,2.5,\n")           # row 7 kept
+
+
+def test_skip_invalid_drops_missing_and_nan_and_lists_them(tmp_path):
+    path = write(tmp_path, "messy.csv", MESSY)
+    runs = read_runs(path, "moe", skip_invalid=True)
+    np.testing.assert_array_equal(runs.params, [1e8, 4e8, 7e8])
+    np.testing.assert_array_equal(runs.tokens, [1e9, 4e9, 7e9])
+    np.testing.assert_array_equal(runs.granularity, [1, 8, 2])
+    np.testing.assert_array_equal(runs.loss, [3.0, 2.7, 2.5])
+    assert runs.labels == ("row 1", "row 4", "row 7")
+    assert [(s.run, s.column, s.reason) for s in runs.skipped] == [
+        ("row 2 (line 3)", "tokens", "empty"), ("row 3 (line 4)", "loss", "'nan'"),
+        ("row 5 (line 6)", "granularity", "missing (short row)"),
+        ("row 6 (line 7)", "loss", "'NaN'")]
+    # a subset keeps the record of what was skipped
+    assert runs.subset(np.array([0])).skipped == runs.skipped
+    # the same file without the flag is an error naming the file, the row and the column
+    with pytest.raises(FileFormatError, match=r"messy\.csv'?, row 5 \(line 6\): 2 values"):
+        read_runs(path, "moe")
+    clean = write(tmp_path, "clean.csv", MESSY.replace("5e8,5e9\n", ""))
+    with pytest.raises(FileFormatError,
+                       match=r"clean\.csv'?, row 2 \(line 3\), column 'tokens': empty.*"
+                             r"--skip-invalid"):
+        read_runs(clean, "moe")
+
+
+def test_skip_invalid_in_yaml_and_what_it_does_not_skip(tmp_path):
+    path = write(tmp_path, "runs.yaml",
+                 "- {params: 1e8, tokens: 2B, granularity: 4, loss: 3.1}\n"
+                 "- {params: 2e8, tokens: 4B, granularity: 8, loss: .nan}\n"
+                 "- {params: 3e8, granularity: 8, loss: 2.9}\n"
+                 "- {params: 4e8, tokens: 8B, granularity: 2, loss: null}\n"
+                 "- {params: 5e8, tokens: 9B, granularity: 2, loss: 2.8}\n")
+    runs = read_runs(path, "moe", skip_invalid=True)
+    np.testing.assert_array_equal(runs.params, [1e8, 5e8])
+    assert [(s.run, s.column) for s in runs.skipped] == [("run 2", "loss"), ("run 3", "tokens"),
+                                                        ("run 4", "loss")]
+    # a word or a negative count is not a missing measurement: still an error
+    word = write(tmp_path, "word.csv", "params,tokens,granularity,loss\n1e8,many,1,3\n"
+                                       "2e8,2e9,1,2.9\n")
+    with pytest.raises(FileFormatError, match="row 1.*'tokens'.*'many'"):
+        read_runs(word, "moe", skip_invalid=True)
+    neg = write(tmp_path, "neg.csv", "params,tokens,granularity,loss\n-1e8,1e9,1,3\n")
+    with pytest.raises(FileFormatError, match="row 1.*'params'.*positive"):
+        read_runs(neg, "moe", skip_invalid=True)
+    # nothing left: said so, with the first reason
+    empty = write(tmp_path, "allbad.csv", "params,tokens,granularity,loss\n1e8,1e9,1,nan\n"
+                                          "2e8,,1,3\n")
+    with pytest.raises(FileFormatError, match="all 2 runs.*row 1 \\(line 2\\): 'loss' 'nan'"):
+        read_runs(empty, "moe", skip_invalid=True)
+
+
+def test_skip_invalid_keeps_valid_files_unchanged(tmp_path):
+    path = data_path(*CHINCHILLA)
+    a = read_runs(path, "dense", CHINCHILLA_COLUMNS)
+    b = read_runs(path, "dense", CHINCHILLA_COLUMNS, skip_invalid=True)
+    assert b.skipped == () and len(b) == len(a) == 245
+    for name in ("params", "tokens", "loss"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

@@ -9,8 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moeplan.errors import InputError
-from moeplan.units import (format_count, parse_memory, parse_number, parse_number_list,
-                           parse_positive_int)
+from moeplan.units import (
+    format_count,
+    parse_memory,
+    parse_number,
+    parse_number_list,
+    parse_positive_int,
+)
 
 
 @pytest.mark.parametrize("text, expected", [

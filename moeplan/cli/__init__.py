@@ -12,8 +12,8 @@ import os
 import sys
 import warnings
 
-import typer
 import click
+import typer
 from typer.core import TyperGroup
 
 from .. import __version__

@@ -11,8 +11,17 @@ from ..coefficients import law_to_mapping, load_law, shipped_law_names
 from ..errors import InputError
 from ..laws import COEFFICIENT_NAMES
 from ..units import format_count, format_sci
-from .common import (COUNT, POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption,
-                     finish, output_format)
+from .common import (
+    COUNT,
+    POSITIVE,
+    POSITIVE_INT,
+    CfOption,
+    CrOption,
+    JsonFlag,
+    LawOption,
+    finish,
+    output_format,
+)
 from .render import Report, Table
 
 

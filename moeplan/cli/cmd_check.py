@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from enum import Enum
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 from xml.etree import ElementTree as ET
 
 import typer
@@ -15,8 +15,17 @@ from ..coefficients import load_law
 from ..errors import MoeplanError
 from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
 from ..units import format_bytes, format_count, format_sci
-from .common import (COUNT, POSITIVE, POSITIVE_INT, CfOption, CrOption, JsonFlag, LawOption,
-                     finish, output_format)
+from .common import (
+    COUNT,
+    POSITIVE,
+    POSITIVE_INT,
+    CfOption,
+    CrOption,
+    JsonFlag,
+    LawOption,
+    finish,
+    output_format,
+)
 from .render import Report, Table, print_warnings, to_json
 
 
@@ -332,7 +341,7 @@ def github_lines(results) -> list[str]:
 
 
 def check_command(
-    files: Annotated[List[str], typer.Argument(
+    files: Annotated[list[str], typer.Argument(
         metavar="FILE...", help="Proposal YAML files, or Hugging Face config.json files "
                                 "(with --tokens or --flops).")],
     fmt: Annotated[CheckFormat, typer.Option(
@@ -351,7 +360,7 @@ def check_command(
     flops: Annotated[Optional[float], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",
         help="Training FLOPs instead of --tokens, for config.json files.")] = None,
-    limit: Annotated[Optional[List[str]], typer.Option(
+    limit: Annotated[Optional[list[str]], typer.Option(
         "--limit", metavar="NAME=VALUE",
         help="Set or add a limit for every file (repeatable): max_loss_gap, "
              "min_compute_efficiency, max_flops, max_total_params, max_memory; NAME=null "

@@ -19,11 +19,29 @@ import typer
 from .. import domain
 from ..errors import InputError
 from ..units import format_count, format_sci, parse_number, parse_number_list
-from .common import CfOption, CrOption, JsonFlag, finish, output_format
+from .common import (
+    NON_NEGATIVE,
+    POSITIVE,
+    CfOption,
+    CrOption,
+    JsonFlag,
+    NumberType,
+    finish,
+    output_format,
+)
 from .render import Report, Table
 
 #: Exit status of a fit that did not converge (CLI.md reserves 1 for check, 2 for bad input).
 EXIT_NOT_CONVERGED = 3
+#: Whole-number options, with the allowed range stated in their messages.
+DROP_HIGHEST = NumberType(integer=True, allow_zero=True, maximum=100_000)
+STARTS = NumberType(positive=False, integer=True, minimum=1, maximum=1000)
+BOOTSTRAP = NumberType(integer=True, allow_zero=True, maximum=10_000)
+SEED = NumberType(integer=True, allow_zero=True, maximum=2**32 - 1)
+WORST = NumberType(integer=True, allow_zero=True, maximum=1000)
+EXPANSION = NumberType(minimum=domain.MIN_EXPERTS, maximum=domain.MAX_EXPERTS)
+#: Skipped runs named in the warning of --skip-invalid (all of them are in the JSON).
+SHOW_SKIPPED = 10
 #: Compute-optimal N or D further than this factor outside the runs' range gets a warning.
 EXTRAPOLATION_FACTOR = 2.0
 
@@ -35,7 +53,7 @@ def _parse_fixed(items) -> dict:
             raise InputError(f"--fix {item!r}: expected NAME=VALUE, e.g. --fix gamma=0.58")
         name, value = (part.strip() for part in item.split("=", 1))
         if name in fixed:
-            raise InputError(f"--fix {name}= is given twice")
+            raise InputError(f"--fix {name}= is given twice; give each coefficient once")
         fixed[name] = parse_number(value, f"--fix {name}")
     return fixed
 
@@ -112,8 +130,13 @@ def fit_command(
         "--column", metavar="NAME=HEADER",
         help="Map a header to a column name (params, tokens, loss, granularity, flops, name); "
              "repeatable, e.g. --column params=\"Model Size\".")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid",
+        help="Drop runs with a missing, empty or NaN value in a column the fit uses (and CSV "
+             "rows that are short), and list them; without it such a run is an error naming "
+             "the file, row and column.")] = False,
     drop_highest: Annotated[int, typer.Option(
-        "--drop-highest", metavar="K", min=0, show_default=False,
+        "--drop-highest", metavar="K", click_type=DROP_HIGHEST, show_default=False,
         help="Drop the K runs of highest loss before fitting (Besiroglu et al. dropped 5 of "
              "the Chinchilla runs) (default: 0).")] = 0,
     objective: Annotated[str, typer.Option(
@@ -122,11 +145,11 @@ def fit_command(
              "delta 0.1 with weight decay 5e-4 (Krajewski et al.) (default: chinchilla).")]
         = "chinchilla",
     huber_delta: Annotated[Optional[float], typer.Option(
-        "--huber-delta", metavar="DELTA",
+        "--huber-delta", metavar="DELTA", click_type=POSITIVE,
         help="Huber threshold on log-loss residuals (default: 1e-3, or 0.1 with --objective "
              "paper).")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(
-        "--weight-decay", metavar="W",
+        "--weight-decay", metavar="W", click_type=NON_NEGATIVE,
         help="L2 penalty on the fitted parameter vector (default: 0, or 5e-4 with --objective "
              "paper).")] = None,
     fix: Annotated[Optional[list[str]], typer.Option(
@@ -134,14 +157,14 @@ def fit_command(
         help="Hold a coefficient fixed, e.g. --fix gamma=0.58 (needed when the runs cannot "
              "identify it); repeatable.")] = None,
     starts: Annotated[int, typer.Option(
-        "--starts", metavar="S", min=1, max=1000, show_default=False,
+        "--starts", metavar="S", click_type=STARTS, show_default=False,
         help="Distinct starting points refined with L-BFGS-B (default: 10).")] = 10,
     bootstrap: Annotated[int, typer.Option(
-        "--bootstrap", metavar="K", min=0, max=10_000, show_default=False,
+        "--bootstrap", metavar="K", click_type=BOOTSTRAP, show_default=False,
         help="Refit on K resamples of the runs and report 10/50/90th percentiles "
              "(default: 0, off).")] = 0,
     seed: Annotated[int, typer.Option(
-        "--seed", metavar="SEED", min=0, show_default=False,
+        "--seed", metavar="SEED", click_type=SEED, show_default=False,
         help="Seed of the bootstrap resamples (default: 0).")]
         = 0,
     at_flops: Annotated[Optional[str], typer.Option(
@@ -149,11 +172,11 @@ def fit_command(
         help="Budgets (FLOPs) at which to report the compute-optimal N, D (and G), e.g. "
              "1e21,1e23.")] = None,
     holdout: Annotated[Optional[float], typer.Option(
-        "--holdout", metavar="F",
+        "--holdout", metavar="F", click_type=POSITIVE,
         help="Also refit without the fraction F of lowest-loss runs and report the validation "
              "RMSE on them (the paper used 0.2).")] = None,
     expansion_rate: Annotated[float, typer.Option(
-        "--expansion", "--expansion-rate", metavar="E", show_default=False,
+        "--expansion", "--expansion-rate", metavar="E", click_type=EXPANSION, show_default=False,
         help="Expansion rate of the runs (MoE form; stored in --out) (default: 64).")] = 64.0,
     c_f: CfOption = None,
     c_r: CrOption = None,
@@ -169,7 +192,7 @@ def fit_command(
         help="Draw predicted vs observed loss (needs matplotlib: the plot extra of "
              "moeplan).")] = None,
     worst: Annotated[int, typer.Option(
-        "--worst", metavar="K", min=0, max=1000, show_default=False,
+        "--worst", metavar="K", click_type=WORST, show_default=False,
         help="How many worst-fitted runs to list (default: 5).")] = 5,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -179,7 +202,7 @@ def fit_command(
 
     Example: moeplan fit runs.csv --bootstrap 200 --at-flops 1e21,1e22 --out mylaw.yaml
 
-    Example: moeplan fit svg_extracted_data.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
+    Example: moeplan fit examples/chinchilla-runs.csv --law-form dense --column params="Model Size" --column flops="Training FLOP" --drop-highest 5
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
     from ..fit import (bootstrap_fit, fit_law, fitted_law_mapping, holdout_fit, optimum_table,
                        params_meaning_for, quality_warnings)
@@ -193,6 +216,8 @@ def fit_command(
     if huber_delta is not None and not (math.isfinite(huber_delta) and huber_delta > 0):
         raise InputError(f"--huber-delta {huber_delta!r}: must be a positive number")
     domain.experts(expansion_rate, "--expansion")
+    if holdout is not None and not 0.0 < holdout < 1.0:  # before the fit, not after it
+        raise InputError(f"--holdout {holdout:g}: give a fraction between 0 and 1, e.g. 0.2")
     if weight_decay is not None and not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise InputError(f"--weight-decay {weight_decay!r}: must be zero or positive")
     budgets = []
@@ -200,8 +225,8 @@ def fit_command(
         try:
             budgets = parse_number_list(at_flops, "--at-flops")
         except InputError:
-            raise InputError(f"--at-flops {at_flops!r}: expected budgets such as 1e21,1e23") \
-                from None
+            raise InputError(f"--at-flops {at_flops!r}: expected positive budgets such as "
+                             f"1e21,1e23") from None
         if any(b <= 0 for b in budgets):
             raise InputError(f"--at-flops {at_flops!r}: budgets must be positive")
     if out is not None and not out.endswith((".yaml", ".yml")):
@@ -219,13 +244,19 @@ def fit_command(
         check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
         check_output_path(plot, inputs=[file] + ([out] if out else []), what="--plot")
 
-    runs = read_runs(file, law_form, columns)
+    runs = read_runs(file, law_form, columns, skip_invalid=skip_invalid)
     if drop_highest:
         runs = runs.drop_highest_loss(drop_highest)
     options = dict(objective=objective, huber_delta=huber_delta, weight_decay=weight_decay,
                    fixed=fixed, n_starts=starts)
     result = fit_law(runs, law_form, n_worst=worst, **options)
     warnings = []
+    if runs.skipped:
+        shown = "; ".join(s.describe() for s in runs.skipped[:SHOW_SKIPPED])
+        more = len(runs.skipped) - SHOW_SKIPPED
+        warnings.append(f"--skip-invalid: left out {len(runs.skipped)} run"
+                        f"{'s' if len(runs.skipped) != 1 else ''} with a missing or NaN value: "
+                        f"{shown}" + (f"; and {more} more (all in --json)" if more > 0 else ""))
     for coef in result.at_bound:
         warnings.append(f"{coef} ended on its bound ({result.coefficients[coef]:.4g}): the runs "
                         f"do not support that term; treat the fit with care or fix it with --fix")
@@ -265,6 +296,8 @@ def fit_command(
     data = {"runs_file": file}
     data.update(result.to_dict())
     data["dropped_highest_loss"] = drop_highest
+    if skip_invalid:
+        data["skipped_runs"] = [s.to_dict() for s in runs.skipped]
     data["tokens_from_flops"] = runs.tokens_from_flops
     if boot is not None:
         data["percentiles"] = {k: dict(v) for k, v in boot.percentiles.items()}
@@ -308,7 +341,9 @@ def fit_command(
         ["RMSE (loss, nats)", f"{result.rmse:.4g}"],
         ["R^2", f"{result.r2:.4f}"],
         ["runs", str(len(runs)) + (f" ({drop_highest} highest-loss dropped)" if drop_highest
-                                   else "")],
+                                   else "")
+         + (f" ({len(runs.skipped)} with missing or NaN values skipped)" if runs.skipped
+            else "")],
         ["starts / evaluations", f"{result.n_starts} / {result.n_evaluations}"],
     ]
     if runs.tokens_from_flops:
@@ -361,6 +396,7 @@ def fit_command(
                     "%Y-%m-%dT%H:%M:%SZ"),
                 "runs_file": os.path.abspath(file), "runs_sha256": _sha256(file),
                 "n_runs": len(runs), "dropped_highest_loss": drop_highest,
+                "skipped_runs": [s.run for s in runs.skipped],
                 "columns": dict(columns), "objective": objective,
                 "huber_delta": result.huber_delta, "weight_decay": result.weight_decay,
                 "fixed": dict(result.fixed), "objective_value": result.objective,

@@ -32,4 +32,4 @@ def lr_command(
     finish(learning_rate_report(params, experts), fmt)
 
 
-COMMANDS = {"lr": (lr_command, {})}
+COMMANDS: dict[str, tuple] = {"lr": (lr_command, {})}

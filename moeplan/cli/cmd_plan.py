@@ -7,17 +7,34 @@ its result objects; matplotlib is imported only by ``sweep --plot``.
 from __future__ import annotations
 
 import math
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..coefficients import load_law
 from ..errors import InfeasibleError, InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
-                     CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
-                     KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
-                     flatten, output_format, refuse)
+from .common import (
+    COUNT,
+    NUMBER_LIST,
+    POSITIVE,
+    POSITIVE_INT,
+    BytesPerParamOption,
+    CfOption,
+    CrOption,
+    CsvFlag,
+    ExpertsOption,
+    InferenceTokensOption,
+    JsonFlag,
+    KvTokensOption,
+    LawOption,
+    MaxTotalParamsOption,
+    MemoryOption,
+    finish,
+    flatten,
+    output_format,
+    refuse,
+)
 from .render import Report, Table
 
 ExpansionOption = Annotated[Optional[float], typer.Option(
@@ -26,7 +43,7 @@ ExpansionOption = Annotated[Optional[float], typer.Option(
 AspectOption = Annotated[Optional[float], typer.Option(
     "--aspect-ratio", click_type=POSITIVE, metavar="R",
     help="Shape rule d_model = R * n_blocks (default: the law's, 64).")]
-GranularityOption = Annotated[Optional[List[float]], typer.Option(
+GranularityOption = Annotated[Optional[list[float]], typer.Option(
     "--granularity", click_type=NUMBER_LIST, metavar="LIST",
     help="Candidate granularities, e.g. 8 or 1,2,4,8 (default: powers of two 1 to 256).")]
 DenseLawOption = Annotated[Optional[str], typer.Option(
@@ -345,7 +362,7 @@ def _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, c
 
 
 def compare_command(
-    flops: Annotated[List[float], typer.Option(
+    flops: Annotated[list[float], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",
         help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")],
     law: LawOption = None,

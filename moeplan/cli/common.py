@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
 import click
+import typer
 
 from .. import domain
 from ..domain import MAX_EXACT_INT

@@ -28,6 +28,7 @@ def markdown() -> str:
     from . import EXIT_CODES
 
     group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
     ctx = click.Context(group, info_name="moeplan")
     out = ["Exit codes of every command: "
            + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
@@ -35,6 +36,7 @@ def markdown() -> str:
              "convention for a missing command).\n"]
     for name in COMMAND_MODULES:
         cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         sub = click.Context(cmd, info_name=name, parent=ctx)
         usage = " ".join(cmd.collect_usage_pieces(sub))
         out.append(f"### `moeplan {name}`\n")
