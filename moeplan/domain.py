@@ -40,7 +40,7 @@ def _g(v: float) -> str:
 
 
 def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
-             lo_open: bool = False, hint: str = "") -> float:
+             lo_open: bool = False, hint: str = "", param: str | None = None) -> float:
     """``value`` as a float if ``lo <= value <= hi`` (``lo < value`` with ``lo_open``).
 
     Raises
@@ -51,7 +51,7 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {value!r}", param=param) from None
     ok = math.isfinite(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo
@@ -66,36 +66,39 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
         else:
             span = f"at most {_g(hi)}"
         shown = _g(v) if math.isfinite(v) or math.isnan(v) else str(v)
-        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""))
+        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""),
+                         param=param)
     return v
 
 
-def positive(value, what: str, allow_none: bool = True) -> float | None:
+def positive(value, what: str, allow_none: bool = True, param: str | None = None
+             ) -> float | None:
     """``value`` as a positive, finite float; ``None`` passes through when ``allow_none``."""
     if value is None:
         if allow_none:
             return None
-        raise InputError(f"{what} is required")
+        raise InputError(f"{what} is required", param=param)
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
+        raise InputError(f"{what} must be a number, got {value!r}", param=param) from None
     if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {value!r}")
+        raise InputError(f"{what} must be a positive, finite number, got {value!r}", param=param)
     return v
 
 
-def flops(value, what: str = "budget") -> float:
+def flops(value, what: str = "budget", param: str | None = None) -> float:
     """A FLOPs budget: positive and at most :data:`MAX_FLOPS`."""
     return in_range(value, what, 0.0, MAX_FLOPS, lo_open=True,
-                    hint="give FLOPs such as 1e22")
+                    hint="give FLOPs such as 1e22", param=param)
 
 
-def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None) -> float:
+def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None,
+          param: str | None = None) -> float:
     """A count (parameters, tokens): positive (or zero) and at most :data:`MAX_COUNT`."""
     if minimum is not None:
-        return in_range(value, what, minimum, MAX_COUNT)
-    return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero)
+        return in_range(value, what, minimum, MAX_COUNT, param=param)
+    return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero, param=param)
 
 
 def experts(value, what: str) -> float:

@@ -861,11 +861,10 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
     k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
     scalar = all(v.ndim == 0 for v in k.values())
     if form == "dense":
-        al, be = k["alpha"][..., None], k["beta"][..., None]
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            gfac = (al * k["a"][..., None] / (be * k["b"][..., None])) ** (1.0 / (al + be))
-            n = gfac * (f / c_f) ** (be / (al + be))
-            d = f / (c_f * n)
+        from .laws import chinchilla_optimum
+
+        n, d = chinchilla_optimum(f, *(k[x][..., None] for x in ("a", "alpha", "b", "beta")),
+                                  c_f=c_f)
         return {"params": n, "tokens": d, "granularity": None}
     from .optimize import frontier
 

@@ -46,6 +46,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import domain
+from .accounting import INFERENCE_FLOPS_PER_PARAM
 from .errors import InfeasibleError, InputError
 from .laws import Law, joint_chinchilla_coefficients
 from .units import format_bytes, format_count
@@ -56,8 +57,6 @@ GPT2_VOCAB_SIZE = 50257
 DEFAULT_EXPERTS = (1, 2, 4, 8, 16, 32)
 #: bf16 weights and KV cache.
 BYTES_PER_PARAM_DEFAULT = 2.0
-#: FLOPs per active parameter per token of inference (a forward pass).
-INFERENCE_FLOPS_PER_PARAM = 2.0
 #: Attention head dimension of the law's architecture (n_heads = d_model / 64).
 HEAD_DIM = 64
 #: Per block: attention 4·d² plus one SwiGLU expert of hidden size 3·d (3 matrices, 9·d²).

@@ -50,16 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import domain
+from .accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION
 from .errors import InfeasibleError, InputError
+from .laws import chinchilla_flops_to_reach, chinchilla_optimum
 
 #: The paper's candidate granularities: powers of two from 1 to 256.
 GRANULARITIES_DEFAULT = tuple(float(2**i) for i in range(9))
-#: Forward FLOPs per active parameter per generated/processed inference token.
-INFERENCE_FLOPS_PER_PARAM = 2.0
-#: Share of the router's training FLOPs (c_r) spent in the forward pass. c_r = 14 is seven
-#: 2-FLOP items, of which three are forward (router logits, dispatch, combine): 3/7, i.e.
-#: 6 FLOPs per router parameter per inference token at the default c_r.
-ROUTER_FORWARD_FRACTION = 3.0 / 7.0
 
 #: Largest --shape-tolerance: d_model / n_blocks within 100x of the aspect ratio already allows
 #: every shape anyone builds; beyond, the searched grid of shapes overflows.
@@ -629,10 +625,7 @@ def _shape_like(value, template):
 
 def _dense_optimum(setup: Setup, flops):
     """Chinchilla closed form: N, D minimising a/N^α + b/D^β with ``c_f·N·D = F``."""
-    al, be, a, b = setup.alpha, setup.beta, setup.a, setup.b
-    n = (al * a / (be * b)) ** (1.0 / (al + be)) * (flops / setup.c_f) ** (be / (al + be))
-    d = flops / (setup.c_f * n)
-    return n, d
+    return chinchilla_optimum(flops, setup.a, setup.alpha, setup.b, setup.beta, setup.c_f)
 
 
 def compute_optimal_loss(law, flops, granularities=None, expansion_rate=None, aspect_ratio=None,
@@ -709,12 +702,8 @@ def flops_to_reach(law, target_loss, granularities=None, expansion_rate=None, as
     if setup.dense:
         if granularities is not None:
             check_granularities(setup, granularities)
-        al, be = setup.alpha, setup.beta
-        # at the optimum α·a/N^α = β·b/D^β, so L − c = (a/N^α)(1 + α/β)
-        p = (t - setup.c) / (1.0 + al / be)
-        n = (setup.a / p) ** (1.0 / al)
-        d = (setup.b / (al * p / be)) ** (1.0 / be)
-        out = setup.c_f * n * d
+        out = chinchilla_flops_to_reach(t, setup.a, setup.alpha, setup.b, setup.beta, setup.c,
+                                        setup.c_f)
         return _shape_like(out, target_loss)
     gr = check_granularities(setup, granularities)
     out = np.min(_flops_to_reach_per_g(setup, t[..., None], gr), axis=-1)

@@ -37,9 +37,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .accounting import flops_breakdown
-from .optimize import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, Constraints, Setup,
-                       memory_bytes)
+from .accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown
+from .optimize import Constraints, Setup, memory_bytes
 
 #: d_model / n_blocks may differ from the law's aspect ratio by at most this factor (1: only
 #: the whole n_blocks nearest to d_model / aspect_ratio).

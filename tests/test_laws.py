@@ -107,3 +107,15 @@ def test_unpublished_low_end_gives_no_warning_below():
     assert joint.range_warnings(params=1e3) == []
     (w,) = joint.range_warnings(params=5.4e9)
     assert "active parameters (with embeddings)" in w and "up to 2.7e+09" in w
+
+
+def test_a_loaded_law_cannot_be_edited_by_a_caller():
+    law = load_law("krajewski2024-moe")
+    with pytest.raises(TypeError):
+        law.coefficients["a"] = 99.0
+    with pytest.raises(TypeError):
+        law.fitted_range["params"] = (1.0, 2.0)
+    assert load_law("krajewski2024-moe").coefficients["a"] == 18.1
+    assert law.choice == "granularity"
+    assert load_law("krajewski2024-dense").choice is None
+    assert load_law("ludziejewski2025-joint").choice == "n_experts"
