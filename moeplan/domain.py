@@ -101,9 +101,9 @@ def count(value, what: str, *, allow_zero: bool = False, minimum: float | None =
     return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero, param=param)
 
 
-def experts(value, what: str) -> float:
+def experts(value, what: str, param: str | None = None) -> float:
     """An expansion rate E or granularity G: from 1 to :data:`MAX_EXPERTS`."""
-    return in_range(value, what, MIN_EXPERTS, MAX_EXPERTS)
+    return in_range(value, what, MIN_EXPERTS, MAX_EXPERTS, param=param)
 
 
 def flops_per_param(value, what: str, allow_zero: bool = False) -> float:

@@ -855,7 +855,7 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
         ``params``, ``tokens``, ``granularity``: arrays (B,) for scalar coefficients, (S, B) for
         samples. For the dense form N* = G (F/c_f)^(β/(α+β)), G = (αa/(βb))^(1/(α+β)),
         D* = F/(c_f N*) (Hoffmann et al. 2022); for the MoE form the planner's frontier
-        (moeplan.optimize) with the router's FLOPs.
+        (moeplan.plan) with the router's FLOPs.
     """
     f = np.asarray(flops, dtype=float).reshape(-1)
     k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
@@ -866,7 +866,7 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
         n, d = chinchilla_optimum(f, *(k[x][..., None] for x in ("a", "alpha", "b", "beta")),
                                   c_f=c_f)
         return {"params": n, "tokens": d, "granularity": None}
-    from .optimize import frontier
+    from .plan.solve import frontier
 
     if scalar:
         fr = frontier(_law(form, {n: float(v) for n, v in k.items()}, expansion_rate, c_f, c_r,

@@ -25,14 +25,7 @@ from moeplan.proposal import Limit, load_proposal, proposal_from_mapping
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-# SPEC.md §2, Table 1 (MoE, E = 64) and the dense row, typed in independently.
-MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
-DENSE = dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47)
-
-
-def moe_loss(N, D, G):
-    k = MOE
-    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+from reference import DENSE, MOE, moe_loss  # noqa: F401,E402
 
 
 def brute_force_optimum(F, E=64.0, c_f=6.0, c_r=14.0, r=64.0):

@@ -141,7 +141,7 @@ def test_proposal_loader_never_crashes(tmp_path_factory, data):
 @given(data=st.one_of(_mutated(LAW), st.text(max_size=60)))
 def test_law_loader_never_crashes(tmp_path_factory, data):
     from moeplan.coefficients import load_law
-    from moeplan.optimize import optimize
+    from moeplan import optimize
 
     text = data if isinstance(data, str) else yaml.safe_dump(data)
     path = _write(tmp_path_factory, "law.yaml", text)

@@ -185,9 +185,10 @@ def fit_command(
     fixed = _parse_fixed(fix)
     columns = parse_column_mapping(column)
     if plot is not None:
-        from ..plot_fit import check_fit_plot_path
+        from ..plot import check_plot_path, load_matplotlib
 
-        check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        check_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        load_matplotlib()
 
     runs = read_runs(file, law_form, columns)
     if drop_highest:
@@ -342,9 +343,9 @@ def fit_command(
             data["out"] = out
             lines.append(f"wrote {out}: use it with --law {out}")
     if plot is not None:
-        from ..plot_fit import plot_fit
+        from ..plot import fit_figure, save_figure
 
-        plot_fit(runs, result, plot)
+        save_figure(fit_figure(runs, result), plot)
         data["plot"] = plot
         lines.append(f"wrote {plot}")
     code = 0 if result.success else EXIT_NOT_CONVERGED

@@ -7,6 +7,8 @@ WITH embeddings, the choice is the number of experts E::
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 
 NAMES = ("a", "alpha", "delta", "gamma", "b", "beta", "omega", "zeta", "e_start", "e_max", "c")
@@ -56,3 +58,90 @@ def joint_loss(active_params, tokens, n_experts, **coefficients):
 
 def terms(params, tokens, choice, k):
     return joint_terms(params, tokens, choice, **k)
+
+
+# --------------------------------------------------------------------------------------------
+# The same paper's learning-rate rule
+# --------------------------------------------------------------------------------------------
+
+LR_SOURCE = ("Ludziejewski, Pióro, Krajewski et al. 2025, \"Joint MoE Scaling Laws\", "
+             "arXiv:2502.05172")
+LR_FORMULA = "LR = exp(8.39 - 0.81*ln(N_act_non_embedding) - 0.25*ln(E))"
+#: The range the learning-rate rule (and the law) was fitted on: up to 2.7B active, E 1..32.
+LR_MAX_ACTIVE = 2.7e9
+LR_EXPERTS_RANGE = (1.0, 32.0)
+
+
+def _domain():
+    from .. import domain
+    return domain
+
+
+
+def learning_rate(n_active_non_embedding, n_experts):
+    """The Joint MoE paper's learning-rate rule (SPEC.md §7).
+
+    ``LR = exp(8.39 − 0.81·ln N_act − 0.25·ln E)`` with ``N_act`` the active non-embedding
+    parameters. Fitted on models up to 2.7B active parameters and E from 1 to 32.
+
+    Parameters
+    ----------
+    n_active_non_embedding : float or array
+        Active non-embedding parameters (a count).
+    n_experts : float or array
+        Number of experts ``E`` (≥ 1).
+
+    Returns
+    -------
+    float or ndarray
+        Peak learning rate (dimensionless).
+
+    Raises
+    ------
+    InputError
+        If a count is not positive and finite, or ``E < 1``.
+    """
+    n = np.asarray(n_active_non_embedding, dtype=float)
+    e = np.asarray(n_experts, dtype=float)
+    for v in n[~((n >= 1) & (n <= _domain().MAX_COUNT))].ravel()[:1]:  # NaN fails both tests
+        _domain().count(v, "active non-embedding parameters", minimum=1.0)
+    for v in e[~((e >= 1) & (e <= _domain().MAX_EXPERTS))].ravel()[:1]:
+        _domain().experts(v, "the number of experts (1 = dense)")
+    out = np.exp(8.39 - 0.81 * np.log(n) - 0.25 * np.log(e))
+    return float(out) if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class LearningRateAdvice:
+    """A learning rate from the Joint MoE rule, with where it comes from and its range."""
+
+    learning_rate: float
+    n_active: float
+    n_experts: float
+    source: str = LR_SOURCE
+    formula: str = LR_FORMULA
+    fitted_range: dict = field(default_factory=lambda: {
+        "n_active": [None, LR_MAX_ACTIVE], "n_experts": list(LR_EXPERTS_RANGE)})
+    warnings: tuple = ()
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        return out
+
+
+def learning_rate_advice(n_active_non_embedding: float, n_experts: float) -> LearningRateAdvice:
+    """:func:`learning_rate` for one model, with warnings outside the fitted range."""
+    lr = learning_rate(n_active_non_embedding, n_experts)
+    n, e = float(n_active_non_embedding), float(n_experts)
+    warnings = []
+    if n > LR_MAX_ACTIVE:
+        warnings.append(f"{n:.3g} active non-embedding parameters is {n / LR_MAX_ACTIVE:.3g}x "
+                        f"above the largest model the learning-rate rule was fitted on "
+                        f"({LR_MAX_ACTIVE:.2g}): the learning rate is an extrapolation")
+    lo, hi = LR_EXPERTS_RANGE
+    if not lo <= e <= hi:
+        warnings.append(f"{e:g} experts is outside the range the learning-rate rule was fitted "
+                        f"on ({lo:g} to {hi:g}): the learning rate is an extrapolation")
+    return LearningRateAdvice(learning_rate=lr, n_active=n, n_experts=e,
+                              warnings=tuple(warnings))
