@@ -461,3 +461,20 @@ def test_core_imports_no_cli_or_heavy_modules():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def test_public_frontier_is_vectorised_for_the_joint_law():
+    """moeplan.frontier(law, budgets): arrays, the best E's closed-form optimum per budget."""
+    from moeplan import frontier
+
+    budgets = np.logspace(19, 23, 5)
+    fr = frontier(LAW, budgets)
+    assert fr.loss.shape == budgets.shape and fr.loss_per_choice.shape == (5, 6)
+    for i, F in enumerate(budgets):
+        best = min((ref_loss(*chinchilla_optimum(e, F), e), e) for e in DEFAULT_EXPERTS)
+        assert fr.loss[i] == pytest.approx(best[0], rel=1e-12)
+        assert fr.choice[i] == best[1] and fr.granularity[i] == 1
+        d = fr.d_model[i]
+        assert fr.n_active[i] == pytest.approx(13 * d**3 / R, rel=1e-12)   # no embeddings
+    capped = frontier(LAW, budgets, memory=16e9)
+    assert np.all(capped.loss >= fr.loss - 1e-12)

@@ -9,6 +9,7 @@ law. Arguments a law does not plan are refused by name (``InputError.param``).
 
 from __future__ import annotations
 
+from ..errors import InputError
 from .limits import NO_LIMITS, Limits
 from .results import (Candidate, CompareResult, CompareRow, Configuration, ConstraintReport,
                       OptimizeResult, SweepResult)
@@ -50,8 +51,6 @@ def _refuse(law, **given):
             raise InputError(f"{name} does not apply to {law.name} ({law.form}): it plans "
                              f"{law.choice or 'a dense model'}{hint}", param=name)
 
-
-from ..errors import InputError  # noqa: E402
 
 
 def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=None,

@@ -38,15 +38,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from .. import domain
+from .. import accounting, domain
 from ..accounting import INFERENCE_FLOPS_PER_PARAM
 from ..errors import InfeasibleError, InputError
 from ..laws import Law, joint_chinchilla_coefficients
 from ..laws.joint import LR_EXPERTS_RANGE, learning_rate, learning_rate_advice
 from ..units import format_bytes
 from .limits import NO_LIMITS, Limits, check_choices
-from .results import (Candidate, CompareResult, CompareRow, Configuration, ConstraintReport,
-                      OptimizeResult, SweepResult)
+from .results import (Candidate, CompareResult, CompareRow, Configuration, OptimizeResult,
+                      SweepResult, constraint_reports)
 
 #: Vocabulary of the GPT-2 tokenizer the law was fitted with (used if a law file has none).
 GPT2_VOCAB_SIZE = 50257
@@ -74,7 +74,7 @@ _UNSUPPORTED = ("max_tokens", "params", "vocab_size")
 
 def embedding_params(d_model, vocab_size=GPT2_VOCAB_SIZE):
     """Input embedding plus (untied) output head, ``2·d_model·V`` parameters."""
-    return 2.0 * np.asarray(d_model, dtype=float) * float(vocab_size)
+    return accounting.embedding_params(d_model, vocab_size)
 
 
 def active_params_with_embedding(d_model, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0,
@@ -542,21 +542,9 @@ def _candidates(law, F, ex, cons: Limits, fr) -> list:
     return out
 
 
-def _constraint_costs(law, F, ex, cons: Limits, L0: float) -> list:
-    reports = []
-    for name in cons.active():
-        alone = joint_frontier(law, F, ex, cons.only([name]))
-        cost = float(np.nanmin(np.where(alone.feasible, alone.loss, np.nan))) - L0 \
-            if np.any(alone.feasible) else math.inf
-        binding = cost > 1e-12 * L0
-        text = cons.describe(name)
-        msg = (f"serving {text} out of the budget costs {cost:.4g} in loss"
-               if binding and name == "inference_tokens" else
-               f"{text} binds: it costs {cost:.4g} in loss" if binding else
-               f"{text} does not bind")
-        reports.append(ConstraintReport(name=name, limit=float(getattr(cons, name)),
-                                        binding=binding, loss_cost=cost, message=msg))
-    return reports
+def _best_loss(law, F, ex, cons: Limits) -> float:
+    fr = joint_frontier(law, F, ex, cons)
+    return float(np.min(np.where(fr.feasible, fr.loss, np.inf)))
 
 
 def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> OptimizeResult:
@@ -612,7 +600,7 @@ def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> Opt
         warnings.append("the budget is too small for the law's shapes: the optimum is below one "
                         "block, so the smallest model (1 block) is recommended")
     L0 = float(np.nanmin(fr.unconstrained_loss))
-    reports = _constraint_costs(law, F, ex, cons, L0)
+    reports = constraint_reports(cons, L0, lambda lim: _best_loss(law, F, ex, lim))
     warnings += [r.message for r in reports if r.binding]
     lr = learning_rate_advice(rec.n_active, rec.n_experts)
     warnings += list(lr.warnings)

@@ -20,8 +20,8 @@ from ..errors import InfeasibleError, InputError
 from .limits import NO_LIMITS, Limits
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
                       realizable_granularities, search, smallest_model, width_quantum)
-from .results import (BootstrapRanges, Candidate, CompareResult, CompareRow, ConstraintReport,
-                      OptimizeResult, SweepResult)
+from .results import (BootstrapRanges, Candidate, CompareResult, CompareRow, OptimizeResult,
+                      SweepResult, constraint_reports)
 from .solve import (Setup, _flops_to_reach_per_g, best_index, check_budget, check_granularities,
                     flops_to_reach, frontier, golden_granularity, log_tokens, memory_bytes,
                     resolve, solve, take_best, _bounds)
@@ -118,11 +118,8 @@ def least_budget(setup: Setup, granularities, cons: Limits = NO_LIMITS,
 def check_least_budget(setup: Setup, budgets, granularities) -> None:
     """InfeasibleError when a budget cannot give the smallest model one token (compare, sweep)."""
     real_g = realizable_granularities(setup, granularities)
-    f_min, _, model = least_budget(setup, real_g or granularities, realizable=bool(real_g))
-    low = float(np.min(budgets))
-    if low < f_min:
-        raise InfeasibleError(f"a budget of {low:.4g} FLOPs cannot train even the smallest model "
-                              f"({model}) on one token; use at least {f_min:.4g} FLOPs")
+    _check_least_budget(setup, float(np.min(budgets)), None, real_g, granularities, NO_LIMITS,
+                        64)
 
 
 def _check_least_budget(setup: Setup, F: float, target, real_g, allowed, cons: Limits,
@@ -375,24 +372,6 @@ def _solve_candidates(p: _Problem, F: float):
     return sol, candidates, excluded, (g_real, l_real), float(np.min(free.loss))
 
 
-def _constraint_costs(p: _Problem, F: float, L0: float) -> list:
-    """Each limit alone: does it bind, and what does it cost in loss."""
-    reports = []
-    for name in p.cons.active():
-        cost = _best_loss(p.setup, math.log(F), p.gr, p.cons.only([name])) - L0
-        binding = cost > 1e-12 * L0
-        text = p.cons.describe(name)
-        if binding and name == "inference_tokens":
-            msg = f"serving {text} out of the budget costs {cost:.4g} in loss"
-        elif binding:
-            msg = f"{text} binds: it costs {cost:.4g} in loss"
-        else:
-            msg = f"{text} does not bind"
-        reports.append(ConstraintReport(name=name, limit=float(getattr(p.cons, name)),
-                                        binding=binding, loss_cost=cost, message=msg))
-    return reports
-
-
 def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
     """The best whole-number configurations near the continuous optimum (best first)."""
     setup, gr, cons = p.setup, p.gr, p.cons
@@ -474,7 +453,8 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
     F, target, unconstrained_flops = _resolve_budget(p, flops, target_loss)
     sol, candidates, excluded, (g_real, l_real), L0 = _solve_candidates(p, F)
     continuous = candidates[0].continuous
-    reports = _constraint_costs(p, F, L0)
+    reports = constraint_reports(p.cons, L0,
+                                 lambda lim: _best_loss(p.setup, math.log(F), p.gr, lim))
     warnings: list[str] = []
     realizable = _realize(p, F, sol, continuous.loss, target, n_alternatives, warnings)
     recommended = realizable[0] if realizable else None

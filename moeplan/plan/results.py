@@ -152,6 +152,23 @@ class ConstraintReport:
         return dict(self.__dict__)
 
 
+def constraint_reports(limits: Limits, unconstrained_loss: float, best_loss) -> list:
+    """What each limit alone costs: ``best_loss(limits.only([name]))`` minus the unconstrained
+    optimal loss, for every limit that is set."""
+    reports = []
+    for name in limits.active():
+        cost = best_loss(limits.only([name])) - unconstrained_loss
+        binding = cost > 1e-12 * unconstrained_loss
+        text = limits.describe(name)
+        msg = (f"serving {text} out of the budget costs {cost:.4g} in loss"
+               if binding and name == "inference_tokens" else
+               f"{text} binds: it costs {cost:.4g} in loss" if binding else
+               f"{text} does not bind")
+        reports.append(ConstraintReport(name=name, limit=float(getattr(limits, name)),
+                                        binding=binding, loss_cost=cost, message=msg))
+    return reports
+
+
 @dataclass(frozen=True)
 class BootstrapRanges:
     """Spread of the optimal allocation over the law's bootstrap coefficient samples."""
