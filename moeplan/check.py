@@ -139,7 +139,7 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
     if p.n_experts is not None:
         raise InputError(f"{p.source}: model.n_experts alone is the joint law's E; for "
                          f"{law.name} give model.n_experts with model.top_k")
-    dense = law.form == "chinchilla"
+    dense = law.choice is None
     d, n = p.d_model, p.n_blocks
     if dense:
         if p.granularity not in (None, 1.0) or p.expansion_rate not in (None, 1.0):
@@ -177,10 +177,10 @@ def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
     if law.choice == "n_experts":
         raise InputError(f"{law.name} judges proposals written as model: {{d_model, n_blocks, "
                          f"n_experts}}; a config.json is judged by the fine-grained laws")
-    if law.form == "chinchilla" and model.is_moe:
+    if law.choice is None and model.is_moe:
         raise InputError(f"{law.name} is a dense law and {model.name} is an MoE model; use an "
                          f"MoE law such as krajewski2024-moe")
-    c_f, c_r = model.c_f, (0.0 if law.form == "chinchilla" else model.c_r)
+    c_f, c_r = model.c_f, (0.0 if law.choice is None else model.c_r)
     per_token = c_f * model.n_active + c_r * model.router_params
     tokens = tokens if tokens is not None else flops / per_token
     describe = {"family": model.family, "model": model.name, "d_model": model.d_model,
@@ -356,10 +356,10 @@ def _warnings(law, s: _Subject) -> list[str]:
     from .hf import expansion_rate_warnings
 
     out = []
-    if law.form == "fine_grained_moe":
+    if law.choice == "granularity":
         out += law.range_warnings(params=s.n_total, tokens=s.tokens, granularity=s.granularity)
         out += expansion_rate_warnings(law, s.expansion_rate)
-    elif law.form == "chinchilla":
+    elif law.choice is None:
         out += law.range_warnings(params=s.n_total, tokens=s.tokens)
     else:
         out += law.range_warnings(params=s.law_n, tokens=s.tokens, n_experts=s.expansion_rate)

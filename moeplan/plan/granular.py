@@ -196,7 +196,7 @@ def comparable_dense_law(law):
             cand = load_law(name)
         except MoeplanError:
             continue
-        if cand.form == "chinchilla":
+        if cand.choice is None:
             return cand
     return None
 
@@ -213,7 +213,7 @@ def resolve_dense_law(law, dense_law, shown_as: str):
         if dense_law is None:
             warnings.append(f"no dense law fitted on the same data as {law.name} is known; the "
                             f"dense {shown_as} is left out (pass --dense-law NAME|PATH)")
-    elif dense_law.form != "chinchilla":
+    elif dense_law.choice is not None:
         raise InputError(f"dense_law must be a dense (Chinchilla-form) law; {dense_law.name} "
                          f"is {dense_law.form}", param="dense_law")
     elif dense_law.name not in law.comparable_with and law.name not in dense_law.comparable_with \
