@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import domain
-from .accounting import embedding_params
+from .accounting import active_params, embedding_params, router_params, total_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
 from .proposal import Limit, Proposal, parse_limits
@@ -154,9 +154,9 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
     c_f = law.c_f if p.c_f is None else p.c_f
     c_r = 0.0 if dense else _c_r(law, p.c_r)
-    n_active = 12.0 * d * d * n
-    n_total = d * d * (8.0 * E + 4.0) * n
-    router = 0.0 if dense else d * E * G * n
+    n_active = float(active_params(d, n))
+    n_total = float(total_params(d, n, E))
+    router = 0.0 if dense else float(router_params(d, n, E, G))
     per_token = c_f * n_active + c_r * router
     tokens = p.tokens if p.tokens is not None else p.flops / per_token
     flops = per_token * tokens

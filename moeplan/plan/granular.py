@@ -169,14 +169,14 @@ def _bootstrap_ranges(law, setup: Setup, log_flops, gr, cons) -> BootstrapRanges
     lnD = take_best(log_tokens(boot, log_flops, sol.log_width, gr[None, :],
                                cons.inference_tokens, cons.max_tokens), i)[good]
     d = np.exp(x)
-    n = d / setup.aspect_ratio
+    n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, G)
     pct = (10, 50, 90)
 
     def q(v):
         return tuple(float(t) for t in np.percentile(v, pct))
 
     return BootstrapRanges(samples=int(good.sum()), percentiles=pct,
-                           n_total=q(setup.params_factor * d**3), n_active=q(12.0 * d * d * n),
+                           n_total=q(n_total), n_active=q(n_active),
                            tokens=q(np.exp(lnD)), granularity=q(G), loss=q(loss[good]))
 
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from ..accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown
+from ..accounting import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown,
+                          flops_per_token_per_block)
 from .limits import Limits
 from .results import Configuration
 from .solve import Setup, memory_bytes
@@ -191,11 +192,10 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
         d, n = d[ok], n[ok]
         if d.size == 0:
             continue
-        N = (8.0 * E + 4.0) * d * d * n
-        train = (12.0 * setup.c_f * d * d + c_r * E * G * d) * n
-        inference = cons.inference_tokens * (
-            12.0 * INFERENCE_FLOPS_PER_PARAM * d * d
-            + ROUTER_FORWARD_FRACTION * c_r * E * G * d) * n
+        _, N, _ = setup.counts(d, n, G)
+        train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
+        inference = cons.inference_tokens * flops_per_token_per_block(
+            d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r) * n
         if target_loss is None:
             rest = float(budget) - inference
             ok = rest > 0

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import domain
+from .. import accounting
 from ..accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION
 from ..errors import InfeasibleError, InputError
 from ..laws import chinchilla_flops_to_reach, chinchilla_optimum
@@ -109,6 +110,15 @@ class Setup:
         """``N = params_factor·d³``: ``(8E + 4)/r``."""
         e = 1.0 if self.dense else self.expansion_rate
         return (8.0 * e + 4.0) / self.aspect_ratio
+
+    def counts(self, d_model, n_blocks, granularity):
+        """(n_active, n_total, router_params) of a shape (:mod:`moeplan.accounting`'s counts:
+        non-embedding, router excluded; a dense law has no router)."""
+        e = 1.0 if self.dense else self.expansion_rate
+        router = 0.0 if self.dense else accounting.router_params(d_model, n_blocks, e,
+                                                                  granularity)
+        return (accounting.active_params(d_model, n_blocks),
+                accounting.total_params(d_model, n_blocks, e), router)
 
     def loss(self, params, tokens, granularity):
         """The law at total non-embedding parameters, tokens and granularity (vectorised)."""
@@ -389,12 +399,10 @@ def memory_bytes(setup: Setup, d_model, n_blocks, granularity, cons: Limits):
     known) plus a KV cache of ``cons.kv_tokens`` tokens, at ``cons.bytes_per_param`` each."""
     d = np.asarray(d_model, float)
     n = np.asarray(n_blocks, float)
-    e = 1.0 if setup.dense else setup.expansion_rate
-    weights = (8.0 * e + 4.0) * d * d * n
-    if not setup.dense:
-        weights = weights + d * e * np.asarray(granularity, float) * n
+    _, n_total, router = setup.counts(d, n, granularity)
+    weights = n_total + router
     if cons.vocab_size:
-        weights = weights + (1.0 if cons.tied_embeddings else 2.0) * cons.vocab_size * d
+        weights = weights + accounting.embedding_params(d, cons.vocab_size, cons.tied_embeddings)
     kv = 2.0 * cons.kv_tokens * n * d
     return (weights + kv) * cons.bytes_per_param
 
@@ -765,12 +773,12 @@ def frontier(law, flops, granularities=None, expansion_rate=None, aspect_ratio=N
     lnD = take_best(log_tokens(setup, lnf[..., None], sol.log_width, gr,
                                cons.inference_tokens, cons.max_tokens), i)
     D = np.exp(lnD)
-    router = 0.0 if setup.dense else d * setup.expansion_rate * G * setup.c_r * D * n
+    n_active, n_total, router = setup.counts(d, n, G)
     e = 1.0 if setup.dense else setup.expansion_rate
     return Frontier(
         flops=f, granularities=gr, granularity=G, d_model=d, n_blocks=n,
-        n_active=12.0 * d * d * n, n_total=(8.0 * e + 4.0) * d * d * n, tokens=D,
-        router_flops=router + 0.0 * D, loss=take_best(sol.loss, i),
+        n_active=n_active, n_total=n_total, tokens=D,
+        router_flops=router * setup.c_r * D + 0.0 * D, loss=take_best(sol.loss, i),
         loss_per_granularity=sol.loss, n_experts=e * G,
         choice_name=None if setup.dense else "granularity")
 
