@@ -154,6 +154,8 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
     c_f = law.c_f if p.c_f is None else p.c_f
     c_r = 0.0 if dense else _c_r(law, p.c_r)
+    domain.experts(E, "expansion rate E")   # before counting: no overflow past the domain
+    domain.experts(G, "granularity G")
     n_active = float(active_params(d, n))
     n_total = float(total_params(d, n, E))
     router = 0.0 if dense else float(router_params(d, n, E, G))
