@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from moeplan import load_law
-from moeplan.optimize import GRANULARITIES_DEFAULT, frontier
+from moeplan.plan.solve import GRANULARITIES_DEFAULT, frontier
 
 
 def scipy_frontier(law, budgets, granularities):
@@ -85,7 +85,7 @@ def main() -> None:
     # where scipy's Brent settles a hair higher, ours is the lower (better) minimum
     ours_lower = np.mean(fr.loss[idx] <= ref * (1 + 1e-15))
     print(f"budgets {args.budgets:,} x {len(grans)} granularities = {calls_full:,} 1-D problems")
-    print(f"moeplan.optimize.frontier (numpy)   {ours * 1000:9.1f} ms  "
+    print(f"moeplan.plan.solve.frontier (numpy) {ours * 1000:9.1f} ms  "
           f"(best of {args.repeats}; {ours / calls_full * 1e9:.0f} ns per problem)")
     print(f"scipy minimize_scalar (Brent) loop  {scipy_full * 1000:9.1f} ms  "
           f"(timed on {len(idx):,} budgets = {calls_sub:,} calls, {t_sub:.2f} s, scaled per call)")

@@ -1,7 +1,7 @@
 """Joint MoE planner: the vectorised solver vs a scipy Brent loop, measured in one run.
 
-Prints the speed ratio of ``moeplan.joint.joint_frontier`` (numpy, all budgets x expert counts
-at once) over ``scipy.optimize.minimize_scalar`` (bounded Brent in ln d_model, one call per budget
+Prints the speed ratio of ``moeplan.plan.experts.joint_frontier`` (numpy, all budgets x expert
+counts at once) over ``scipy.optimize.minimize_scalar`` (bounded Brent in ln d_model, one call per budget
 and E), and the largest loss difference between the two. Brent is timed on a subset and scaled per
 call when the full loop would be slow (the output says so). Usage:
 
@@ -21,13 +21,14 @@ def main(n_budgets: int = 20_000, brent_subset: int = 1_000) -> None:
     from scipy.optimize import minimize_scalar
 
     from moeplan import load_law
-    from moeplan.joint import JointConstraints, joint_frontier
+    from moeplan.plan.experts import joint_frontier
+    from moeplan.plan.limits import Limits
 
     law = load_law("ludziejewski2025-joint")
     V, r = law.vocab_size, law.aspect_ratio
     experts = (1, 2, 4, 8, 16, 32)
     memory = 16e9  # bytes, bf16: a model-memory problem that binds at large budgets
-    cons = JointConstraints.make(memory=memory)
+    cons = Limits(memory=memory)
     budgets = np.logspace(19, 24, n_budgets)
 
     t0 = time.perf_counter()

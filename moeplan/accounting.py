@@ -26,10 +26,18 @@ C_R_DEFAULT = 14.0
 EXPANSION_RATE_DEFAULT = 64.0
 #: d_model = aspect_ratio · n_blocks (the paper's shape rule).
 ASPECT_RATIO_DEFAULT = 64.0
+#: Forward FLOPs per active parameter per inference token (every law family).
+INFERENCE_FLOPS_PER_PARAM = 2.0
+#: Share of the router's training FLOPs (c_r) spent in the forward pass. c_r = 14 is seven
+#: 2-FLOP items, of which three are forward (router logits, dispatch, combine): 3/7, i.e.
+#: 6 FLOPs per router parameter per inference token at the default c_r.
+ROUTER_FORWARD_FRACTION = 3.0 / 7.0
 
 
 #: Validates one (possibly array) argument; see moeplan.domain.checked_array.
 _arg = domain.checked_array
+#: The same formulas without argument checks, for the planner's grids (domain.unchecked).
+unchecked = domain.unchecked
 
 
 def active_params(d_model, n_blocks):

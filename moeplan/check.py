@@ -2,10 +2,10 @@
 
 For a proposal (see :mod:`moeplan.proposal`) or a Hugging Face config plus a token count, this
 computes the training FLOPs with the router (SPEC.md §3), the predicted loss, the best loss the
-law reaches with the same FLOPs (the continuous optimum of :func:`moeplan.optimize.frontier`,
+law reaches with the same FLOPs (the continuous optimum of :func:`moeplan.frontier`,
 at the proposal's expansion rate, c_f and c_r), the loss gap, the compute efficiency (SPEC.md §4's compute
 multiplier against the compute-optimal allocation: the FLOPs the optimum needs to reach the
-proposal's loss, :func:`moeplan.optimize.flops_to_reach`, divided by the proposal's FLOPs), the
+proposal's loss, :func:`moeplan.plan.solve.flops_to_reach`, divided by the proposal's FLOPs), the
 optimal granularity, tokens per parameter and the memory of the weights. Each limit is one named
 :class:`Check`.
 
@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import domain
-from .accounting import embedding_params
+from .accounting import active_params, embedding_params, router_params, total_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
 from .proposal import Limit, Proposal, parse_limits
@@ -111,6 +111,7 @@ class _Subject:
     c_f: float
     c_r: float
     describe: dict
+    law_n: float | None = None    # the N the law sees, where it is not n_total (joint: N_act)
 
 
 def _c_r(law, override: float | None = None) -> float:
@@ -121,8 +122,35 @@ def _c_r(law, override: float | None = None) -> float:
     return law.router_c_r
 
 
+def _joint_subject(p: Proposal, law) -> _Subject:
+    """A proposal for the joint law (SPEC.md §7): E experts of 3·d_model, top-1, embeddings
+    counted in the law's N_act; FLOPs ``c_f·N_act·D``."""
+    from .plan.experts import _vocab
+
+    if p.n_experts is None:
+        raise InputError(f"{p.source}: model.n_experts is missing; {law.name} needs the number "
+                         f"of experts E (model: {{d_model, n_blocks, n_experts}})")
+    d, n, E = p.d_model, p.n_blocks, p.n_experts
+    c_f = law.c_f if p.c_f is None else p.c_f
+    emb = 2.0 * d * _vocab(law)
+    n_active, n_total = 13.0 * d * d * n, (4.0 + 9.0 * E) * d * d * n
+    tokens = p.tokens if p.tokens is not None else p.flops / (c_f * (n_active + emb))
+    describe = {"d_model": d, "n_blocks": n, "granularity": 1.0, "expansion_rate": E,
+                "n_experts": E, "top_k": 1.0, "d_expert": 3.0 * d, "vocab_size": _vocab(law),
+                "n_embedding": emb, "n_active_with_embedding": n_active + emb,
+                "n_total_with_embedding": n_total + emb}
+    return _Subject(n_total, n_active, 0.0, 1.0, E, tokens, c_f * (n_active + emb) * tokens,
+                    0.0, n_total + emb, (n_total + emb) * p.bytes_per_param, c_f, 0.0, describe,
+                    law_n=n_active + emb)
+
+
 def _subject_from_shape(p: Proposal, law) -> _Subject:
-    dense = law.form == "chinchilla"
+    if law.choice == "n_experts":
+        return _joint_subject(p, law)
+    if p.n_experts is not None:
+        raise InputError(f"{p.source}: model.n_experts alone is the joint law's E; for "
+                         f"{law.name} give model.n_experts with model.top_k")
+    dense = law.choice is None
     d, n = p.d_model, p.n_blocks
     if dense:
         if p.granularity not in (None, 1.0) or p.expansion_rate not in (None, 1.0):
@@ -137,9 +165,11 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
     c_f = law.c_f if p.c_f is None else p.c_f
     c_r = 0.0 if dense else _c_r(law, p.c_r)
-    n_active = 12.0 * d * d * n
-    n_total = d * d * (8.0 * E + 4.0) * n
-    router = 0.0 if dense else d * E * G * n
+    domain.experts(E, "expansion rate E")   # before counting: no overflow past the domain
+    domain.experts(G, "granularity G")
+    n_active = float(active_params(d, n))
+    n_total = float(total_params(d, n, E))
+    router = 0.0 if dense else float(router_params(d, n, E, G))
     per_token = c_f * n_active + c_r * router
     tokens = p.tokens if p.tokens is not None else p.flops / per_token
     flops = per_token * tokens
@@ -157,10 +187,13 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
 
 
 def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
-    if law.form == "chinchilla" and model.is_moe:
+    if law.choice == "n_experts":
+        raise InputError(f"{law.name} judges proposals written as model: {{d_model, n_blocks, "
+                         f"n_experts}}; a config.json is judged by the fine-grained laws")
+    if law.choice is None and model.is_moe:
         raise InputError(f"{law.name} is a dense law and {model.name} is an MoE model; use an "
                          f"MoE law such as krajewski2024-moe")
-    c_f, c_r = model.c_f, (0.0 if law.form == "chinchilla" else model.c_r)
+    c_f, c_r = model.c_f, (0.0 if law.choice is None else model.c_r)
     per_token = c_f * model.n_active + c_r * model.router_params
     tokens = tokens if tokens is not None else flops / per_token
     describe = {"family": model.family, "model": model.name, "d_model": model.d_model,
@@ -187,10 +220,17 @@ def _check_domain(s: _Subject) -> None:
 
 
 def _law_loss(law, s: _Subject) -> float:
-    if law.form == "joint_moe":
-        raise InputError(f"{law.name} (the joint MoE law) is not supported by check yet; use a "
-                         f"fine-grained MoE law such as krajewski2024-moe")
-    return float(law.loss(s.n_total, s.tokens, granularity=s.granularity))
+    return float(law.loss(s.n_total if s.law_n is None else s.law_n, s.tokens,
+                          granularity=s.granularity, n_experts=s.expansion_rate))
+
+
+def _settings(law, s: _Subject) -> dict:
+    """The planner's settings for the subject (the proposal's E, c_f and c_r for G-laws)."""
+    if law.choice == "n_experts":
+        return {}
+    if law.choice is None:
+        return {"c_f": s.c_f}
+    return {"expansion_rate": s.expansion_rate, "c_r": s.c_r, "c_f": s.c_f}
 
 
 def _optimum(law, s: _Subject) -> dict:
@@ -200,14 +240,16 @@ def _optimum(law, s: _Subject) -> dict:
     loss; the planner's realizable recommendation (whole numbers), when it has one for this
     expansion rate, is attached as ``recommended`` and used for the suggestion.
     """
-    from .optimize import frontier  # the planner; numpy only
+    from .plan import frontier  # the planner; numpy only
 
-    kw = {} if law.form == "chinchilla" else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
-    fr = frontier(law, s.flops, c_f=s.c_f, **kw)
+    kw = _settings(law, s)
+    fr = frontier(law, s.flops, **kw)
     out = {k: float(getattr(fr, k)) for k in ("granularity", "d_model", "n_blocks", "n_active",
                                               "n_total", "tokens", "router_flops", "loss")}
     out["flops"] = s.flops
-    out["expansion_rate"] = 1.0 if law.form == "chinchilla" else s.expansion_rate
+    out["n_experts"] = float(fr.n_experts)
+    out["expansion_rate"] = {None: 1.0, "n_experts": float(fr.n_experts)}.get(
+        law.choice, s.expansion_rate)
     out["tokens_per_active_param"] = out["tokens"] / out["n_active"]
     out["recommended"] = _recommended(law, s, kw)
     return out
@@ -216,15 +258,26 @@ def _optimum(law, s: _Subject) -> dict:
 def _recommended(law, s: _Subject, kw: dict) -> dict | None:
     """The planner's whole-number configuration at the same FLOPs, or None without one (e.g. a
     fractional expansion rate, where no granularity gives a whole number of experts)."""
-    from .optimize import optimize
+    from .plan import optimize
 
     try:
         # use_bootstrap=False: check reports no percentiles, so the law's samples go unused
-        rec = optimize(law, s.flops, c_f=s.c_f, use_bootstrap=False,
-                       **kw).to_dict().get("recommended")
+        extra = {} if law.choice == "n_experts" else {"use_bootstrap": False}
+        rec = optimize(law, s.flops, **kw, **extra).to_dict().get("recommended")
     except MoeplanError:
         return None
     return dict(rec) if rec else None
+
+
+def _flops_to_reach(law, loss: float, s: _Subject) -> float:
+    """Least FLOPs whose optimum reaches ``loss`` (any candidate G, or E for the joint law)."""
+    if law.choice == "n_experts":
+        from .plan.experts import DEFAULT_EXPERTS, flops_to_reach_joint
+
+        return min(float(flops_to_reach_joint(law, loss, e)) for e in DEFAULT_EXPERTS)
+    from .plan.solve import flops_to_reach
+
+    return float(flops_to_reach(law, loss, **_settings(law, s)))
 
 
 def _fmt_gap(x: float) -> str:
@@ -261,7 +314,7 @@ def _run_check(limit: Limit, m: dict) -> Check:
     return Check(name, bool(ok), float(v), float(lim), msg, limit.line, limit.source)
 
 
-def _suggestion(s: _Subject, m: dict, opt: dict, dense: bool) -> str | None:
+def _suggestion(s: _Subject, m: dict, opt: dict, choice: str | None) -> str | None:
     """"G=16 with 25.3B tokens (d_model 1664 x 26 blocks, 37.1B params): -0.140 loss at the same
     FLOPs", from the realizable recommendation when there is one, else the continuous optimum."""
     rec = opt.get("recommended")
@@ -274,21 +327,18 @@ def _suggestion(s: _Subject, m: dict, opt: dict, dense: bool) -> str | None:
     else:
         shape = f"d_model {target['d_model']:,.0f} x {target['n_blocks']:.1f} blocks, continuous"
     shape += f", {format_count(float(target['n_total']))} params"
-    head = "" if dense else f"G={float(target['granularity']):g} "
+    head = {None: "", "n_experts": f"E={float(target['n_experts']):g} "}.get(
+        choice, f"G={float(target['granularity']):g} ")
     return (f"{head}with {format_count(float(target['tokens']))} tokens ({shape}): "
             f"{_fmt_gap(-gain)} loss at the same FLOPs")
 
 
 def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | None]:
     """Metrics, optimum, checks and suggestion for one subject."""
-    from .optimize import flops_to_reach
-
-    dense = law.form == "chinchilla"
-    kw = {} if dense else {"expansion_rate": s.expansion_rate, "c_r": s.c_r}
     loss = _law_loss(law, s)
     opt = _optimum(law, s)  # its continuous optimum's loss is the compute-optimal loss
     opt_loss = opt["loss"]
-    needed = float(flops_to_reach(law, loss, c_f=s.c_f, **kw))
+    needed = _flops_to_reach(law, loss, s)
     m = dict(s.describe)
     m.update(n_active=s.n_active, n_total=s.n_total, router_params=s.router_params,
              tokens=s.tokens, flops=s.flops, router_flops=s.router_flops, loss=loss,
@@ -299,7 +349,7 @@ def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | 
              memory_bytes=s.memory_bytes, c_f=s.c_f, c_r=s.c_r)
     m["optimal_granularity"] = opt["granularity"]
     checks = tuple(_run_check(limit, m) for limit in limits)
-    return m, opt, checks, _suggestion(s, m, opt, dense)
+    return m, opt, checks, _suggestion(s, m, opt, law.choice)
 
 
 def _merge_limits(file_limits, overrides):
@@ -332,11 +382,13 @@ def _warnings(law, s: _Subject) -> list[str]:
     from .hf import expansion_rate_warnings
 
     out = []
-    if law.form == "fine_grained_moe":
+    if law.choice == "granularity":
         out += law.range_warnings(params=s.n_total, tokens=s.tokens, granularity=s.granularity)
         out += expansion_rate_warnings(law, s.expansion_rate)
-    elif law.form == "chinchilla":
+    elif law.choice is None:
         out += law.range_warnings(params=s.n_total, tokens=s.tokens)
+    else:
+        out += law.range_warnings(params=s.law_n, tokens=s.tokens, n_experts=s.expansion_rate)
     if s.router_flops > 0 and s.router_flops > s.flops / 2:
         out.append(f"routing costs {s.router_flops / s.flops:.0%} of the FLOPs: granularity "
                    f"{s.granularity:g} is too high for this width")

@@ -10,6 +10,9 @@ magnitude beyond anything trained to date, so a real plan never meets one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import math
 
 from .errors import InputError
@@ -53,7 +56,7 @@ def _exact(v: float) -> str:
 
 
 def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
-             lo_open: bool = False, hint: str = "") -> float:
+             lo_open: bool = False, hint: str = "", param: str | None = None) -> float:
     """``value`` as a float if ``lo <= value <= hi`` (``lo < value`` with ``lo_open``).
 
     Raises
@@ -66,7 +69,7 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}", param=param) from None
     ok = math.isfinite(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo
@@ -81,41 +84,45 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
         else:
             span = f"at most {_g(hi)}"
         shown = _exact(v)
-        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""))
+        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""),
+                         param=param)
     return v
 
 
-def positive(value, what: str, allow_none: bool = True) -> float | None:
+def positive(value, what: str, allow_none: bool = True, param: str | None = None
+             ) -> float | None:
     """``value`` as a positive, finite float; ``None`` passes through when ``allow_none``."""
     if value is None:
         if allow_none:
             return None
-        raise InputError(f"{what} is required")
+        raise InputError(f"{what} is required", param=param)
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number, got {_shown(value)}") from None
+        raise InputError(f"{what} must be a number, got {_shown(value)}", param=param) from None
     if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {_shown(value)}")
+        raise InputError(f"{what} must be a positive, finite number, got {_shown(value)}",
+                         param=param)
     return v
 
 
-def flops(value, what: str = "budget") -> float:
+def flops(value, what: str = "budget", param: str | None = None) -> float:
     """A FLOPs budget: positive and at most :data:`MAX_FLOPS`."""
     return in_range(value, what, 0.0, MAX_FLOPS, lo_open=True,
-                    hint="give FLOPs such as 1e22")
+                    hint="give FLOPs such as 1e22", param=param)
 
 
-def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None) -> float:
+def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None,
+          param: str | None = None) -> float:
     """A count (parameters, tokens): positive (or zero) and at most :data:`MAX_COUNT`."""
     if minimum is not None:
-        return in_range(value, what, minimum, MAX_COUNT)
-    return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero)
+        return in_range(value, what, minimum, MAX_COUNT, param=param)
+    return in_range(value, what, 0.0, MAX_COUNT, lo_open=not allow_zero, param=param)
 
 
-def experts(value, what: str) -> float:
+def experts(value, what: str, param: str | None = None) -> float:
     """An expansion rate E or granularity G: from 1 to :data:`MAX_EXPERTS`."""
-    return in_range(value, what, MIN_EXPERTS, MAX_EXPERTS)
+    return in_range(value, what, MIN_EXPERTS, MAX_EXPERTS, param=param)
 
 
 def flops_per_param(value, what: str, allow_zero: bool = False) -> float:
@@ -128,6 +135,22 @@ _NEEDS = {"size": "a positive, finite number",
           "experts": f"a number from 1 to {MAX_EXPERTS:g}",
           "c_f": "a positive number (FLOPs per parameter per token)",
           "c_r": "zero or a positive number (FLOPs per router parameter per token)"}
+
+
+#: Whether :func:`checked_array` validates (see :func:`unchecked`).
+_CHECKED = contextvars.ContextVar("moeplan_checked", default=True)
+
+
+@contextlib.contextmanager
+def unchecked():
+    """Skip :func:`checked_array`'s checks inside: for the planner's vectorised grids, which
+    mark infeasible cells with ``inf``/``nan`` and have validated their own inputs. A public
+    caller's ``d_model = inf`` is still refused."""
+    token = _CHECKED.set(False)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
 
 
 def checked_array(value, name: str, kind: str = "size"):
@@ -145,6 +168,8 @@ def checked_array(value, name: str, kind: str = "size"):
     """
     import numpy as np  # here: domain is imported by modules that need no numpy
 
+    if not _CHECKED.get():
+        return np.asarray(value, dtype=float)
     need = _NEEDS[kind]
     if value is None or isinstance(value, (str, bytes, bool)):
         raise InputError(f"{name} must be {need}, got {_shown(value)}")
@@ -177,5 +202,5 @@ def loss_arguments(params, tokens, granularity=1.0, n_experts=1.0):
         ``(params, tokens, granularity, n_experts)``.
     """
     return (checked_array(params, "params"), checked_array(tokens, "tokens"),
-            checked_array(granularity, "granularity", "experts"),
-            checked_array(n_experts, "n_experts", "experts"))
+            checked_array(granularity, "granularity"),  # the laws take any G > 0, E > 0
+            checked_array(n_experts, "n_experts"))

@@ -2,6 +2,10 @@
 
 The CLI turns exactly these into one line on stderr and exit code 2. Anything else
 that escapes is a bug in moeplan and keeps its traceback.
+
+The core speaks in parameters, the CLI in flags: an error about one argument names it in
+``param`` (``InputError("flops must be positive, got -1", param="flops")``) and the CLI shows
+the matching flag (``--flops``).
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ class MoeplanError(Exception):
     """A user mistake: bad number, bad file, value out of the law's domain.
 
     The message is shown to the user as is, on one line, so it should say what is
-    wrong and what would be right.
+    wrong and what would be right. ``param`` names the library argument it is about, if one.
     """
+
+    def __init__(self, message: str = "", param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class InputError(MoeplanError):

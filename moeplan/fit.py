@@ -949,19 +949,18 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
         ``params``, ``tokens``, ``granularity``: arrays (B,) for scalar coefficients, (S, B) for
         samples. For the dense form N* = G (F/c_f)^(β/(α+β)), G = (αa/(βb))^(1/(α+β)),
         D* = F/(c_f N*) (Hoffmann et al. 2022); for the MoE form the planner's frontier
-        (moeplan.optimize) with the router's FLOPs.
+        (moeplan.plan) with the router's FLOPs.
     """
     f = np.asarray(flops, dtype=float).reshape(-1)
     k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
     scalar = all(v.ndim == 0 for v in k.values())
     if form == "dense":
-        al, be = k["alpha"][..., None], k["beta"][..., None]
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            gfac = (al * k["a"][..., None] / (be * k["b"][..., None])) ** (1.0 / (al + be))
-            n = gfac * (f / c_f) ** (be / (al + be))
-            d = f / (c_f * n)
+        from .laws import chinchilla_optimum
+
+        n, d = chinchilla_optimum(f, *(k[x][..., None] for x in ("a", "alpha", "b", "beta")),
+                                  c_f=c_f)
         return {"params": n, "tokens": d, "granularity": None}
-    from .optimize import frontier
+    from .plan.solve import frontier
 
     if scalar:
         fr = frontier(_law(form, {n: float(v) for n, v in k.items()}, expansion_rate, c_f, c_r,
@@ -990,7 +989,7 @@ def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float
     """
     import dataclasses
 
-    from .optimize import resolve, solve
+    from .plan.solve import resolve, solve
 
     lnf = np.log(np.asarray(flops, dtype=float).reshape(-1))
     k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}

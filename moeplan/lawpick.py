@@ -161,7 +161,8 @@ def joint_evaluation(model, law, tokens=None, flops=None, bytes_per_param: float
     """
     import numpy as np
 
-    from .joint import joint_frontier, total_params
+    from .plan.experts import joint_frontier
+    from .plan.experts import total_params_with_embedding as total_params
 
     jm = joint_mapping(model, c_f=law.c_f)
     N, E = float(jm.n_active), jm.n_experts

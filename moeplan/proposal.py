@@ -84,6 +84,7 @@ class Proposal:
     n_blocks: float | None = None
     expansion_rate: float | None = None
     granularity: float | None = None
+    n_experts: float | None = None        # the joint law's E (model.n_experts alone)
     tokens: float | None = None
     flops: float | None = None
     c_f: float | None = None
@@ -260,7 +261,7 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
     shape_keys = [k for k in ("d_model", "n_blocks", "expansion_rate", "granularity",
                               "n_experts", "top_k", "vocab_size", "tied_embeddings")
                   if k in model]
-    config_path = None
+    config_path = joint_experts = None
     d_model = n_blocks = E = G = None
     if "config" in model:
         if shape_keys:
@@ -276,9 +277,13 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
         n_blocks = num("n_blocks", whole=True)
         E, G = num("expansion_rate"), num("granularity")
         n_exp, top_k = num("n_experts", whole=True), num("top_k", whole=True)
-        if (n_exp is None) != (top_k is None):
+        if n_exp is not None and top_k is None and E is None and G is None \
+                and _joint_law(law):
+            joint_experts, n_exp = n_exp, None   # the joint law: E experts, top-1
+        elif (n_exp is None) != (top_k is None):
             raise FileFormatError(f"{source}: model.n_experts and model.top_k go together "
-                                  f"(E = n_experts / top_k, G = top_k)")
+                                  f"(E = n_experts / top_k, G = top_k; n_experts alone is E "
+                                  f"for law: ludziejewski2025-joint)")
         if n_exp is not None:
             if top_k > n_exp:
                 raise FileFormatError(f"{source}: model.top_k {top_k:g} is more than "
@@ -318,9 +323,23 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
 
     limits = parse_limits(data["limits"], source, lines) if "limits" in data else None
     return Proposal(source=source, name=name, law=law, d_model=d_model, n_blocks=n_blocks,
+                    n_experts=joint_experts,
                     expansion_rate=E, granularity=G, tokens=tokens, flops=flops, c_f=c_f, c_r=c_r,
                     vocab_size=vocab, tied_embeddings=tied, bytes_per_param=bpp,
                     config_path=config_path, limits=limits, lines=lines)
+
+
+def _joint_law(law) -> bool:
+    """Whether the proposal names a law whose choice is the number of experts."""
+    if law is None:
+        return False
+    from .coefficients import load_law
+    from .errors import MoeplanError
+
+    try:
+        return load_law(law).choice == "n_experts"
+    except MoeplanError:
+        return False
 
 
 def load_proposal(path: str | os.PathLike) -> Proposal:

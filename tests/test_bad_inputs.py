@@ -304,7 +304,7 @@ ROWS = [
     (["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "1e300"],
      ["memory"]),                                                    # hung the search
     (["compare", "--flops", "1e22", "--json", "--csv"], ["exclude"]),
-    (["compare", "--flops", "1e22", "--memory", "80GB"], ["--memory", "joint"]),
+    (["compare", "--flops", "1e22", "--memory", "1MB"], ["--memory", "smallest model"]),
     (["compare", "--flops", "1e22", "--dense-law", "krajewski2024-moe"], ["dense"]),
     (["compare", "--flops", "1e22", "--law", "krajewski2024-dense"], ["dense"]),
     (["compare", "--flops", "1"], ["smallest model"]),

@@ -25,14 +25,7 @@ from moeplan.proposal import Limit, load_proposal, proposal_from_mapping
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-# SPEC.md §2, Table 1 (MoE, E = 64) and the dense row, typed in independently.
-MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
-DENSE = dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47)
-
-
-def moe_loss(N, D, G):
-    k = MOE
-    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+from reference import DENSE, MOE, moe_loss  # noqa: F401,E402
 
 
 def brute_force_optimum(F, E=64.0, c_f=6.0, c_r=14.0, r=64.0):
@@ -455,3 +448,44 @@ def test_file_and_command_line_disable_or_replace_a_default():
                        limit_overrides=parse_limit_options(["max_loss_gap=0.01"]))
     assert {c.name: c.source for c in r.checks}["max_loss_gap"] == "command line"
     assert r.limits_disabled == ()
+
+
+# ---------------------------------------------------------------- the joint law
+
+def test_joint_law_proposal_is_judged_with_its_own_counts():
+    """law: ludziejewski2025-joint, model {d_model, n_blocks, n_experts}: N_act with embeddings
+    (SPEC §7), F = 6·N_act·D, the loss from the reference, the optimum at least as good."""
+    from reference import joint_chinchilla_optimum, joint_loss
+
+    p = proposal(law="ludziejewski2025-joint", training={"tokens": "50B"},
+                 model={"d_model": 1024, "n_blocks": 16, "n_experts": 8})
+    r = check_proposal(p)
+    assert r.law == "ludziejewski2025-joint"
+    d, n, E, D, V = 1024, 16, 8, 50e9, 50257
+    n_act = 2 * d * V + 13 * n * d * d
+    m = r.proposal
+    assert m["n_active"] == 13 * n * d * d and m["n_total"] == (4 + 9 * E) * n * d * d
+    assert m["n_active_with_embedding"] == n_act and m["n_experts"] == E and m["top_k"] == 1
+    assert m["flops"] == pytest.approx(6 * n_act * D, rel=1e-12)
+    assert m["loss"] == pytest.approx(joint_loss(n_act, D, E), rel=1e-12)
+    # no limit: the best E of 1..32 at these FLOPs is the closed form's best
+    best = min(joint_loss(*joint_chinchilla_optimum(e, m["flops"]), e)
+               for e in (1, 2, 4, 8, 16, 32))
+    assert m["optimal_loss"] == pytest.approx(best, rel=1e-9)
+    assert m["loss_gap"] > 0 and 0 < m["compute_efficiency"] < 1
+    assert r.optimal["recommended"]["n_experts"] in (1, 2, 4, 8, 16, 32)
+    assert r.suggestion is not None and r.suggestion.startswith("E=")
+    # a compute-optimal proposal passes: take the planner's whole-number recommendation
+    rec = r.optimal["recommended"]
+    good = proposal(law="ludziejewski2025-joint", training={"tokens": rec["tokens"]},
+                    model={"d_model": int(rec["d_model"]), "n_blocks": int(rec["n_blocks"]),
+                           "n_experts": int(rec["n_experts"])})
+    assert check_proposal(good).passed
+
+
+def test_joint_law_needs_n_experts_and_other_laws_need_top_k():
+    with pytest.raises(MoeplanError, match="go together"):
+        proposal(model={"d_model": 1024, "n_blocks": 16, "n_experts": 8})
+    with pytest.raises(MoeplanError, match="n_experts is missing"):
+        check_proposal(proposal(law="ludziejewski2025-joint",
+                                model={"d_model": 1024, "n_blocks": 16}))

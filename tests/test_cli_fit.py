@@ -19,17 +19,14 @@ from moeplan.coefficients import load_law
 from conftest import data_path
 
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
-PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
+from reference import MOE as PAPER_MOE  # noqa: E402
+from reference import moe_loss  # noqa: E402
 CHIN_ARGS = ["--law-form", "dense", "--column", "params=Model Size", "--column",
              "flops=Training FLOP", "--drop-highest", "5"]
 
 
 def run(runner, *args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def moe_loss(n, d, g, k=PAPER_MOE):
-    return k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"] + k["b"] / d ** k["beta"]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -18,8 +17,7 @@ def run(runner, *args):
     return runner.invoke(app, ["lr", *args])
 
 
-def rule(n, e):
-    return math.exp(8.39 - 0.81 * math.log(n) - 0.25 * math.log(e))
+from reference import lr_rule as rule  # noqa: E402
 
 
 def test_lr_json(runner):

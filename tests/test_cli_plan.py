@@ -17,19 +17,11 @@ from moeplan.coefficients import law_to_mapping, load_law
 CONFIG_KEYS = {"granularity", "expansion_rate", "n_experts", "top_k", "d_model", "n_blocks",
                "d_expert", "n_active", "n_total", "tokens", "flops", "router_flops", "loss",
                "tokens_per_active_param"}
-DENSE = dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47)
+from reference import dense_flops_to_reach  # noqa: E402
 
 
 def run(runner, *args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def dense_flops_to_reach(loss, k=DENSE):
-    """Chinchilla optimum reaching `loss`: at the optimum α·a/N^α = β·b/D^β (SPEC §4)."""
-    p = (loss - k["c"]) / (1 + k["alpha"] / k["beta"])     # a / N^α
-    N = (k["a"] / p) ** (1 / k["alpha"])
-    D = (k["b"] / (k["alpha"] * p / k["beta"])) ** (1 / k["beta"])
-    return 6 * N * D
 
 
 def one_line_error(r, *needles):
@@ -170,7 +162,7 @@ def test_optimize_with_bootstrap_law_file(runner, tmp_path):
     (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
      ["--granularity", "does not apply", "ludziejewski2025-joint"]),
     (["--target-loss", "2.2", "--law", "ludziejewski2025-joint", "--gpu", "h100"],
-     ["--target-loss, --gpu", "do not apply"]),
+     ["--target-loss", "does not apply"]),
     (["--law", "ludziejewski2025-joint"], ["--flops"]),
     (["--flops", "1e22", "--experts", "4"], ["--experts", "ludziejewski2025-joint"]),
     (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "2.5"],
@@ -244,7 +236,8 @@ def test_compare_without_a_comparable_dense_law(runner):
     (["--flops", "1e20", "--law", "krajewski2024-dense"], ["MoE law"]),
     (["--flops", "1e20", "--law", "ludziejewski2025-joint", "--dense-law",
       "krajewski2024-dense"], ["--dense-law", "does not apply"]),
-    (["--flops", "1e20", "--memory", "80GB"], ["--memory", "ludziejewski2025-joint"]),
+    (["--flops", "1e20", "--law", "ludziejewski2025-joint", "--granularity", "8"],
+     ["--granularity", "does not apply"]),
     (["--flops", "1e20", "--dense-law", "krajewski2024-moe"], ["--dense-law"]),
     (["--flops", "1e20", "--json", "--csv"], ["--json", "--csv"]),
 ])
@@ -307,11 +300,11 @@ def test_sweep_plot_without_matplotlib(runner, tmp_path, monkeypatch):
     (["--from", "1e20", "--to", "1e22", "--points", "200000"], ["points"]),
     (["--from", "1e20", "--to", "1e22", "--points", "1"], ["one point"]),
     (["--from", "0", "--to", "1e22"], ["--from"]),
-    (["--from", "1e20", "--to", "1e22", "--plot", "out.pdf"], [".png or .svg"]),
+    (["--from", "1e20", "--to", "1e22", "--plot", "out.txt"], [".png, .svg or .pdf"]),
     (["--from", "1e20", "--to", "1e22", "--plot", "/no/such/dir/f.png"], ["does not exist"]),
     (["--from", "1e20", "--to", "1e22", "--law", "ludziejewski2025-joint", "--c-r", "6"],
      ["--c-r", "does not apply"]),
-    (["--from", "1e20", "--to", "1e22", "--kv-tokens", "1M"], ["--kv-tokens", "joint"]),
+    (["--from", "1e20", "--to", "1e22", "--memory", "1MB"], ["--memory", "smallest"]),
 ])
 def test_sweep_bad_input(runner, args, needles):
     one_line_error(run(runner, "sweep", *args), *needles)
@@ -378,3 +371,58 @@ def test_sweep_warns_like_compare_for_a_dense_law_fitted_on_other_data(runner):
     r = run(runner, "sweep", "--from", "1e20", "--to", "1e21", "--points", "2", "--dense-law",
             "hoffmann2022-chinchilla", "--json")
     assert r.exit_code == 0 and "not comparable" in r.stderr
+
+
+@pytest.mark.parametrize("law", ["krajewski2024-moe", "ludziejewski2025-joint"])
+def test_compare_and_sweep_take_memory_limits_under_every_law(runner, law):
+    """--memory bounds every model of compare and sweep, whatever the law (SPEC §7 memory:
+    weights, router and embeddings where counted, 2 bytes each)."""
+    r = run(runner, "compare", "--flops", "1e22", "--law", law, "--memory", "16GB", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["schema_version"] == 2 and data["command"] == "compare"
+    row = data["rows"][0]
+    for key in ("dense", "moe_g1", "moe_opt"):
+        assert row[key]["memory_bytes"] <= 16e9 * (1 + 1e-12)
+    free = json.loads(run(runner, "compare", "--flops", "1e22", "--law", law, "--json").stdout)
+    assert free["rows"][0]["moe_opt"]["loss"] < row["moe_opt"]["loss"]   # the limit binds
+    r = run(runner, "sweep", "--from", "1e20", "--to", "1e23", "--points", "4", "--law", law,
+            "--memory", "16GB", "--json")
+    assert r.exit_code == 0, r.stderr
+    for x in json.loads(r.stdout)["rows"]:
+        assert x["budget_flops"] == x["flops"] and x["loss"] is not None
+
+
+def test_every_law_has_the_same_json_keys(runner):
+    """CLI.md Version 2: optimize, compare and sweep documents, their rows and configuration
+    objects have the same key sets under every law."""
+    keys = {}
+    for law in ("krajewski2024-moe", "krajewski2024-dense", "ludziejewski2025-joint"):
+        docs = {}
+        for args in (["optimize", "--flops", "1e21"], ["compare", "--flops", "1e21"],
+                     ["sweep", "--from", "1e20", "--to", "1e21", "--points", "2"]):
+            r = run(runner, *args, "--law", law, "--json")
+            if r.exit_code == 2 and args[0] != "optimize":   # compare/sweep need an MoE law
+                assert law == "krajewski2024-dense", r.stderr
+                continue
+            assert r.exit_code == 0, r.stderr
+            d = json.loads(r.stdout)
+            assert d["schema_version"] == 2 and d["command"] == args[0]
+            docs[args[0]] = set(d)
+            if args[0] == "optimize":
+                docs["config"] = set(d["recommended"])
+                docs["candidate"] = set(d["candidates"][0])
+            else:
+                docs[args[0] + "_row"] = set(d["rows"][0])
+            if args[0] == "compare":
+                docs["dense"] = set(d["rows"][0]["dense"])
+                assert set(d["rows"][0]["moe_opt"]) == docs["config"]
+        keys[law] = docs
+    moe, dense, joint = (keys[k] for k in ("krajewski2024-moe", "krajewski2024-dense",
+                                           "ludziejewski2025-joint"))
+    assert moe == joint
+    assert {k: v for k, v in moe.items() if k in dense} == dense
+    assert {"n_active", "n_total", "tokens", "flops", "loss", "d_model", "n_blocks", "n_experts",
+            "top_k", "d_expert", "n_heads", "head_dim", "granularity", "expansion_rate",
+            "loss_range"} <= moe["config"]
+    assert "budget_flops" in moe["compare_row"] and "budget_flops" in moe["sweep_row"]

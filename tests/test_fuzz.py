@@ -146,7 +146,7 @@ def test_proposal_loader_never_crashes(tmp_path_factory, data):
 @given(data=st.one_of(_mutated(LAW), st.text(max_size=60)))
 def test_law_loader_never_crashes(tmp_path_factory, data):
     from moeplan.coefficients import load_law
-    from moeplan.optimize import optimize
+    from moeplan import optimize
 
     text = data if isinstance(data, str) else yaml.safe_dump(data)
     path = _write(tmp_path_factory, "law.yaml", text)
@@ -253,7 +253,7 @@ def test_valid_proposals_load_and_check(tmp_path_factory, k, n_blocks, G, E, tok
        c=st.floats(0.0, 3.0))
 def test_valid_law_files_load_and_plan(tmp_path_factory, a, alpha, b, beta, g, gamma, c):
     from moeplan.coefficients import load_law
-    from moeplan.optimize import optimize
+    from moeplan import optimize
 
     k = dict(a=a, alpha=alpha, b=b, beta=beta, g=g, gamma=gamma, c=c)
     text = ("name: valid-law\nform: fine_grained_moe\ncoefficients: {"

@@ -1,4 +1,4 @@
-"""The Joint MoE law core (moeplan.joint) against SPEC.md §7, computed independently here.
+"""The Joint MoE law core (moeplan.plan.experts) against SPEC.md §7, computed independently here.
 
 Every expected number below comes from SPEC §7's formulas written out again in this file with
 plain Python floats and integers (or from the paper's values quoted in SPEC), never from the
@@ -21,66 +21,31 @@ from hypothesis import strategies as st
 
 from moeplan import load_law
 from moeplan.errors import InfeasibleError, InputError
-from moeplan.joint import (
-    DEFAULT_EXPERTS,
-    JointConstraints,
-    compare_joint,
-    flops_to_reach_joint,
-    joint_frontier,
-    learning_rate,
-    learning_rate_advice,
-    memory_bytes,
-    optimize_joint,
-    parse_experts,
-    rule_of_thumb_check,
-    sweep_joint,
-)
+from moeplan import compare, optimize, sweep
 from moeplan.laws import joint_chinchilla_coefficients, joint_e_hat
+from moeplan.laws.joint import learning_rate, learning_rate_advice
+from moeplan.plan import Limits
+from moeplan.plan.experts import (DEFAULT_EXPERTS, flops_to_reach_joint, joint_frontier,
+                                  memory_bytes, parse_experts, rule_of_thumb_check)
+
+from reference import ASPECT as R, JOINT as K, VOCAB as V  # noqa: E402,F401
+from reference import e_hat, joint_chinchilla_optimum as chinchilla_optimum  # noqa: E402
+from reference import joint_loss as ref_loss, joint_n_act as n_act_int  # noqa: E402
+from reference import joint_n_total as n_total_int, reduction  # noqa: E402
 
 LAW = "ludziejewski2025-joint"
-# SPEC.md §7, rounded coefficients as printed there.
-K = dict(a=35.91, alpha=-0.1889, delta=-0.2285, gamma=0.0098, b=35.98, beta=-0.1775,
-         omega=0.5529, zeta=-0.0259, e_start=2.0732, e_max=290.4521, c=1.3637)
-V = 50257
-R = 64  # n_blocks = d_model / 64
 
 
-# ---- independent reference formulas (SPEC §7) ---------------------------------------------
-
-def e_hat(e):
-    return 1.0 / (1.0 / (e - 1.0 + 1.0 / (1.0 / K["e_start"] - 1.0 / K["e_max"]))
-                  + 1.0 / K["e_max"])
+def optimize_joint(law, flops, experts=None, **limits):
+    return optimize(law, flops, experts=experts, **limits)
 
 
-def reduction(e):
-    eh = e_hat(e)
-    return (K["a"] * eh ** K["delta"], K["alpha"] + K["gamma"] * math.log(eh),
-            K["b"] * eh ** K["omega"], K["beta"] + K["zeta"] * math.log(eh))
+def compare_joint(law, flops, experts=None, **limits):
+    return compare(law, flops, experts=experts, **limits)
 
 
-def ref_loss(n_act, tokens, e):
-    m, mu, n, nu = reduction(e)
-    return m * n_act**mu + n * tokens**nu + K["c"]
-
-
-def n_act_int(n_blocks):
-    d = R * n_blocks
-    return 2 * d * V + 13 * n_blocks * d * d
-
-
-def n_total_int(n_blocks, e):
-    d = R * n_blocks
-    return 2 * d * V + (4 + 9 * e) * n_blocks * d * d
-
-
-def chinchilla_optimum(e, flops):
-    """Closed form of min m·N^μ + n·D^ν s.t. 6·N·D = F (N the free variable, with embeddings).
-
-    Stationarity: m·μ·N^μ = n·ν·D^ν with D = F/(6N), so N^(μ+ν) = (n·ν)/(m·μ)·(F/6)^ν.
-    """
-    m, mu, n, nu = reduction(e)
-    N = ((n * nu) / (m * mu) * (flops / 6.0) ** nu) ** (1.0 / (mu + nu))
-    return N, flops / (6.0 * N)
+def sweep_joint(law, flops_from, flops_to, points=25, experts=None, **limits):
+    return sweep(law, flops_from, flops_to, points, experts=experts, **limits)
 
 
 def fits(n_blocks, e, memory, kv_tokens, bpp):
@@ -169,7 +134,7 @@ def test_compute_optimal_matches_closed_form(e):
 
 def test_inference_aware_against_dense_grid():
     F, d_inf = 1e21, 5e11
-    fr = joint_frontier(LAW, F, [1, 8], JointConstraints(inference_tokens=d_inf))
+    fr = joint_frontier(LAW, F, [1, 8], Limits(inference_tokens=d_inf))
     for j, e in enumerate([1, 8]):
         m, mu, nn, nu = reduction(e)
         lo, hi = math.log(1e7), math.log(F / (6 + 2 * d_inf))
@@ -189,7 +154,7 @@ def test_inference_aware_against_dense_grid():
 
 
 def test_memory_binds_exactly_in_continuous_solution():
-    cons = JointConstraints.make(memory=8e9, kv_tokens=2e5)
+    cons = Limits(memory=8e9, kv_tokens=2e5)
     fr = joint_frontier(LAW, [1e21], [1, 4, 16], cons)
     for j, e in enumerate([1, 4, 16]):
         assert fr.binding[0, j] == "memory"
@@ -199,12 +164,18 @@ def test_memory_binds_exactly_in_continuous_solution():
         assert fr.loss[0, j] > fr.unconstrained_loss[0, j]
 
 
-def test_max_total_params_counts_embeddings():
+def test_max_total_params_counts_non_embedding_parameters():
+    """max_total_params caps n_total without embeddings, as for every law."""
     plan = optimize_joint(LAW, 1e21, experts=[4], max_total_params=1e9)
     rec = plan.recommended
     assert rec.binding_constraint == "max_total_params"
     k = int(rec.n_blocks)
-    assert n_total_int(k, 4) <= 1e9 < n_total_int(k + 1, 4)
+
+    def body(k):
+        return n_total_int(k, 4) - 2 * R * k * V
+
+    assert body(k) <= 1e9 < body(k + 1)
+    assert rec.n_total == body(k)
     assert plan.problem == "model-memory"
 
 
@@ -237,8 +208,8 @@ def test_recommended_is_best_whole_model(memory, kv, d_inf):
     assert rec.tokens == pytest.approx(D, rel=1e-13)
     assert rec.flops + rec.inference_flops == pytest.approx(F, rel=1e-13)
     for cand in plan.candidates:  # each per-E row is that E's best whole model too
-        assert cand.realizable.n_blocks == results[cand.n_experts][1]
-        assert cand.realizable.loss >= cand.continuous.loss - 1e-12
+        assert cand.realized.n_blocks == results[cand.choice][1]
+        assert cand.realized.loss >= cand.continuous.loss - 1e-12
     if memory is not None:
         assert fits(int(rec.n_blocks), e_best, memory, kv, 2.0)
     assert plan.continuous.loss <= rec.loss + 1e-12
@@ -263,8 +234,8 @@ def test_recommended_respects_memory_exactly(memory, kv, bpp, log_f, experts):
     if rec.binding_constraint == "memory":
         assert not fits(k + 1, e, memory, kv, bpp)
     for cand in plan.candidates:
-        if cand.realizable is not None:
-            assert fits(int(cand.realizable.n_blocks), cand.n_experts, memory, kv, bpp)
+        if cand.realized is not None:
+            assert fits(int(cand.realized.n_blocks), cand.choice, memory, kv, bpp)
         if cand.continuous is not None:
             assert cand.continuous.loss >= cand.unconstrained_loss - 1e-12
             assert cand.continuous.memory_bytes <= memory * (1 + 1e-12)
@@ -274,13 +245,13 @@ def test_recommended_respects_memory_exactly(memory, kv, bpp, log_f, experts):
 @given(log_f=st.floats(17, 26), e=st.sampled_from([1, 2, 8, 32]))
 def test_optimum_loss_falls_with_budget(log_f, e):
     fr = joint_frontier(LAW, [10.0**log_f, 10.0 ** (log_f + 0.1)], [e],
-                        JointConstraints.make(memory=1e10))
+                        Limits(memory=1e10))
     assert fr.loss[1, 0] < fr.loss[0, 0]
 
 
 def test_vectorised_equals_scalar():
     budgets = np.logspace(19, 24, 7)
-    cons = JointConstraints.make(memory=2e10, kv_tokens=1e4, inference_tokens=1e10)
+    cons = Limits(memory=2e10, kv_tokens=1e4, inference_tokens=1e10)
     fr = joint_frontier(LAW, budgets, None, cons)
     assert fr.loss.shape == (7, len(DEFAULT_EXPERTS))
     for i, F in enumerate(budgets):
@@ -293,8 +264,9 @@ def test_vectorised_equals_scalar():
 @pytest.mark.parametrize("experts", [[2.5], [0], [-1], [float("nan")], [], [True], ["x"],
                                      [1, 2, 3.5]])
 def test_bad_experts(experts):
-    with pytest.raises(InputError, match="--experts"):
+    with pytest.raises(InputError, match="experts") as exc:
         optimize_joint(LAW, 1e21, experts=experts)
+    assert exc.value.param == "experts"
 
 
 def test_parse_experts_dedupes_and_sorts():
@@ -316,27 +288,35 @@ def test_memory_below_smallest_model():
 
 
 def test_max_total_params_below_smallest_model():
-    with pytest.raises(InfeasibleError, match="--max-total-params"):
-        optimize_joint(LAW, 1e21, max_total_params=1e6)
+    with pytest.raises(InfeasibleError, match="max_total_params") as exc:
+        optimize_joint(LAW, 1e21, max_total_params=5e4)   # one block of d_model 64: 53,248
+    assert exc.value.param == "max_total_params"
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(flops=3e7), "too small"),
     (dict(flops=1e20, inference_tokens=1e13), "inference"),
-    (dict(flops=-1.0), "--flops"),
-    (dict(flops=float("inf")), "--flops"),
-    (dict(flops=1e21, memory=0), "--memory"),
-    (dict(flops=1e21, kv_tokens=-5), "--kv-tokens"),
-    (dict(flops=1e21, bytes_per_param=0), "--bytes-per-param"),
+    (dict(flops=-1.0), "flops"),
+    (dict(flops=float("inf")), "flops"),
+    (dict(flops=1e21, memory=0), "memory"),
+    (dict(flops=1e21, kv_tokens=-5), "kv_tokens"),
+    (dict(flops=1e21, bytes_per_param=0), "bytes_per_param"),
 ])
 def test_bad_numbers(kwargs, match):
-    with pytest.raises((InputError, InfeasibleError), match=match):
+    """Core errors name the parameter (``param``), never a CLI flag."""
+    with pytest.raises((InputError, InfeasibleError)) as exc:
         optimize_joint(LAW, **kwargs)
+    assert exc.value.param == match or match in str(exc.value)
+    assert "--" not in str(exc.value)
 
 
 def test_other_law_forms_refused():
+    from moeplan.plan import experts
+
     with pytest.raises(InputError, match="joint_moe"):
-        optimize_joint("krajewski2024-moe", 1e21)
+        experts.optimize("krajewski2024-moe", 1e21)
+    with pytest.raises(InputError, match="granularities does not apply"):
+        optimize_joint(LAW, 1e21, granularities=[8])
 
 
 def test_extrapolation_warnings():
@@ -366,7 +346,7 @@ def test_learning_rate_rule():
 
 @pytest.mark.parametrize("memory", [None, 1.6e10])
 def test_flops_to_reach_round_trip(memory):
-    cons = JointConstraints.make(memory=memory)
+    cons = Limits(memory=memory)
     for F in (3e19, 1e22):
         loss = float(joint_frontier(LAW, F, [1], cons).loss[0, 0])
         assert flops_to_reach_joint(LAW, loss, 1, cons) == pytest.approx(F, rel=1e-9)
@@ -384,7 +364,7 @@ def test_flops_to_reach_matches_the_closed_form(e):
 
 
 def test_flops_to_reach_unreachable_under_memory():
-    cons = JointConstraints.make(memory=1e9)
+    cons = Limits(memory=1e9)
     d = float(joint_frontier(LAW, 1e30, [1], cons).d_model[0, 0])
     floor = ref_loss(2 * d * V + 13 * d**3 / R, 1e300, 1)  # infinite data, capped model
     assert flops_to_reach_joint(LAW, floor - 1e-3, 1, cons) == math.inf
@@ -414,11 +394,14 @@ def test_compare_dense_vs_moe():
     cmp = compare_joint(LAW, [1e20, 1e22], memory=16e9)
     for row in cmp.rows:
         dense_plan = optimize_joint(LAW, row.budget_flops, experts=[1], memory=16e9)
-        assert row.dense == dense_plan.recommended
+        same = ("d_model", "n_blocks", "n_experts", "tokens", "loss")
+        assert [getattr(row.dense, k) for k in same] == \
+            [getattr(dense_plan.recommended, k) for k in same]
         moe_plan = optimize_joint(LAW, row.budget_flops, experts=[2, 4, 8, 16, 32], memory=16e9)
-        assert row.moe_opt == moe_plan.recommended
+        assert [getattr(row.moe_opt, k) for k in same] == \
+            [getattr(moe_plan.recommended, k) for k in same]
         mult = flops_to_reach_joint(LAW, moe_plan.continuous.loss, 1,
-                                    JointConstraints.make(memory=16e9))
+                                    Limits(memory=16e9))
         assert row.dense_compute_multiplier == pytest.approx(mult / row.budget_flops, rel=1e-12)
         assert (row.dense_compute_multiplier > 1) == (moe_plan.continuous.loss
                                                       < dense_plan.continuous.loss)
@@ -432,17 +415,17 @@ def test_compare_dense_vs_moe():
 
 def test_sweep_memory_optimal_experts():
     sw = sweep_joint(LAW, 1e19, 1e24, 11, memory=16e9)
-    best = sw.best_experts()
+    best = sw.n_experts
     assert best[0] == 32 and best[-1] == 1          # MoE wins small budgets, dense wins big ones
     assert np.all(np.diff(best) <= 0)                # fewer experts as the budget grows
-    assert np.all(sw.best_experts(unconstrained=True) == 32)
-    plan = optimize_joint(LAW, sw.budgets[5], memory=16e9)
+    assert np.all(sw.unconstrained_choice == 32)
+    plan = optimize_joint(LAW, sw.flops[5], memory=16e9)
     assert sw.rows()[5]["loss"] == pytest.approx(plan.continuous.loss, rel=1e-13)
     assert sw.rows()[5]["n_experts"] == plan.continuous.n_experts
     json.dumps(sw.to_dict())  # plain values only
-    with pytest.raises(InputError, match="--to"):
+    with pytest.raises(InputError, match="flops_to"):
         sweep_joint(LAW, 1e22, 1e20, 5)
-    with pytest.raises(InputError, match="--points"):
+    with pytest.raises(InputError, match="points"):
         sweep_joint(LAW, 1e20, 1e22, 1)
     with pytest.raises(InfeasibleError):
         sweep_joint(LAW, 1e20, 1e22, 5, memory=1e6)
@@ -450,31 +433,48 @@ def test_sweep_memory_optimal_experts():
 
 def test_plot(tmp_path):
     pytest.importorskip("matplotlib")
-    from moeplan.plot_joint import plot_joint_sweep
+    from moeplan.plot import frontier_figure, save_figure
 
     sw = sweep_joint(LAW, 1e19, 1e23, 9, memory=16e9)
-    out = plot_joint_sweep(sw, tmp_path / "joint.png")
+    out = Path(save_figure(frontier_figure(sw), tmp_path / "joint.png"))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(InputError, match=".png"):
-        plot_joint_sweep(sw, tmp_path / "joint.txt")
+        save_figure(frontier_figure(sw), tmp_path / "joint.txt")
 
 
 def test_plot_without_matplotlib(tmp_path, monkeypatch):
     from moeplan.errors import MoeplanError
-    from moeplan.plot_joint import plot_joint_sweep
+    from moeplan.plot import frontier_figure
 
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
     sw = sweep_joint(LAW, 1e19, 1e23, 3)
     with pytest.raises(MoeplanError, match=r"moeplan\[plot\]"):
-        plot_joint_sweep(sw, tmp_path / "joint.png")
+        frontier_figure(sw)
     assert not (tmp_path / "joint.png").exists()
 
 
 def test_core_imports_no_cli_or_heavy_modules():
-    code = ("import sys, json, moeplan.joint, moeplan.plot_joint; "
+    code = ("import sys, json, moeplan.plan.experts, moeplan.plot; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('typer', 'rich', 'click', 'scipy', 'matplotlib'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def test_public_frontier_is_vectorised_for_the_joint_law():
+    """moeplan.frontier(law, budgets): arrays, the best E's closed-form optimum per budget."""
+    from moeplan import frontier
+
+    budgets = np.logspace(19, 23, 5)
+    fr = frontier(LAW, budgets)
+    assert fr.loss.shape == budgets.shape and fr.loss_per_choice.shape == (5, 6)
+    for i, F in enumerate(budgets):
+        best = min((ref_loss(*chinchilla_optimum(e, F), e), e) for e in DEFAULT_EXPERTS)
+        assert fr.loss[i] == pytest.approx(best[0], rel=1e-12)
+        assert fr.choice[i] == best[1] and fr.granularity[i] == 1
+        d = fr.d_model[i]
+        assert fr.n_active[i] == pytest.approx(13 * d**3 / R, rel=1e-12)   # no embeddings
+    capped = frontier(LAW, budgets, memory=16e9)
+    assert np.all(capped.loss >= fr.loss - 1e-12)

@@ -11,25 +11,15 @@ from hypothesis import strategies as st
 
 from moeplan import load_law
 
-# SPEC.md §2 tables, typed in by hand.
-SPEC_SETS = {
-    "krajewski2024-moe": dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47),
-    "krajewski2024-moe-robust": dict(a=17.6, alpha=0.114, b=26.7, beta=0.140, g=2.07, gamma=0.570,
-                                     c=0.472),
-    "krajewski2024-moe-e16": dict(a=19.64, alpha=0.124, b=57.07, beta=0.169, g=1.18, gamma=0.986,
-                                  c=0.472),
-    "krajewski2024-dense": dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47),
-    "hoffmann2022-chinchilla": dict(a=406.4, alpha=0.34, b=410.7, beta=0.28, c=1.69),
-    "besiroglu2024-chinchilla": dict(a=482.01, alpha=0.3478, b=2085.43, beta=0.3658, c=1.8172),
-}
+from reference import SPEC_SETS, dense_loss, moe_loss
 
 
 def spec_moe_loss(k, N, D, G):
-    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+    return moe_loss(N, D, G, k)
 
 
 def spec_dense_loss(k, N, D):
-    return k["c"] + k["a"] / N ** k["alpha"] + k["b"] / D ** k["beta"]
+    return dense_loss(N, D, k)
 
 
 @pytest.mark.parametrize("name", sorted(SPEC_SETS))
@@ -107,3 +97,15 @@ def test_unpublished_low_end_gives_no_warning_below():
     assert joint.range_warnings(params=1e3) == []
     (w,) = joint.range_warnings(params=5.4e9)
     assert "active parameters (with embeddings)" in w and "up to 2.7e+09" in w
+
+
+def test_a_loaded_law_cannot_be_edited_by_a_caller():
+    law = load_law("krajewski2024-moe")
+    with pytest.raises(TypeError):
+        law.coefficients["a"] = 99.0
+    with pytest.raises(TypeError):
+        law.fitted_range["params"] = (1.0, 2.0)
+    assert load_law("krajewski2024-moe").coefficients["a"] == 18.1
+    assert law.choice == "granularity"
+    assert load_law("krajewski2024-dense").choice is None
+    assert load_law("ludziejewski2025-joint").choice == "n_experts"

@@ -1,4 +1,4 @@
-"""The continuous compute-optimal solver (moeplan.optimize) against independent references.
+"""The continuous compute-optimal solver (moeplan.plan) against independent references.
 
 Every expected number is computed here from SPEC.md's formulas (brute-force grids, the
 Chinchilla closed form), never taken from the code under test.
@@ -16,17 +16,12 @@ from hypothesis import strategies as st
 from moeplan import load_law
 from moeplan.coefficients import law_from_mapping
 from moeplan.errors import InfeasibleError, InputError
-from moeplan.optimize import (
-    GRANULARITIES_DEFAULT,
-    compute_optimal_loss,
-    flops_to_reach,
-    frontier,
-    optimize,
-)
+from moeplan import optimize
+from moeplan.plan.solve import (GRANULARITIES_DEFAULT, compute_optimal_loss, flops_to_reach,
+                                frontier)
 
-# SPEC.md §2, Table 1
-MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
-DENSE = dict(a=16.3, alpha=0.126, b=26.7, beta=0.127, c=0.47)
+from reference import DENSE, MOE, chinchilla_params
+from reference import moe_loss as spec_moe_loss  # noqa: E402
 POWERS = [2.0**i for i in range(9)]
 
 
@@ -35,7 +30,7 @@ def spec_loss(d_model, budget, G, E=64.0, r=64.0, c_f=6.0, c_r=14.0, k=MOE):
     n = d_model / r
     N = d_model**2 * (8 * E + 4) * n
     D = budget / ((12 * d_model**2 * c_f + d_model * E * G * c_r) * n)
-    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+    return spec_moe_loss(N, D, G, k)
 
 
 def brute_force(budget, G, **kw):
@@ -103,7 +98,7 @@ def test_closed_form_without_router(moe):
             al, be = k["alpha"], k["beta"]
             # minimise A N^-α + b D^-β with F = 6·N_act·D = 6·12/(8E+4)·N·D
             c_eff = 6.0 * 12.0 / (8 * 64 + 4)
-            N = (al * A / (be * k["b"])) ** (1 / (al + be)) * (budget / c_eff) ** (be / (al + be))
+            N = chinchilla_params(budget, k, c_eff, a=A)
             D = budget / (c_eff * N)
             expected = k["c"] + A / N**al + k["b"] / D**be
             got = compute_optimal_loss(moe, budget, granularities=[G], c_r=0.0)
@@ -114,7 +109,7 @@ def test_dense_law_is_the_chinchilla_optimum(dense):
     k = DENSE
     al, be = k["alpha"], k["beta"]
     for budget in (1e18, 1e20, 1e24):
-        N = (al * k["a"] / (be * k["b"])) ** (1 / (al + be)) * (budget / 6) ** (be / (al + be))
+        N = chinchilla_params(budget, k)
         D = budget / (6 * N)
         expected = k["c"] + k["a"] / N**al + k["b"] / D**be
         assert abs(compute_optimal_loss(dense, budget) - expected) / expected <= 1e-12
@@ -156,7 +151,7 @@ def test_compute_multipliers_against_independent_grid(moe, dense):
     al, be = k["alpha"], k["beta"]
 
     def dense_opt_loss(F):
-        N = (al * k["a"] / (be * k["b"])) ** (1 / (al + be)) * (F / 6) ** (be / (al + be))
+        N = chinchilla_params(F, k)
         return k["c"] + k["a"] / N**al + k["b"] / (F / (6 * N)) ** be
 
     lo, hi = math.log(budget), math.log(budget * 1e4)
@@ -194,7 +189,7 @@ def test_bad_budgets_and_targets(moe):
         flops_to_reach(moe, 0.47)
     with pytest.raises(InfeasibleError, match="floor"):
         flops_to_reach(moe, [2.0, 0.3])
-    with pytest.raises(InputError, match="optimize_joint"):
+    with pytest.raises(InputError, match="joint MoE law"):
         compute_optimal_loss(load_law("ludziejewski2025-joint"), 1e20)
 
 
@@ -418,8 +413,7 @@ def test_dense_law_plans_a_dense_model(dense):
     F = 1e21
     res = optimize(dense, F)
     k = DENSE
-    al, be = k["alpha"], k["beta"]
-    N = (al * k["a"] / (be * k["b"])) ** (1 / (al + be)) * (F / 6) ** (be / (al + be))
+    N = chinchilla_params(F, k)
     c = res.continuous
     assert c.n_total == pytest.approx(N, rel=1e-9)
     assert c.n_active == pytest.approx(N, rel=1e-9)

@@ -278,4 +278,4 @@ def test_csv_is_rows_only():
     result = run(["sweep", "--from", "1e20", "--to", "1e22", "--points", "3", "--csv"])
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and len(lines) == 4
-    assert lines[0].startswith("flops,") and "warning" not in result.stdout
+    assert lines[0].startswith("budget_flops,") and "warning" not in result.stdout

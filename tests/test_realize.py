@@ -1,4 +1,4 @@
-"""Realizable architectures (moeplan.realize via optimize): whole numbers, exact budgets, and
+"""Realizable architectures (moeplan.plan.realize via optimize): whole numbers, exact budgets, and
 the best one found by an independent exhaustive enumeration."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from moeplan import load_law
 from moeplan.errors import InfeasibleError
 from moeplan.hardware import ACCELERATORS, get_accelerator, training_time
-from moeplan.optimize import optimize
+from moeplan import optimize
 
 MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
 POWERS = [2.0**i for i in range(9)]

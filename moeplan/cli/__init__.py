@@ -77,7 +77,7 @@ class MoeplanGroup(TyperGroup):
         except MoeplanError as exc:
             if debug:
                 raise
-            _error_line(prog, str(exc))
+            _error_line(prog, flag_message(exc))
             sys.exit(2)
         except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command
             _help_on_stderr(exc.ctx.command if exc.ctx else self, prog)
@@ -163,6 +163,24 @@ def _shorten(word: str) -> str:
     if len(word) <= _MAX_WORD:
         return word
     return f"{word[:100]}…{word[-40:]} ({len(word):,} characters)"
+
+
+#: Library parameters whose flag is not ``--`` + the name with dashes.
+_FLAGS = {"flops_from": "--from", "flops_to": "--to", "expansion_rate": "--expansion",
+          "granularities": "--granularity", "n_alternatives": "--alternatives"}
+
+
+def flag_message(exc: MoeplanError) -> str:
+    """The message with the parameter it names (``exc.param``) shown as its CLI flag."""
+    msg, param = str(exc), getattr(exc, "param", None)
+    if not param:
+        return msg
+    flag = _FLAGS.get(param, "--" + param.replace("_", "-"))
+    if msg.startswith(flag):
+        return msg
+    if msg.startswith(param):
+        return flag + msg[len(param):]
+    return f"{flag}: {msg}"
 
 
 def _error_line(prog: str, message: str) -> None:

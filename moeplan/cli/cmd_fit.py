@@ -239,9 +239,10 @@ def fit_command(
     if out is not None:
         check_output_path(out, inputs=[file], what="--out")
     if plot is not None:
-        from ..plot_fit import check_fit_plot_path
+        from ..plot import check_plot_path, load_matplotlib
 
-        check_fit_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        check_plot_path(plot)  # before fitting: no extra, bad name or missing folder
+        load_matplotlib()
         check_output_path(plot, inputs=[file] + ([out] if out else []), what="--plot")
 
     runs = read_runs(file, law_form, columns, skip_invalid=skip_invalid)
@@ -413,9 +414,9 @@ def fit_command(
             data["out"] = out
             lines.append(f"wrote {out}: use it with --law {out}")
     if plot is not None:
-        from ..plot_fit import plot_fit
+        from ..plot import fit_figure, save_figure
 
-        plot_fit(runs, result, plot)
+        save_figure(fit_figure(runs, result), plot)
         data["plot"] = plot
         lines.append(f"wrote {plot}")
     code = 0 if result.success else EXIT_NOT_CONVERGED

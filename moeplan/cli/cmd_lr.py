@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
+from ..units import format_count
 from .common import COUNT, POSITIVE_INT, JsonFlag, finish, output_format
+from .render import Report, Table
 
 
 def lr_command(
@@ -26,10 +28,26 @@ def lr_command(
 
     Example: moeplan lr --params 1.2B --experts 8
     """  # noqa: E501 (one line per paragraph: the help renderer keeps line breaks)
-    from .joint_views import learning_rate_report  # not at start-up: keeps `moeplan --help` fast
-
     fmt = output_format(json_flag)
     finish(learning_rate_report(params, experts), fmt)
+
+
+def learning_rate_report(n_active_non_embedding: float, n_experts: float) -> Report:
+    """``moeplan lr``: the Joint MoE paper's learning-rate rule, with its source and range."""
+    from ..laws.joint import LR_RANGE_TEXT, learning_rate_advice
+
+    adv = learning_rate_advice(n_active_non_embedding, n_experts)
+    rows = [
+        ["learning rate", f"{adv.learning_rate:.4g}"],
+        ["active non-embedding parameters", f"{format_count(adv.n_active)} ({adv.n_active:,.0f})"],
+        ["experts E", f"{adv.n_experts:g}"],
+        ["rule", adv.formula],
+        ["fitted on", LR_RANGE_TEXT],
+        ["source", adv.source],
+    ]
+    table = Table("Learning rate (Joint MoE scaling laws)", ["", "value"], rows)
+    data = {k: v for k, v in adv.to_dict().items() if k != "warnings"}  # the renderer adds them
+    return Report(data=data, tables=[table], warnings=list(adv.warnings))
 
 
 COMMANDS: dict[str, tuple] = {"lr": (lr_command, {})}

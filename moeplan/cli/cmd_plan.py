@@ -1,7 +1,9 @@
-"""``moeplan optimize``, ``moeplan compare`` and ``moeplan sweep``: the compute-optimal planner.
+"""``moeplan optimize``, ``moeplan compare`` and ``moeplan sweep``: one planner, every law.
 
-The commands parse options, call :mod:`moeplan.optimize` (numpy only, no scipy) and render
-its result objects; matplotlib is imported only by ``sweep --plot``.
+The commands parse options, call :mod:`moeplan.plan` (numpy only, no scipy) and render its
+result objects, which have the same shape under every law; matplotlib is imported only by
+``sweep --plot``. Options a law does not plan are refused by the core, which names the
+parameter (the CLI shows it as the flag).
 """
 
 from __future__ import annotations
@@ -14,27 +16,10 @@ import typer
 from ..coefficients import load_law
 from ..errors import InfeasibleError, InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (
-    COUNT,
-    NUMBER_LIST,
-    POSITIVE,
-    POSITIVE_INT,
-    BytesPerParamOption,
-    CfOption,
-    CrOption,
-    CsvFlag,
-    ExpertsOption,
-    InferenceTokensOption,
-    JsonFlag,
-    KvTokensOption,
-    LawOption,
-    MaxTotalParamsOption,
-    MemoryOption,
-    finish,
-    flatten,
-    output_format,
-    refuse,
-)
+from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
+                     CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
+                     KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
+                     flatten, output_format)
 from .render import Report, Table
 
 ExpansionOption = Annotated[Optional[float], typer.Option(
@@ -50,6 +35,10 @@ DenseLawOption = Annotated[Optional[str], typer.Option(
     "--dense-law", metavar="NAME|PATH",
     help="Dense law to compare with (default: the one fitted on the same data, "
          "krajewski2024-dense for krajewski2024-moe).")]
+#: How the law's choice is shown.
+_CHOICE = {"granularity": "G", "n_experts": "E", None: "-"}
+_BINDING_SHORT = {"memory": "memory", "max_total_params": "params", "smallest_model": "min size",
+                  "max_tokens": "tokens", "params": "size"}
 
 
 def _loss(x) -> str:
@@ -70,23 +59,33 @@ def _shape(cfg) -> str:
     return f"{cfg.d_model:.1f} x {cfg.n_blocks:.2f}"
 
 
-def _config_rows(cfg, bytes_per_param: float, dense: bool) -> list[list[str]]:
+def _choice_value(cfg, choice) -> str:
+    return "-" if choice is None else f"{getattr(cfg, choice):g}"
+
+
+def _mult(x) -> str:
+    return "-" if x is None else f"{x:.3g}x"
+
+
+def _binds(label) -> str:
+    return "-" if not label else "+".join(_BINDING_SHORT.get(p, p) for p in label.split("+"))
+
+
+def _config_rows(cfg, choice) -> list[list[str]]:
     rows = []
-    if not dense:
-        rows += [
-            ["granularity G / top-k", f"{cfg.granularity:g} / {cfg.top_k:g}"],
-            ["expansion rate E / n_experts", f"{cfg.expansion_rate:g} / {cfg.n_experts:g}"],
-        ]
+    if choice == "granularity":
+        rows += [["granularity G / top-k", f"{cfg.granularity:g} / {cfg.top_k:g}"],
+                 ["expansion rate E / n_experts", f"{cfg.expansion_rate:g} / {cfg.n_experts:g}"]]
+    elif choice == "n_experts":
+        rows.append(["experts E / top-k", f"{cfg.n_experts:g} / {cfg.top_k:g}"])
     rows.append(["d_model x n_blocks", _shape(cfg)])
     if cfg.n_heads is not None:
         rows.append(["heads x head dim", f"{cfg.n_heads:g} x {cfg.head_dim:g}"])
-    rows.append(["d_expert" if not dense else "d_ff",
+    rows.append(["d_expert" if choice else "d_ff",
                  f"{cfg.d_expert:g}" if cfg.realizable else f"{cfg.d_expert:.1f}"])
-    rows += [
-        ["n_active (non-embedding)", f"{format_count(cfg.n_active)} ({cfg.n_active:,.0f})"],
-        ["n_total (non-embedding)", f"{format_count(cfg.n_total)} ({cfg.n_total:,.0f})"],
-    ]
-    if not dense:
+    rows += [["n_active (non-embedding)", f"{format_count(cfg.n_active)} ({cfg.n_active:,.0f})"],
+             ["n_total (non-embedding)", f"{format_count(cfg.n_total)} ({cfg.n_total:,.0f})"]]
+    if choice == "granularity":
         rows.append(["router params", format_count(cfg.router_params)])
     if cfg.n_embedding is not None:
         rows += [["n_embedding", format_count(cfg.n_embedding)],
@@ -94,28 +93,16 @@ def _config_rows(cfg, bytes_per_param: float, dense: bool) -> list[list[str]]:
                   f"{format_count(cfg.n_active_with_embedding)} / "
                   f"{format_count(cfg.n_total_with_embedding)}"]]
     rows += [
-        [f"memory ({bytes_per_param:g} bytes/param)", format_bytes(cfg.memory_bytes)
+        [f"memory ({cfg.bytes_per_param:g} bytes/param)", format_bytes(cfg.memory_bytes)
          + (f" (KV cache {format_bytes(cfg.kv_cache_bytes)})" if cfg.kv_cache_bytes else "")],
         ["tokens", f"{format_count(cfg.tokens)} ({cfg.tokens:.4g})"],
         ["tokens per active param", f"{cfg.tokens_per_active_param:.1f}"],
-        ["training FLOPs (router share)",
-         f"{format_sci(cfg.flops)} ({cfg.router_share:.1%})" if not dense
-         else format_sci(cfg.flops)],
+        ["training FLOPs (router share)", f"{format_sci(cfg.flops)} ({cfg.router_share:.1%})"]
+        if choice == "granularity" else ["training FLOPs", format_sci(cfg.flops)],
     ]
     if cfg.inference_flops:
         rows.append(["inference FLOPs", format_sci(cfg.inference_flops)])
     return rows
-
-
-def _joint_options(spec, experts, fine_grained_only: dict) -> list | None:
-    """Check the options against the law's form; the candidate expert counts for joint_moe."""
-    if spec.form == "joint_moe":
-        refuse(spec.name, fine_grained_only)
-        return flatten(experts)
-    if experts:
-        raise InputError(f"--experts applies to the joint law (ludziejewski2025-joint); "
-                         f"{spec.name} is {spec.form}: use --granularity")
-    return None
 
 
 def optimize_command(
@@ -180,33 +167,16 @@ def optimize_command(
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget.
 
-    Minimises the law over d_model and G, then rounds to buildable shapes. With
-    --law ludziejewski2025-joint: the best number of experts under --memory.
+    Minimises the law over d_model and its choice (G; E for --law ludziejewski2025-joint)
+    under the limits (--memory, --max-total-params, ...), then rounds to buildable shapes.
 
     Example: moeplan optimize --flops 1e22 --gpu h100 --gpus 1024
     """
     fmt = output_format(json_flag)
     spec = load_law(law)
-    joint_experts = _joint_options(spec, experts, {
-        "--target-loss": target_loss, "--params": params, "--expansion": expansion_rate,
-        "--aspect-ratio": aspect_ratio, "--granularity": granularity,
-        "--max-granularity": max_granularity, "--c-f": c_f, "--c-r": c_r,
-        "--vocab-size": vocab_size, "--tied-embeddings": tied_embeddings,
-        "--max-tokens": max_tokens, "--shape-tolerance": shape_tolerance, "--gpu": gpu,
-        "--multiple-of": None if multiple_of == 64 else multiple_of})
-    if spec.form == "joint_moe":
-        if flops is None:
-            raise InputError("give a budget with --flops (e.g. 1e21)")
-        from .joint_views import joint_optimize_report
-
-        finish(joint_optimize_report(
-            spec, flops, experts=joint_experts, memory=memory, kv_tokens=kv_tokens,
-            bytes_per_param=bytes_per_param, inference_tokens=inference_tokens,
-            max_total_params=max_total_params), fmt)
-        return
-
     from ..hardware import MFU_DEFAULT, training_time
-    from ..optimize import optimize
+    from ..plan import optimize
+
     if gpu is None and (mfu is not None or gpus is not None):
         raise InputError("--mfu and --gpus go with --gpu NAME (h100, h200, a100, b200, mi300x)")
     if gpu is not None:
@@ -220,15 +190,15 @@ def optimize_command(
             raise InputError("--params fixes the model size; also give the budget with --flops "
                              "(best tokens and G for it) or a loss with --target-loss")
         raise InputError("give a budget with --flops (e.g. 1e22) or a target with --target-loss")
-    if spec.form == "chinchilla" and (granularity or max_granularity is not None):
-        raise InputError(f"--granularity and --max-granularity apply to MoE laws; {spec.name} "
-                         f"is a dense law")
+    if flops is not None and target_loss is not None:
+        raise InputError("give either a budget (--flops) or a target loss (--target-loss); "
+                         "not both")
     try:
         res = optimize(
-            spec, flops, granularities=flatten(granularity), expansion_rate=expansion_rate,
-            aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, target_loss=target_loss,
-            params=params, memory=memory, bytes_per_param=bytes_per_param,
-            kv_tokens=kv_tokens, inference_tokens=inference_tokens, vocab_size=vocab_size,
+            spec, flops, flatten(granularity), experts=flatten(experts), target_loss=target_loss,
+            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
+            params=params, memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
+            inference_tokens=inference_tokens, vocab_size=vocab_size,
             tied_embeddings=tied_embeddings, max_total_params=max_total_params,
             max_tokens=max_tokens, max_granularity=max_granularity, multiple_of=multiple_of,
             shape_tolerance=shape_tolerance, n_alternatives=alternatives)
@@ -241,28 +211,32 @@ def optimize_command(
             f"--params {format_count(params)} is too large for --flops {format_sci(flops)}: "
             f"a model that size gets fewer than one training token; give a smaller --params "
             f"or a larger --flops") from None
-    dense = bool(res.settings["dense"])
-    data = res.to_dict()
+    choice, data = res.choice, res.to_dict()
     warnings = list(data.pop("warnings"))
-    rec = res.recommended or res.continuous
+    rec, cont = res.recommended or res.continuous, res.continuous
     tables = []
 
     head = f"{format_sci(res.budget_flops)} FLOPs"
     if res.target_loss is not None:
         head = f"target loss {res.target_loss:g}: least budget {format_sci(res.budget_flops)} FLOPs"
-    kind = "dense model" if dense else "configuration"
+    if choice == "n_experts":
+        head += f"; {res.limits.description}"
+    kind = "dense model" if choice is None else "configuration"
     title = (f"Recommended {kind} ({res.law}; {head})" if res.recommended is not None
              else f"Continuous optimum ({res.law}; {head}; no realizable granularity)")
-    rows = _config_rows(rec, res.settings["bytes_per_param"], dense)
-    cont = res.continuous
+    rows = _config_rows(rec, choice)
     rows.append(["predicted loss", f"{rec.loss:.4f}"])
     if res.recommended is not None:
         rows.append(["continuous optimum (rounding penalty)",
                      f"{cont.loss:.4f} at d_model {cont.d_model:.1f}, n_blocks "
                      f"{cont.n_blocks:.2f} ({_delta(rec.loss_penalty)})"])
-    if not dense and len(res.candidates) > 1:
-        rows.append(["best real-valued G", f"{res.best_real_granularity:.3g} (loss "
-                                           f"{res.best_real_granularity_loss:.4f})"])
+    if choice == "granularity" and len(res.candidates) > 1:
+        rows.append(["best real-valued G", f"{res.best_real_choice:.3g} (loss "
+                                           f"{res.best_real_choice_loss:.4f})"])
+    if rec.binding:
+        rows.append(["binding limit", rec.binding.replace("_", " ")])
+    if rec.learning_rate is not None:
+        rows.append(["learning rate (Ludziejewski et al. 2025)", f"{rec.learning_rate:.3g}"])
     if gpu is not None:
         tt = training_time(rec.flops + rec.inference_flops, gpu,
                            MFU_DEFAULT if mfu is None else mfu, gpus or 1)
@@ -272,33 +246,41 @@ def optimize_command(
                      f"{wall} ({tt.gpu_hours:,.0f} GPU-hours)"])
     tables.append(Table(title, ["", "value"], rows))
 
-    if not dense:
-        best = res.candidates[0].loss
-        g_rows = []
+    if choice is not None:
+        best = res.candidates[0].continuous.loss
+        sym, g_rows = _CHOICE[choice], []
         for c in res.candidates:
-            g_rows.append([f"{c.granularity:g}", _loss(c.loss), _delta(c.loss - best),
-                           _shape(c), format_count(c.n_total), format_count(c.n_active),
-                           format_count(c.tokens), f"{c.router_share:.1%}",
-                           (c.binding or "").replace("_", " ") or "-"])
-        for g in res.excluded_granularities:
-            g_rows.append([f"{g:g}", "-", "-", "-", "-", "-", "-", "-", "excluded"])
+            if not c.feasible:
+                continue
+            k = c.continuous
+            w = c.realized
+            whole = "-" if w is None else f"{_shape(w)}: {_loss(w.loss)}"
+            g_rows.append([f"{c.choice:g}", _loss(k.loss), _delta(k.loss - best), _shape(k),
+                           format_count(k.n_total), format_count(k.n_active),
+                           format_count(k.tokens), f"{k.router_share:.1%}", _binds(k.binding)]
+                          + ([whole] if choice == "n_experts" else []))
+        for g in res.excluded:
+            g_rows.append([f"{g:g}"] + ["-"] * 7 + ["excluded"]
+                          + (["-"] if choice == "n_experts" else []))
+        name = {"granularity": "granularity", "n_experts": "number of experts"}[choice]
         tables.append(Table(
-            "Best loss at each candidate granularity (continuous optimum; why this G)",
-            ["G", "loss", "vs best", "d_model x n_blocks", "n_total", "n_active", "tokens",
-             "router", "bound"], g_rows))
+            f"Best loss at each candidate {name} (continuous optimum; why this {sym})",
+            [sym, "loss", "vs best", "d_model x n_blocks", "n_total", "n_active", "tokens",
+             "router", "bound"] + (["whole blocks: loss"] if choice == "n_experts" else []),
+            g_rows))
 
     if len(res.realizable) > 1:
         r_rows = []
         for i, c in enumerate(res.realizable, 1):
-            r_rows.append([str(i), f"{c.granularity:g}", _shape(c),
+            r_rows.append([str(i), _choice_value(c, choice), _shape(c),
                            "-" if c.n_heads is None else f"{c.n_heads:g}x{c.head_dim:g}",
                            f"{c.d_expert:g}", format_count(c.n_total), format_count(c.tokens),
                            format_sci(c.flops + c.inference_flops), _loss(c.loss),
                            _delta(c.loss_penalty)])
         order = "least FLOPs first" if res.target_loss is not None else "best first"
         tables.append(Table(f"Realizable configurations ({order})",
-                            ["#", "G", "d_model x n_blocks", "heads", "d_expert", "n_total",
-                             "tokens", "FLOPs", "loss", "vs continuous"], r_rows))
+                            ["#", _CHOICE[choice], "d_model x n_blocks", "heads", "d_expert",
+                             "n_total", "tokens", "FLOPs", "loss", "vs continuous"], r_rows))
 
     if res.constraints:
         c_rows = [[c.name.replace("_", " "), _limit_text(c.name, c.limit),
@@ -319,7 +301,7 @@ def optimize_command(
         b_rows = [["n_total"] + [format_count(v) for v in b.n_total],
                   ["n_active"] + [format_count(v) for v in b.n_active],
                   ["tokens"] + [format_count(v) for v in b.tokens]]
-        if not dense:
+        if choice == "granularity":
             b_rows.append(["granularity"] + [f"{v:g}" for v in b.granularity])
         b_rows.append(["loss"] + [f"{v:.4f}" for v in b.loss])
         tables.append(Table(f"Uncertainty over {b.samples} bootstrap fits of the law",
@@ -327,9 +309,11 @@ def optimize_command(
 
     summary = (f"Train {format_count(rec.n_total)} total / {format_count(rec.n_active)} active "
                f"parameters")
-    if not dense:
+    if choice == "granularity":
         summary += (f" (G = {rec.granularity:g}: {rec.n_experts:g} experts of "
                     f"{rec.d_expert:g}, top-{rec.top_k:g})")
+    elif choice == "n_experts":
+        summary += f" ({rec.n_experts:g} experts of {rec.d_expert:g}, top-1)"
     summary += f" on {format_count(rec.tokens)} tokens: predicted loss {rec.loss:.4f}."
     finish(Report(data=data, tables=tables, lines=[summary], warnings=warnings), fmt)
 
@@ -337,28 +321,9 @@ def optimize_command(
 def _limit_text(name: str, value: float) -> str:
     if name == "memory":
         return format_bytes(value)
-    if name == "max_granularity":
+    if name == "max_choice":
         return f"{value:g}"
     return format_count(value)
-
-
-def _load_dense(dense_law):
-    # the form is checked once, by the core (optimize.resolve_dense_law)
-    return None if dense_law is None else load_law(dense_law)
-
-
-def _mult(x) -> str:
-    return "-" if x is None else f"{x:.3g}x"
-
-
-def _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, command):
-    given = {"--memory": memory, "--kv-tokens": kv_tokens,
-             "--inference-tokens": inference_tokens, "--max-total-params": max_total_params}
-    bad = [flag for flag, value in given.items() if value]
-    if bad:
-        raise InputError(f"{', '.join(bad)} in `{command}` work with --law "
-                         f"ludziejewski2025-joint; for a fine-grained law use `moeplan optimize "
-                         f"--flops F {bad[0]} ...`")
 
 
 def compare_command(
@@ -383,59 +348,63 @@ def compare_command(
 ) -> None:
     """Dense vs MoE with G = 1 vs MoE with the optimal G, at the same budget(s).
 
-    Compute multiplier: FLOPs the dense (or G = 1) optimum needs to match the MoE. With
-    --law ludziejewski2025-joint: dense (E = 1) vs the best MoE under --memory.
+    Compute multiplier: FLOPs the dense (or G = 1) optimum needs, under the same limits
+    (--memory ...), to match the MoE. Joint law: dense (E = 1) vs the best E.
 
     Example: moeplan compare --flops 1e20 --flops 1e22
     """
     fmt = output_format(json_flag, csv_flag)
-    spec = load_law(law)
-    joint_experts = _joint_options(spec, experts, {
-        "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
-        "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
-    if spec.form == "joint_moe":
-        from .joint_views import joint_compare_report
+    from ..plan import compare
 
-        finish(joint_compare_report(
-            spec, flops, experts=joint_experts, memory=memory, kv_tokens=kv_tokens,
-            bytes_per_param=bytes_per_param, inference_tokens=inference_tokens,
-            max_total_params=max_total_params), fmt)
-        return
-    _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, "compare")
-    from ..optimize import compare
-    res = compare(spec, flops, dense_law=_load_dense(dense_law),
-                  granularities=flatten(granularity), expansion_rate=expansion_rate,
-                  aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
+    res = compare(load_law(law), flops, dense_law=dense_law, granularities=flatten(granularity),
+                  experts=flatten(experts), expansion_rate=expansion_rate,
+                  aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, memory=memory,
+                  bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
+                  inference_tokens=inference_tokens, max_total_params=max_total_params)
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
-    rows, csv_rows = [], []
-    cols = ["budget", "model", "G", "d_model x n_blocks", "n_total", "n_active", "tokens",
-            "loss", "FLOPs to match"]
+    sym = _CHOICE[res.choice]
+    rows, csv_rows, lines = [], [], []
     for r in res.rows:
         b = format_sci(r.budget_flops)
         if r.dense is not None:
             d = r.dense
-            rows.append([b, f"dense ({d.law})", "-", f"{d.d_model:.1f} x {d.n_blocks:.2f}",
-                         format_count(d.n_params), format_count(d.n_params),
-                         format_count(d.tokens), _loss(d.loss), _mult(r.dense_compute_multiplier)])
-            csv_rows.append([r.budget_flops, "dense", None, d.d_model, d.n_blocks, d.n_params,
-                             d.n_params, d.tokens, d.loss, r.dense_compute_multiplier])
-        for key, label, c, m in (("moe_g1", "MoE, G = 1", r.moe_g1, r.g1_compute_multiplier),
-                                 ("moe_opt", "MoE, optimal G", r.moe_opt, 1.0)):
-            rows.append([b, label, f"{c.granularity:g}", _shape(c), format_count(c.n_total),
-                         format_count(c.n_active), format_count(c.tokens), _loss(c.loss),
-                         _mult(m)])
-            csv_rows.append([r.budget_flops, key, c.granularity, c.d_model, c.n_blocks,
+            rows.append([b, f"dense ({r.dense_law})", "-", _shape(d), format_count(d.n_total),
+                         format_count(d.n_active), format_count(d.tokens), _loss(d.loss),
+                         _mult(r.dense_compute_multiplier)])
+            csv_rows.append([r.budget_flops, "dense", None, d.d_model, d.n_blocks, d.n_total,
+                             d.n_active, d.tokens, d.loss, r.dense_compute_multiplier])
+        models = [("moe_opt", f"MoE, optimal {sym}", r.moe_opt, 1.0)]
+        if res.choice == "granularity":
+            models.insert(0, ("moe_g1", "MoE, G = 1", r.moe_g1, r.g1_compute_multiplier))
+        for key, label, c, m in models:
+            rows.append([b, label, _choice_value(c, res.choice), _shape(c),
+                         format_count(c.n_total), format_count(c.n_active),
+                         format_count(c.tokens), _loss(c.loss), _mult(m)])
+            csv_rows.append([r.budget_flops, key, getattr(c, res.choice), c.d_model, c.n_blocks,
                              c.n_total, c.n_active, c.tokens, c.loss, m])
-    table = Table(f"Compute-optimal models ({res.law} vs {res.dense_law or 'no dense law'})",
-                  cols, rows,
+        lines.append(r.verdict[0].upper() + r.verdict[1:] + ".")
+        rt = r.extra.get("rule_of_thumb")
+        if rt:
+            gains = ", ".join(f"E = {x['n_experts']}: {x['loss_gain']:+.4f}" for x in rt["moe"])
+            lines.append(f"  rule of thumb {'holds' if rt['holds'] else 'FAILS'}: against the "
+                         f"compute-optimal dense model (no limit, loss "
+                         f"{rt['dense']['loss']:.4f}) the MoE of the same total size on E times "
+                         f"the tokens gains {gains}.")
+    if res.rows and res.rows[0].extra.get("rule_of_thumb"):
+        lines.append(f"Rule of thumb (Ludziejewski et al. 2025): "
+                     f"{res.rows[0].extra['rule_of_thumb']['statement']}.")
+    title = (f"Compute-optimal models ({res.law} vs {res.dense_law or 'no dense law'}; "
+             f"{res.limits.description})")
+    table = Table(title, ["budget", "model", sym, "d_model x n_blocks", "n_total", "n_active",
+                          "tokens", "loss", "FLOPs to match"], rows,
                   caption="FLOPs to match: the budget multiple each model's compute-optimal "
-                          "allocation needs to reach the optimal MoE's loss")
-    lines = [r.verdict[0].upper() + r.verdict[1:] + "." for r in res.rows]
+                          "allocation (under the same limits) needs to reach the optimal MoE's "
+                          "loss")
     finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
-                  csv_columns=["budget_flops", "model", "granularity", "d_model", "n_blocks",
-                               "n_total", "n_active", "tokens", "loss", "compute_multiplier"],
-                  csv_rows=csv_rows), fmt)
+                  csv_columns=["budget_flops", "model", res.choice or "granularity", "d_model",
+                               "n_blocks", "n_total", "n_active", "tokens", "loss",
+                               "compute_multiplier"], csv_rows=csv_rows), fmt)
 
 
 #: Largest sweep, in budgets x candidate granularities (or numbers of experts): a million
@@ -476,73 +445,79 @@ def sweep_command(
     inference_tokens: InferenceTokensOption = 0.0,
     max_total_params: MaxTotalParamsOption = None,
     plot: Annotated[Optional[str], typer.Option(
-        "--plot", metavar="FILE.png|.svg",
-        help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs); needs "
-             "matplotlib, from moeplan's plot extra.")] = None,
+        "--plot", metavar="FILE.png|.svg|.pdf",
+        help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs; for the joint "
+             "law the best E vs FLOPs); needs matplotlib, from moeplan's plot extra.")] = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
     """The compute-optimal frontier over log-spaced budgets (the paper's Figure 1).
 
-    Per budget: best G, model, tokens; losses of optimal MoE, G = 1 and dense. With
-    --law ludziejewski2025-joint --memory SIZE: the memory-optimal number of experts.
+    Per budget: best G (E for the joint law), model, tokens; losses of optimal MoE, G = 1 and
+    dense, under the limits (--memory ...): e.g. the memory-optimal number of experts.
 
     Example: moeplan sweep --from 1e18 --to 1e25 --points 15 --plot frontier.png
     """
     fmt = output_format(json_flag, csv_flag)
-    spec = load_law(law)
-    joint_experts = _joint_options(spec, experts, {
-        "--dense-law": dense_law, "--expansion": expansion_rate, "--aspect-ratio": aspect_ratio,
-        "--granularity": granularity, "--c-f": c_f, "--c-r": c_r})
-    _check_sweep_size(points, flatten(granularity), joint_experts)
+    from ..plan import sweep
+
+    _check_sweep_size(points, flatten(granularity), flatten(experts))
     if plot is not None:
         from ..fileio import check_output_path
         from ..plot import check_plot_path, load_matplotlib
         check_plot_path(plot)
         check_output_path(plot, inputs=[law, dense_law], what="--plot")
         load_matplotlib()  # fail before computing when the plot extra is missing
-    if spec.form == "joint_moe":
-        from .joint_views import joint_sweep_report
-
-        finish(joint_sweep_report(
-            spec, flops_from, flops_to, points, experts=joint_experts, memory=memory,
-            kv_tokens=kv_tokens, bytes_per_param=bytes_per_param,
-            inference_tokens=inference_tokens, max_total_params=max_total_params, plot=plot),
-            fmt)
-        return
-    _memory_needs_joint(memory, kv_tokens, inference_tokens, max_total_params, "sweep")
-    from ..optimize import sweep
-    res = sweep(spec, flops_from, flops_to, points, dense_law=_load_dense(dense_law),
-                granularities=flatten(granularity), expansion_rate=expansion_rate,
-                aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
+    res = sweep(load_law(law), flops_from, flops_to, points, dense_law=dense_law,
+                granularities=flatten(granularity), experts=flatten(experts),
+                expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
+                memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
+                inference_tokens=inference_tokens, max_total_params=max_total_params)
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
     lines = []
     if plot is not None:
-        from ..plot import plot_frontier
-        path = plot_frontier(res, plot)
+        from ..plot import frontier_figure, save_figure
+        path = save_figure(frontier_figure(res), plot)
         data["plot"] = path
         lines.append(f"Plot written to {path}")
     rows_data = res.rows()
+    sym = _CHOICE[res.choice]
+    columns = [  # (header, key, format); a column shows only where some row has a value
+        ("FLOPs", "budget_flops", format_sci), (sym, res.choice, "{:g}".format),
+        ("real G", "best_real_granularity", "{:.3g}".format),
+        ("d_model x n_blocks", "d_model", None), ("n_active", "n_active", format_count),
+        ("n_total", "n_total", format_count), ("tokens", "tokens", format_count),
+        ("loss", "loss", _loss), ("binds", "binding", _binds), ("loss G=1", "loss_g1", _loss),
+        ("loss dense", "loss_dense", _loss), ("G=1 needs", "g1_compute_multiplier", _mult),
+        ("dense needs", "dense_compute_multiplier", _mult),
+        ("E free", "unconstrained_choice", "{:g}".format)]
+    if res.choice == "n_experts":
+        columns = [c for c in columns if c[1] not in ("loss_g1", "g1_compute_multiplier")]
+    shown = [c for c in columns if c[1] and any(row.get(c[1]) is not None for row in rows_data)]
     rows = []
     for row in rows_data:
-        rows.append([
-            format_sci(row["flops"]), f"{row['granularity']:g}",
-            f"{row['best_real_granularity']:.3g}",
-            f"{row['d_model']:.0f} x {row['n_blocks']:.1f}", format_count(row["n_active"]),
-            format_count(row["n_total"]), format_count(row["tokens"]), _loss(row["loss"]),
-            _loss(row["loss_g1"]), _loss(row["loss_dense"]),
-            _mult(row["g1_compute_multiplier"]), _mult(row["dense_compute_multiplier"])])
-    table = Table(f"Compute-optimal frontier ({res.law} vs {res.dense_law or 'no dense law'})",
-                  ["FLOPs", "G", "real G", "d_model x n_blocks", "n_active", "n_total",
-                   "tokens", "loss", "loss G=1", "loss dense", "G=1 needs", "dense needs"],
-                  rows,
+        cells = []
+        for _, key, f in shown:
+            v = row.get(key)
+            if key == "d_model":
+                cells.append("-" if v is None else f"{v:.0f} x {row['n_blocks']:.1f}")
+            else:
+                cells.append("-" if v is None else f(v))
+        rows.append(cells)
+    kind = "Compute-optimal frontier" if res.choice != "n_experts" else \
+        "Memory-optimal number of experts"
+    table = Table(f"{kind} ({res.law} vs {res.dense_law or 'no dense law'}; "
+                  f"{res.limits.description})", [c[0] for c in shown], rows,
                   caption="'needs': FLOPs multiple the G = 1 / dense optimum needs to reach the "
-                          "optimal MoE's loss")
-    cols = list(res.COLUMNS)
-    csv_rows = [[row[c] for c in cols] for row in rows_data]
-    finish(Report(data=data, tables=[table], lines=lines, warnings=warnings, csv_columns=cols,
-                  csv_rows=csv_rows), fmt)
+                          "optimal MoE's loss; 'E free': the best E without the limits")
+    cols = [res.COLUMNS[0], res.choice or "granularity"] + [
+        c for c in res.COLUMNS[1:] if c != res.choice]
+    choice_cols = [f"loss_{res.choice or 'choice'}_{c:g}" for c in res.choices]
+    csv_rows = [[row[c] for c in cols] + list(row["loss_by_choice"].values())
+                for row in rows_data]
+    finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
+                  csv_columns=cols + choice_cols, csv_rows=csv_rows), fmt)
 
 
 COMMANDS = {"optimize": (optimize_command, {}), "compare": (compare_command, {}),

@@ -137,8 +137,7 @@ InferenceTokensOption = Annotated[float, typer.Option(
          "forward share for fine-grained laws) come out of the budget (default: 0).")]
 MaxTotalParamsOption = Annotated[Optional[float], typer.Option(
     "--max-total-params", click_type=COUNT, metavar="N",
-    help="Cap on total parameters: non-embedding for fine-grained laws, with embeddings for "
-         "ludziejewski2025-joint (its N counts them).")]
+    help="Cap on total non-embedding parameters (n_total, router excluded), for every law.")]
 ExpertsOption = Annotated[Optional[list[float]], typer.Option(
     "--experts", click_type=NUMBER_LIST, metavar="LIST",
     help="Candidate numbers of experts for ludziejewski2025-joint (default: 1,2,4,8,16,32).")]

@@ -67,9 +67,23 @@ def _clean(obj):
     return value
 
 
+#: CLI.md "Version 2": every --json document says its schema version and command.
+SCHEMA_VERSION = 2
+
+
+def _command_name() -> str | None:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.info_name
+
+
 def to_json(data: dict) -> str:
-    """The JSON text of a payload (plain numbers, no NaN)."""
-    return json.dumps(_clean(data), indent=2, allow_nan=False)
+    """The JSON text of a document (plain numbers, no NaN), with ``schema_version`` and
+    ``command`` (the running command's name) first."""
+    doc = {"schema_version": SCHEMA_VERSION,
+           "command": data.get("command") or _command_name(), **data}
+    return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
 def use_rich(stream=None) -> bool:

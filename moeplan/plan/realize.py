@@ -1,6 +1,6 @@
 """Realizable architectures: whole-number configurations near the continuous optimum.
 
-The continuous optimum of :mod:`moeplan.optimize` has a real-valued ``d_model`` and
+The continuous optimum of :mod:`moeplan.plan.solve` has a real-valued ``d_model`` and
 ``n_blocks``. A model you can build needs
 
 - an integer ``n_blocks`` and a ``d_model`` that is a multiple of ``multiple_of`` (default 64)
@@ -33,18 +33,13 @@ are ranked by the FLOPs that takes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-
 import numpy as np
 
-from .accounting import flops_breakdown
-from .optimize import (
-    INFERENCE_FLOPS_PER_PARAM,
-    ROUTER_FORWARD_FRACTION,
-    Constraints,
-    Setup,
-    memory_bytes,
-)
+from ..accounting import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown,
+                          flops_per_token_per_block)
+from .limits import Limits
+from .results import Configuration
+from .solve import Setup, memory_bytes
 
 #: d_model / n_blocks may differ from the law's aspect ratio by at most this factor (1: only
 #: the whole n_blocks nearest to d_model / aspect_ratio).
@@ -60,58 +55,7 @@ _MAX_N_VALUES = 120
 _MAX_D_VALUES = 200
 
 
-@dataclass(frozen=True)
-class Configuration:
-    """One model and its training run, in the paper's variables.
-
-    Counts exclude embeddings (``*_with_embedding`` add them when the vocabulary is known) and
-    the router (``router_params`` separately). ``flops`` are training FLOPs, router included;
-    ``inference_flops`` the lifetime inference FLOPs when inference tokens were given.
-    ``memory_bytes`` is the served model (weights, router, embeddings when known, and the KV
-    cache, which is also given alone as ``kv_cache_bytes``).
-    ``loss_penalty`` is the loss above the continuous optimum under the same constraints.
-    """
-
-    granularity: float
-    expansion_rate: float
-    n_experts: float
-    top_k: float
-    d_model: float
-    n_blocks: float
-    d_expert: float
-    n_active: float
-    n_total: float
-    router_params: float
-    tokens: float
-    flops: float
-    router_flops: float
-    router_share: float
-    loss: float
-    tokens_per_active_param: float
-    memory_bytes: float
-    aspect_ratio: float
-    realizable: bool
-    inference_flops: float = 0.0
-    kv_cache_bytes: float = 0.0
-    n_heads: float | None = None
-    head_dim: float | None = None
-    loss_penalty: float | None = None
-    feasible: bool | None = None
-    binding: str | None = None
-    n_embedding: float | None = None
-    n_active_with_embedding: float | None = None
-    n_total_with_embedding: float | None = None
-
-    def to_dict(self) -> dict:
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v is not None:
-                out[f.name] = v
-        return out
-
-
-def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, cons: Constraints,
+def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, cons: Limits,
                        *, realizable: bool, continuous_loss=None, feasible=None,
                        binding=None) -> Configuration:
     """Build a :class:`Configuration` from a shape and a token count (counts via accounting)."""
@@ -140,6 +84,7 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
         n_heads=heads, head_dim=head_dim,
         loss_penalty=None if continuous_loss is None else loss - continuous_loss,
         feasible=feasible, binding=binding, n_embedding=fb.n_embedding,
+        inference_tokens=cons.inference_tokens, bytes_per_param=cons.bytes_per_param,
         n_active_with_embedding=fb.n_active_with_embedding,
         n_total_with_embedding=fb.n_total_with_embedding)
 
@@ -178,7 +123,7 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT):
     return float(d), 1.0
 
 
-def search(setup: Setup, budget: float, granularities, centers, cons: Constraints, *,
+def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
            multiple_of=MULTIPLE_OF_DEFAULT, shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
            continuous_loss=None, limit=5, params_tolerance=PARAMS_TOLERANCE,
            target_loss=None) -> list[Configuration]:
@@ -247,11 +192,10 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Constraint
         d, n = d[ok], n[ok]
         if d.size == 0:
             continue
-        N = (8.0 * E + 4.0) * d * d * n
-        train = (12.0 * setup.c_f * d * d + c_r * E * G * d) * n
-        inference = cons.inference_tokens * (
-            12.0 * INFERENCE_FLOPS_PER_PARAM * d * d
-            + ROUTER_FORWARD_FRACTION * c_r * E * G * d) * n
+        _, N, _ = setup.counts(d, n, G)
+        train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
+        inference = cons.inference_tokens * flops_per_token_per_block(
+            d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r) * n
         if target_loss is None:
             rest = float(budget) - inference
             ok = rest > 0
