@@ -368,6 +368,16 @@ class ExecutedFlops:
                 for k, v in asdict(self).items()}
 
 
+def overhead_flops_per_token(d_model, n_blocks, seq_len: int = SEQ_LEN_DEFAULT,
+                             vocab_size: int = VOCAB_SIZE_DEFAULT):
+    """Executed training FLOPs per token beyond the law's (SPEC.md §10), as a pair
+    ``(attention scores 12·n_blocks·s·d_model, output head 6·d_model·V)``. Vectorised."""
+    s = _whole(seq_len, "seq_len", hi=2**24)
+    v = _whole(vocab_size, "vocab_size", lo=0, hi=2**31)
+    d = np.asarray(d_model, dtype=float)
+    return 12.0 * np.asarray(n_blocks, dtype=float) * s * d, 6.0 * d * v
+
+
 def executed_flops(d_model, n_blocks, tokens, expansion_rate=accounting.EXPANSION_RATE_DEFAULT,
                    granularity=1.0, seq_len: int = SEQ_LEN_DEFAULT,
                    vocab_size: int = VOCAB_SIZE_DEFAULT, c_f=accounting.C_F_DEFAULT,
@@ -388,8 +398,7 @@ def executed_flops(d_model, n_blocks, tokens, expansion_rate=accounting.EXPANSIO
     n = np.asarray(n_blocks, dtype=float)
     D = np.asarray(tokens, dtype=float)
     law = accounting.moe_flops(d, n, D, expansion_rate, granularity, c_f, c_r)
-    attention = 12.0 * n * s * d * D
-    head = 6.0 * d * v * D
+    attention, head = (x * D for x in overhead_flops_per_token(d, n, s, v))
 
     def out(x):
         return float(x) if np.ndim(x) == 0 else x

@@ -83,8 +83,14 @@ def test_optimize_gpu_time_json(runner):
     r = run(runner, "optimize", "--flops", "1e22", "--gpu", "mi300x", "--mfu", "0.5",
             "--gpus", "2048", "--json")
     assert r.exit_code == 0, r.stderr
-    t = json.loads(r.stdout)["training_time"]
-    hours = 1e22 / (1307e12 * 0.5) / 3600
+    data = json.loads(r.stdout)
+    t, rec = data["training_time"], data["recommended"]
+    # executed FLOPs (SPEC §10): law + attention scores 12·n·s·d + output head 6·d·V per token
+    d, n, D = rec["d_model"], rec["n_blocks"], rec["tokens"]
+    executed = 1e22 + (12 * n * 4096 * d + 6 * d * 50257) * D
+    assert t["law_flops"] == pytest.approx(1e22, rel=1e-9)
+    assert t["flops"] == pytest.approx(executed, rel=1e-9)
+    hours = executed / (1307e12 * 0.5) / 3600
     assert t["gpu_hours"] == pytest.approx(hours, rel=1e-9)
     assert t["days"] == pytest.approx(hours / 2048 / 24, rel=1e-9)
 

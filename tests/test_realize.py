@@ -29,13 +29,14 @@ def spec_loss(N, D, G, k=MOE):
 
 
 def enumerate_rule_shapes(budget, n_max=400, E=64.0, c_f=6.0, c_r=14.0):
-    """Every d_model = 64·n_blocks (the default shape rule, exactly), every power-of-two G:
-    the least loss with tokens spending the budget."""
+    """Every d_model = 64·n_blocks (the default shape rule, exactly), every power-of-two G,
+    GPU-friendly (d_model a multiple of 128, d_expert = 4·d_model/G a multiple of 64): the
+    least loss with tokens spending the budget."""
     n = np.arange(1, n_max + 1, dtype=float)
     d = 64.0 * n
     best = (math.inf, None)
     for G in POWERS:
-        ok = (4 * d / G) == np.round(4 * d / G)
+        ok = (d % 128 == 0) & ((4 * d / G) % 64 == 0)
         N = d * d * (8 * E + 4) * n
         D = budget / ((12 * d * d * c_f + d * E * G * c_r) * n)
         loss = np.where(ok, spec_loss(N, D, G), np.inf)
@@ -45,16 +46,18 @@ def enumerate_rule_shapes(budget, n_max=400, E=64.0, c_f=6.0, c_r=14.0):
     return best
 
 
-def check_whole(cfg, E=64, multiple=64):
+def check_whole(cfg, E=64, multiple=128, tp=1):
+    """The GPU-friendly rules, written out: d_model a multiple of ``multiple``, heads of 128
+    (64 below d_model 2048) divisible by tp, d_expert a multiple of 64."""
     assert cfg.realizable
     assert cfg.d_model % multiple == 0 and cfg.d_model % 64 == 0
     assert cfg.n_blocks == int(cfg.n_blocks) and cfg.n_blocks >= 1
     assert cfg.top_k == cfg.granularity == int(cfg.granularity)
     assert cfg.n_experts == cfg.granularity * E
     assert cfg.d_expert == 4 * cfg.d_model / cfg.granularity == int(cfg.d_expert)
-    assert cfg.head_dim in (64, 128) and cfg.n_heads * cfg.head_dim == cfg.d_model
-    if cfg.d_model % 128 == 0:
-        assert cfg.head_dim == 128
+    assert cfg.head_dim == (64 if cfg.d_model < 2048 else 128)
+    assert cfg.n_heads * cfg.head_dim == cfg.d_model and cfg.n_heads % tp == 0
+    assert cfg.d_expert % 64 == 0
 
 
 @pytest.mark.parametrize("budget", [3e18, 1e20, 1e22, 1e24])
@@ -120,9 +123,9 @@ def test_memory_below_the_smallest_model(moe):
     # d_model 64, one block, G = 1, E = 64: 516·64² weights + 64·64 router, 2 bytes each
     need = (516 * 64 * 64 + 64 * 64) * 2
     with pytest.raises(InfeasibleError, match="smallest model") as exc:
-        optimize(moe, 1e20, memory=need * 0.99)
+        optimize(moe, 1e20, memory=need * 0.99, multiple_of=64)
     assert f"allow at least {need:,} bytes" in str(exc.value)   # exact, not a rounded 4.24 MB
-    res = optimize(moe, 1e20, memory=need * 1.01, granularities=[1])
+    res = optimize(moe, 1e20, memory=need * 1.01, granularities=[1], multiple_of=64)
     assert res.recommended.d_model == 64 and res.recommended.n_blocks == 1
 
 
@@ -139,7 +142,7 @@ def test_fixed_size_uses_a_shape_close_to_it(moe):
         assert abs(res.recommended.n_total / N - 1) <= 0.05
         check_whole(res.recommended)
     # small models have coarse shapes (d_model steps of 64): the nearest is 320 x 6, +5.7%
-    res = optimize(moe, 1e21, params=3e8)
+    res = optimize(moe, 1e21, params=3e8, multiple_of=64)
     assert (res.recommended.d_model, res.recommended.n_blocks) == (320, 6)
     assert any("5.7% off" in w for w in res.warnings)
 
@@ -200,7 +203,7 @@ def test_target_loss_realizable_reaches_it_with_least_flops(moe):
             D = np.where(gap > 0, (MOE["b"] / np.where(gap > 0, gap, 1)) ** (1 / MOE["beta"]),
                          np.inf)
         F = (12 * d * d * 6 + d * 64 * G * 14) * D * n
-        F = np.where((4 * d / G) == np.round(4 * d / G), F, np.inf)
+        F = np.where((d % 128 == 0) & ((4 * d / G) % 64 == 0), F, np.inf)
         j = int(np.argmin(F))
         if F[j] < best[0]:
             best = (float(F[j]), (G, float(d[j])))

@@ -144,8 +144,9 @@ def optimize_command(
     multiple_of: Annotated[int, typer.Option(
         "--multiple-of", click_type=POSITIVE_INT, metavar="M",
         show_default=False,
-        help="d_model of realizable configurations is a multiple of M and of 64 (default: 64)."
-    )] = 64,
+        help="d_model of realizable configurations is a multiple of M (default: 128); heads "
+             "of 128 (64 below d_model 2048) divisible by --tp, d_expert a multiple of 64."
+    )] = 128,
     shape_tolerance: Annotated[Optional[float], typer.Option(
         "--shape-tolerance", click_type=POSITIVE, metavar="X",
         help="Let d_model/n_blocks differ from the aspect ratio by this factor, e.g. 1.25 "
@@ -162,7 +163,31 @@ def optimize_command(
         help="Model FLOPs utilisation for --gpu (default: 0.4).")] = None,
     gpus: Annotated[Optional[int], typer.Option(
         "--gpus", click_type=POSITIVE_INT, metavar="N",
-        help="Number of GPUs for --gpu (default: 1).")] = None,
+        help="Number of GPUs for --gpu (default: 1); with it, training memory per GPU and a "
+             "parallel layout, and the best model that fits.")] = None,
+    days: Annotated[Optional[float], typer.Option(
+        "--days", click_type=POSITIVE, metavar="T",
+        help="Instead of --flops: the budget is --gpus x peak x --mfu x T days (executed "
+             "FLOPs).")] = None,
+    gpu_hours: Annotated[Optional[float], typer.Option(
+        "--gpu-hours", click_type=POSITIVE, metavar="H",
+        help="Instead of --flops: the budget is H GPU-hours of --gpu at --mfu (executed "
+             "FLOPs).")] = None,
+    tp: Annotated[Optional[int], typer.Option(
+        "--tp", click_type=POSITIVE_INT, metavar="T",
+        help="Heads divisible by T (default: 1; with --gpus, the largest power of two up to 8 "
+             "dividing it).")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(
+        "--seq-len", click_type=POSITIVE_INT, metavar="S",
+        help="Training sequence length for attention FLOPs and activations (default: 4096).")
+    ] = None,
+    micro_batch: Annotated[Optional[int], typer.Option(
+        "--micro-batch", click_type=POSITIVE_INT, metavar="B",
+        help="Sequences per micro-batch for training memory (default: 1).")] = None,
+    hf_config: Annotated[Optional[str], typer.Option(
+        "--hf-config", metavar="PATH",
+        help="Write the recommended architecture as a Hugging Face config.json (qwen3_moe).")
+    ] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget.
@@ -174,18 +199,33 @@ def optimize_command(
     """
     fmt = output_format(json_flag)
     spec = load_law(law)
-    from ..hardware import MFU_DEFAULT, training_time
     from ..plan import optimize
 
-    if gpu is None and (mfu is not None or gpus is not None):
-        raise InputError("--mfu and --gpus go with --gpu NAME (h100, h200, a100, b200, mi300x)")
+    hw_given = [n for n, v in (("--mfu", mfu), ("--gpus", gpus), ("--days", days),
+                               ("--gpu-hours", gpu_hours), ("--seq-len", seq_len),
+                               ("--micro-batch", micro_batch)) if v is not None]
+    if gpu is None and hw_given:
+        raise InputError(f"{' and '.join(hw_given)} go with --gpu NAME (h100, h200, a100, b200, "
+                         f"mi300x)")
+    if days is not None and gpus is None:
+        raise InputError("--days needs --gpus N (the budget is N x peak x MFU x days); or give "
+                         "--gpu-hours")
+    if days is not None and gpu_hours is not None:
+        raise InputError("give either --days or --gpu-hours, not both")
+    timed = days is not None or gpu_hours is not None
+    if timed and (flops is not None or target_loss is not None):
+        raise InputError(f"--{'days' if days is not None else 'gpu-hours'} sets the budget; "
+                         f"leave out {'--flops' if flops is not None else '--target-loss'}")
+    if hf_config is not None:
+        from ..fileio import check_output_path
+        check_output_path(hf_config, what="--hf-config")
     if gpu is not None:
         from ..hardware import get_accelerator
         get_accelerator(gpu)  # fail early on an unknown name
         if mfu is not None and mfu > 1:
             raise InputError(f"--mfu must be a fraction of the peak in (0, 1], e.g. 0.4, got "
                              f"{mfu:g}")
-    if flops is None and target_loss is None:
+    if flops is None and target_loss is None and not timed:
         if params is not None:
             raise InputError("--params fixes the model size; also give the budget with --flops "
                              "(best tokens and G for it) or a loss with --target-loss")
@@ -193,15 +233,26 @@ def optimize_command(
     if flops is not None and target_loss is not None:
         raise InputError("give either a budget (--flops) or a target loss (--target-loss); "
                          "not both")
+    opt_kwargs = dict(
+        granularities=flatten(granularity), experts=flatten(experts), target_loss=target_loss,
+        expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
+        params=params, memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
+        inference_tokens=inference_tokens, tied_embeddings=tied_embeddings,
+        max_total_params=max_total_params, max_tokens=max_tokens,
+        max_granularity=max_granularity, multiple_of=multiple_of,
+        shape_tolerance=shape_tolerance, n_alternatives=alternatives)
+    hwp = None
     try:
-        res = optimize(
-            spec, flops, flatten(granularity), experts=flatten(experts), target_loss=target_loss,
-            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
-            params=params, memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
-            inference_tokens=inference_tokens, vocab_size=vocab_size,
-            tied_embeddings=tied_embeddings, max_total_params=max_total_params,
-            max_tokens=max_tokens, max_granularity=max_granularity, multiple_of=multiple_of,
-            shape_tolerance=shape_tolerance, n_alternatives=alternatives)
+        if gpu is not None:
+            from ..plan.hardware import plan_on_hardware
+            hwp = plan_on_hardware(spec, gpu=gpu, gpus=gpus, flops=flops, days=days,
+                                   gpu_hours=gpu_hours, mfu=mfu, tp=tp, seq_len=seq_len,
+                                   micro_batch=micro_batch, vocab_size=vocab_size,
+                                   **opt_kwargs)
+            res = hwp.result
+        else:
+            res = optimize(spec, flops, vocab_size=vocab_size,
+                           **({"tp": tp} if tp is not None else {}), **opt_kwargs)
     except InfeasibleError as exc:
         # with --params the user fixed the size: a budget too small for it is theirs to
         # change, not the law's ("fewer than one" token is the core's wording for this)
@@ -217,6 +268,8 @@ def optimize_command(
     tables = []
 
     head = f"{format_sci(res.budget_flops)} FLOPs"
+    if hwp is not None and hwp.hardware_budget is not None:
+        head = f"{format_sci(res.budget_flops)} law FLOPs"
     if res.target_loss is not None:
         head = f"target loss {res.target_loss:g}: least budget {format_sci(res.budget_flops)} FLOPs"
     if choice == "n_experts":
@@ -237,14 +290,23 @@ def optimize_command(
         rows.append(["binding limit", rec.binding.replace("_", " ")])
     if rec.learning_rate is not None:
         rows.append(["learning rate (Ludziejewski et al. 2025)", f"{rec.learning_rate:.3g}"])
-    if gpu is not None:
-        tt = training_time(rec.flops + rec.inference_flops, gpu,
-                           MFU_DEFAULT if mfu is None else mfu, gpus or 1)
-        data["training_time"] = tt.to_dict()
-        wall = f"{tt.days:,.1f} days" if tt.days >= 2 else f"{tt.days * 24:,.1f} hours"
-        rows.append([f"time on {tt.n_gpus} x {tt.gpu} at {tt.mfu:.0%} MFU",
-                     f"{wall} ({tt.gpu_hours:,.0f} GPU-hours)"])
+    if hwp is not None:
+        warnings += list(hwp.warnings)
+        tt = hwp.training_time
+        data["training_time"] = tt
+        data["hardware_budget"] = (None if hwp.hardware_budget is None
+                                   else hwp.hardware_budget.to_dict())
+        data["training_memory"] = (None if hwp.training_memory is None
+                                   else hwp.training_memory.to_dict())
+        wall = f"{tt['days']:,.1f} days" if tt["days"] >= 2 else f"{tt['days'] * 24:,.1f} hours"
+        rows.append(["executed training FLOPs (law + attention + head)",
+                     f"{format_sci(tt['flops'])} ({format_sci(tt['law_flops'])} + "
+                     f"{format_sci(tt['attention_flops'])} + {format_sci(tt['head_flops'])})"])
+        rows.append([f"time on {tt['n_gpus']} x {tt['gpu']} at {tt['mfu']:.0%} MFU",
+                     f"{wall} ({tt['gpu_hours']:,.0f} GPU-hours)"])
     tables.append(Table(title, ["", "value"], rows))
+    if hwp is not None and hwp.training_memory is not None:
+        tables.append(_memory_table(hwp.training_memory))
 
     if choice is not None:
         best = res.candidates[0].continuous.loss
@@ -315,7 +377,54 @@ def optimize_command(
     elif choice == "n_experts":
         summary += f" ({rec.n_experts:g} experts of {rec.d_expert:g}, top-1)"
     summary += f" on {format_count(rec.tokens)} tokens: predicted loss {rec.loss:.4f}."
-    finish(Report(data=data, tables=tables, lines=[summary], warnings=warnings), fmt)
+    lines = [summary]
+    if hwp is not None and hwp.hardware_budget is not None:
+        hb, tt = hwp.hardware_budget, hwp.training_time
+        time_text = (f"{hb.n_gpus} x {hb.gpu} x {hb.days:g} days" if days is not None
+                     else f"{hb.gpu_hours:g} GPU-hours of {hb.gpu}")
+        lines.insert(0, f"budget: {time_text} x MFU {hb.mfu:g} = {format_sci(hb.flops)} "
+                        f"executed FLOPs; the law's budget is {format_sci(res.budget_flops)} "
+                        f"after attention scores ({format_sci(tt['attention_flops'])}) and the "
+                        f"output head ({format_sci(tt['head_flops'])})")
+    if hf_config is not None:
+        lines += _write_hf_config(hf_config, res.recommended, data, seq_len, vocab_size)
+    finish(Report(data=data, tables=tables, lines=lines, warnings=warnings), fmt)
+
+
+def _write_hf_config(path: str, rec, data: dict, seq_len, vocab_size) -> list[str]:
+    """Write the recommendation as a qwen3_moe config.json (atomically); lines to print."""
+    import json
+
+    from ..export import MAX_POSITION_DEFAULT, VOCAB_SIZE_DEFAULT, hf_config
+    from ..fileio import atomic_write
+    from ..plan.hardware import shape_of
+
+    shape = shape_of(rec)
+    if shape is None:
+        raise InfeasibleError("--hf-config needs a whole-number configuration, and this plan "
+                              "has none (see the warnings)")
+    export = hf_config(shape, vocab_size=vocab_size or VOCAB_SIZE_DEFAULT,
+                       max_position_embeddings=seq_len or MAX_POSITION_DEFAULT)
+    atomic_write(path, json.dumps(export.config, indent=2) + "\n", what="--hf-config")
+    data["hf_config"] = {"path": str(path), **export.to_dict()}
+    return [f"wrote {path} (Hugging Face qwen3_moe config)"] + [f"  {n}" for n in export.notes]
+
+
+def _memory_table(tm) -> Table:
+    lay, pb = tm.layout, tm.per_gpu_bytes
+    rows = [["layout", f"TP {lay.tp} x PP {lay.pp} x DP {lay.dp} = {tm.n_gpus} GPUs; EP "
+                       f"{lay.ep}, ZeRO-{lay.zero}"],
+            ["weights (bf16)", format_bytes(pb.weights)],
+            ["gradients (bf16)", format_bytes(pb.gradients)],
+            ["optimizer (fp32 Adam, sharded)", format_bytes(pb.optimizer)],
+            [f"activations (seq {tm.seq_len}, micro-batch {tm.micro_batch}, {tm.recompute} "
+             f"recompute)", format_bytes(pb.activations)],
+            ["total per GPU", f"{format_bytes(pb.total)} of {format_bytes(tm.gpu_memory_bytes)}: "
+                              + ("fits" if tm.fits else "does not fit")]]
+    if tm.reason:
+        rows.append(["why not", tm.reason])
+    return Table(f"Training memory per GPU ({tm.stage} pipeline stage; SPEC §9)",
+                 ["", "value"], rows)
 
 
 def _limit_text(name: str, value: float) -> str:

@@ -57,9 +57,9 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
              limits: Limits | None = None, memory=None, kv_tokens=None, bytes_per_param=None,
              inference_tokens=None, max_total_params=None, max_tokens=None, params=None,
              vocab_size=None, tied_embeddings=None, max_granularity=None, max_experts=None,
-             expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None, multiple_of=64,
+             expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None, multiple_of=128,
              shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=2.0) -> OptimizeResult:
+             range_factor=2.0, tp=1) -> OptimizeResult:
     """The compute-optimal model for a budget under limits, for any law.
 
     Parameters
@@ -88,7 +88,9 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
         Largest G (or E) to consider.
     expansion_rate, aspect_ratio, c_f, c_r, multiple_of, shape_tolerance, n_alternatives,
     use_bootstrap, range_factor
-        Settings of the G-laws (see :mod:`moeplan.plan.granular`).
+        Settings of the G-laws (see :mod:`moeplan.plan.granular`). ``multiple_of``
+        (default 128) and ``tp`` (default 1): the GPU-friendly shape rules of
+        :mod:`moeplan.shapes` (heads divisible by ``tp``, d_expert a multiple of 64).
 
     Returns
     -------
@@ -122,7 +124,8 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
         _refuse(law, granularities=granularities, max_granularity=max_granularity,
                 target_loss=target_loss, expansion_rate=expansion_rate,
                 aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, shape_tolerance=shape_tolerance,
-                multiple_of=None if multiple_of == 64 else multiple_of)
+                multiple_of=None if multiple_of == 128 else multiple_of,
+                tp=None if tp == 1 else tp)
         return backend.optimize(law, flops, experts, lim)
     from . import granular
 
@@ -130,7 +133,7 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
     return granular.optimize(law, flops, granularities, expansion_rate, aspect_ratio, c_f, c_r,
                              target_loss=target_loss, limits=lim, multiple_of=multiple_of,
                              shape_tolerance=shape_tolerance, n_alternatives=n_alternatives,
-                             use_bootstrap=use_bootstrap, range_factor=range_factor)
+                             use_bootstrap=use_bootstrap, range_factor=range_factor, tp=tp)
 
 
 def compare(law, flops, *, dense_law=None, granularities=None, experts=None,

@@ -263,10 +263,11 @@ class _Problem:
     cons: Limits
     multiple_of: int
     tol: float
+    tp: int = 1
 
 
 def _resolve(law, granularities, expansion_rate, aspect_ratio, c_f, c_r, limits: Limits,
-             multiple_of, shape_tolerance) -> _Problem:
+             multiple_of, shape_tolerance, tp=1) -> _Problem:
     """Settings, candidate G and limits, validated; the memory limit against the smallest
     model (InfeasibleError with the exact bytes to allow)."""
 
@@ -291,8 +292,10 @@ def _resolve(law, granularities, expansion_rate, aspect_ratio, c_f, c_r, limits:
                               f"granularity (the smallest is {gr[0]:g}); raise it or give "
                               f"smaller granularities", param="max_granularity")
     real_g = realizable_granularities(setup, allowed)
+    if isinstance(tp, bool) or int(tp) != tp or not 1 <= tp <= 1024:
+        raise InputError(f"tp must be a whole number from 1 to 1024, got {tp!r}", param="tp")
     _check_memory(setup, real_g, cons, int(multiple_of))
-    return _Problem(law, setup, gr, allowed, real_g, cons, int(multiple_of), tol)
+    return _Problem(law, setup, gr, allowed, real_g, cons, int(multiple_of), tol, int(tp))
 
 
 def _check_memory(setup: Setup, real_g, cons: Limits, multiple_of: int = 64) -> None:
@@ -381,7 +384,7 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
         return []
     feasible_g = [float(g) for g in gr[sol.feasible] if float(g) in p.real_g]
     centers = [math.exp(float(sol.log_width[list(gr).index(g)])) for g in feasible_g]
-    kw = dict(multiple_of=p.multiple_of, continuous_loss=L)
+    kw = dict(multiple_of=p.multiple_of, continuous_loss=L, tp=p.tp)
     realizable = []
     for widen in (1, 2, 4, 10):
         realizable = search(setup, F, feasible_g, centers, cons, shape_tolerance=p.tol,
@@ -432,6 +435,9 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
         out.append(f"the compute-optimal model (d_model {continuous.d_model:.3g}) is narrower "
                    f"than the smallest realizable width; the budget is tiny")
     out += [rep.message for rep in reports if rep.binding]
+    if not p.setup.dense:
+        from ..shapes import top_k_warnings
+        out += top_k_warnings(rec.top_k)
     spent = rec.flops + rec.inference_flops
     if target is None and spent < F * (1 - 1e-9):
         out.append(f"the constraints leave part of the budget unspent: the plan uses "
@@ -441,15 +447,15 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
 
 def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ratio=None,
              c_f=None, c_r=None, *, target_loss=None, limits: Limits = NO_LIMITS,
-             multiple_of=64, shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=2.0) -> OptimizeResult:
+             multiple_of=128, shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
+             range_factor=2.0, tp=1) -> OptimizeResult:
     """Plan the compute-optimal model for a budget (or the least budget for a target loss).
 
     The fine-grained law plans G (and the dense law a dense model, ``G = E = 1``); see
     :func:`moeplan.optimize` for the parameters.
     """
     p = _resolve(law, granularities, expansion_rate, aspect_ratio, c_f, c_r, limits,
-                 multiple_of, shape_tolerance)
+                 multiple_of, shape_tolerance, tp)
     F, target, unconstrained_flops = _resolve_budget(p, flops, target_loss)
     sol, candidates, excluded, (g_real, l_real), L0 = _solve_candidates(p, F)
     continuous = candidates[0].continuous
@@ -470,7 +476,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
     settings = {
         "expansion_rate": None if s.dense else s.expansion_rate, "aspect_ratio": s.aspect_ratio,
         "c_f": s.c_f, "c_r": s.c_r, "choices": [float(g) for g in p.gr],
-        "granularities": [float(g) for g in p.gr], "multiple_of": p.multiple_of,
+        "granularities": [float(g) for g in p.gr], "multiple_of": p.multiple_of, "tp": p.tp,
         "shape_tolerance": p.tol, "bytes_per_param": cons.bytes_per_param,
         "kv_tokens": cons.kv_tokens, "inference_tokens": cons.inference_tokens,
         "memory": cons.memory, "max_total_params": cons.max_total_params,

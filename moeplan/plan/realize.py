@@ -3,9 +3,11 @@
 The continuous optimum of :mod:`moeplan.plan.solve` has a real-valued ``d_model`` and
 ``n_blocks``. A model you can build needs
 
-- an integer ``n_blocks`` and a ``d_model`` that is a multiple of ``multiple_of`` (default 64)
-  and of the head dimension (64 or 128; 128 is used when it divides ``d_model``);
-- ``top_k = G`` and ``n_experts = G·E`` whole numbers, and ``d_expert = 4·d_model/G`` whole;
+- an integer ``n_blocks`` and a shape that suits GPUs, by the one set of rules in
+  :class:`moeplan.shapes.ShapeRules`: ``d_model`` a multiple of ``multiple_of`` (default 128),
+  head dimension 128 (64 below ``d_model`` 2048) with ``n_heads`` divisible by the
+  tensor-parallel degree ``tp`` (default 1), ``d_expert = 4·d_model/G`` a multiple of 64;
+- ``top_k = G`` and ``n_experts = G·E`` whole numbers;
 - the tokens recomputed so the FLOPs equal the budget exactly (minus inference FLOPs when
   inference tokens share the budget).
 
@@ -17,7 +19,7 @@ widest shape it may use (at 1e22 FLOPs and G = 32, a 25% wider-than-rule model "
 in loss purely from routing savings the law was never fitted to judge). So by default the
 realizable shapes follow the law's shape rule as exactly as whole numbers allow: ``n_blocks``
 is the whole number nearest to ``d_model/aspect_ratio`` (below or above), with ``d_model``
-stepping in multiples of 64 (exactly ``d_model = 64·n_blocks`` at the default aspect ratio).
+stepping by :meth:`moeplan.shapes.ShapeRules.width_step`.
 ``shape_tolerance`` (``--shape-tolerance``) widens this to any ``d_model/n_blocks`` within
 that factor of the aspect ratio, e.g. 1.25 for 51 to 80; depth/width ratios in such a band
 change real losses by well under 1% (Kaplan et al. 2020, Figure 5). With a fixed model size
@@ -33,10 +35,12 @@ are ranked by the FLOPs that takes.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ..accounting import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown,
                           flops_per_token_per_block)
+from ..shapes import ShapeRules, _width_ok
 from .limits import Limits
 from .results import Configuration
 from .solve import Setup, memory_bytes
@@ -46,10 +50,15 @@ from .solve import Setup, memory_bytes
 SHAPE_TOLERANCE_DEFAULT = 1.0
 #: With a fixed model size (``params``), realizable configurations are within this share of it.
 PARAMS_TOLERANCE = 0.05
-#: Multiple of d_model (hardware-friendly widths).
-MULTIPLE_OF_DEFAULT = 64
+#: Multiple of d_model (hardware-friendly widths; shapes.py's rule).
+MULTIPLE_OF_DEFAULT = 128
 #: Head dimensions we accept, preferred first.
 HEAD_DIMS = (128, 64)
+
+
+def shape_rules(multiple_of=MULTIPLE_OF_DEFAULT, tp=1) -> ShapeRules:
+    """The GPU-friendly shape rules (:class:`moeplan.shapes.ShapeRules`) of the planner."""
+    return ShapeRules(multiple_of=int(multiple_of), tp=int(tp))
 #: Rough cap on the (n_blocks × d_model) grid searched per granularity.
 _MAX_N_VALUES = 120
 _MAX_D_VALUES = 200
@@ -57,7 +66,7 @@ _MAX_D_VALUES = 200
 
 def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, cons: Limits,
                        *, realizable: bool, continuous_loss=None, feasible=None,
-                       binding=None) -> Configuration:
+                       binding=None, tp=1) -> Configuration:
     """Build a :class:`Configuration` from a shape and a token count (counts via accounting)."""
     d, n, G, D = float(d_model), float(n_blocks), float(granularity), float(tokens)
     E = 1.0 if setup.dense else setup.expansion_rate
@@ -70,8 +79,12 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
                                        + ROUTER_FORWARD_FRACTION * c_r * fb.router_params)
     heads = head_dim = None
     if realizable:
-        head_dim = next((h for h in HEAD_DIMS if d % h == 0), None)
-        heads = None if head_dim is None else d / head_dim
+        head_dim = float(shape_rules(tp=tp).head_dim_for(int(d)))
+        if d % head_dim == 0:
+            heads = d / head_dim
+        else:   # a width the rules do not give (e.g. the smallest model of --multiple-of 64)
+            head_dim = next((h for h in HEAD_DIMS if d % h == 0), None)
+            heads = None if head_dim is None else d / head_dim
     return Configuration(
         granularity=G, expansion_rate=E, n_experts=fb.n_experts, top_k=fb.top_k, d_model=d,
         n_blocks=n, d_expert=fb.d_expert, n_active=fb.n_active, n_total=fb.n_total,
@@ -109,24 +122,28 @@ def width_quantum(multiple_of: int) -> int:
     return math.lcm(int(multiple_of), min(HEAD_DIMS))
 
 
-def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT):
-    """(d_model, n_blocks) of the smallest realizable model: one block of the least width."""
-    q = width_quantum(multiple_of)
+def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT, tp=1):
+    """(d_model, n_blocks) of the smallest realizable model: one block of the least width
+    the shape rules allow at this granularity (:func:`shape_rules`)."""
     G = float(granularity)
-    if _is_whole(G):
-        # d_expert = 4·d/G is whole exactly when G/gcd(G, 4) divides d
-        g = int(round(G))
-        return float(math.lcm(q, g // math.gcd(g, 4))), 1.0
-    d = q
-    while not _is_whole(4.0 * d / G):
-        d += q
+    if not _is_whole(G):
+        q = width_quantum(multiple_of)
+        d = q
+        while not _is_whole(4.0 * d / G):
+            d += q
+        return float(d), 1.0
+    rules = shape_rules(multiple_of, tp)
+    step = rules.width_step(int(round(G)))
+    d = step
+    while not _width_ok(rules, d):
+        d += step
     return float(d), 1.0
 
 
 def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
            multiple_of=MULTIPLE_OF_DEFAULT, shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
            continuous_loss=None, limit=5, params_tolerance=PARAMS_TOLERANCE,
-           target_loss=None) -> list[Configuration]:
+           target_loss=None, tp=1) -> list[Configuration]:
     """Best realizable configurations near the continuous optimum at each granularity.
 
     Parameters
@@ -139,8 +156,9 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
     centers : sequence of float
         Continuous optimal ``d_model`` for each granularity (search centre).
     cons : Constraints
-    multiple_of : int
-        d_model is a multiple of lcm(multiple_of, 64).
+    multiple_of, tp : int
+        Shape rules (:func:`shape_rules`): d_model a multiple of ``multiple_of``, heads of
+        128 (64 below d_model 2048) divisible by ``tp``, d_expert a multiple of 64.
     shape_tolerance : float
         ``d_model/n_blocks`` within this factor of the aspect ratio (the nearest whole
         ``n_blocks`` is always allowed).
@@ -163,12 +181,13 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
     E = 1.0 if setup.dense else setup.expansion_rate
     c_r = 0.0 if setup.dense else setup.c_r
     tol = float(shape_tolerance)
-    q = width_quantum(multiple_of)
+    rules = shape_rules(multiple_of, tp)
     rows = []
     for G, d_star in zip(granularities, centers):
         G = float(G)
         if not (_is_whole(G) and _is_whole(G * E)) or not np.isfinite(d_star):
             continue
+        q = rules.width_step(int(round(G)))
         n_star = max(d_star / r, 1.0)
         n_lo = max(1, int(math.floor(n_star / 1.5)))
         n_hi = max(n_lo, int(math.ceil(n_star * 1.5)))
@@ -187,8 +206,7 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
         ok = (ratio >= r / tol * (1 - 1e-12)) & (ratio <= r * tol * (1 + 1e-12))
         # the whole n_blocks nearest to d_model/r is always allowed
         ok |= (n == np.maximum(1.0, np.floor(d / r))) | (n == np.maximum(1.0, np.ceil(d / r)))
-        de = 4.0 * d / G
-        ok &= np.abs(de - np.round(de)) < 1e-9
+        ok &= np.array([_width_ok(rules, int(x)) for x in d], dtype=bool)
         d, n = d[ok], n[ok]
         if d.size == 0:
             continue
@@ -228,5 +246,5 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
                          float(D[i])))
     rows.sort()
     return [make_configuration(setup, d, n, G, D, cons, realizable=True,
-                               continuous_loss=continuous_loss)
+                               continuous_loss=continuous_loss, tp=tp)
             for _, _, G, d, n, D in rows[:limit]]

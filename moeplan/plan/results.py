@@ -125,8 +125,21 @@ class Candidate:
         best = self.realized or self.continuous
         return best.loss if best is not None else math.inf
 
+    @property
+    def all_to_all_bytes_per_token(self) -> float | None:
+        """Bytes a training token sends through expert-parallel all-to-all per step (every
+        copy counted: an upper bound; :func:`moeplan.shapes.all_to_all_bytes_per_token`), for
+        the whole-number shape when there is one; None for a dense model."""
+        from ..shapes import all_to_all_bytes_per_token
+
+        cfg = self.realized or self.continuous
+        if cfg is None or (cfg.n_experts or 1) <= 1:
+            return None
+        return float(all_to_all_bytes_per_token(cfg.d_model, cfg.top_k, cfg.n_blocks))
+
     def to_dict(self) -> dict:
         out = self.continuous.to_dict() if self.continuous is not None else empty_config()
+        out.update(all_to_all_bytes_per_token=self.all_to_all_bytes_per_token)
         out.update(choice=self.choice, feasible=self.feasible,
                    realized=None if self.realized is None else self.realized.to_dict(),
                    unconstrained_loss=self.unconstrained_loss,
