@@ -48,6 +48,7 @@ CHECK_TITLES = {
     "max_flops": "training FLOPs",
     "max_total_params": "total parameters",
     "max_memory": "memory of the weights",
+    "max_memory_per_gpu": "training memory per GPU (SPEC §9, with hardware:)",
 }
 
 
@@ -403,6 +404,7 @@ _ANCHORS = {
     "max_flops": ("training.tokens", "training.flops", "training"),
     "max_total_params": ("model",),
     "max_memory": ("model",),
+    "max_memory_per_gpu": ("hardware", "model"),
 }
 
 
@@ -454,13 +456,54 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
         s = _subject_from_shape(proposal, law)
     _check_domain(s)
     warnings += _warnings(law, s)
+    per_gpu = [lim for lim in limits if lim.name == "max_memory_per_gpu"]
+    limits = tuple(lim for lim in limits if lim.name != "max_memory_per_gpu")
     m, opt, checks, suggestion = evaluate(s, law, limits)
+    if proposal.hardware is not None:
+        checks += (_memory_per_gpu_check(proposal, law, m, per_gpu[-1] if per_gpu else None),)
+    elif per_gpu:
+        raise InputError("max_memory_per_gpu needs a hardware: section in the proposal (gpu, "
+                         "gpus; optional seq_len, micro_batch)")
     suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
     return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
                        passed=all(c.passed for c in checks), checks=checks, proposal=m,
                        optimal=opt, suggestion=suggestion, limits_from=origin,
                        warnings=tuple(warnings), law_choice=choice and choice.reason,
                        limits_disabled=_disabled(proposal.limits, limit_overrides))
+
+
+def _memory_per_gpu_check(p: Proposal, law, m: dict, limit: Limit | None) -> Check:
+    """Training memory per GPU of the proposal on its ``hardware:`` (SPEC.md §9; the layout
+    :func:`moeplan.training.training_memory` chooses) against ``max_memory_per_gpu`` (default:
+    the GPU's memory). ``m["training_memory"]`` gets the layout and bytes."""
+    from .shapes import Shape
+    from .training import VOCAB_SIZE_DEFAULT, training_memory
+
+    if law.choice == "n_experts":
+        raise InputError(f"{p.source}: hardware: is checked for the fine-grained and dense laws; "
+                         f"{law.name}'s experts are not the 2-matrix experts of the memory model")
+    hw = p.hardware
+    d = int(m["d_model"])
+    head = 128 if d >= 2048 and d % 128 == 0 else 64 if d % 64 == 0 else d
+    shape = Shape(d_model=d, n_blocks=int(m["n_blocks"]), n_heads=d // head, head_dim=head,
+                  d_expert=int(m["d_expert"]), n_experts=int(round(m["n_experts"])),
+                  top_k=int(round(m["top_k"])))
+    vocab = int(p.vocab_size) if p.vocab_size is not None else VOCAB_SIZE_DEFAULT
+    tm = training_memory(shape, hw["gpu"], hw["gpus"], hw["seq_len"], hw["micro_batch"],
+                         vocab_size=vocab)
+    m["training_memory"] = tm.to_dict()
+    cap = tm.gpu_memory_bytes if limit is None else float(limit.value)
+    total, lay = tm.per_gpu_bytes.total, tm.layout
+    ok = total <= cap
+    msg = (f"training takes {format_bytes(total)} per GPU on {tm.n_gpus} x {tm.gpu} (TP "
+           f"{lay.tp} x PP {lay.pp} x DP {lay.dp}, EP {lay.ep}, ZeRO-1; limit "
+           f"{format_bytes(cap)})")
+    if not tm.fits and limit is None:
+        msg += f": {tm.reason}"
+    return Check("max_memory_per_gpu", bool(ok), float(total), float(cap), msg,
+                 limit.line if limit is not None and limit.line is not None
+                 else p.line_of("hardware"),
+                 "default" if limit is None else limit.source)
 
 
 def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),

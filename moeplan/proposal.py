@@ -23,6 +23,12 @@ A proposal (CLI.md)::
       max_flops: 1e23
       max_total_params: 1T
       max_memory: 80GB
+      max_memory_per_gpu: 75GB      # with hardware: (default: the GPU's memory)
+    hardware:                       # optional: training memory per GPU and a parallel layout
+      gpu: h100                     # h100, h200, a100, b200, mi300x
+      gpus: 1024
+      seq_len: 4096                 # optional (default 4096)
+      micro_batch: 1                # optional (default 1)
 
 Unknown keys are an error that names the key; numbers accept suffixes (``500B``, ``1e23``).
 Contradictions (``n_experts`` not divisible by ``top_k``, ``d_expert = 4·d_model/G`` not whole,
@@ -43,13 +49,14 @@ from .errors import FileFormatError, InputError
 from .units import parse_memory, parse_number
 from .yamlio import parse_yaml, read_text
 
-TOP_KEYS = ("law", "name", "description", "model", "training", "limits")
+TOP_KEYS = ("law", "name", "description", "model", "training", "limits", "hardware")
 MODEL_KEYS = ("d_model", "n_blocks", "expansion_rate", "granularity", "n_experts", "top_k",
               "router_flops_per_param", "flops_per_param", "c_r", "c_f", "vocab_size",
               "tied_embeddings", "bytes_per_param", "config")
 TRAINING_KEYS = ("tokens", "flops")
 LIMIT_KEYS = ("max_loss_gap", "min_compute_efficiency", "max_flops", "max_total_params",
-              "max_memory")
+              "max_memory", "max_memory_per_gpu")
+HARDWARE_KEYS = ("gpu", "gpus", "seq_len", "micro_batch")
 #: Largest count accepted anywhere in a proposal; beyond it float arithmetic stops being exact.
 _MAX_COUNT = 2.0**62
 
@@ -95,6 +102,7 @@ class Proposal:
     config_path: str | None = None
     limits: tuple | None = None
     lines: dict = field(default_factory=dict)
+    hardware: dict | None = None     # {gpu, gpus, seq_len, micro_batch}, validated
 
     def line_of(self, key: str) -> int | None:
         """Line of a dotted key, falling back to its section, then None."""
@@ -190,7 +198,7 @@ def parse_limits(raw, source: str, lines: dict | None = None) -> tuple:
         if value is None:  # `max_loss_gap: null` switches a default check off
             out.append(Limit(key, None, lines.get(where)))
             continue
-        if key == "max_memory":
+        if key in ("max_memory", "max_memory_per_gpu"):
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise FileFormatError(f"{_where(source, where)}: expected a size such as 80GB")
             try:
@@ -206,6 +214,35 @@ def parse_limits(raw, source: str, lines: dict | None = None) -> tuple:
                                   f"{value!r}")
         out.append(Limit(key, v, lines.get(where)))
     return tuple(out)
+
+
+def parse_hardware(raw, source: str) -> dict:
+    """Validate a ``hardware`` mapping: ``gpu`` (a known accelerator), ``gpus`` (whole), optional
+    ``seq_len`` and ``micro_batch`` (whole; defaults 4096 and 1)."""
+    from .hardware import get_accelerator
+    from .training import MICRO_BATCH_DEFAULT, SEQ_LEN_DEFAULT
+
+    raw = _mapping(raw, source, "hardware", HARDWARE_KEYS)
+    for key in ("gpu", "gpus"):
+        if raw.get(key) is None:
+            raise FileFormatError(f"{source}: hardware.{key} is missing; hardware: needs gpu "
+                                  f"(e.g. h100) and gpus (e.g. 1024)")
+    if not isinstance(raw["gpu"], str):
+        raise FileFormatError(f"{_where(source, 'hardware.gpu')}: expected a name such as h100")
+    try:
+        gpu = get_accelerator(raw["gpu"]).name
+    except InputError as exc:
+        raise FileFormatError(f"{_where(source, 'hardware.gpu')}: {exc}") from None
+    out = {"gpu": gpu}
+    for key, default, hi in (("gpus", None, 1e9), ("seq_len", SEQ_LEN_DEFAULT, 2**24),
+                             ("micro_batch", MICRO_BATCH_DEFAULT, 2**20)):
+        v = default if raw.get(key) is None else _number(raw[key], source, f"hardware.{key}",
+                                                         whole=True)
+        if v > hi:
+            raise FileFormatError(f"{_where(source, f'hardware.{key}')}: at most {hi:g}, got "
+                                  f"{raw[key]!r}")
+        out[key] = int(v)
+    return out
 
 
 def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.PathLike = ".",
@@ -322,7 +359,12 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
         raise FileFormatError(f"{source}: training needs tokens (e.g. 500B) or flops (e.g. 1e23)")
 
     limits = parse_limits(data["limits"], source, lines) if "limits" in data else None
-    return Proposal(source=source, name=name, law=law, d_model=d_model, n_blocks=n_blocks,
+    hardware = parse_hardware(data["hardware"], source) if "hardware" in data else None
+    if hardware is None and any(lim.name == "max_memory_per_gpu" and lim.value is not None
+                                for lim in limits or ()):
+        raise FileFormatError(f"{_where(source, 'limits.max_memory_per_gpu')}: needs a hardware: "
+                              f"section (gpu, gpus; optional seq_len, micro_batch)")
+    return Proposal(hardware=hardware, source=source, name=name, law=law, d_model=d_model, n_blocks=n_blocks,
                     n_experts=joint_experts,
                     expansion_rate=E, granularity=G, tokens=tokens, flops=flops, c_f=c_f, c_r=c_r,
                     vocab_size=vocab, tied_embeddings=tied, bytes_per_param=bpp,
@@ -363,5 +405,6 @@ def is_hf_config(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(".json")
 
 
-__all__ = ["LIMIT_KEYS", "Limit", "Proposal", "is_hf_config", "load_proposal", "parse_limits",
+__all__ = ["HARDWARE_KEYS", "LIMIT_KEYS", "Limit", "Proposal", "is_hf_config", "load_proposal",
+           "parse_hardware", "parse_limits",
            "proposal_from_mapping"]

@@ -216,3 +216,60 @@ def test_hf_config_round_trips_through_inspect(runner, tmp_path):
     assert back["n_active"] == pytest.approx(rec["n_active"], rel=0.02)
     r = run(runner, "optimize", "--flops", "1e21", "--hf-config", str(path))
     assert r.exit_code == 0 and "SwiGLU" in r.stdout and "2/3" in r.stdout
+
+
+# --------------------------------------------------------------------------- check hardware:
+
+PROPOSAL = """name: hw
+law: krajewski2024-moe
+model:
+  d_model: 2048
+  n_blocks: 32
+  expansion_rate: 64
+  granularity: 8
+training:
+  tokens: 200B
+"""
+
+
+def _check(runner, tmp_path, text, *extra):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return run(runner, "check", str(path), "--json", *extra)
+
+
+def test_check_hardware_section_runs_max_memory_per_gpu(runner, tmp_path):
+    text = PROPOSAL + "hardware:\n  gpu: h100\n  gpus: 64\n  seq_len: 4096\n  micro_batch: 2\n"
+    r = _check(runner, tmp_path, text)
+    assert r.exit_code in (0, 1), r.stderr
+    doc = json.loads(r.stdout)
+    doc = doc["results"][0] if "results" in doc else doc
+    c = next(c for c in doc["checks"] if c["name"] == "max_memory_per_gpu")
+    tm = doc["proposal"]["training_memory"]
+    lay = tm["layout"]
+    assert lay["tp"] * lay["pp"] * lay["dp"] == 64 and c["limit"] == GB80
+    rec = {"d_model": 2048, "n_blocks": 32, "n_experts": 512, "d_expert": 1024, "top_k": 8}
+    w, o, a = _stage_bytes(rec, lay, tm["stage"], mb=2)
+    assert c["value"] == pytest.approx(2 * w + o + a, rel=1e-12)
+    assert c["passed"] == (c["value"] <= GB80)
+    # a limit below what it takes fails the check: exit 1
+    text2 = text + "limits:\n  max_memory_per_gpu: 1GB\n"
+    r = _check(runner, tmp_path, text2)
+    assert r.exit_code == 1, r.stderr
+    doc = json.loads(r.stdout)
+    doc = doc["results"][0] if "results" in doc else doc
+    c = next(c for c in doc["checks"] if c["name"] == "max_memory_per_gpu")
+    assert not c["passed"] and c["limit"] == 1e9
+
+
+@pytest.mark.parametrize("tail, text", [
+    ("hardware:\n  gpu: h100\n  gpus: 8\n  nodes: 2\n", "unknown key 'nodes'"),
+    ("hardware:\n  gpu: h100\n", "hardware.gpus is missing"),
+    ("hardware:\n  gpu: tpu9\n  gpus: 8\n", "hardware.gpu"),
+    ("hardware:\n  gpu: h100\n  gpus: 8.5\n", "hardware.gpus"),
+    ("limits:\n  max_memory_per_gpu: 80GB\n", "needs a hardware: section"),
+])
+def test_check_hardware_mistakes_name_the_key(runner, tmp_path, tail, text):
+    r = _check(runner, tmp_path, PROPOSAL + tail)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert text in r.stderr and "Traceback" not in r.stderr
