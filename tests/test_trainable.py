@@ -11,8 +11,8 @@ import math
 import pytest
 
 from moeplan import load_law, optimize
-from moeplan.plan.hardware import plan_on_hardware
 from moeplan.cli import app
+from moeplan.plan.hardware import plan_on_hardware
 
 H100_PEAK, A100_PEAK = 989e12, 312e12
 GB80 = 80e9
