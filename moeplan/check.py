@@ -48,7 +48,7 @@ CHECK_TITLES = {
     "max_flops": "training FLOPs",
     "max_total_params": "total parameters",
     "max_memory": "memory of the weights",
-    "max_memory_per_gpu": "training memory per GPU (SPEC §9, with hardware:)",
+    "max_memory_per_gpu": "training memory per GPU (with hardware:)",
 }
 
 

@@ -280,7 +280,9 @@ def optimize_command(
     rows = _config_rows(rec, choice)
     rows.append(["predicted loss", f"{rec.loss:.4f}"])
     if res.recommended is not None:
-        rows.append(["continuous optimum (rounding penalty)",
+        label = ("continuous optimum (cost of the training-memory limit)"
+                 if rec.binding == "training_memory" else "continuous optimum (rounding penalty)")
+        rows.append([label,
                      f"{cont.loss:.4f} at d_model {cont.d_model:.1f}, n_blocks "
                      f"{cont.n_blocks:.2f} ({_delta(rec.loss_penalty)})"])
     if choice == "granularity" and len(res.candidates) > 1:
@@ -423,7 +425,7 @@ def _memory_table(tm) -> Table:
                               + ("fits" if tm.fits else "does not fit")]]
     if tm.reason:
         rows.append(["why not", tm.reason])
-    return Table(f"Training memory per GPU ({tm.stage} pipeline stage; SPEC §9)",
+    return Table(f"Training memory per GPU ({tm.stage} pipeline stage; ZeRO-1, Korthikanti et al. 2022)",
                  ["", "value"], rows)
 
 
