@@ -273,3 +273,20 @@ def test_check_hardware_mistakes_name_the_key(runner, tmp_path, tail, text):
     r = _check(runner, tmp_path, PROPOSAL + tail)
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert text in r.stderr and "Traceback" not in r.stderr
+
+
+def test_joint_law_training_memory_counts_its_swiglu_experts(runner):
+    # the joint law's experts are SwiGLU of 3·d_model: 9·d_model² parameters each (SPEC §7)
+    r = run(runner, "optimize", "--law", "ludziejewski2025-joint", "--flops", "1e21", "--gpu",
+            "h100", "--gpus", "8", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    rec, tm = data["recommended"], data["training_memory"]
+    d, n, E = rec["d_model"], rec["n_blocks"], rec["n_experts"]
+    lay = tm["layout"]
+    assert tm["stage"] == "only" and lay["pp"] == 1
+    dense = n * (4 * d * d + d * E + 2 * d) + 2 * V * d + d
+    expert = n * E * 9 * d * d
+    assert tm["per_gpu_bytes"]["weights"] == pytest.approx(
+        2 * dense / lay["tp"] + 2 * expert / lay["ep"], rel=1e-12)
+    assert not tm["fits"] and "does not fit" in " ".join(data["warnings"])

@@ -65,6 +65,20 @@ def shape_of(cfg):
                  n_experts=int(cfg.n_experts), top_k=int(cfg.top_k))
 
 
+def memory_shape(cfg):
+    """The shape training memory is sized for: :func:`shape_of` with ``d_expert`` such that
+    ``n_experts·2·d_model·d_expert`` per block is the configuration's expert parameters
+    (``n_total/n_blocks − 4·d_model²``). That is ``4·d_model/G`` for the fine-grained law and
+    ``4·d_model`` for a dense model (unchanged), and counts the joint law's SwiGLU experts
+    (``9·d_model²`` each) in full."""
+    shape = shape_of(cfg)
+    if shape is None:
+        return None
+    d = float(cfg.d_model)
+    per_expert = (cfg.n_total / cfg.n_blocks - 4.0 * d * d) / cfg.n_experts
+    return dataclasses.replace(shape, d_expert=int(round(per_expert / (2.0 * d))))
+
+
 def executed_time(cfg, gpu: str, mfu: float, gpus: int, seq_len: int, vocab_size: int) -> dict:
     """``training_time`` of a configuration: executed FLOPs (law + attention + head; the
     inference share is never in it) and the time on ``gpus`` × ``gpu`` at ``mfu``."""
@@ -144,7 +158,7 @@ def plan_on_hardware(law, *, gpu: str, gpus: int | None = None, flops=None, days
     bound = False
     if gpus is not None:
         rec = res.recommended
-        shape = shape_of(rec)
+        shape = memory_shape(rec)
         if shape is None:
             warnings.append("no whole-number configuration: training memory is not estimated")
         else:
