@@ -42,10 +42,15 @@ NEEDS = {("optimize", "--experts"): ["--law", "ludziejewski2025-joint"],
          ("sweep", "--memory"): ["--law", "ludziejewski2025-joint"],
          ("loss", "--n-experts"): ["--law", "ludziejewski2025-joint"],
          ("optimize", "--mfu"): ["--gpu", "h100"], ("optimize", "--gpus"): ["--gpu", "h100"],
+         ("optimize", "--days"): ["--gpu", "h100", "--gpus", "8"],
+         ("optimize", "--gpu-hours"): ["--gpu", "h100"],
+         ("optimize", "--seq-len"): ["--gpu", "h100"],
+         ("optimize", "--micro-batch"): ["--gpu", "h100", "--gpus", "8"],
          ("flops", "--n-experts"): ["--top-k", "1"], ("flops", "--top-k"): ["--n-experts", "64"]}
 #: Options that stand instead of part of the base command line (so the row tests the value,
 #: not a contradiction with the base).
-INSTEAD = {("optimize", "--target-loss"): ["optimize"],
+INSTEAD = {("optimize", "--target-loss"): ["optimize"], ("optimize", "--days"): ["optimize"],
+           ("optimize", "--gpu-hours"): ["optimize"],
            ("check", "--tokens"): ["check", "{config}"], ("check", "--flops"): ["check", "{config}"]}
 #: Numeric options for which zero is a valid value (everything else must refuse 0).
 ZERO_OK = {"--c-r", "--kv-tokens", "--inference-tokens", "--drop-highest", "--weight-decay",
@@ -63,6 +68,7 @@ NAMES = {"--expansion-rate": "expansion", "--n-experts": "experts", "--c-f": "c_
          "--kv-tokens": "kv", "--target-loss": "loss", "--holdout": "holdout",
          "--at-flops": "budget", "--huber-delta": "huber", "--weight-decay": "decay",
          "--seq-len": "seq", "--points": "points", "--mfu": "mfu", "--gpus": "gpu",
+         "--days": "days", "--gpu-hours": "gpu_hours", "--micro-batch": "micro",
          "--alternatives": "alternatives", "--max-granularity": "granularity"}
 #: Where the message names the quantity an option turns into instead of the option.
 NAMES_IN = {("check", "--flops"): "training tokens"}  # tokens = flops / flops per token

@@ -238,23 +238,31 @@ def test_realizable_configs_respect_every_constraint(moe, lf, cons):
     try:
         res = optimize(moe, F, **cons)
     except InfeasibleError as exc:
-        # the only refusal here: a memory limit below the smallest model (d_model 64, 1 block,
-        # G = 1), checked with the memory formula below
+        # the refusals here: a memory limit below the smallest model (d_model 128 with the
+        # GPU-friendly default --multiple-of 128, 2 blocks by the shape rule, G = 1), or limits
+        # below it otherwise (max_total_params), checked with the formulas
         event("infeasible")
-        assert "\n" not in str(exc) and "smallest model" in str(exc), str(exc)
-        d, n = 64.0, 1.0
-        smallest = d * d * (8 * E + 4) * n + d * E * n
-        if cons["vocab_size"]:
-            smallest += 2 * cons["vocab_size"] * d
-        smallest = (smallest + 2 * cons["kv_tokens"] * n * d) * cons["bytes_per_param"]
-        assert cons["memory"] is not None and smallest > cons["memory"], str(exc)
+        assert "\n" not in str(exc), str(exc)
+
+        def memory_of(d, n):
+            w = d * d * (8 * E + 4) * n + d * E * n
+            if cons["vocab_size"]:
+                w += 2 * cons["vocab_size"] * d
+            return (w + 2 * cons["kv_tokens"] * n * d) * cons["bytes_per_param"]
+        if "smallest model" in str(exc):
+            assert cons["memory"] is not None and memory_of(128.0, 2.0) > cons["memory"]
+        else:
+            assert "no realizable configuration" in str(exc), str(exc)
+            assert (cons["memory"] is not None and memory_of(128.0, 2.0) > cons["memory"]) or \
+                (cons["max_total_params"] is not None
+                 and 128.0**2 * (8 * E + 4) * 2 > cons["max_total_params"]), str(exc)
         return
     event("planned")
     assert res.realizable, "a plan without realizable configurations must say why"
     for cfg in res.realizable:
         d, n, G, D = cfg.d_model, cfg.n_blocks, cfg.granularity, cfg.tokens
         assert d == int(d) and n == int(n) and G == int(G) and cfg.n_experts == int(cfg.n_experts)
-        assert (4 * d / G) == int(4 * d / G)                       # d_expert whole
+        assert (4 * d / G) % 64 == 0 and d % 128 == 0   # GPU-friendly: d_expert, d_model
         assert finite(cfg.loss, cfg.tokens, cfg.flops) and D >= 1.0
         # memory: weights + router [+ embeddings] + KV cache, SPEC.md §1 and CLI.md
         weights = d * d * (8 * E + 4) * n + d * E * G * n
@@ -301,9 +309,12 @@ def test_budget_edges(moe, budget):
 
 
 def test_least_budget_is_the_smallest_model_on_one_token(moe):
-    # SPEC.md §3 for d_model 64, 1 block, G = 1, E = 64 on one token
-    least = spec_flops(64.0, 1.0, 1.0, 64.0, 1.0, 6.0, 14.0)
-    res = optimize(moe, least * 1.0001)
-    assert res.recommended.tokens >= 1.0
-    with pytest.raises(InfeasibleError, match="smallest model"):
-        optimize(moe, least * 0.999)
+    # SPEC.md §3 for the smallest shape on one token, G = 1, E = 64: d_model 128 x 2 blocks
+    # (the GPU-friendly default multiple; 2 = 128/64 blocks by the shape rule), and
+    # d_model 64 x 1 block with --multiple-of 64
+    for multiple, blocks in ((128, 2.0), (64, 1.0)):
+        least = spec_flops(float(multiple), blocks, 1.0, 64.0, 1.0, 6.0, 14.0)
+        res = optimize(moe, least * 1.0001, multiple_of=multiple)
+        assert res.recommended.tokens >= 1.0
+        with pytest.raises(InfeasibleError, match="smallest model"):
+            optimize(moe, least * 0.999, multiple_of=multiple)

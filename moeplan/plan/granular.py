@@ -100,6 +100,10 @@ def _budget_for_target(setup: Setup, gr, cons: Limits, target: float) -> tuple:
     return math.exp(hi), free
 
 
+def _blocks(n) -> str:
+    return "1 block" if n == 1 else f"{n:g} blocks"
+
+
 def least_budget(setup: Setup, granularities, cons: Limits = NO_LIMITS,
                  multiple_of: int = 64, realizable: bool = True):
     """FLOPs that train the smallest model (one block of the least width, the least G) on one
@@ -111,7 +115,7 @@ def least_budget(setup: Setup, granularities, cons: Limits = NO_LIMITS,
     d0, n0 = (smallest_model(setup, g0, multiple_of) if realizable
               else (float(width_quantum(multiple_of)), 1.0))
     small = make_configuration(setup, d0, n0, g0, 1.0, cons, realizable=realizable)
-    model = f"d_model {d0:g}, 1 block" + ("" if setup.dense else f", G = {g0:g}")
+    model = f"d_model {d0:g}, {_blocks(n0)}" + ("" if setup.dense else f", G = {g0:g}")
     return small.flops + small.inference_flops, small, model
 
 
@@ -307,13 +311,13 @@ def _check_memory(setup: Setup, real_g, cons: Limits, multiple_of: int = 64) -> 
         smallest = []
         for G in real_g:
             d0, n0 = smallest_model(setup, G, multiple_of)
-            smallest.append((float(memory_bytes(setup, d0, n0, G, cons)), G, d0))
-        need, G0, d0 = min(smallest)
+            smallest.append((float(memory_bytes(setup, d0, n0, G, cons)), G, d0, n0))
+        need, G0, d0, n0 = min(smallest)
         if need > cons.memory:
             # "allow at least" exactly, rounded up: 4.49 MB may be short of 4,491,264 bytes
             raise InfeasibleError(
                 f"memory {format_bytes(cons.memory)} is below the smallest model (d_model "
-                f"{d0:g}, 1 block, G = {G0:g}: {format_bytes(need)} at {cons.bytes_per_param:g} "
+                f"{d0:g}, {_blocks(n0)}, G = {G0:g}: {format_bytes(need)} at {cons.bytes_per_param:g} "
                 f"bytes per parameter"
                 + (f", KV cache of {_fmt(cons.kv_tokens)} tokens included" if cons.kv_tokens
                    else "") + f"); allow at least {math.ceil(need):,} bytes", param="memory")

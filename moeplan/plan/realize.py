@@ -123,8 +123,9 @@ def width_quantum(multiple_of: int) -> int:
 
 
 def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT, tp=1):
-    """(d_model, n_blocks) of the smallest realizable model: one block of the least width
-    the shape rules allow at this granularity (:func:`shape_rules`)."""
+    """(d_model, n_blocks) of the smallest realizable model: the least width the shape rules
+    allow at this granularity (:func:`shape_rules`) with the fewest blocks the shape rule
+    allows there, ``max(1, floor(d_model / aspect_ratio))`` (1 up to width 127 at 64)."""
     G = float(granularity)
     if not _is_whole(G):
         q = width_quantum(multiple_of)
@@ -137,7 +138,7 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT, t
     d = step
     while not _width_ok(rules, d):
         d += step
-    return float(d), 1.0
+    return float(d), float(max(1, math.floor(d / setup.aspect_ratio)))
 
 
 def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
@@ -200,13 +201,23 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
         k_star = d_star / q
         ks = _sorted_unique(list(range(k_lo, k_hi + 1, kstep))
                             + [max(1, math.floor(k_star)), max(1, math.ceil(k_star))])
-        d, n = np.meshgrid(ks * q, ns, indexing="ij")
+        dk = ks * q
+        d, n = np.meshgrid(dk, ns, indexing="ij")
         d, n = d.ravel(), n.ravel()
         ratio = d / n
+        n_floor, n_ceil = np.maximum(1.0, np.floor(d / r)), np.maximum(1.0, np.ceil(d / r))
         ok = (ratio >= r / tol * (1 - 1e-12)) & (ratio <= r * tol * (1 + 1e-12))
-        # the whole n_blocks nearest to d_model/r is always allowed
-        ok |= (n == np.maximum(1.0, np.floor(d / r))) | (n == np.maximum(1.0, np.ceil(d / r)))
-        ok &= np.array([_width_ok(rules, int(x)) for x in d], dtype=bool)
+        ok &= (n != n_floor) & (n != n_ceil)
+        # the whole n_blocks nearest to d_model/r is always allowed, for every width searched
+        # (added per width: a strided grid of n_blocks may miss them when d_model steps by 128)
+        nf, nc = np.maximum(1.0, np.floor(dk / r)), np.maximum(1.0, np.ceil(dk / r))
+        two = nc != nf
+        d = np.concatenate([d[ok], dk, dk[two]])
+        n = np.concatenate([n[ok], nf, nc[two]])
+        ok = np.ones(d.shape, dtype=bool)
+        # heads of head_dim_for(d) tile d and divide by tp (shapes._width_ok, vectorised)
+        head = np.where(d < rules.small_d_model, rules.small_head_dim, rules.head_dim)
+        ok &= (d % head == 0) & ((d // head) % rules.tp == 0)
         d, n = d[ok], n[ok]
         if d.size == 0:
             continue
