@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,9 +20,7 @@ from moeplan import fit as fitmod
 from moeplan.fit import bootstrap_fit, fit_law
 from moeplan.runs import Runs, read_runs
 
-from conftest import shared_path
-
-PAPER_MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
+PAPER_MOE = {"a": 18.1, "alpha": 0.115, "b": 30.8, "beta": 0.147, "g": 2.1, "gamma": 0.58, "c": 0.47}
 
 
 def huber(r, delta):
@@ -106,7 +105,7 @@ def compare(runs, fitted, weights):
 
 def test_chinchilla_resamples_match_lbfgsb(chinchilla, chinchilla_fit):
     weights = draws(np.random.default_rng(7), len(chinchilla), 30)
-    newton, reference, mine, theirs = compare(chinchilla, chinchilla_fit, weights)
+    newton, _reference, mine, theirs = compare(chinchilla, chinchilla_fit, weights)
     assert newton.converged.all()
     rel = (mine - theirs) / theirs
     # never worse than L-BFGS-B, and the same minimum to 1e-10 relative (L-BFGS-B stops on a
@@ -120,11 +119,11 @@ def test_chinchilla_resamples_match_lbfgsb(chinchilla, chinchilla_fit):
 
 
 @pytest.mark.parametrize("options, noise, settled", [
-    (dict(), 0.001, 6),
-    (dict(objective="paper"), 0.01, 12),  # δ = 0.1 with weight decay
-    (dict(objective="paper"), 0.001, 12),
-    (dict(fixed={"gamma": 0.58}), 0.001, 6),
-    (dict(fixed={"c": 0.47, "alpha": 0.115}), 0.001, 12),
+    ({}, 0.001, 6),
+    ({"objective": "paper"}, 0.01, 12),  # δ = 0.1 with weight decay
+    ({"objective": "paper"}, 0.001, 12),
+    ({"fixed": {"gamma": 0.58}}, 0.001, 6),
+    ({"fixed": {"c": 0.47, "alpha": 0.115}}, 0.001, 12),
 ], ids=["chinchilla", "paper", "paper-quiet", "fixed-gamma", "fixed-c-alpha"])
 def test_moe_resamples_match_lbfgsb(options, noise, settled):
     runs = moe_runs(noise=noise)
