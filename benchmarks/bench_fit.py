@@ -48,25 +48,26 @@ def _env() -> dict:
     return env
 
 
-def _run(cmd, env):
+def _run(cmd, env, ok=(0,)):
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}")
     return elapsed, proc.stdout
 
 
-def interleaved(cmd, baseline, repeats, env):
-    """Medians of ``cmd`` and ``baseline``, run alternately (the order swapped every round, so
-    machine load falls on both alike), after one warm-up run of each."""
-    _run(cmd, env)
+def interleaved(cmd, baseline, repeats, env, ok=(0,)):
+    """Times of ``cmd`` and ``baseline`` run alternately (the order swapped every round, so
+    machine load falls on both alike), after one warm-up run of each; ``ok``: the exit
+    statuses ``cmd`` may end with."""
+    _run(cmd, env, ok)
     _run(baseline, env)
     t_cmd, t_base, out = [], [], None
     for i in range(repeats):
         pair = [(cmd, t_cmd), (baseline, t_base)]
         for c, times in (pair if i % 2 == 0 else pair[::-1]):
-            t, stdout = _run(c, env)
+            t, stdout = _run(c, env, ok if c is cmd else (0,))
             times.append(t)
             if c is cmd:
                 out = stdout
