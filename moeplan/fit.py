@@ -27,7 +27,9 @@ parameterisation it penalised; this is our reading).
 The objective has local minima, so :func:`fit_law` screens a grid of exponents (for each
 exponent combination the linear coefficients follow from a least-squares fit, "variable
 projection"), runs L-BFGS-B with the analytic gradient from the best few distinct starts, and
-keeps the best. scipy is imported inside the functions that need it.
+keeps the best. Bootstrap refits start from that optimum and run a damped Newton iteration
+with the exact Hessian, vectorised over the resamples (:func:`newton_refit`); L-BFGS-B takes
+any resample it does not settle. scipy is imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -898,11 +900,10 @@ def newton_refit(problem: _Problem, theta0, weights,
     damping = np.zeros(n_res)
     growth = np.full(n_res, 2.0)
     active = np.arange(n_res)
-    iterations = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         f, g, hess = batch.value(theta, weights, scale, derivatives=True)
         n_eval = n_res
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(max_iterations + 1):  # the last pass only checks
             lam, vec = np.linalg.eigh(hess)
             top = np.maximum(np.abs(lam).max(axis=1), 1e-300)
             vg = np.einsum("sfk,sf->sk", vec, g)
@@ -913,8 +914,7 @@ def newton_refit(problem: _Problem, theta0, weights,
             converged[active[done]] = True
             keep = (~done & np.isfinite(f) & np.isfinite(decrement)
                     & (damping[active] <= NEWTON_MAX_DAMPING * top))
-            if not keep.any():
-                active = active[:0]
+            if not keep.any() or iterations == max_iterations:
                 break
             active, f, g, hess = active[keep], f[keep], g[keep], hess[keep]
             lam, vg, top = np.abs(lam[keep]), vg[keep], top[keep]
