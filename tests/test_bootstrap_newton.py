@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import data_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,7 +63,7 @@ def lbfgsb(problem, theta0, weights):
 
 @pytest.fixture(scope="module")
 def chinchilla():
-    path = shared_path("data", "chinchilla", "svg_extracted_data.csv")
+    path = data_path("chinchilla", "svg_extracted_data.csv")
     return read_runs(path, "dense", {"params": "Model Size", "flops": "Training FLOP"}) \
         .drop_highest_loss(5)
 
