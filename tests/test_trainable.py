@@ -12,6 +12,7 @@ import pytest
 
 from moeplan import load_law, optimize
 from moeplan.cli import app
+from moeplan.errors import InputError
 from moeplan.plan.hardware import plan_on_hardware
 
 H100_PEAK, A100_PEAK = 989e12, 312e12
@@ -290,3 +291,15 @@ def test_joint_law_training_memory_counts_its_swiglu_experts(runner):
     assert tm["per_gpu_bytes"]["weights"] == pytest.approx(
         2 * dense / lay["tp"] + 2 * expert / lay["ep"], rel=1e-12)
     assert not tm["fits"] and "does not fit" in " ".join(data["warnings"])
+
+
+def test_library_budget_from_hardware_and_executed_time(moe):
+    plan = plan_on_hardware(moe, gpu="h200", gpus=64, days=10, mfu=0.35)
+    budget = 64 * 989e12 * 0.35 * 10 * 86_400       # H200: the H100's dense BF16 peak
+    assert plan.hardware_budget.flops == pytest.approx(budget, rel=1e-12)
+    tt, rec = plan.training_time, plan.result.recommended
+    assert tt["flops"] == pytest.approx(budget, rel=2e-3) and tt["days"] == pytest.approx(10, rel=2e-3)
+    assert tt["law_flops"] == rec.flops == pytest.approx(plan.result.budget_flops, rel=1e-9)
+    assert plan.training_memory.fits and plan.training_memory.n_gpus == 64
+    with pytest.raises(InputError, match="inference"):
+        plan_on_hardware(moe, gpu="h200", gpus=64, days=10, inference_tokens=1e12)

@@ -256,7 +256,7 @@ def optimize_command(
     except InfeasibleError as exc:
         # with --params the user fixed the size: a budget too small for it is theirs to
         # change, not the law's ("fewer than one" token is the core's wording for this)
-        if params is None or "fewer than one" not in str(exc):
+        if params is None or flops is None or "fewer than one" not in str(exc):
             raise
         raise InfeasibleError(
             f"--params {format_count(params)} is too large for --flops {format_sci(flops)}: "
@@ -423,8 +423,6 @@ def _memory_table(tm) -> Table:
              f"recompute)", format_bytes(pb.activations)],
             ["total per GPU", f"{format_bytes(pb.total)} of {format_bytes(tm.gpu_memory_bytes)}: "
                               + ("fits" if tm.fits else "does not fit")]]
-    if tm.reason:
-        rows.append(["why not", tm.reason])
     return Table(f"Training memory per GPU ({tm.stage} pipeline stage; ZeRO-1, Korthikanti et al. 2022)",
                  ["", "value"], rows)
 
