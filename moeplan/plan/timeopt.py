@@ -1,0 +1,559 @@
+"""Plan by wall-clock on measured hardware (issue 16): the time-optimal model for GPU time.
+
+The papers count cost in FLOPs. On a GPU, narrow experts (large granularity G) are small
+matrix products that run far below peak, so the model that is best for a FLOPs budget is not
+the best for a GPU-time budget. Here the budget is GPU-seconds ``S`` (GPUs x days x 86,400,
+or GPU-hours x 3,600) and a candidate of width ``d`` trains on
+
+    D(d) = S / t(d)     tokens,   t(d) = sum over parts of FLOPs per token / measured rate
+
+with ``t`` from :mod:`moeplan.timing` (the profile's throughputs interpolated in
+log d_model / log d_expert / log expansion rate; extrapolation flagged). For each candidate
+choice (G for the fine-grained law, E for the joint law, the one dense model) the
+**time-optimal** width minimises ``L(N(d), D(d), choice)``. ``t`` is a piecewise power law (the
+rates are piecewise linear in logs), so the FLOP solver's closed forms do not apply: the
+width is found by a dense grid over ``ln d`` (``n_blocks >= 1`` up to d_model 2^20) and a
+golden-section refinement around the best grid point, vectorised over the candidates.
+
+The **FLOP-optimal** plan for comparison is the paper's: the best (choice, width) for a FLOPs
+budget ``F``, where ``F`` is the budget the same GPU time buys at that plan's own measured
+speed: ``F = T(d*) · S / t(d*)`` with ``T`` the law's FLOPs per token (SPEC.md counting), a
+fixed point solved by bisection on ``ln F``. Its ``loss_at_same_time`` is its loss trained for
+the same GPU time, which by construction is its loss at ``F``; per choice the same is done
+with that choice alone. The time-optimal loss is never above the FLOP-optimal one at the same
+time (both minimise the same function of ``d``; the FLOP plan just picks a different ``d``).
+
+Not measured: communication between GPUs. ``a2a_bandwidth`` adds a *model* of the
+expert-parallel all-to-all (:func:`moeplan.timing.a2a_seconds_per_token`), off by default.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from .results import Configuration
+
+#: Widths searched: d_model from the one-block model up to 2^20.
+_LN_D_MAX = math.log(2.0**20)
+_GRID_POINTS = 721
+_GOLDEN_ITERS = 60
+_BISECT_ITERS = 50
+#: Law-FLOP rates bracketing the fixed point F = S · rate: 1 GFLOP/s to 1e17 FLOP/s per GPU.
+_RATE_LO, _RATE_HI = 1e9, 1e17
+_DAY, _HOUR = 86_400.0, 3_600.0
+#: The joint law's SwiGLU expert (3 matrices d x 3d) as the profile's two-matrix expert of the
+#: same FLOPs: hidden size 4.5·d.
+SWIGLU_AS_TWO_MATRICES = 4.5
+#: Default sequence length (attention) and vocabulary (head) of the time model.
+SEQ_LEN_DEFAULT = 4096
+VOCAB_DEFAULT = 50_257
+COMMUNICATION_NOTE = ("communication between GPUs (the all-to-all of expert parallelism, "
+                      "gradient all-reduce) is not measured")
+
+
+# --------------------------------------------------------------------------------------------
+# Budget
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """GPU time: ``gpu_seconds = gpus × days × 86,400`` or ``gpu_hours × 3,600``."""
+
+    gpu_seconds: float
+    gpus: int
+    days: float
+    gpu_hours: float
+    description: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def time_budget(gpus=None, days=None, gpu_hours=None) -> TimeBudget:
+    """The GPU-time budget from ``gpus`` and ``days`` or from ``gpu_hours`` (validated as
+    :func:`moeplan.hardware.budget_from_hardware` validates them)."""
+    from ..hardware import _check_gpus, _check_time
+
+    if (days is None) == (gpu_hours is None):
+        raise InputError("a time budget needs exactly one of days (with gpus) and gpu_hours, "
+                         f"got days={days!r}, gpu_hours={gpu_hours!r}", param="days")
+    if days is not None:
+        if gpus is None:
+            raise InputError("days go with gpus: the budget is gpus x days", param="gpus")
+        n, t = _check_gpus(gpus), _check_time(days, "days")
+        hours = n * t * 24.0
+        desc = f"{n} GPUs x {t:g} days = {hours:,.0f} GPU-hours"
+        return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=t, gpu_hours=hours,
+                          description=desc)
+    n = 1 if gpus is None else _check_gpus(gpus)
+    hours = _check_time(gpu_hours, "gpu_hours")
+    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=hours / n / 24.0,
+                      gpu_hours=hours, description=f"{hours:,.6g} GPU-hours")
+
+
+def _check_bandwidth(a2a_bandwidth):
+    if a2a_bandwidth is None:
+        return None
+    if isinstance(a2a_bandwidth, bool) or not isinstance(a2a_bandwidth, (int, float)) \
+            or not math.isfinite(a2a_bandwidth) or not 0 < a2a_bandwidth <= 1e15:
+        raise InputError(f"a2a bandwidth must be positive bytes per second per GPU, e.g. 50e9, "
+                         f"got {a2a_bandwidth!r}", param="a2a_bandwidth")
+    return float(a2a_bandwidth)
+
+
+def peak_flops_of(profile) -> float | None:
+    """The datasheet bf16 dense peak of the profile's GPU, when moeplan knows it."""
+    from ..hardware import ACCELERATORS
+
+    text = f"{profile.name} {profile.gpu}".lower()
+    for key in sorted(ACCELERATORS, key=len, reverse=True):
+        if key in text.split() or key in text.replace("nvidia", "").replace(" ", ""):
+            return ACCELERATORS[key].peak_flops
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Laws as families of models of one width variable
+# --------------------------------------------------------------------------------------------
+
+class _Granular:
+    """The fine-grained law (choice G) or a dense law (the one choice G = 1)."""
+
+    def __init__(self, law, choices, expansion_rate, aspect_ratio, c_f, c_r):
+        from .solve import GRANULARITIES_DEFAULT, check_granularities, resolve
+
+        self.law = law
+        self.setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+        if self.setup.dense:
+            if choices:
+                raise InputError(f"{law.name} is a dense law: it has no granularity",
+                                 param="granularities")
+            self.choices = np.array([1.0])
+        else:
+            self.choices = check_granularities(self.setup, choices or GRANULARITIES_DEFAULT)
+        self.choice_name = None if self.setup.dense else "granularity"
+        self.r = float(self.setup.aspect_ratio)
+
+    def loss(self, d, tokens):
+        s = self.setup
+        return s.loss(s.params_factor * d**3, tokens, self.choices)
+
+    def law_flops_per_token(self, d):
+        from .solve import log_cost_per_token
+
+        return np.exp(log_cost_per_token(self.setup, np.log(d), self.choices))
+
+    def time_shape(self, d):
+        G = self.choices
+        if self.setup.dense:
+            return d / self.r, 4.0 * d, 1.0, 1.0
+        return d / self.r, 4.0 * d / G, G, self.setup.expansion_rate * G
+
+    def flop_optimal_d(self, log_flops):
+        from .solve import free_log_width
+
+        return np.exp(np.maximum(free_log_width(self.setup, log_flops, self.choices),
+                                 math.log(self.r)))
+
+    def config(self, i, d, n_blocks, tokens, realizable):
+        from .limits import NO_LIMITS
+        from .realize import make_configuration
+
+        return make_configuration(self.setup, d, n_blocks, self.choices[i], tokens, NO_LIMITS,
+                                  realizable=realizable)
+
+    def settings(self) -> dict:
+        s = self.setup
+        return {"expansion_rate": None if s.dense else s.expansion_rate,
+                "aspect_ratio": s.aspect_ratio, "c_f": s.c_f, "c_r": None if s.dense else s.c_r}
+
+
+class _Joint:
+    """The joint law (choice E; top-1 SwiGLU experts, embeddings counted in N)."""
+
+    def __init__(self, law, choices):
+        from .experts import _vocab, parse_experts
+
+        self.law = law
+        self.choices = np.asarray(parse_experts(choices), dtype=float)
+        self.choice_name = "n_experts"
+        self.r = float(law.aspect_ratio)
+        self.vocab = _vocab(law)
+
+    def _n_act(self, d):
+        from .experts import active_params_with_embedding
+
+        return active_params_with_embedding(d, self.vocab, self.r)
+
+    def loss(self, d, tokens):
+        irr, p, q = self.law.terms(self._n_act(d), tokens, n_experts=self.choices)
+        return irr + p + q
+
+    def law_flops_per_token(self, d):
+        return float(self.law.c_f) * self._n_act(d) + 0.0 * self.choices
+
+    def time_shape(self, d):
+        return d / self.r, SWIGLU_AS_TWO_MATRICES * d, 1.0, self.choices
+
+    def flop_optimal_d(self, log_flops):
+        """For fixed E the law is ``m·N^mu + n·D^nu + c`` with ``D = F/(c_f·N)``: the optimum
+        is ``N^(mu+nu) = nu·n·(F/c_f)^nu / (mu·m)`` (at least one block)."""
+        from ..laws import joint_chinchilla_coefficients
+        from .experts import active_params_with_embedding, d_model_for_active
+
+        m, mu, n, nu = joint_chinchilla_coefficients(self.choices, **self.law.coefficients)
+        lf = np.asarray(log_flops, dtype=float) - math.log(float(self.law.c_f))
+        ln_n = (np.log(nu * n / (mu * m)) + nu * lf) / (mu + nu)
+        n_min = active_params_with_embedding(self.r, self.vocab, self.r)
+        return d_model_for_active(np.maximum(np.exp(ln_n), n_min), self.vocab, self.r)
+
+    def config(self, i, d, n_blocks, tokens, realizable):
+        from .experts import make_config
+
+        return make_config(self.law, d, self.choices[i], tokens, realizable=realizable)
+
+    def settings(self) -> dict:
+        return {"expansion_rate": None, "aspect_ratio": self.r, "c_f": float(self.law.c_f),
+                "c_r": None}
+
+
+def _family(law, choices, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None):
+    if law.choice == "n_experts":
+        for name, value in (("expansion_rate", expansion_rate), ("aspect_ratio", aspect_ratio),
+                            ("c_f", c_f), ("c_r", c_r)):
+            if value is not None:
+                raise InputError(f"{name} does not apply to {law.name}: it plans the number "
+                                 "of experts", param=name)
+        return _Joint(law, choices)
+    return _Granular(law, choices, expansion_rate, aspect_ratio, c_f, c_r)
+
+
+# --------------------------------------------------------------------------------------------
+# The search
+# --------------------------------------------------------------------------------------------
+
+class _Objective:
+    """Loss, time per token and tokens of width ``d`` for every candidate (broadcast (..., C))."""
+
+    def __init__(self, fam, model, gpu_seconds, seq_len, vocab, a2a_bandwidth):
+        self.fam, self.model, self.S = fam, model, float(gpu_seconds)
+        self.seq_len, self.vocab, self.bw = seq_len, vocab, a2a_bandwidth
+        from ..timing import C_R_DEFAULT
+
+        # the joint law neglects the router in its FLOPs; on the GPU it still takes time
+        self.c_r = fam.setup.c_r if isinstance(fam, _Granular) else C_R_DEFAULT
+
+    def step(self, d):
+        nb, de, k, ne = self.fam.time_shape(d)
+        return self.model.step_time(d, nb, de, k, ne, self.seq_len, self.vocab,
+                                    c_r=self.c_r, a2a_bandwidth=self.bw)
+
+    def seconds_per_token(self, d):
+        return self.step(d).seconds_per_token
+
+    def loss(self, d):
+        from .. import domain
+
+        tokens = self.S / self.seconds_per_token(d)
+        with domain.unchecked(), np.errstate(all="ignore"):
+            loss = self.fam.loss(d, tokens)
+        return np.where(tokens >= 1.0, loss, np.inf)
+
+
+def _golden(f, lo, hi, iters=_GOLDEN_ITERS):
+    """Minimise ``f`` elementwise over ``x`` in ``[lo, hi]`` (arrays), golden section."""
+    inv = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    c, e = b - inv * (b - a), a + inv * (b - a)
+    fc, fe = f(c), f(e)
+    for _ in range(iters):
+        left = fc <= fe          # the minimum is in [a, e]; else in [c, b]
+        a2, b2 = np.where(left, a, c), np.where(left, e, b)
+        c2 = np.where(left, b2 - inv * (b2 - a2), e)
+        e2 = np.where(left, c, a2 + inv * (b2 - a2))
+        fnew = f(np.where(left, c2, e2))
+        fc, fe = np.where(left, fnew, fe), np.where(left, fc, fnew)
+        a, b, c, e = a2, b2, c2, e2
+    x = (a + b) / 2.0
+    return x, f(x)
+
+
+def time_optimal_widths(obj: _Objective):
+    """ln d_model minimising the loss at the time budget, per candidate: (x, loss, at_edge)."""
+    x_lo = math.log(obj.fam.r)
+    grid = np.linspace(x_lo, _LN_D_MAX, _GRID_POINTS)
+    C = obj.fam.choices.size
+    X = np.broadcast_to(grid[:, None], (grid.size, C))
+    L = obj.loss(np.exp(X))
+    i = np.argmin(np.where(np.isnan(L), np.inf, L), axis=0)
+    lo = grid[np.maximum(i - 1, 0)]
+    hi = grid[np.minimum(i + 1, grid.size - 1)]
+    x, loss = _golden(lambda x: obj.loss(np.exp(x)), lo, hi)
+    at_edge = (i == grid.size - 1) | ~np.isfinite(L[i, np.arange(C)])
+    return x, loss, at_edge, (i == 0)
+
+
+def _consistent_log_flops(obj: _Objective, best: bool = False):
+    """ln F with ``F = T(d*(F)) · S / t(d*(F))``: per candidate, or (``best``) for the
+    FLOP-optimal candidate at F (the paper's plan over all candidates). Returns (ln F, d*, j)."""
+    from .. import domain
+
+    fam = obj.fam
+    C = fam.choices.size
+    lo = np.full(1 if best else C, math.log(obj.S * _RATE_LO))
+    hi = np.full_like(lo, math.log(obj.S * _RATE_HI))
+
+    def state(lnf):
+        if not best:
+            d = fam.flop_optimal_d(lnf)
+            return d, fam.law_flops_per_token(d), obj.seconds_per_token(d), None
+        lnf_c = np.broadcast_to(lnf[:, None], (lnf.size, C))
+        d = fam.flop_optimal_d(lnf_c)
+        T = fam.law_flops_per_token(d)
+        with domain.unchecked(), np.errstate(all="ignore"):
+            loss = fam.loss(d, np.exp(lnf_c) / T)
+        j = np.argmin(np.where(np.isnan(loss), np.inf, loss), axis=-1)
+        rows = np.arange(lnf.size)
+        d, T = d[rows, j], T[rows, j]
+        return d, T, _seconds_for_choice(obj, d, j), j
+
+    for _ in range(_BISECT_ITERS):
+        mid = (lo + hi) / 2.0
+        d, T, t, _ = state(mid)
+        pos = mid > np.log(obj.S * T / t)
+        hi = np.where(pos, mid, hi)
+        lo = np.where(pos, lo, mid)
+    lnf = (lo + hi) / 2.0
+    d, _, _, j = state(lnf)
+    return lnf, d, j
+
+
+def _seconds_for_choice(obj: _Objective, d, j):
+    """Seconds per token of width ``d[i]`` at candidate index ``j[i]``."""
+    full = obj.seconds_per_token(np.broadcast_to(np.asarray(d)[:, None],
+                                                 (np.size(d), obj.fam.choices.size)))
+    return full[np.arange(np.size(d)), j]
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimedPlan:
+    """One model trained for the GPU-time budget, with its measured speed."""
+
+    choice: float
+    config: Configuration
+    seconds_per_token: float
+    tflops: float                    # achieved TFLOP/s (time model's FLOPs, compute parts)
+    efficiency: float | None         # tflops / datasheet peak
+    parts_seconds_per_token: dict
+    communication_seconds_per_token: float | None
+    extrapolated: bool
+    extrapolated_parts: tuple
+    budget_flops: float              # the law's training FLOPs it executes in the time
+
+    def to_dict(self) -> dict:
+        out = self.config.to_dict()
+        out.update(choice=self.choice, seconds_per_token=self.seconds_per_token,
+                   achieved_tflops=self.tflops, efficiency=self.efficiency,
+                   parts_seconds_per_token=dict(self.parts_seconds_per_token),
+                   communication_seconds_per_token=self.communication_seconds_per_token,
+                   profile_extrapolated=self.extrapolated,
+                   profile_extrapolated_parts=list(self.extrapolated_parts),
+                   flops_in_time=self.budget_flops)
+        return out
+
+
+@dataclass(frozen=True)
+class TimeCandidate:
+    """Per candidate choice: the FLOP-optimal width and the time-optimal width, same time."""
+
+    choice: float
+    time_optimal: TimedPlan
+    flops_optimal: TimedPlan
+
+    def to_dict(self) -> dict:
+        return {"choice": self.choice, "time_optimal": self.time_optimal.to_dict(),
+                "flops_optimal": self.flops_optimal.to_dict(),
+                "loss_time_optimal": self.time_optimal.config.loss,
+                "loss_flops_optimal_at_same_time": self.flops_optimal.config.loss}
+
+
+@dataclass(frozen=True)
+class TimeOptimizeResult:
+    """``recommended`` is the time-optimal plan; ``flops_optimal`` the paper's FLOP-optimal
+    plan at the FLOPs it executes in the same GPU time, with ``loss_at_same_time``."""
+
+    law: str
+    choice: str | None
+    budget: TimeBudget
+    profile: dict
+    recommended: TimedPlan
+    continuous: TimedPlan
+    flops_optimal: TimedPlan
+    candidates: tuple
+    settings: dict
+    warnings: tuple = ()
+    success: bool = True
+    message: str = "optimal"
+
+    @property
+    def loss_at_same_time(self) -> float:
+        return self.flops_optimal.config.loss
+
+    def to_dict(self) -> dict:
+        fo = self.flops_optimal.to_dict()
+        fo["loss_at_same_time"] = self.loss_at_same_time
+        return {
+            "law": self.law, "choice": self.choice, "objective": "time",
+            "budget": self.budget.to_dict(), "budget_flops": self.recommended.budget_flops,
+            "profile": dict(self.profile),
+            "recommended": self.recommended.to_dict(),
+            "continuous": self.continuous.to_dict(),
+            "flops_optimal": fo,
+            "loss_gain_vs_flops_optimal": self.loss_at_same_time - self.recommended.config.loss,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "settings": dict(self.settings),
+            "communication": self.settings.get("communication"),
+            "success": self.success, "message": self.message,
+            "warnings": list(self.warnings),
+        }
+
+
+def _timed(obj: _Objective, i: int, d: float, n_blocks: float, realizable: bool,
+           peak: float | None) -> TimedPlan:
+    fam = obj.fam
+    dd = np.full(fam.choices.size, float(d))
+    st = obj.step(dd)
+    t = float(st.seconds_per_token[i])
+    tokens = obj.S / t
+    cfg = fam.config(i, d, n_blocks, tokens, realizable)
+    tflops = float(st.effective_tflops[i])
+    parts = {p: float(v[i]) for p, v in st.parts.items()}
+    comm = None if st.communication_model is None else float(st.communication_model[i])
+    ext = tuple(p for p, flag in st.extrapolated_parts.items() if bool(np.asarray(flag)[i]))
+    return TimedPlan(choice=float(fam.choices[i]), config=cfg, seconds_per_token=t,
+                     tflops=tflops, efficiency=None if peak is None else tflops * 1e12 / peak,
+                     parts_seconds_per_token=parts, communication_seconds_per_token=comm,
+                     extrapolated=bool(ext), extrapolated_parts=ext,
+                     budget_flops=float(cfg.flops))
+
+
+def _realized(obj: _Objective, i: int, d: float, peak) -> TimedPlan:
+    """The better of the two whole n_blocks next to ``d / r`` (d_model = r · n_blocks)."""
+    r = obj.fam.r
+    best = None
+    if r != int(r):
+        return _timed(obj, i, d, d / r, False, peak)
+    for n in {max(1, math.floor(d / r)), max(1, math.ceil(d / r))}:
+        plan = _timed(obj, i, r * n, float(n), True, peak)
+        if best is None or plan.config.loss < best.config.loss:
+            best = plan
+    return best
+
+
+def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=None, *,
+                  expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None,
+                  seq_len: float = SEQ_LEN_DEFAULT, vocab: float | None = None,
+                  a2a_bandwidth: float | None = None) -> TimeOptimizeResult:
+    """The time-optimal model for a GPU-time budget on a measured profile, any law.
+
+    Parameters
+    ----------
+    law : Law or str
+    profile : Profile or str
+        A measured profile (:func:`moeplan.profiles.load_profile`) or its name/path.
+    gpus, days, gpu_hours
+        The budget: ``gpus`` x ``days``, or ``gpu_hours``.
+    choices : sequence, optional
+        Candidate G (fine-grained law) or E (joint law); the planner's defaults otherwise.
+    seq_len, vocab
+        Sequence length (attention time) and vocabulary (output-head time; default the law's
+        vocabulary, else 50,257).
+    a2a_bandwidth : float, optional
+        Bytes per second per GPU for the all-to-all *model* (off by default).
+
+    Returns
+    -------
+    TimeOptimizeResult
+    """
+    from ..profiles import Profile, load_profile
+    from ..timing import TimeModel
+    from . import _law
+
+    law = _law(law)
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    budget = time_budget(gpus, days, gpu_hours)
+    bw = _check_bandwidth(a2a_bandwidth)
+    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, float)) \
+            or not math.isfinite(seq_len) or not 1 <= seq_len <= 1e8:
+        raise InputError(f"seq_len must be a number of tokens from 1 to 1e8, got {seq_len!r}",
+                         param="seq_len")
+    fam = _family(law, choices, expansion_rate, aspect_ratio, c_f, c_r)
+    V = float(vocab or getattr(law, "vocab_size", None) or VOCAB_DEFAULT)
+    obj = _Objective(fam, TimeModel(prof), budget.gpu_seconds, float(seq_len), V, bw)
+    peak = peak_flops_of(prof)
+    warnings: list[str] = []
+
+    x, _, at_edge, at_lo = time_optimal_widths(obj)
+    if np.all(at_edge):
+        raise InputError("no model of this law trains on at least one token in that GPU time "
+                         "(or the best width is above d_model 2^20); give more GPU time",
+                         param="days")
+    lnf_c, d_f, _ = _consistent_log_flops(obj)
+    cands = []
+    for i in range(fam.choices.size):
+        if at_edge[i]:
+            warnings.append(f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the edge "
+                            "of the searched range (d_model 2^20 or no token); skipped")
+            continue
+        d_i = float(np.exp(x[i]))
+        cands.append(TimeCandidate(
+            choice=float(fam.choices[i]),
+            time_optimal=_timed(obj, i, d_i, d_i / fam.r, False, peak),
+            flops_optimal=_timed(obj, i, float(d_f[i]), float(d_f[i]) / fam.r, False, peak)))
+    cands.sort(key=lambda c: c.time_optimal.config.loss)
+    best = cands[0]
+    i_best = int(np.nonzero(fam.choices == best.choice)[0][0])
+    continuous = best.time_optimal
+    recommended = _realized(obj, i_best, continuous.config.d_model, peak)
+
+    lnf, d_fo, j_fo = _consistent_log_flops(obj, best=True)
+    j = int(j_fo[0])
+    flops_optimal = _timed(obj, j, float(d_fo[0]), float(d_fo[0]) / fam.r, False, peak)
+
+    if at_lo[i_best]:
+        warnings.append("the time-optimal model is the smallest one (one block): the budget is "
+                        "below what the law describes")
+    for plan, what in ((recommended, "the time-optimal plan"),
+                       (flops_optimal, "the FLOP-optimal plan")):
+        if plan.extrapolated:
+            warnings.append(
+                f"{what} is outside the profile's measured grid ({', '.join(plan.extrapolated_parts)}"
+                f": d_model {plan.config.d_model:.0f}, d_expert {plan.config.d_expert:.0f}, "
+                f"expansion rate {plan.config.n_experts / plan.config.top_k:g}); its speed is the "
+                "nearest measured edge, not a measurement")
+    warnings.append(("the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
+                     "overlap), not a measurement; other " + COMMUNICATION_NOTE)
+                    if bw is not None else COMMUNICATION_NOTE)
+    settings = dict(fam.settings(), seq_len=float(seq_len), vocab=V,
+                    a2a_bandwidth=bw, peak_flops=peak,
+                    communication=("model: all-to-all at --a2a-bandwidth" if bw is not None
+                                   else "not measured"),
+                    flops_budget_for_flops_optimal=float(np.exp(lnf[0])))
+    return TimeOptimizeResult(
+        law=law.name, choice=fam.choice_name, budget=budget,
+        profile={"name": prof.name, "gpu": prof.gpu, "source": prof.source,
+                 "date": prof.provenance.get("date")},
+        recommended=recommended, continuous=continuous, flops_optimal=flops_optimal,
+        candidates=tuple(cands), settings=settings, warnings=tuple(warnings))
+
+
+def _sym(fam) -> str:
+    return {"granularity": "G", "n_experts": "E"}.get(fam.choice_name, "choice")
