@@ -162,7 +162,21 @@ def optimize_command(
         help="Model FLOPs utilisation for --gpu (default: 0.4).")] = None,
     gpus: Annotated[Optional[int], typer.Option(
         "--gpus", click_type=POSITIVE_INT, metavar="N",
-        help="Number of GPUs for --gpu (default: 1).")] = None,
+        help="Number of GPUs for --gpu (default: 1), or for --profile with --days.")] = None,
+    profile: Annotated[Optional[str], typer.Option(
+        "--profile", metavar="NAME|PATH",
+        help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`): "
+             "the budget is --gpus N --days T or --gpu-hours H.")] = None,
+    days: Annotated[Optional[float], typer.Option(
+        "--days", click_type=POSITIVE, metavar="T",
+        help="Wall-clock days on --gpus GPUs (with --profile).")] = None,
+    gpu_hours: Annotated[Optional[float], typer.Option(
+        "--gpu-hours", click_type=POSITIVE, metavar="H",
+        help="GPU-hours budget (with --profile), instead of --gpus/--days.")] = None,
+    a2a_bandwidth: Annotated[Optional[float], typer.Option(
+        "--a2a-bandwidth", click_type=POSITIVE, metavar="GB/s",
+        help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
+             "(with --profile; off by default: communication is not measured).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget.
@@ -176,7 +190,37 @@ def optimize_command(
     spec = load_law(law)
     from ..hardware import MFU_DEFAULT, training_time
     from ..plan import optimize
+    from .time_views import refuse_with_profile, refuse_without_profile, render_time_plan
 
+    if profile is not None:  # plan by GPU time on measured hardware (issue 16)
+        refuse_with_profile({"--flops": flops, "--target-loss": target_loss, "--params": params,
+                             "--memory": memory, "--kv-tokens": kv_tokens,
+                             "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params, "--max-tokens": max_tokens,
+                             "--gpu": gpu, "--mfu": mfu, "--vocab-size": vocab_size,
+                             "--max-granularity": max_granularity,
+                             "--shape-tolerance": shape_tolerance})
+        if days is None and gpu_hours is None:
+            raise InputError("--profile plans by GPU time: give --gpus N --days T or "
+                             "--gpu-hours H")
+        if days is not None and gpus is None:
+            raise InputError("--days goes with --gpus N (the budget is N GPUs x T days)")
+        from ..plan.timeopt import optimize_time
+
+        joint = spec.choice == "n_experts"
+        for flag, value, ok in (("--granularity", granularity, not joint),
+                                ("--experts", experts, joint)):
+            if value and not ok:
+                raise InputError(f"{flag} does not apply to {spec.name}: it plans "
+                                 f"{spec.choice or 'a dense model'}")
+        res = optimize_time(spec, profile, gpus=gpus, days=days, gpu_hours=gpu_hours,
+                            choices=flatten(experts) if joint else flatten(granularity),
+                            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                            c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
+                            else a2a_bandwidth * 1e9)
+        finish(render_time_plan(res), fmt)
+        return
+    refuse_without_profile(days, gpu_hours, a2a_bandwidth)
     if gpu is None and (mfu is not None or gpus is not None):
         raise InputError("--mfu and --gpus go with --gpu NAME (h100, h200, a100, b200, mi300x)")
     if gpu is not None:
