@@ -16,10 +16,26 @@ import typer
 from ..coefficients import load_law
 from ..errors import InfeasibleError, InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
-                     CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
-                     KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
-                     flatten, output_format)
+from .common import (
+    COUNT,
+    NUMBER_LIST,
+    POSITIVE,
+    POSITIVE_INT,
+    BytesPerParamOption,
+    CfOption,
+    CrOption,
+    CsvFlag,
+    ExpertsOption,
+    InferenceTokensOption,
+    JsonFlag,
+    KvTokensOption,
+    LawOption,
+    MaxTotalParamsOption,
+    MemoryOption,
+    finish,
+    flatten,
+    output_format,
+)
 from .render import Report, Table
 
 ExpansionOption = Annotated[Optional[float], typer.Option(

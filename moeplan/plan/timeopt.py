@@ -30,7 +30,7 @@ expert-parallel all-to-all (:func:`moeplan.timing.a2a_seconds_per_token`), off b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
