@@ -41,7 +41,7 @@ from .results import Configuration
 _LN_D_MAX = math.log(2.0**20)
 _GRID_POINTS = 721
 _GOLDEN_ITERS = 60
-_BISECT_ITERS = 50
+_BISECT_ITERS = 44
 #: Law-FLOP rates bracketing the fixed point F = S · rate: 1 GFLOP/s to 1e17 FLOP/s per GPU.
 _RATE_LO, _RATE_HI = 1e9, 1e17
 _DAY, _HOUR = 86_400.0, 3_600.0
@@ -237,10 +237,12 @@ def _family(law, choices, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=
 # --------------------------------------------------------------------------------------------
 
 class _Objective:
-    """Loss, time per token and tokens of width ``d`` for every candidate (broadcast (..., C))."""
+    """Loss, time per token and tokens of width ``d`` for every budget and candidate: ``d``
+    broadcasts as (..., B, C) against the budgets ``S`` (B, 1) and the candidates (C,)."""
 
     def __init__(self, fam, model, gpu_seconds, seq_len, vocab, a2a_bandwidth):
-        self.fam, self.model, self.S = fam, model, float(gpu_seconds)
+        self.S_flat = np.atleast_1d(np.asarray(gpu_seconds, dtype=float))
+        self.fam, self.model, self.S = fam, model, self.S_flat[:, None]
         self.seq_len, self.vocab, self.bw = seq_len, vocab, a2a_bandwidth
         from ..timing import C_R_DEFAULT
 
@@ -283,17 +285,19 @@ def _golden(f, lo, hi, iters=_GOLDEN_ITERS):
 
 
 def time_optimal_widths(obj: _Objective):
-    """ln d_model minimising the loss at the time budget, per candidate: (x, loss, at_edge)."""
+    """ln d_model minimising the loss at each time budget, per candidate (arrays (B, C)):
+    (x, loss, at_edge, at_smallest)."""
     x_lo = math.log(obj.fam.r)
     grid = np.linspace(x_lo, _LN_D_MAX, _GRID_POINTS)
-    C = obj.fam.choices.size
-    X = np.broadcast_to(grid[:, None], (grid.size, C))
+    B, C = obj.S_flat.size, obj.fam.choices.size
+    X = np.broadcast_to(grid[:, None, None], (grid.size, B, C))
     L = obj.loss(np.exp(X))
-    i = np.argmin(np.where(np.isnan(L), np.inf, L), axis=0)
+    L = np.where(np.isnan(L), np.inf, L)
+    i = np.argmin(L, axis=0)
     lo = grid[np.maximum(i - 1, 0)]
     hi = grid[np.minimum(i + 1, grid.size - 1)]
     x, loss = _golden(lambda x: obj.loss(np.exp(x)), lo, hi)
-    at_edge = (i == grid.size - 1) | ~np.isfinite(L[i, np.arange(C)])
+    at_edge = (i == grid.size - 1) | ~np.isfinite(np.take_along_axis(L, i[None], 0)[0])
     return x, loss, at_edge, (i == 0)
 
 
@@ -304,8 +308,9 @@ def _consistent_log_flops(obj: _Objective, best: bool = False):
 
     fam = obj.fam
     C = fam.choices.size
-    lo = np.full(1 if best else C, math.log(obj.S * _RATE_LO))
-    hi = np.full_like(lo, math.log(obj.S * _RATE_HI))
+    S = obj.S_flat if best else obj.S
+    lo = np.log(S * _RATE_LO) + (0.0 if best else np.zeros(C))
+    hi = lo + math.log(_RATE_HI / _RATE_LO)
 
     def state(lnf):
         if not best:
@@ -324,7 +329,7 @@ def _consistent_log_flops(obj: _Objective, best: bool = False):
     for _ in range(_BISECT_ITERS):
         mid = (lo + hi) / 2.0
         d, T, t, _ = state(mid)
-        pos = mid > np.log(obj.S * T / t)
+        pos = mid > np.log(S * T / t)
         hi = np.where(pos, mid, hi)
         lo = np.where(pos, lo, mid)
     lnf = (lo + hi) / 2.0
@@ -426,36 +431,128 @@ class TimeOptimizeResult:
         }
 
 
-def _timed(obj: _Objective, i: int, d: float, n_blocks: float, realizable: bool,
-           peak: float | None) -> TimedPlan:
+def _plan_from(obj: _Objective, st, b: int, i: int, d: float, n_blocks: float,
+               realizable: bool, peak: float | None) -> TimedPlan:
+    """A :class:`TimedPlan` from a step time ``st`` computed on a (B, C) array of widths."""
     fam = obj.fam
-    dd = np.full(fam.choices.size, float(d))
-    st = obj.step(dd)
-    t = float(st.seconds_per_token[i])
-    tokens = obj.S / t
-    cfg = fam.config(i, d, n_blocks, tokens, realizable)
-    tflops = float(st.effective_tflops[i])
-    parts = {p: float(v[i]) for p, v in st.parts.items()}
-    comm = None if st.communication_model is None else float(st.communication_model[i])
-    ext = tuple(p for p, flag in st.extrapolated_parts.items() if bool(np.asarray(flag)[i]))
+    t = float(st.seconds_per_token[b, i])
+    cfg = fam.config(i, d, n_blocks, obj.S_flat[b] / t, realizable)
+    tflops = float(st.effective_tflops[b, i])
+    comm = None if st.communication_model is None else float(st.communication_model[b, i])
+    ext = tuple(p for p, flag in st.extrapolated_parts.items()
+                if bool(np.broadcast_to(flag, st.seconds_per_token.shape)[b, i]))
     return TimedPlan(choice=float(fam.choices[i]), config=cfg, seconds_per_token=t,
                      tflops=tflops, efficiency=None if peak is None else tflops * 1e12 / peak,
-                     parts_seconds_per_token=parts, communication_seconds_per_token=comm,
-                     extrapolated=bool(ext), extrapolated_parts=ext,
-                     budget_flops=float(cfg.flops))
+                     parts_seconds_per_token={p: float(np.broadcast_to(
+                         v, st.seconds_per_token.shape)[b, i]) for p, v in st.parts.items()},
+                     communication_seconds_per_token=comm, extrapolated=bool(ext),
+                     extrapolated_parts=ext, budget_flops=float(cfg.flops))
 
 
-def _realized(obj: _Objective, i: int, d: float, peak) -> TimedPlan:
+def _timed(obj: _Objective, b: int, i: int, d: float, n_blocks: float, realizable: bool,
+           peak: float | None) -> TimedPlan:
+    """Budget ``b``'s plan of width ``d`` at candidate ``i``."""
+    B, C = obj.S_flat.size, obj.fam.choices.size
+    return _plan_from(obj, obj.step(np.full((B, C), float(d))), b, i, d, n_blocks, realizable,
+                      peak)
+
+
+def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
     """The better of the two whole n_blocks next to ``d / r`` (d_model = r · n_blocks)."""
     r = obj.fam.r
     best = None
     if r != int(r):
-        return _timed(obj, i, d, d / r, False, peak)
-    for n in {max(1, math.floor(d / r)), max(1, math.ceil(d / r))}:
-        plan = _timed(obj, i, r * n, float(n), True, peak)
+        return _timed(obj, b, i, d, d / r, False, peak)
+    for n in sorted({max(1, math.floor(d / r)), max(1, math.ceil(d / r))}):
+        plan = _timed(obj, b, i, r * n, float(n), True, peak)
         if best is None or plan.config.loss < best.config.loss:
             best = plan
     return best
+
+
+def _check_seq_len(seq_len) -> float:
+    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, float)) \
+            or not math.isfinite(seq_len) or not 1 <= seq_len <= 1e8:
+        raise InputError(f"seq_len must be a number of tokens from 1 to 1e8, got {seq_len!r}",
+                         param="seq_len")
+    return float(seq_len)
+
+
+def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
+                 aspect_ratio=None, c_f=None, c_r=None, seq_len: float = SEQ_LEN_DEFAULT,
+                 vocab: float | None = None, a2a_bandwidth: float | None = None) -> list:
+    """:func:`optimize_time` for several :class:`TimeBudget` at once (vectorised search)."""
+    from ..profiles import Profile, load_profile
+    from ..timing import TimeModel
+    from . import _law
+
+    law = _law(law)
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    budgets = list(budgets)
+    if not budgets:
+        raise InputError("give at least one time budget", param="days")
+    bw = _check_bandwidth(a2a_bandwidth)
+    sl = _check_seq_len(seq_len)
+    fam = _family(law, choices, expansion_rate, aspect_ratio, c_f, c_r)
+    V = float(vocab or getattr(law, "vocab_size", None) or VOCAB_DEFAULT)
+    obj = _Objective(fam, TimeModel(prof), [b.gpu_seconds for b in budgets], sl, V, bw)
+    peak = peak_flops_of(prof)
+    x, _, at_edge, at_lo = time_optimal_widths(obj)
+    _, d_f, _ = _consistent_log_flops(obj)
+    lnf_best, d_fo, j_fo = _consistent_log_flops(obj, best=True)
+    d_t = np.exp(x)
+    st_t, st_f = obj.step(d_t), obj.step(d_f)
+    profile_info = {"name": prof.name, "gpu": prof.gpu, "source": prof.source,
+                    "date": prof.provenance.get("date")}
+    results = []
+    for b, budget in enumerate(budgets):
+        if np.all(at_edge[b]):
+            raise InputError(f"{budget.description}: no model of {law.name} trains on at least "
+                             "one token in that GPU time (or the best width is above d_model "
+                             "2^20); give more GPU time", param="days")
+        warnings: list[str] = []
+        cands = []
+        for i in range(fam.choices.size):
+            if at_edge[b, i]:
+                warnings.append(f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the "
+                                "edge of the searched range (d_model 2^20 or no token); skipped")
+                continue
+            cands.append(TimeCandidate(
+                choice=float(fam.choices[i]),
+                time_optimal=_plan_from(obj, st_t, b, i, float(d_t[b, i]),
+                                        float(d_t[b, i]) / fam.r, False, peak),
+                flops_optimal=_plan_from(obj, st_f, b, i, float(d_f[b, i]),
+                                         float(d_f[b, i]) / fam.r, False, peak)))
+        cands.sort(key=lambda c: c.time_optimal.config.loss)
+        i_best = int(np.nonzero(fam.choices == cands[0].choice)[0][0])
+        continuous = cands[0].time_optimal
+        recommended = _realized(obj, b, i_best, continuous.config.d_model, peak)
+        j = int(j_fo[b])
+        flops_optimal = _timed(obj, b, j, float(d_fo[b]), float(d_fo[b]) / fam.r, False, peak)
+        if at_lo[b, i_best]:
+            warnings.append("the time-optimal model is the smallest one (one block): the budget "
+                            "is below what the law describes")
+        for plan, what in ((recommended, "the time-optimal plan"),
+                           (flops_optimal, "the FLOP-optimal plan")):
+            if plan.extrapolated:
+                cfg = plan.config
+                warnings.append(
+                    f"{what} is outside the profile's measured grid "
+                    f"({', '.join(plan.extrapolated_parts)}: d_model {cfg.d_model:.0f}, "
+                    f"d_expert {cfg.d_expert:.0f}, expansion rate {cfg.n_experts / cfg.top_k:g})"
+                    "; its speed is the nearest measured edge, not a measurement")
+        warnings.append(("the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
+                         "overlap), not a measurement; other " + COMMUNICATION_NOTE)
+                        if bw is not None else COMMUNICATION_NOTE)
+        settings = dict(fam.settings(), seq_len=sl, vocab=V, a2a_bandwidth=bw, peak_flops=peak,
+                        communication=("model: all-to-all at --a2a-bandwidth" if bw is not None
+                                       else "not measured"),
+                        flops_budget_for_flops_optimal=float(np.exp(lnf_best[b])))
+        results.append(TimeOptimizeResult(
+            law=law.name, choice=fam.choice_name, budget=budget, profile=profile_info,
+            recommended=recommended, continuous=continuous, flops_optimal=flops_optimal,
+            candidates=tuple(cands), settings=settings, warnings=tuple(warnings)))
+    return results
 
 
 def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=None, *,
@@ -483,76 +580,9 @@ def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=No
     -------
     TimeOptimizeResult
     """
-    from ..profiles import Profile, load_profile
-    from ..timing import TimeModel
-    from . import _law
-
-    law = _law(law)
-    prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    budget = time_budget(gpus, days, gpu_hours)
-    bw = _check_bandwidth(a2a_bandwidth)
-    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, float)) \
-            or not math.isfinite(seq_len) or not 1 <= seq_len <= 1e8:
-        raise InputError(f"seq_len must be a number of tokens from 1 to 1e8, got {seq_len!r}",
-                         param="seq_len")
-    fam = _family(law, choices, expansion_rate, aspect_ratio, c_f, c_r)
-    V = float(vocab or getattr(law, "vocab_size", None) or VOCAB_DEFAULT)
-    obj = _Objective(fam, TimeModel(prof), budget.gpu_seconds, float(seq_len), V, bw)
-    peak = peak_flops_of(prof)
-    warnings: list[str] = []
-
-    x, _, at_edge, at_lo = time_optimal_widths(obj)
-    if np.all(at_edge):
-        raise InputError("no model of this law trains on at least one token in that GPU time "
-                         "(or the best width is above d_model 2^20); give more GPU time",
-                         param="days")
-    lnf_c, d_f, _ = _consistent_log_flops(obj)
-    cands = []
-    for i in range(fam.choices.size):
-        if at_edge[i]:
-            warnings.append(f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the edge "
-                            "of the searched range (d_model 2^20 or no token); skipped")
-            continue
-        d_i = float(np.exp(x[i]))
-        cands.append(TimeCandidate(
-            choice=float(fam.choices[i]),
-            time_optimal=_timed(obj, i, d_i, d_i / fam.r, False, peak),
-            flops_optimal=_timed(obj, i, float(d_f[i]), float(d_f[i]) / fam.r, False, peak)))
-    cands.sort(key=lambda c: c.time_optimal.config.loss)
-    best = cands[0]
-    i_best = int(np.nonzero(fam.choices == best.choice)[0][0])
-    continuous = best.time_optimal
-    recommended = _realized(obj, i_best, continuous.config.d_model, peak)
-
-    lnf, d_fo, j_fo = _consistent_log_flops(obj, best=True)
-    j = int(j_fo[0])
-    flops_optimal = _timed(obj, j, float(d_fo[0]), float(d_fo[0]) / fam.r, False, peak)
-
-    if at_lo[i_best]:
-        warnings.append("the time-optimal model is the smallest one (one block): the budget is "
-                        "below what the law describes")
-    for plan, what in ((recommended, "the time-optimal plan"),
-                       (flops_optimal, "the FLOP-optimal plan")):
-        if plan.extrapolated:
-            warnings.append(
-                f"{what} is outside the profile's measured grid ({', '.join(plan.extrapolated_parts)}"
-                f": d_model {plan.config.d_model:.0f}, d_expert {plan.config.d_expert:.0f}, "
-                f"expansion rate {plan.config.n_experts / plan.config.top_k:g}); its speed is the "
-                "nearest measured edge, not a measurement")
-    warnings.append(("the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
-                     "overlap), not a measurement; other " + COMMUNICATION_NOTE)
-                    if bw is not None else COMMUNICATION_NOTE)
-    settings = dict(fam.settings(), seq_len=float(seq_len), vocab=V,
-                    a2a_bandwidth=bw, peak_flops=peak,
-                    communication=("model: all-to-all at --a2a-bandwidth" if bw is not None
-                                   else "not measured"),
-                    flops_budget_for_flops_optimal=float(np.exp(lnf[0])))
-    return TimeOptimizeResult(
-        law=law.name, choice=fam.choice_name, budget=budget,
-        profile={"name": prof.name, "gpu": prof.gpu, "source": prof.source,
-                 "date": prof.provenance.get("date")},
-        recommended=recommended, continuous=continuous, flops_optimal=flops_optimal,
-        candidates=tuple(cands), settings=settings, warnings=tuple(warnings))
+    return plan_budgets(law, profile, [time_budget(gpus, days, gpu_hours)], choices,
+                        expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                        c_r=c_r, seq_len=seq_len, vocab=vocab, a2a_bandwidth=a2a_bandwidth)[0]
 
 
 def _sym(fam) -> str:
