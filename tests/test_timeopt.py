@@ -236,3 +236,82 @@ def test_cli_bad_input_is_one_line_exit_2(runner, args, words):
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert words in res.output
+
+
+# ---------------------------------------------------------------- compare and sweep by time
+
+def test_sweep_by_time_rows_match_single_plans(law, small):
+    from moeplan.plan.timeopt import sweep_time
+
+    res = sweep_time(law, "h200", 8, 3, 30, points=2, choices=[1, 4, 16])
+    rows = res.rows()
+    assert [r["days"] for r in rows] == [3, 30]
+    # the vectorised search over budgets gives the single-budget plan exactly
+    last = rows[-1]
+    assert last["loss"] == pytest.approx(small.recommended.config.loss, rel=1e-12)
+    assert last["choice"] == small.recommended.choice
+    assert last["loss_at_same_time"] == pytest.approx(small.loss_at_same_time, rel=1e-12)
+    # more time, lower loss
+    assert rows[1]["loss"] < rows[0]["loss"]
+
+
+def test_cli_sweep_and_compare_by_time(runner):
+    res = runner.invoke(app, ["sweep", "--profile", "h200", "--gpus", "8", "--from-days", "1",
+                              "--to-days", "100", "--points", "2", "--granularity", "1,8",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["command"] == "sweep" and doc["objective"] == "time"
+    assert [r["days"] for r in doc["rows"]] == [1, 100]
+    for key in ("choice", "loss", "loss_at_same_time", "flops_optimal_choice", "gpu_hours",
+                "achieved_tflops", "loss_by_choice"):
+        assert key in doc["rows"][0]
+    res = runner.invoke(app, ["compare", "--profile", "h200", "--gpus", "8", "--days", "30",
+                              "--granularity", "1,8", "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["rows"][0]
+    for key in ("dense", "moe_g1", "moe_opt", "moe_flops_optimal", "loss_gain_vs_dense"):
+        assert key in row
+    assert row["moe_opt"]["loss"] <= row["moe_g1"]["loss"] + 1e-12
+    assert row["moe_opt"]["loss"] <= row["moe_flops_optimal"]["loss"] + 1e-12
+    res = runner.invoke(app, ["compare", "--profile", "h200", "--gpu-hours", "5000",
+                              "--granularity", "1,8", "--csv"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0].startswith("gpu_hours,days,model")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["sweep", "--profile", "h200", "--gpus", "8"], "--from-days"),
+    (["sweep", "--profile", "h200", "--gpus", "8", "--from-days", "10", "--to-days", "1"],
+     "shorter time first"),
+    (["sweep", "--from", "1e20", "--to", "1e22", "--from-days", "1"], "--profile"),
+    (["sweep"], "--from F1 --to F2"),
+    (["compare", "--profile", "h200"], "--days"),
+    (["compare", "--profile", "h200", "--days", "3"], "--gpus"),
+    (["compare", "--flops", "1e22", "--days", "3"], "--profile"),
+    (["compare"], "--flops"),
+])
+def test_cli_sweep_compare_bad_input(runner, args, words):
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert words in res.output
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=4, deadline=None)
+@given(hours=st.floats(1e3, 1e6), g=st.sampled_from([1.0, 2.0, 8.0, 32.0, 128.0]),
+       factor=st.floats(0.5, 2.0))
+def test_no_other_width_beats_the_time_optimal_one(law, hours, g, factor):
+    res = optimize_time(law, "h200", gpu_hours=hours, choices=[g])
+    t = res.continuous
+    raw = _raw()
+    S = hours * 3600.0
+    d = t.config.d_model * factor
+    if d >= 64:  # one block at least
+        assert t.config.loss <= _loss(law, d, S / _seconds_per_token(raw, d, g), g) + 1e-12
+    assert t.config.loss <= res.loss_at_same_time + 1e-12
+    assert res.recommended.config.loss >= t.config.loss - 1e-12

@@ -51,6 +51,13 @@ DenseLawOption = Annotated[Optional[str], typer.Option(
     "--dense-law", metavar="NAME|PATH",
     help="Dense law to compare with (default: the one fitted on the same data, "
          "krajewski2024-dense for krajewski2024-moe).")]
+ProfileOption = Annotated[Optional[str], typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`).")]
+A2AOption = Annotated[Optional[float], typer.Option(
+    "--a2a-bandwidth", click_type=POSITIVE, metavar="GB/s",
+    help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
+         "(with --profile; off by default: communication is not measured).")]
 #: How the law's choice is shown.
 _CHOICE = {"granularity": "G", "n_experts": "E", None: "-"}
 _BINDING_SHORT = {"memory": "memory", "max_total_params": "params", "smallest_model": "min size",
@@ -179,20 +186,14 @@ def optimize_command(
     gpus: Annotated[Optional[int], typer.Option(
         "--gpus", click_type=POSITIVE_INT, metavar="N",
         help="Number of GPUs for --gpu (default: 1), or for --profile with --days.")] = None,
-    profile: Annotated[Optional[str], typer.Option(
-        "--profile", metavar="NAME|PATH",
-        help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`): "
-             "the budget is --gpus N --days T or --gpu-hours H.")] = None,
+    profile: ProfileOption = None,
     days: Annotated[Optional[float], typer.Option(
         "--days", click_type=POSITIVE, metavar="T",
         help="Wall-clock days on --gpus GPUs (with --profile).")] = None,
     gpu_hours: Annotated[Optional[float], typer.Option(
         "--gpu-hours", click_type=POSITIVE, metavar="H",
         help="GPU-hours budget (with --profile), instead of --gpus/--days.")] = None,
-    a2a_bandwidth: Annotated[Optional[float], typer.Option(
-        "--a2a-bandwidth", click_type=POSITIVE, metavar="GB/s",
-        help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
-             "(with --profile; off by default: communication is not measured).")] = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget.
@@ -387,9 +388,10 @@ def _limit_text(name: str, value: float) -> str:
 
 
 def compare_command(
-    flops: Annotated[list[float], typer.Option(
+    flops: Annotated[Optional[list[float]], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",
-        help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")],
+        help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")
+    ] = None,
     law: LawOption = None,
     dense_law: DenseLawOption = None,
     expansion_rate: ExpansionOption = None,
@@ -403,6 +405,18 @@ def compare_command(
     kv_tokens: KvTokensOption = 0.0,
     inference_tokens: InferenceTokensOption = 0.0,
     max_total_params: MaxTotalParamsOption = None,
+    profile: ProfileOption = None,
+    gpus: Annotated[Optional[int], typer.Option(
+        "--gpus", click_type=POSITIVE_INT, metavar="N",
+        help="GPUs, with --profile and --days.")] = None,
+    days: Annotated[Optional[list[float]], typer.Option(
+        "--days", click_type=POSITIVE, metavar="T",
+        help="With --profile: wall-clock days on --gpus GPUs; repeat for several budgets.")
+    ] = None,
+    gpu_hours: Annotated[Optional[list[float]], typer.Option(
+        "--gpu-hours", click_type=POSITIVE, metavar="H",
+        help="With --profile: GPU-hours, instead of --gpus/--days; repeatable.")] = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
@@ -415,7 +429,32 @@ def compare_command(
     """
     fmt = output_format(json_flag, csv_flag)
     from ..plan import compare
+    from .time_views import refuse_with_profile, refuse_without_profile
 
+    if profile is not None:  # by GPU time on measured hardware (issue 16)
+        from ..plan.timeopt import compare_time
+        from .time_views import render_time_compare, time_budgets_for_compare
+
+        refuse_with_profile({"--flops": flops, "--memory": memory, "--kv-tokens": kv_tokens,
+                             "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params})
+        budgets = time_budgets_for_compare(gpus, days, gpu_hours)
+        spec = load_law(law)
+        joint = spec.choice == "n_experts"
+        res = compare_time(spec, profile, budgets,
+                           dense_law=None if dense_law is None else load_law(dense_law),
+                           choices=flatten(experts) if joint else flatten(granularity),
+                           expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                           c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
+                           else a2a_bandwidth * 1e9)
+        finish(render_time_compare(res), fmt)
+        return
+    refuse_without_profile(days, gpu_hours, a2a_bandwidth)
+    if gpus is not None:
+        raise InputError("--gpus goes with --profile NAME (compare by GPU time)")
+    if not flops:
+        raise InputError("give a budget with --flops (e.g. 1e22; repeat for several), or a "
+                         "GPU-time budget with --profile NAME --gpus N --days T")
     res = compare(load_law(law), flops, dense_law=dense_law, granularities=flatten(granularity),
                   experts=flatten(experts), expansion_rate=expansion_rate,
                   aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, memory=memory,
@@ -483,10 +522,10 @@ def _check_sweep_size(points, granularities, experts) -> None:
 
 
 def sweep_command(
-    flops_from: Annotated[float, typer.Option(
-        "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")],
-    flops_to: Annotated[float, typer.Option(
-        "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")],
+    flops_from: Annotated[Optional[float], typer.Option(
+        "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")] = None,
+    flops_to: Annotated[Optional[float], typer.Option(
+        "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")] = None,
     points: Annotated[int, typer.Option(
         "--points", click_type=POSITIVE_INT, metavar="K",
         show_default=False,
@@ -508,6 +547,17 @@ def sweep_command(
         "--plot", metavar="FILE.png|.svg|.pdf",
         help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs; for the joint "
              "law the best E vs FLOPs); needs matplotlib, from moeplan's plot extra.")] = None,
+    profile: ProfileOption = None,
+    gpus: Annotated[Optional[int], typer.Option(
+        "--gpus", click_type=POSITIVE_INT, metavar="N",
+        help="GPUs, with --profile (budgets are --gpus x days).")] = None,
+    days_from: Annotated[Optional[float], typer.Option(
+        "--from-days", click_type=POSITIVE, metavar="T1",
+        help="With --profile: shortest wall-clock time, days.")] = None,
+    days_to: Annotated[Optional[float], typer.Option(
+        "--to-days", click_type=POSITIVE, metavar="T2",
+        help="With --profile: longest wall-clock time, days.")] = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
@@ -520,7 +570,39 @@ def sweep_command(
     """
     fmt = output_format(json_flag, csv_flag)
     from ..plan import sweep
+    from .time_views import refuse_with_profile
 
+    if profile is not None:  # by GPU time on measured hardware (issue 16)
+        from ..plan.timeopt import sweep_time
+        from .time_views import render_time_sweep
+
+        refuse_with_profile({"--from": flops_from, "--to": flops_to, "--memory": memory,
+                             "--kv-tokens": kv_tokens, "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params, "--plot": plot,
+                             "--dense-law": dense_law})
+        if gpus is None or days_from is None or days_to is None:
+            raise InputError("--profile sweeps GPU time: give --gpus N --from-days T1 "
+                             "--to-days T2")
+        _check_sweep_size(points, flatten(granularity), flatten(experts))
+        spec = load_law(law)
+        joint = spec.choice == "n_experts"
+        res = sweep_time(spec, profile, gpus, days_from, days_to, points,
+                         choices=flatten(experts) if joint else flatten(granularity),
+                         expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                         c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
+                         else a2a_bandwidth * 1e9)
+        finish(render_time_sweep(res), fmt)
+        return
+    for flag, value in (("--gpus", gpus), ("--from-days", days_from), ("--to-days", days_to),
+                        ("--a2a-bandwidth", a2a_bandwidth)):
+        if value is not None:
+            raise InputError(f"{flag} goes with --profile NAME (sweep GPU time on a measured "
+                             f"profile, e.g. --profile h200 --gpus 8 --from-days 1 "
+                             f"--to-days 100)")
+    if flops_from is None or flops_to is None:
+        raise InputError("give the budgets with --from F1 --to F2 (FLOPs, e.g. --from 1e18 "
+                         "--to 1e24), or GPU time with --profile NAME --gpus N --from-days T1 "
+                         "--to-days T2")
     _check_sweep_size(points, flatten(granularity), flatten(experts))
     if plot is not None:
         from ..fileio import check_output_path

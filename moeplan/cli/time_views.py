@@ -104,3 +104,86 @@ def render_time_plan(res) -> Report:
     summary += (f" on {format_count(cfg.tokens)} tokens: predicted loss {cfg.loss:.4f}; the "
                 f"FLOP-optimal plan reaches {fo.config.loss:.4f} in the same time.")
     return Report(data=data, tables=tables, lines=[summary], warnings=warnings)
+
+
+def time_budgets_for_compare(gpus, days, gpu_hours):
+    """Budgets of ``compare --profile``: one per --days (with --gpus) or per --gpu-hours."""
+    from ..plan.timeopt import time_budget
+
+    if not days and not gpu_hours:
+        raise InputError("--profile compares by GPU time: give --gpus N and --days T (repeat "
+                         "--days for several budgets) or --gpu-hours H")
+    if days and gpu_hours:
+        raise InputError("give --days (with --gpus) or --gpu-hours, not both")
+    if days and gpus is None:
+        raise InputError("--days goes with --gpus N (the budget is N GPUs x T days)")
+    if days:
+        return [time_budget(gpus, t) for t in days]
+    return [time_budget(gpus, gpu_hours=h) for h in gpu_hours]
+
+
+def render_time_compare(res) -> Report:
+    """``compare --profile``: one row per model and budget, all for the same GPU time."""
+    data = res.to_dict()
+    warnings = list(data.pop("warnings"))
+    sym = {"granularity": "G", "n_experts": "E"}.get(res.choice, "-")
+    rows, csv_rows, lines = [], [], []
+    for r in res.rows:
+        b = r.budget.description
+        models = [("dense", f"dense ({res.dense_law})", r.dense),
+                  ("moe_g1", f"MoE, {sym} = 1", r.moe_choice1),
+                  ("moe_opt", f"MoE, time-optimal {sym}", r.moe_opt),
+                  ("moe_flops_optimal", f"MoE, FLOP-optimal {sym}", r.moe_flops_optimal)]
+        for key, label, p in models:
+            if p is None:
+                continue
+            c = p.config
+            choice = "-" if res.choice is None or key == "dense" else f"{p.choice:g}"
+            rows.append([b, label, choice, _shape(c), format_count(c.n_total),
+                         format_count(c.tokens), _eff(p), _f(c.loss)])
+            csv_rows.append([r.budget.gpu_hours, r.budget.days, key,
+                             None if key == "dense" else p.choice, c.d_model, c.n_blocks,
+                             c.n_total, c.n_active, c.tokens, p.tflops, c.loss])
+        gain = r.moe_flops_optimal.config.loss - r.moe_opt.config.loss
+        lines.append(f"{b}: the time-optimal MoE ({sym} = {r.moe_opt.choice:g}) reaches "
+                     f"{r.moe_opt.config.loss:.4f}, {gain:.4f} below the FLOP-optimal "
+                     f"{sym} = {r.moe_flops_optimal.choice:g} in the same time.")
+    table = Table(f"Models for the same GPU time ({res.law}; profile {res.profile['name']}, "
+                  f"{res.profile['gpu']})",
+                  ["budget", "model", sym, "d_model x n_blocks", "n_total", "tokens",
+                   "TFLOP/s (of peak)", "loss"], rows,
+                  caption="each model trained for the budget's GPU time at its measured speed "
+                          "(one GPU's throughput; communication between GPUs not counted "
+                          "unless --a2a-bandwidth)")
+    return Report(data=data, tables=[table], lines=lines, warnings=warnings,
+                  csv_columns=["gpu_hours", "days", "model", res.choice or "granularity",
+                               "d_model", "n_blocks", "n_total", "n_active", "tokens",
+                               "achieved_tflops", "loss"], csv_rows=csv_rows)
+
+
+def render_time_sweep(res) -> Report:
+    """``sweep --profile``: the time-optimal plan per wall-clock budget."""
+    data = res.to_dict()
+    warnings = list(data.pop("warnings"))
+    sym = {"granularity": "G", "n_experts": "E"}.get(res.choice, "-")
+    rows, csv_rows = [], []
+    cols = list(res.COLUMNS)
+    for row in res.rows():
+        rows.append([f"{row['days']:.3g}", f"{row['gpu_hours']:,.0f}",
+                     "-" if res.choice is None else f"{row['choice']:g}",
+                     f"{row['d_model']:.0f} x {row['n_blocks']:.0f}",
+                     format_count(row["n_total"]), format_count(row["tokens"]),
+                     format_sci(row["flops"]),
+                     f"{row['achieved_tflops']:.0f}", _f(row["loss"]),
+                     "-" if res.choice is None else f"{row['flops_optimal_choice']:g}",
+                     _f(row["loss_at_same_time"]), "yes" if row["profile_extrapolated"] else "no"])
+        csv_rows.append([row[c] for c in cols])
+    gpus = res.results[0].budget.gpus
+    table = Table(f"Time-optimal frontier ({res.law}; {gpus} GPUs, profile "
+                  f"{res.profile['name']}, {res.profile['gpu']})",
+                  ["days", "GPU-hours", sym, "d_model x n_blocks", "n_total", "tokens", "FLOPs",
+                   "TFLOP/s", "loss", f"FLOP-opt {sym}", "its loss", "extrapolated"], rows,
+                  caption="its loss: the FLOP-optimal plan trained for the same GPU time at its "
+                          "measured speed")
+    return Report(data=data, tables=[table], warnings=warnings, csv_columns=cols,
+                  csv_rows=csv_rows)

@@ -541,6 +541,14 @@ def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
                     f"({', '.join(plan.extrapolated_parts)}: d_model {cfg.d_model:.0f}, "
                     f"d_expert {cfg.d_expert:.0f}, expansion rate {cfg.n_experts / cfg.top_k:g})"
                     "; its speed is the nearest measured edge, not a measurement")
+        gpu_mem = prof.provenance.get("gpu_memory_bytes")
+        weights = 2.0 * (recommended.config.n_total_with_embedding or recommended.config.n_total)
+        if gpu_mem and weights > budget.gpus * float(gpu_mem):
+            warnings.append(
+                f"training memory is not checked: the time-optimal model's bf16 weights alone "
+                f"({weights / 1e9:,.0f} GB) exceed the memory of {budget.gpus} x {prof.gpu} "
+                f"({budget.gpus * float(gpu_mem) / 1e9:,.0f} GB); use more GPUs for less time "
+                f"or plan with a memory limit (optimize --flops ... --memory)")
         warnings.append(("the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
                          "overlap), not a measurement; other " + COMMUNICATION_NOTE)
                         if bw is not None else COMMUNICATION_NOTE)
@@ -587,3 +595,170 @@ def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=No
 
 def _sym(fam) -> str:
     return {"granularity": "G", "n_experts": "E"}.get(fam.choice_name, "choice")
+
+
+# --------------------------------------------------------------------------------------------
+# Sweep and compare by GPU time
+# --------------------------------------------------------------------------------------------
+
+#: Most budgets in one time sweep (each is a search over widths x candidates).
+MAX_TIME_SWEEP_POINTS = 200
+
+
+def _row(res: TimeOptimizeResult) -> dict:
+    rec, fo, cfg = res.recommended, res.flops_optimal, res.recommended.config
+    return {
+        "days": res.budget.days, "gpus": res.budget.gpus, "gpu_hours": res.budget.gpu_hours,
+        "gpu_seconds": res.budget.gpu_seconds, "choice": rec.choice,
+        "granularity": cfg.granularity if res.choice == "granularity" else None,
+        "n_experts": cfg.n_experts if res.choice == "n_experts" else None,
+        "d_model": cfg.d_model, "n_blocks": cfg.n_blocks, "n_active": cfg.n_active,
+        "n_total": cfg.n_total, "tokens": cfg.tokens, "loss": cfg.loss, "flops": cfg.flops,
+        "seconds_per_token": rec.seconds_per_token, "achieved_tflops": rec.tflops,
+        "efficiency": rec.efficiency, "profile_extrapolated": rec.extrapolated,
+        "flops_optimal_choice": fo.choice, "flops_optimal_d_model": fo.config.d_model,
+        "flops_optimal_flops": fo.budget_flops, "loss_at_same_time": fo.config.loss,
+        "loss_by_choice": {f"{c.choice:g}": c.time_optimal.config.loss for c in res.candidates},
+    }
+
+
+@dataclass(frozen=True)
+class TimeSweepResult:
+    """The time-optimal plan (and the FLOP-optimal one at the same time) per GPU-time budget."""
+
+    law: str
+    choice: str | None
+    profile: dict
+    results: tuple
+    warnings: tuple
+
+    COLUMNS = ("days", "gpus", "gpu_hours", "choice", "d_model", "n_blocks", "n_active",
+               "n_total", "tokens", "loss", "flops", "achieved_tflops", "efficiency",
+               "profile_extrapolated", "flops_optimal_choice", "loss_at_same_time",
+               "flops_optimal_flops")
+
+    def rows(self) -> list[dict]:
+        return [_row(r) for r in self.results]
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "choice": self.choice, "objective": "time",
+                "profile": dict(self.profile), "rows": self.rows(),
+                "communication": self.results[0].settings["communication"],
+                "settings": dict(self.results[0].settings, flops_budget_for_flops_optimal=None),
+                "success": True, "message": "optimal", "warnings": list(self.warnings)}
+
+
+def _merge_warnings(results) -> tuple:
+    out: list[str] = []
+    for r in results:
+        for w in r.warnings:
+            if w not in out:
+                out.append(w)
+    return tuple(out)
+
+
+def sweep_time(law, profile, gpus, days_from, days_to, points=10, choices=None,
+               **kwargs) -> TimeSweepResult:
+    """The time-optimal plan on ``points`` log-spaced wall-clock budgets of ``gpus`` GPUs,
+    from ``days_from`` to ``days_to`` days (both included). ``kwargs`` as
+    :func:`optimize_time`."""
+    from . import _law
+
+    first, last = time_budget(gpus, days_from), time_budget(gpus, days_to)
+    if first.days > last.days:
+        raise InputError(f"days_from {first.days:g} is above days_to {last.days:g}; give the "
+                         "shorter time first", param="days_from")
+    if isinstance(points, bool) or int(points) != points \
+            or not 1 <= points <= MAX_TIME_SWEEP_POINTS:
+        raise InputError(f"points must be a whole number from 1 to {MAX_TIME_SWEEP_POINTS}, "
+                         f"got {points!r}", param="points")
+    if int(points) == 1 and first.days != last.days:
+        raise InputError("one point needs days_from equal to days_to; use 2 points or more",
+                         param="points")
+    days = np.logspace(math.log10(first.days), math.log10(last.days), int(points))
+    if points > 1:
+        days[0], days[-1] = first.days, last.days
+    law = _law(law)
+    results = plan_budgets(law, profile, [time_budget(gpus, float(t)) for t in days], choices,
+                           **kwargs)
+    return TimeSweepResult(law=law.name, choice=results[0].choice,
+                           profile=results[0].profile, results=tuple(results),
+                           warnings=_merge_warnings(results))
+
+
+@dataclass(frozen=True)
+class TimeCompareRow:
+    """At one GPU-time budget: dense vs MoE at choice 1 vs the time-optimal MoE vs the
+    FLOP-optimal MoE, every one trained for the same GPU time at its measured speed."""
+
+    budget: TimeBudget
+    dense: TimedPlan | None
+    moe_choice1: TimedPlan | None
+    moe_opt: TimedPlan
+    moe_flops_optimal: TimedPlan
+
+    def to_dict(self) -> dict:
+        def d(p):
+            return None if p is None else p.to_dict()
+
+        return {"budget": self.budget.to_dict(), "dense": d(self.dense),
+                "moe_g1": d(self.moe_choice1), "moe_opt": d(self.moe_opt),
+                "moe_flops_optimal": d(self.moe_flops_optimal),
+                "loss_gain_vs_dense": None if self.dense is None
+                else self.dense.config.loss - self.moe_opt.config.loss,
+                "loss_gain_vs_flops_optimal": self.moe_flops_optimal.config.loss
+                - self.moe_opt.config.loss}
+
+
+@dataclass(frozen=True)
+class TimeCompareResult:
+    law: str
+    dense_law: str | None
+    choice: str | None
+    profile: dict
+    rows: tuple
+    warnings: tuple
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "dense_law": self.dense_law, "choice": self.choice,
+                "objective": "time", "profile": dict(self.profile),
+                "rows": [r.to_dict() for r in self.rows], "success": True,
+                "message": "optimal", "warnings": list(self.warnings)}
+
+
+def compare_time(law, profile, budgets, dense_law=None, choices=None,
+                 **kwargs) -> TimeCompareResult:
+    """Dense vs MoE at G = 1 (E = 1 is the joint law's dense model) vs the time-optimal MoE vs
+    the FLOP-optimal MoE, each for the same GPU time (``budgets``: :class:`TimeBudget`s)."""
+    from . import _law
+    from .granular import resolve_dense_law
+
+    law = _law(law)
+    budgets = list(budgets)
+    results = plan_budgets(law, profile, budgets, choices, **kwargs)
+    warnings = list(_merge_warnings(results))
+    dense_results = [None] * len(budgets)
+    dense_name = None
+    if law.choice == "granularity":
+        dl, w = resolve_dense_law(law, None if dense_law is None else _law(dense_law), "model")
+        warnings += w
+        if dl is not None:
+            dense_name = dl.name
+            dkw = {k: v for k, v in kwargs.items() if k not in ("expansion_rate", "c_r")}
+            dense_results = plan_budgets(dl, profile, budgets, **dkw)
+    elif dense_law is not None:
+        raise InputError(f"dense_law does not apply to {law.name}: its dense model is E = 1",
+                         param="dense_law")
+    rows = []
+    for res, dres in zip(results, dense_results):
+        one = next((c.time_optimal for c in res.candidates if c.choice == 1.0), None)
+        dense = None if dres is None else dres.recommended
+        if law.choice == "n_experts":
+            dense, one = one, None
+        rows.append(TimeCompareRow(budget=res.budget, dense=dense, moe_choice1=one,
+                                   moe_opt=res.recommended,
+                                   moe_flops_optimal=res.flops_optimal))
+    return TimeCompareResult(law=law.name, dense_law=dense_name if law.choice != "n_experts"
+                             else law.name + " (E = 1)", choice=results[0].choice,
+                             profile=results[0].profile, rows=tuple(rows),
+                             warnings=tuple(dict.fromkeys(warnings)))
