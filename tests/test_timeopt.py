@@ -315,3 +315,18 @@ def test_no_other_width_beats_the_time_optimal_one(law, hours, g, factor):
         assert t.config.loss <= _loss(law, d, S / _seconds_per_token(raw, d, g), g) + 1e-12
     assert t.config.loss <= res.loss_at_same_time + 1e-12
     assert res.recommended.config.loss >= t.config.loss - 1e-12
+
+
+def test_warnings_memory_law_range_and_profile_grid(law):
+    # 8 x 30 days at G = 4: ~694B parameters, 1.4 TB of bf16 weights > 8 x 150 GB
+    res = optimize_time(law, "h200", choices=[4], gpus=8, days=30)
+    assert any("memory is not checked" in w and "8 x NVIDIA H200" in w for w in res.warnings)
+    # the same GPU-hours without a number of GPUs: nothing to compare the memory with
+    res = optimize_time(law, "h200", choices=[4], gpu_hours=8 * 30 * 24)
+    assert res.budget.gpus is None and res.budget.days is None
+    assert not any("memory" in w for w in res.warnings)
+    # a tiny budget: the law extrapolates and the shape is below the profile's grid
+    tiny = optimize_time(law, "h200", choices=[4], gpu_hours=0.01)
+    assert tiny.recommended.extrapolated and tiny.recommended.config.d_model < 1024
+    assert any("below the range krajewski2024-moe was fitted on" in w for w in tiny.warnings)
+    assert any("outside the profile's measured grid" in w for w in tiny.warnings)

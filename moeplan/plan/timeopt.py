@@ -64,8 +64,8 @@ class TimeBudget:
     """GPU time: ``gpu_seconds = gpus × days × 86,400`` or ``gpu_hours × 3,600``."""
 
     gpu_seconds: float
-    gpus: int
-    days: float
+    gpus: int | None      # None: a GPU-hours budget without a number of GPUs
+    days: float | None
     gpu_hours: float
     description: str
 
@@ -89,9 +89,10 @@ def time_budget(gpus=None, days=None, gpu_hours=None) -> TimeBudget:
         desc = f"{n} GPUs x {t:g} days = {hours:,.0f} GPU-hours"
         return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=t, gpu_hours=hours,
                           description=desc)
-    n = 1 if gpus is None else _check_gpus(gpus)
+    n = None if gpus is None else _check_gpus(gpus)
     hours = _check_time(gpu_hours, "gpu_hours")
-    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=hours / n / 24.0,
+    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n,
+                      days=None if n is None else hours / n / 24.0,
                       gpu_hours=hours, description=f"{hours:,.6g} GPU-hours")
 
 
@@ -464,10 +465,23 @@ def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
     if r != int(r):
         return _timed(obj, b, i, d, d / r, False, peak)
     for n in sorted({max(1, math.floor(d / r)), max(1, math.ceil(d / r))}):
-        plan = _timed(obj, b, i, r * n, float(n), True, peak)
+        _, d_expert, _, _ = obj.fam.time_shape(np.asarray(r * n, dtype=float))
+        de = float(np.ravel(np.broadcast_to(d_expert, obj.fam.choices.shape))[i])
+        whole = isinstance(obj.fam, _Joint) or de == int(de)
+        plan = _timed(obj, b, i, r * n, float(n), whole, peak)
         if best is None or plan.config.loss < best.config.loss:
             best = plan
     return best
+
+
+def _law_range_warnings(law, fam, cfg) -> list[str]:
+    """The law's own extrapolation warnings for the recommended model (as the FLOP planner)."""
+    if isinstance(fam, _Joint):
+        from .experts import _range_warnings
+
+        return list(_range_warnings(law, cfg))
+    return list(law.range_warnings(params=cfg.n_total, tokens=cfg.tokens,
+                                   granularity=None if fam.setup.dense else cfg.granularity))
 
 
 def _check_seq_len(seq_len) -> float:
@@ -541,9 +555,10 @@ def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
                     f"({', '.join(plan.extrapolated_parts)}: d_model {cfg.d_model:.0f}, "
                     f"d_expert {cfg.d_expert:.0f}, expansion rate {cfg.n_experts / cfg.top_k:g})"
                     "; its speed is the nearest measured edge, not a measurement")
+        warnings += _law_range_warnings(law, fam, recommended.config)
         gpu_mem = prof.provenance.get("gpu_memory_bytes")
         weights = 2.0 * (recommended.config.n_total_with_embedding or recommended.config.n_total)
-        if gpu_mem and weights > budget.gpus * float(gpu_mem):
+        if gpu_mem and budget.gpus and weights > budget.gpus * float(gpu_mem):
             warnings.append(
                 f"training memory is not checked: the time-optimal model's bf16 weights alone "
                 f"({weights / 1e9:,.0f} GB) exceed the memory of {budget.gpus} x {prof.gpu} "
