@@ -40,7 +40,7 @@ from .results import Configuration
 #: Widths searched: d_model from the one-block model up to 2^20.
 _LN_D_MAX = math.log(2.0**20)
 _GRID_POINTS = 721
-_GOLDEN_ITERS = 60
+_GOLDEN_ITERS = 44
 _BISECT_ITERS = 44
 #: Law-FLOP rates bracketing the fixed point F = S · rate: 1 GFLOP/s to 1e17 FLOP/s per GPU.
 _RATE_LO, _RATE_HI = 1e9, 1e17
