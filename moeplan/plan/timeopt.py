@@ -89,10 +89,10 @@ def time_budget(gpus=None, days=None, gpu_hours=None) -> TimeBudget:
         desc = f"{n} GPUs x {t:g} days = {hours:,.0f} GPU-hours"
         return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=t, gpu_hours=hours,
                           description=desc)
-    n = None if gpus is None else _check_gpus(gpus)
+    n_gpus = None if gpus is None else _check_gpus(gpus)
     hours = _check_time(gpu_hours, "gpu_hours")
-    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n,
-                      days=None if n is None else hours / n / 24.0,
+    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n_gpus,
+                      days=None if n_gpus is None else hours / n_gpus / 24.0,
                       gpu_hours=hours, description=f"{hours:,.6g} GPU-hours")
 
 
@@ -461,7 +461,7 @@ def _timed(obj: _Objective, b: int, i: int, d: float, n_blocks: float, realizabl
 def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
     """The better of the two whole n_blocks next to ``d / r`` (d_model = r · n_blocks)."""
     r = obj.fam.r
-    best = None
+    best: TimedPlan | None = None
     if r != int(r):
         return _timed(obj, b, i, d, d / r, False, peak)
     for n in sorted({max(1, math.floor(d / r)), max(1, math.ceil(d / r))}):
@@ -471,6 +471,7 @@ def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
         plan = _timed(obj, b, i, r * n, float(n), whole, peak)
         if best is None or plan.config.loss < best.config.loss:
             best = plan
+    assert best is not None
     return best
 
 
@@ -679,20 +680,21 @@ def sweep_time(law, profile, gpus, days_from, days_to, points=10, choices=None,
     :func:`optimize_time`."""
     from . import _law
 
-    first, last = time_budget(gpus, days_from), time_budget(gpus, days_to)
-    if first.days > last.days:
-        raise InputError(f"days_from {first.days:g} is above days_to {last.days:g}; give the "
+    first_days = float(time_budget(gpus, days_from).days or 0.0)
+    last_days = float(time_budget(gpus, days_to).days or 0.0)
+    if first_days > last_days:
+        raise InputError(f"days_from {first_days:g} is above days_to {last_days:g}; give the "
                          "shorter time first", param="days_from")
     if isinstance(points, bool) or int(points) != points \
             or not 1 <= points <= MAX_TIME_SWEEP_POINTS:
         raise InputError(f"points must be a whole number from 1 to {MAX_TIME_SWEEP_POINTS}, "
                          f"got {points!r}", param="points")
-    if int(points) == 1 and first.days != last.days:
+    if int(points) == 1 and first_days != last_days:
         raise InputError("one point needs days_from equal to days_to; use 2 points or more",
                          param="points")
-    days = np.logspace(math.log10(first.days), math.log10(last.days), int(points))
+    days = np.logspace(math.log10(first_days), math.log10(last_days), int(points))
     if points > 1:
-        days[0], days[-1] = first.days, last.days
+        days[0], days[-1] = first_days, last_days
     law = _law(law)
     results = plan_budgets(law, profile, [time_budget(gpus, float(t)) for t in days], choices,
                            **kwargs)
