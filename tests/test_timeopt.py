@@ -342,3 +342,16 @@ def test_warnings_memory_law_range_and_profile_grid(law):
     assert tiny.recommended.extrapolated and tiny.recommended.config.d_model < 1024
     assert any("below the range krajewski2024-moe was fitted on" in w for w in tiny.warnings)
     assert any("outside the profile's measured grid" in w for w in tiny.warnings)
+
+
+@pytest.mark.parametrize("command", [
+    ["optimize", "--gpus", "8", "--days", "3"],
+    ["compare", "--gpus", "8", "--days", "3"],
+    ["sweep", "--gpus", "8", "--from-days", "1", "--to-days", "3"],
+])
+def test_cli_other_laws_choice_is_refused_by_time(runner, command):
+    res = runner.invoke(app, command + ["--profile", "h200", "--law", "ludziejewski2025-joint",
+                                        "--granularity", "4"])
+    assert res.exit_code == 2 and "--granularity does not apply" in res.output, res.output
+    res = runner.invoke(app, command + ["--profile", "h200", "--experts", "4"])
+    assert res.exit_code == 2 and "--experts does not apply" in res.output, res.output

@@ -207,7 +207,12 @@ def optimize_command(
     spec = load_law(law)
     from ..hardware import MFU_DEFAULT, training_time
     from ..plan import optimize
-    from .time_views import refuse_with_profile, refuse_without_profile, render_time_plan
+    from .time_views import (
+        choices_for,
+        refuse_with_profile,
+        refuse_without_profile,
+        render_time_plan,
+    )
 
     if profile is not None:  # plan by GPU time on measured hardware (issue 16)
         refuse_with_profile({"--flops": flops, "--target-loss": target_loss, "--params": params,
@@ -216,7 +221,8 @@ def optimize_command(
                              "--max-total-params": max_total_params, "--max-tokens": max_tokens,
                              "--gpu": gpu, "--mfu": mfu, "--vocab-size": vocab_size,
                              "--max-granularity": max_granularity,
-                             "--shape-tolerance": shape_tolerance})
+                             "--shape-tolerance": shape_tolerance,
+                             "--tied-embeddings": tied_embeddings})
         if days is None and gpu_hours is None:
             raise InputError("--profile plans by GPU time: give --gpus N --days T or "
                              "--gpu-hours H")
@@ -224,14 +230,8 @@ def optimize_command(
             raise InputError("--days goes with --gpus N (the budget is N GPUs x T days)")
         from ..plan.timeopt import optimize_time
 
-        joint = spec.choice == "n_experts"
-        for flag, value, ok in (("--granularity", granularity, not joint),
-                                ("--experts", experts, joint)):
-            if value and not ok:
-                raise InputError(f"{flag} does not apply to {spec.name}: it plans "
-                                 f"{spec.choice or 'a dense model'}")
         res = optimize_time(spec, profile, gpus=gpus, days=days, gpu_hours=gpu_hours,
-                            choices=flatten(experts) if joint else flatten(granularity),
+                            choices=choices_for(spec, flatten(granularity), flatten(experts)),
                             expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
                             c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
                             else a2a_bandwidth * 1e9)
@@ -433,17 +433,16 @@ def compare_command(
 
     if profile is not None:  # by GPU time on measured hardware (issue 16)
         from ..plan.timeopt import compare_time
-        from .time_views import render_time_compare, time_budgets_for_compare
+        from .time_views import choices_for, render_time_compare, time_budgets_for_compare
 
         refuse_with_profile({"--flops": flops, "--memory": memory, "--kv-tokens": kv_tokens,
                              "--inference-tokens": inference_tokens,
                              "--max-total-params": max_total_params})
         budgets = time_budgets_for_compare(gpus, days, gpu_hours)
         spec = load_law(law)
-        joint = spec.choice == "n_experts"
         res = compare_time(spec, profile, budgets,
                            dense_law=None if dense_law is None else load_law(dense_law),
-                           choices=flatten(experts) if joint else flatten(granularity),
+                           choices=choices_for(spec, flatten(granularity), flatten(experts)),
                            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
                            c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
                            else a2a_bandwidth * 1e9)
@@ -574,7 +573,7 @@ def sweep_command(
 
     if profile is not None:  # by GPU time on measured hardware (issue 16)
         from ..plan.timeopt import sweep_time
-        from .time_views import render_time_sweep
+        from .time_views import choices_for, render_time_sweep
 
         refuse_with_profile({"--from": flops_from, "--to": flops_to, "--memory": memory,
                              "--kv-tokens": kv_tokens, "--inference-tokens": inference_tokens,
@@ -585,9 +584,8 @@ def sweep_command(
                              "--to-days T2")
         _check_sweep_size(points, flatten(granularity), flatten(experts))
         spec = load_law(law)
-        joint = spec.choice == "n_experts"
         res = sweep_time(spec, profile, gpus, days_from, days_to, points,
-                         choices=flatten(experts) if joint else flatten(granularity),
+                         choices=choices_for(spec, flatten(granularity), flatten(experts)),
                          expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
                          c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
                          else a2a_bandwidth * 1e9)

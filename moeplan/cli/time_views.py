@@ -11,7 +11,8 @@ from .render import Report, Table
 #: Options of the FLOPs planner that the time planner does not take (flag -> value given).
 _NOT_WITH_PROFILE = ("--flops", "--target-loss", "--params", "--memory", "--kv-tokens",
                      "--inference-tokens", "--max-total-params", "--max-tokens", "--gpu",
-                     "--mfu", "--vocab-size", "--max-granularity", "--shape-tolerance")
+                     "--mfu", "--vocab-size", "--max-granularity", "--shape-tolerance",
+                     "--tied-embeddings", "--plot", "--dense-law", "--from", "--to")
 
 
 def refuse_without_profile(days, gpu_hours, a2a_bandwidth) -> None:
@@ -29,6 +30,17 @@ def refuse_with_profile(given: dict) -> None:
         if given.get(flag) not in (None, 0, 0.0, False):
             raise InputError(f"{flag} does not go with --profile: --profile plans by GPU time "
                              f"(--gpus N --days T, or --gpu-hours H); drop {flag} or --profile")
+
+
+def choices_for(law, granularity, experts):
+    """The candidate list for the law's choice; the other law's flag is a user error."""
+    joint = law.choice == "n_experts"
+    for flag, value, ok in (("--granularity", granularity, not joint),
+                            ("--experts", experts, joint)):
+        if value and not ok:
+            raise InputError(f"{flag} does not apply to {law.name}: it plans "
+                             f"{law.choice or 'a dense model'}")
+    return experts if joint else granularity
 
 
 def _f(x, spec=".4f") -> str:
