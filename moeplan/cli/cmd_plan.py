@@ -16,10 +16,26 @@ import typer
 from ..coefficients import load_law
 from ..errors import InfeasibleError, InputError
 from ..units import format_bytes, format_count, format_sci
-from .common import (COUNT, NUMBER_LIST, POSITIVE, POSITIVE_INT, BytesPerParamOption,
-                     CfOption, CrOption, CsvFlag, ExpertsOption, InferenceTokensOption, JsonFlag,
-                     KvTokensOption, LawOption, MaxTotalParamsOption, MemoryOption, finish,
-                     flatten, output_format)
+from .common import (
+    COUNT,
+    NUMBER_LIST,
+    POSITIVE,
+    POSITIVE_INT,
+    BytesPerParamOption,
+    CfOption,
+    CrOption,
+    CsvFlag,
+    ExpertsOption,
+    InferenceTokensOption,
+    JsonFlag,
+    KvTokensOption,
+    LawOption,
+    MaxTotalParamsOption,
+    MemoryOption,
+    finish,
+    flatten,
+    output_format,
+)
 from .render import Report, Table
 
 ExpansionOption = Annotated[Optional[float], typer.Option(
@@ -35,6 +51,13 @@ DenseLawOption = Annotated[Optional[str], typer.Option(
     "--dense-law", metavar="NAME|PATH",
     help="Dense law to compare with (default: the one fitted on the same data, "
          "krajewski2024-dense for krajewski2024-moe).")]
+ProfileOption = Annotated[Optional[str], typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`).")]
+A2AOption = Annotated[Optional[float], typer.Option(
+    "--a2a-bandwidth", click_type=POSITIVE, metavar="GB/s",
+    help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
+         "(with --profile; off by default: communication is not measured).")]
 #: How the law's choice is shown.
 _CHOICE = {"granularity": "G", "n_experts": "E", None: "-"}
 _BINDING_SHORT = {"memory": "memory", "max_total_params": "params", "smallest_model": "min size",
@@ -164,15 +187,16 @@ def optimize_command(
     gpus: Annotated[Optional[int], typer.Option(
         "--gpus", click_type=POSITIVE_INT, metavar="N",
         help="Number of GPUs for --gpu (default: 1); with it, training memory per GPU and a "
-             "parallel layout, and the best model that fits.")] = None,
+             "parallel layout, and the best model that fits. With --profile: the GPUs of --days.")
+    ] = None,
     days: Annotated[Optional[float], typer.Option(
         "--days", click_type=POSITIVE, metavar="T",
         help="Instead of --flops: the budget is --gpus x peak x --mfu x T days (executed "
-             "FLOPs).")] = None,
+             "FLOPs); with --profile, T wall-clock days on --gpus measured GPUs.")] = None,
     gpu_hours: Annotated[Optional[float], typer.Option(
         "--gpu-hours", click_type=POSITIVE, metavar="H",
         help="Instead of --flops: the budget is H GPU-hours of --gpu at --mfu (executed "
-             "FLOPs).")] = None,
+             "FLOPs); with --profile, H GPU-hours on the measured GPU.")] = None,
     tp: Annotated[Optional[int], typer.Option(
         "--tp", click_type=POSITIVE_INT, metavar="T",
         help="Heads divisible by T (default: 1; with --gpus, the largest power of two up to 8 "
@@ -188,6 +212,8 @@ def optimize_command(
         "--hf-config", metavar="PATH",
         help="Write the recommended architecture as a Hugging Face config.json (qwen3_moe).")
     ] = None,
+    profile: ProfileOption = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Compute-optimal MoE configuration for a FLOPs budget.
@@ -200,13 +226,46 @@ def optimize_command(
     fmt = output_format(json_flag)
     spec = load_law(law)
     from ..plan import optimize
+    from .time_views import (
+        choices_for,
+        refuse_with_profile,
+        refuse_without_profile,
+        render_time_plan,
+    )
 
+    if profile is not None:  # plan by GPU time on measured hardware (issue 16)
+        refuse_with_profile({"--flops": flops, "--target-loss": target_loss, "--params": params,
+                             "--memory": memory, "--kv-tokens": kv_tokens,
+                             "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params, "--max-tokens": max_tokens,
+                             "--gpu": gpu, "--mfu": mfu, "--vocab-size": vocab_size,
+                             "--max-granularity": max_granularity,
+                             "--shape-tolerance": shape_tolerance,
+                             "--tied-embeddings": tied_embeddings, "--tp": tp,
+                             "--micro-batch": micro_batch, "--hf-config": hf_config})
+        if days is None and gpu_hours is None:
+            raise InputError("--profile plans by GPU time: give --gpus N --days T or "
+                             "--gpu-hours H")
+        if days is not None and gpus is None:
+            raise InputError("--days goes with --gpus N (the budget is N GPUs x T days)")
+        from ..plan.timeopt import optimize_time
+
+        res = optimize_time(spec, profile, gpus=gpus, days=days, gpu_hours=gpu_hours,
+                            choices=choices_for(spec, flatten(granularity), flatten(experts)),
+                            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                            c_r=c_r, **({} if seq_len is None else {"seq_len": seq_len}),
+                            a2a_bandwidth=None if a2a_bandwidth is None
+                            else a2a_bandwidth * 1e9)
+        finish(render_time_plan(res), fmt)
+        return
+    refuse_without_profile(None, None, a2a_bandwidth)
     hw_given = [n for n, v in (("--mfu", mfu), ("--gpus", gpus), ("--days", days),
                                ("--gpu-hours", gpu_hours), ("--seq-len", seq_len),
                                ("--micro-batch", micro_batch)) if v is not None]
     if gpu is None and hw_given:
         raise InputError(f"{' and '.join(hw_given)} go with --gpu NAME (h100, h200, a100, b200, "
-                         f"mi300x)")
+                         f"mi300x), or with --profile NAME to plan by GPU time on measured "
+                         f"hardware")
     if days is not None and gpus is None:
         raise InputError("--days needs --gpus N (the budget is N x peak x MFU x days); or give "
                          "--gpu-hours")
@@ -436,9 +495,10 @@ def _limit_text(name: str, value: float) -> str:
 
 
 def compare_command(
-    flops: Annotated[list[float], typer.Option(
+    flops: Annotated[Optional[list[float]], typer.Option(
         "--flops", click_type=POSITIVE, metavar="F",
-        help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")],
+        help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")
+    ] = None,
     law: LawOption = None,
     dense_law: DenseLawOption = None,
     expansion_rate: ExpansionOption = None,
@@ -452,6 +512,18 @@ def compare_command(
     kv_tokens: KvTokensOption = 0.0,
     inference_tokens: InferenceTokensOption = 0.0,
     max_total_params: MaxTotalParamsOption = None,
+    profile: ProfileOption = None,
+    gpus: Annotated[Optional[int], typer.Option(
+        "--gpus", click_type=POSITIVE_INT, metavar="N",
+        help="GPUs, with --profile and --days.")] = None,
+    days: Annotated[Optional[list[float]], typer.Option(
+        "--days", click_type=POSITIVE, metavar="T",
+        help="With --profile: wall-clock days on --gpus GPUs; repeat for several budgets.")
+    ] = None,
+    gpu_hours: Annotated[Optional[list[float]], typer.Option(
+        "--gpu-hours", click_type=POSITIVE, metavar="H",
+        help="With --profile: GPU-hours, instead of --gpus/--days; repeatable.")] = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
@@ -464,7 +536,31 @@ def compare_command(
     """
     fmt = output_format(json_flag, csv_flag)
     from ..plan import compare
+    from .time_views import refuse_with_profile, refuse_without_profile
 
+    if profile is not None:  # by GPU time on measured hardware (issue 16)
+        from ..plan.timeopt import compare_time
+        from .time_views import choices_for, render_time_compare, time_budgets_for_compare
+
+        refuse_with_profile({"--flops": flops, "--memory": memory, "--kv-tokens": kv_tokens,
+                             "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params})
+        budgets = time_budgets_for_compare(gpus, days, gpu_hours)
+        spec = load_law(law)
+        res = compare_time(spec, profile, budgets,
+                           dense_law=None if dense_law is None else load_law(dense_law),
+                           choices=choices_for(spec, flatten(granularity), flatten(experts)),
+                           expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                           c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
+                           else a2a_bandwidth * 1e9)
+        finish(render_time_compare(res), fmt)
+        return
+    refuse_without_profile(days, gpu_hours, a2a_bandwidth)
+    if gpus is not None:
+        raise InputError("--gpus goes with --profile NAME (compare by GPU time)")
+    if not flops:
+        raise InputError("give a budget with --flops (e.g. 1e22; repeat for several), or a "
+                         "GPU-time budget with --profile NAME --gpus N --days T")
     res = compare(load_law(law), flops, dense_law=dense_law, granularities=flatten(granularity),
                   experts=flatten(experts), expansion_rate=expansion_rate,
                   aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, memory=memory,
@@ -532,10 +628,10 @@ def _check_sweep_size(points, granularities, experts) -> None:
 
 
 def sweep_command(
-    flops_from: Annotated[float, typer.Option(
-        "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")],
-    flops_to: Annotated[float, typer.Option(
-        "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")],
+    flops_from: Annotated[Optional[float], typer.Option(
+        "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")] = None,
+    flops_to: Annotated[Optional[float], typer.Option(
+        "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")] = None,
     points: Annotated[int, typer.Option(
         "--points", click_type=POSITIVE_INT, metavar="K",
         show_default=False,
@@ -557,6 +653,17 @@ def sweep_command(
         "--plot", metavar="FILE.png|.svg|.pdf",
         help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs; for the joint "
              "law the best E vs FLOPs); needs matplotlib, from moeplan's plot extra.")] = None,
+    profile: ProfileOption = None,
+    gpus: Annotated[Optional[int], typer.Option(
+        "--gpus", click_type=POSITIVE_INT, metavar="N",
+        help="GPUs, with --profile (budgets are --gpus x days).")] = None,
+    days_from: Annotated[Optional[float], typer.Option(
+        "--from-days", click_type=POSITIVE, metavar="T1",
+        help="With --profile: shortest wall-clock time, days.")] = None,
+    days_to: Annotated[Optional[float], typer.Option(
+        "--to-days", click_type=POSITIVE, metavar="T2",
+        help="With --profile: longest wall-clock time, days.")] = None,
+    a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
 ) -> None:
@@ -569,7 +676,38 @@ def sweep_command(
     """
     fmt = output_format(json_flag, csv_flag)
     from ..plan import sweep
+    from .time_views import refuse_with_profile
 
+    if profile is not None:  # by GPU time on measured hardware (issue 16)
+        from ..plan.timeopt import sweep_time
+        from .time_views import choices_for, render_time_sweep
+
+        refuse_with_profile({"--from": flops_from, "--to": flops_to, "--memory": memory,
+                             "--kv-tokens": kv_tokens, "--inference-tokens": inference_tokens,
+                             "--max-total-params": max_total_params, "--plot": plot,
+                             "--dense-law": dense_law})
+        if gpus is None or days_from is None or days_to is None:
+            raise InputError("--profile sweeps GPU time: give --gpus N --from-days T1 "
+                             "--to-days T2")
+        _check_sweep_size(points, flatten(granularity), flatten(experts))
+        spec = load_law(law)
+        res = sweep_time(spec, profile, gpus, days_from, days_to, points,
+                         choices=choices_for(spec, flatten(granularity), flatten(experts)),
+                         expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
+                         c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
+                         else a2a_bandwidth * 1e9)
+        finish(render_time_sweep(res), fmt)
+        return
+    for flag, value in (("--gpus", gpus), ("--from-days", days_from), ("--to-days", days_to),
+                        ("--a2a-bandwidth", a2a_bandwidth)):
+        if value is not None:
+            raise InputError(f"{flag} goes with --profile NAME (sweep GPU time on a measured "
+                             f"profile, e.g. --profile h200 --gpus 8 --from-days 1 "
+                             f"--to-days 100)")
+    if flops_from is None or flops_to is None:
+        raise InputError("give the budgets with --from F1 --to F2 (FLOPs, e.g. --from 1e18 "
+                         "--to 1e24), or GPU time with --profile NAME --gpus N --from-days T1 "
+                         "--to-days T2")
     _check_sweep_size(points, flatten(granularity), flatten(experts))
     if plot is not None:
         from ..fileio import check_output_path
