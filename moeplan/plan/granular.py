@@ -18,6 +18,7 @@ import numpy as np
 from .. import domain
 from ..errors import InfeasibleError, InputError
 from .limits import NO_LIMITS, Limits
+from .ranges import config_values, expansion_warnings, row_warnings, sweep_warnings
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
                       realizable_granularities, search, smallest_model, width_quantum)
 from .results import (BootstrapRanges, Candidate, CompareResult, CompareRow, OptimizeResult,
@@ -425,7 +426,8 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
     """Warnings: extrapolation, routing cost, tiny budgets, binding limits, unspent FLOPs."""
     out = list(p.law.range_warnings(params=rec.n_total, tokens=rec.tokens,
                                     granularity=None if p.setup.dense else rec.granularity,
-                                    factor=range_factor))
+                                    expansion_rate=None if p.setup.dense else
+                                    p.setup.expansion_rate, factor=range_factor))
     if rec.router_flops > 8.0 / 12.0 * (rec.flops - rec.router_flops):
         out.append(f"routing costs more FLOPs than the experts at G = {rec.granularity:g}")
     if continuous.d_model < width_quantum(p.multiple_of):
@@ -442,7 +444,7 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
 def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ratio=None,
              c_f=None, c_r=None, *, target_loss=None, limits: Limits = NO_LIMITS,
              multiple_of=64, shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=2.0) -> OptimizeResult:
+             range_factor=1.0) -> OptimizeResult:
     """Plan the compute-optimal model for a budget (or the least budget for a target loss).
 
     The fine-grained law plans G (and the dense law a dense model, ``G = E = 1``); see
@@ -557,6 +559,7 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
         dense_rows = _configs(dsetup, budgets, np.array([1.0]), limits)
         dense_mult = _multipliers(dense_law, dsetup, target, budgets, None, limits,
                                   c_f=setup.c_f)
+    warnings += expansion_warnings(law, setup.expansion_rate)
     rows = []
     for j, F in enumerate(budgets):
         o = opt[j]
@@ -573,8 +576,13 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
             dense_compute_multiplier=None if dense_mult[j] is None else float(dense_mult[j]),
             g1_compute_multiplier=None if g1_mult[j] is None else float(g1_mult[j]),
             verdict=verdict, dense_law=None if dense_law is None else dense_law.name))
-        warnings += law.range_warnings(params=o.n_total, tokens=o.tokens,
-                                       granularity=o.granularity, factor=2.0)
+        at = f"at {budget} FLOPs"
+        if dense_rows[j] is not None:
+            warnings += row_warnings(dense_law, f"{at}, the dense baseline ({dense_law.name})",
+                                     **config_values(dense_law, dense_rows[j]))
+        warnings += row_warnings(law, f"{at}, MoE with G = 1", **config_values(law, g1[j]))
+        warnings += row_warnings(law, f"{at}, the optimal MoE (G = {o.granularity:g})",
+                                 **config_values(law, o))
     settings = dict(kw, granularities=[float(g) for g in gr], choices=[float(g) for g in gr])
     return CompareResult(law=law.name, dense_law=None if dense_law is None else dense_law.name,
                          choice="granularity", rows=tuple(rows), limits=limits,
@@ -634,10 +642,14 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
                                        limits)
     else:
         g_real = fr.granularity.copy()
-    for j in (0, -1):
-        for w in law.range_warnings(params=fr.n_total[j], tokens=fr.tokens[j],
-                                    granularity=fr.granularity[j], factor=2.0):
-            warnings.append(f"at {budgets[j]:.3g} FLOPs: {w}")
+    warnings += expansion_warnings(law, setup.expansion_rate)
+    warnings += sweep_warnings(law, budgets, "optimal MoE", params=fr.n_total,
+                               tokens=fr.tokens, granularity=fr.granularity)
+    warnings += sweep_warnings(law, budgets, "MoE with G = 1", params=g1.n_total,
+                               tokens=g1.tokens, granularity=g1.granularity)
+    if dense_law is not None:
+        warnings += sweep_warnings(dense_law, budgets, f"dense baseline ({dense_law.name})",
+                                   params=dense_fr.n_total, tokens=dense_fr.tokens)
 
     def arr(v):
         return None if v is None else np.array([np.nan if x is None else x for x in v], float)
