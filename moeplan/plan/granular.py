@@ -10,6 +10,7 @@ whole-number architectures (:func:`_realize`) → diagnose (:func:`_diagnose`). 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import numpy as np
 from .. import domain
 from ..errors import InfeasibleError, InputError
 from .limits import NO_LIMITS, Limits
+from .bands import compare_bands, config_loss_range, optimize_bands
 from .ranges import config_values, expansion_warnings, row_warnings, sweep_warnings
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
                       realizable_granularities, search, smallest_model, width_quantum)
@@ -31,6 +33,11 @@ from .solve import (Setup, _flops_to_reach_per_g, best_index, check_budget, chec
 #: every shape anyone builds; beyond, the searched grid of shapes overflows.
 MAX_SHAPE_TOLERANCE = 100.0
 MAX_SWEEP_POINTS = 100_000
+
+
+def _tuple(pair):
+    """``(low, high)`` of a band, None when it could not be resolved."""
+    return None if pair is None or pair[0] is None else (float(pair[0]), float(pair[1]))
 
 
 def _fmt(v: float) -> str:
@@ -469,6 +476,12 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
             warnings.append("the law's bootstrap samples could not be used (fewer than two "
                             "valid samples)")
     s, cons = p.setup, p.cons
+    bands = optimize_bands(law, s, F, p.allowed, cons)
+    if bands is not None:
+        continuous = dataclasses.replace(continuous, loss_range=_tuple(bands.loss))
+        realizable = [dataclasses.replace(c, loss_range=config_loss_range(law, s, c))
+                      for c in realizable]
+        recommended = realizable[0] if realizable else None
     settings = {
         "expansion_rate": None if s.dense else s.expansion_rate, "aspect_ratio": s.aspect_ratio,
         "c_f": s.c_f, "c_r": s.c_r, "choices": [float(g) for g in p.gr],
@@ -485,7 +498,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         candidates=candidates, excluded=excluded, realizable=tuple(realizable),
         unconstrained_loss=L0, unconstrained_flops=unconstrained_flops,
         constraints=tuple(reports), limits=cons, settings=settings,
-        warnings=tuple(dict.fromkeys(warnings)), bootstrap=boot,
+        warnings=tuple(dict.fromkeys(warnings)), bootstrap=boot, bands=bands,
         best_real_choice=None if s.dense else g_real,
         best_real_choice_loss=None if s.dense else l_real)
 
@@ -554,28 +567,46 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     g1_mult = _multipliers(law, setup, target, budgets, [1.0], limits, **kw)
     dense_rows = [None] * len(budgets)
     dense_mult = [None] * len(budgets)
+    dsetup = None
     if dense_law is not None:
         dsetup = resolve(dense_law, c_f=setup.c_f)
         dense_rows = _configs(dsetup, budgets, np.array([1.0]), limits)
         dense_mult = _multipliers(dense_law, dsetup, target, budgets, None, limits,
                                   c_f=setup.c_f)
     warnings += expansion_warnings(law, setup.expansion_rate)
+    bands = compare_bands(law, setup, dense_law, dsetup, budgets, gr, limits)
     rows = []
     for j, F in enumerate(budgets):
+        if bands is not None:
+            opt[j] = dataclasses.replace(opt[j], loss_range=_tuple(bands.loss_opt[j]))
+            g1[j] = dataclasses.replace(g1[j], loss_range=_tuple(bands.loss_g1[j]))
+            if dense_rows[j] is not None:
+                dense_rows[j] = dataclasses.replace(dense_rows[j],
+                                                    loss_range=_tuple(bands.loss_dense[j]))
         o = opt[j]
         budget = f"{F:.3g}".replace("e+", "e")
         parts = [f"at {budget} FLOPs the compute-optimal MoE (G = {o.granularity:g}) reaches "
                  f"loss {o.loss:.4f}"]
+        d_rng = None if bands is None else _tuple(bands.dense_multiplier[j])
+        g_rng = None if bands is None else _tuple(bands.g1_multiplier[j])
         if dense_mult[j] is not None:
-            parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it")
+            parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it"
+                         + ("" if d_rng is None else
+                            f" ({d_rng[0]:.3g}x to {d_rng[1]:.3g}x within the rounding of the "
+                            f"published coefficients)"))
         if g1_mult[j] is not None:
-            parts.append(f"MoE with G = 1 needs {g1_mult[j]:.2f}x")
+            parts.append(f"MoE with G = 1 needs {g1_mult[j]:.2f}x"
+                         + ("" if g_rng is None else f" ({g_rng[0]:.3g}x to {g_rng[1]:.3g}x)"))
         verdict = parts[0] + (": " + " and ".join(parts[1:]) if parts[1:] else "")
         rows.append(CompareRow(
             budget_flops=float(F), dense=dense_rows[j], moe_g1=g1[j], moe_opt=o,
             dense_compute_multiplier=None if dense_mult[j] is None else float(dense_mult[j]),
             g1_compute_multiplier=None if g1_mult[j] is None else float(g1_mult[j]),
-            verdict=verdict, dense_law=None if dense_law is None else dense_law.name))
+            verdict=verdict, dense_law=None if dense_law is None else dense_law.name,
+            dense_compute_multiplier_range=None if bands is None or dense_mult[j] is None
+            else _tuple(bands.dense_multiplier[j]),
+            g1_compute_multiplier_range=None if bands is None or g1_mult[j] is None
+            else _tuple(bands.g1_multiplier[j])))
         at = f"at {budget} FLOPs"
         if dense_rows[j] is not None:
             warnings += row_warnings(dense_law, f"{at}, the dense baseline ({dense_law.name})",

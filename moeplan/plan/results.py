@@ -214,6 +214,8 @@ class OptimizeResult:
     learning_rate: dict | None = None
     success: bool = True
     message: str = "optimal"
+    #: the optimum within the law's published rounding (moeplan.plan.bands.OptimizeBands)
+    bands: object | None = None
 
     @property
     def problem(self) -> str:
@@ -252,10 +254,15 @@ class OptimizeResult:
             "limits": self.limits.to_dict(),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "learning_rate": self.learning_rate,
+            "bands": None if self.bands is None else self.bands.to_dict(),
             "settings": dict(self.settings),
             "success": self.success, "message": self.message,
             "warnings": list(self.warnings),
         }
+
+
+def _pair(v):
+    return None if v is None else [None if x is None else float(x) for x in v]
 
 
 @dataclass(frozen=True)
@@ -277,6 +284,9 @@ class CompareRow:
     verdict: str
     extra: dict = field(default_factory=dict)
     dense_law: str | None = None
+    #: [low, high] of each multiplier within the laws' published rounding (SPEC.md §8)
+    dense_compute_multiplier_range: tuple | None = None
+    g1_compute_multiplier_range: tuple | None = None
 
     EXTRA_KEYS = ("best_n_experts", "loss_gain", "rule_of_thumb")
 
@@ -288,7 +298,10 @@ class CompareRow:
         out = {"budget_flops": self.budget_flops, "dense": dense,
                "moe_g1": self.moe_g1.to_dict(), "moe_opt": self.moe_opt.to_dict(),
                "dense_compute_multiplier": self.dense_compute_multiplier,
-               "g1_compute_multiplier": self.g1_compute_multiplier, "verdict": self.verdict}
+               "g1_compute_multiplier": self.g1_compute_multiplier,
+               "dense_compute_multiplier_range": _pair(self.dense_compute_multiplier_range),
+               "g1_compute_multiplier_range": _pair(self.g1_compute_multiplier_range),
+               "verdict": self.verdict}
         out.update({k: self.extra.get(k) for k in self.EXTRA_KEYS})
         return out
 
