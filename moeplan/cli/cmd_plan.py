@@ -231,6 +231,12 @@ def optimize_command(
     head = f"{format_sci(res.budget_flops)} FLOPs"
     if res.target_loss is not None:
         head = f"target loss {res.target_loss:g}: least budget {format_sci(res.budget_flops)} FLOPs"
+        if res.recommended is not None and res.plan_flops is not None and \
+                abs(res.plan_flops / res.budget_flops - 1) > 5e-4:
+            # the headline is the plan's (issue 10 item 2); the continuous optimum's beside it
+            head = (f"target loss {res.target_loss:g}: the plan needs "
+                    f"{format_sci(res.plan_flops)} FLOPs; continuous least budget "
+                    f"{format_sci(res.budget_flops)}")
     if choice == "n_experts":
         head += f"; {res.limits.description}"
     kind = "dense model" if choice is None else "configuration"

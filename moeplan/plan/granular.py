@@ -391,8 +391,12 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
     centers = [math.exp(float(sol.log_width[list(gr).index(g)])) for g in feasible_g]
     kw = dict(multiple_of=p.multiple_of, continuous_loss=L)
     realizable = []
-    for widen in (1, 2, 4, 10):
-        realizable = search(setup, F, feasible_g, centers, cons, shape_tolerance=p.tol,
+    # a fixed size: the shape rule itself first, then the wider shapes, then farther sizes
+    attempts = [(p.tol, 1)] if cons.params is None else \
+        [(SHAPE_TOLERANCE_DEFAULT, 1), (p.tol, 1), (p.tol, 2), (p.tol, 4), (p.tol, 10),
+         (p.tol, 40)]
+    for tol, widen in attempts:
+        realizable = search(setup, F, feasible_g, centers, cons, shape_tolerance=tol,
                             limit=max(1, int(n_alternatives)),
                             params_tolerance=PARAMS_TOLERANCE * widen, target_loss=target, **kw)
         if realizable or cons.params is None:

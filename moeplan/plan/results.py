@@ -221,6 +221,13 @@ class OptimizeResult:
     def problem(self) -> str:
         return self.limits.problem
 
+    @property
+    def plan_flops(self) -> float | None:
+        """FLOPs the recommended model spends (training plus inference); for a target loss
+        it may differ from ``budget_flops``, the continuous optimum's least budget."""
+        r = self.recommended
+        return None if r is None else r.flops + r.inference_flops
+
     # names of the fine-grained planner's first version
     @property
     def best_real_granularity(self):
@@ -242,7 +249,7 @@ class OptimizeResult:
         return {
             "budget_flops": self.budget_flops, "law": self.law, "choice": self.choice,
             "problem": self.problem, "target_loss": self.target_loss,
-            "unconstrained_flops": self.unconstrained_flops,
+            "unconstrained_flops": self.unconstrained_flops, "plan_flops": self.plan_flops,
             "recommended": None if self.recommended is None else self.recommended.to_dict(),
             "continuous": cont,
             "candidates": [c.to_dict() for c in self.candidates],
