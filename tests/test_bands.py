@@ -147,3 +147,19 @@ def test_no_precision_no_band(tmp_path):
     m["name"] = "no-precision"
     res = optimize(law_from_mapping(m), 1e21)
     assert res.bands is None and res.recommended.loss_range is None
+
+
+def test_bootstrap_samples_replace_the_rounding():
+    """A law fitted with --bootstrap: its samples (and the point), not the rounding box."""
+    from moeplan.coefficients import law_from_mapping, law_to_mapping
+
+    m = law_to_mapping(load_law("krajewski2024-moe"))
+    samples = [dict(MOE, a=a, c=c) for a, c in ((17.0, 0.44), (19.0, 0.50), (18.5, 0.47))]
+    m["bootstrap"] = {k: [s[k] for s in samples] for k in MOE}
+    m["name"] = "with-bootstrap"
+    law = law_from_mapping(m)
+    res = optimize(law, 1e21)
+    rec = res.recommended
+    losses = [moe_loss(rec.n_total, rec.tokens, rec.granularity, k) for k in samples + [MOE]]
+    assert rec.loss_range == pytest.approx((min(losses), max(losses)), rel=1e-12)
+    assert res.bands.source == "bootstrap" and res.bands.samples == 4

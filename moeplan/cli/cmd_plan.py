@@ -432,7 +432,7 @@ def compare_command(
                   caption="FLOPs to match: the budget multiple each model's compute-optimal "
                           "allocation (under the same limits) needs to reach the optimal MoE's "
                           "loss; in brackets: the range within the published coefficients' "
-                          "rounding (SPEC.md §8)")
+                          "rounding")
     finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
                   csv_columns=["budget_flops", "model", res.choice or "granularity", "d_model",
                                "n_blocks", "n_total", "n_active", "tokens", "loss",

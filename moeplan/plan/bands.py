@@ -21,7 +21,7 @@ import numpy as np
 
 from ..precision import band, coefficient_samples
 from .limits import Limits
-from .solve import (Setup, _flops_to_reach_per_g, best_index, log_tokens, solve, take_best)
+from .solve import Setup, _flops_to_reach_per_g, best_index, log_tokens, solve, take_best
 
 #: Random draws per law on top of the published point and the corners (2**7 for the
 #: fine-grained law): 1 + 128 + 64 = 193 coefficient sets. The bands are set by the corners
@@ -155,7 +155,10 @@ def optimize_bands(law, setup: Setup, F: float, gr, cons: Limits) -> OptimizeBan
                                    cons.max_tokens), i)
         d = np.exp(x)
         n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, gr[i])
-    pick = (lambda v: band(np.asarray(v, float)[good]))
+
+    def pick(v):
+        return band(np.asarray(v, float)[good])
+
     return OptimizeBands(samples=int(good.sum()),
                          source="bootstrap" if law.bootstrap else "rounding",
                          loss=pick(best), granularity=pick(gr[i]), n_total=pick(n_total),

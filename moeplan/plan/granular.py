@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import domain
 from ..errors import InfeasibleError, InputError
-from .limits import NO_LIMITS, Limits
 from .bands import compare_bands, config_loss_range, optimize_bands
+from .limits import NO_LIMITS, Limits
 from .ranges import config_values, expansion_warnings, row_warnings, sweep_warnings
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
                       realizable_granularities, search, smallest_model, width_quantum)
