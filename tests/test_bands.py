@@ -163,3 +163,22 @@ def test_bootstrap_samples_replace_the_rounding():
     losses = [moe_loss(rec.n_total, rec.tokens, rec.granularity, k) for k in samples + [MOE]]
     assert rec.loss_range == pytest.approx((min(losses), max(losses)), rel=1e-12)
     assert res.bands.source == "bootstrap" and res.bands.samples == 4
+
+
+def test_joint_law_configurations_carry_their_loss_band():
+    """The joint law (SPEC §7): each whole model's loss over every corner of its published
+    rounding (half a unit in the fourth decimal), by hand with tests/reference.py."""
+    from reference import JOINT, reduction
+
+    half = dict(a=0.005, b=0.005, **{k: 5e-5 for k in JOINT if k not in ("a", "b")})
+    res = optimize(load_law("ludziejewski2025-joint"), 1e21)
+    for cfg in (res.recommended, res.candidates[-1].realized):
+        n_act, D, E = cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts
+        losses = []
+        for k in corners(JOINT, half):
+            m, mu, n, nu = reduction(E, k)
+            losses.append(m * n_act**mu + n * D**nu + k["c"])
+        lo, hi = cfg.loss_range
+        assert lo == pytest.approx(min(losses), rel=1e-9)
+        assert hi == pytest.approx(max(losses), rel=1e-9)
+        assert lo < cfg.loss < hi

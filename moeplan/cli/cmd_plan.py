@@ -76,7 +76,10 @@ def _banded_loss(x, rng=None) -> str:
     """``2.5602``, with its precision band when known: ``2.5602 (2.52–2.60)``."""
     if rng is None or x is None or not math.isfinite(x):
         return _loss(x)
-    return f"{x:.4f} ({rng[0]:.2f}–{rng[1]:.2f})"
+    digits = 2      # as few as show the spread: 2.52–2.60, 2.348–2.352
+    while digits < 4 and f"{rng[0]:.{digits}f}" == f"{rng[1]:.{digits}f}":
+        digits += 1
+    return f"{x:.4f} ({rng[0]:.{digits}f}–{rng[1]:.{digits}f})"
 
 
 def _binds(label) -> str:

@@ -175,3 +175,28 @@ def config_loss_range(law, setup: Setup, cfg) -> tuple | None:
         v = s1.loss(cfg.n_total, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
     lo, hi = band(v)
     return None if lo is None else (lo, hi)
+
+
+def law_loss_range(law, params, tokens, choice=1.0) -> tuple | None:
+    """``(low, high)`` of the law's loss at one point (N as the law counts it, D, and its
+    choice G or E) over the coefficient samples; any law form."""
+    if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
+        return None
+    s = coefficient_samples(law, N_DRAWS)
+    with np.errstate(all="ignore"):
+        irr, p, d = law.module.terms(params, tokens, choice, s)
+    lo, hi = band(irr + p + d)
+    return None if lo is None else (lo, hi)
+
+
+def with_joint_loss_ranges(law, candidates) -> tuple:
+    """The joint planner's candidates with ``loss_range`` on their continuous and whole
+    configurations (each model's loss, its N_act with embeddings, D and E held)."""
+    def banded(cfg):
+        if cfg is None:
+            return None
+        rng = law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
+        return dataclasses.replace(cfg, loss_range=rng)
+
+    return tuple(dataclasses.replace(c, continuous=banded(c.continuous),
+                                     realized=banded(c.realized)) for c in candidates)
