@@ -182,3 +182,16 @@ def test_joint_law_configurations_carry_their_loss_band():
         assert lo == pytest.approx(min(losses), rel=1e-9)
         assert hi == pytest.approx(max(losses), rel=1e-9)
         assert lo < cfg.loss < hi
+
+
+def test_sweep_rows_carry_the_same_bands_as_compare(moe, cmp_1e20_1e25):
+    from moeplan import sweep
+
+    res = sweep(moe, 1e20, 1e25, points=3)
+    rows = res.rows()
+    for row, c in zip((rows[0], rows[-1]), cmp_1e20_1e25.rows):
+        assert [row["loss_low"], row["loss_high"]] == pytest.approx(list(c.moe_opt.loss_range))
+        assert [row["dense_compute_multiplier_low"], row["dense_compute_multiplier_high"]] == \
+            pytest.approx(list(c.dense_compute_multiplier_range))
+        assert row["g1_compute_multiplier_low"] < row["g1_compute_multiplier"] < \
+            row["g1_compute_multiplier_high"]

@@ -31,13 +31,13 @@ N_DRAWS = 64
 _COEFS = ("a", "alpha", "b", "beta", "g", "gamma", "c")
 
 
-def sample_setup(law, setup: Setup, ndim: int = 1) -> Setup | None:
+def sample_setup(law, setup: Setup, ndim: int = 1, n_draws: int = N_DRAWS) -> Setup | None:
     """``setup`` with every coefficient an array of samples along axis 0 (then ``ndim - 1``
     axes of length 1 to broadcast against budgets and choices); None when the law records no
     precision and has no bootstrap samples (nothing to propagate)."""
     if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
         return None
-    s = coefficient_samples(law, N_DRAWS)
+    s = coefficient_samples(law, n_draws)
     size = len(next(iter(s.values())))
     arrays = {k: np.asarray(s.get(k, np.full(size, float(np.ravel(getattr(setup, k))[0]))),
                             float) for k in _COEFS if k in s or not setup.dense}
@@ -51,9 +51,11 @@ def sample_setup(law, setup: Setup, ndim: int = 1) -> Setup | None:
 
 
 def optimal_loss_samples(ssetup: Setup, budgets, gr, cons: Limits) -> np.ndarray:
-    """(samples, budgets): each sample's best loss over the candidate ``gr``, under limits."""
+    """(samples, budgets): each sample's best loss over the candidate ``gr`` (one list for
+    every budget, or one row per budget), under limits."""
     lnf = np.log(np.asarray(budgets, float))[None, :, None]
-    sol = solve(ssetup, lnf, np.asarray(gr, float)[None, None, :], cons)
+    gr = np.asarray(gr, float)
+    sol = solve(ssetup, lnf, gr[None, None, :] if gr.ndim == 1 else gr[None, :, :], cons)
     return np.min(np.where(sol.feasible, sol.loss, np.inf), axis=-1)
 
 
@@ -76,11 +78,12 @@ class CompareBands:
 
 
 def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, gr,
-                  cons: Limits) -> CompareBands | None:
+                  cons: Limits, n_draws: int = N_DRAWS) -> CompareBands | None:
     """Bands of compare's losses and compute multipliers over the rounding (or bootstrap)
     samples of both laws, solved at once. Multipliers are banded without limits only (under
-    limits each needs a search per sample); then their bands are ``[None, None]``."""
-    s3 = sample_setup(law, setup, ndim=3)
+    limits each needs a search per sample); then their bands are ``[None, None]``.
+    ``n_draws``: random draws on top of the point and the corners (which set the bands)."""
+    s3 = sample_setup(law, setup, ndim=3, n_draws=n_draws)
     if s3 is None:
         return None
     budgets = np.asarray(budgets, float)
@@ -96,7 +99,7 @@ def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, g
             g1_mult[~(l_opt > s2.c)] = np.nan
         l_dense = None
         if dense_law is not None and dsetup is not None:
-            d3 = sample_setup(dense_law, dsetup, ndim=3)
+            d3 = sample_setup(dense_law, dsetup, ndim=3, n_draws=n_draws)
             if d3 is not None:
                 l_dense = optimal_loss_samples(d3, budgets, [1.0], cons)
                 if free:
@@ -109,10 +112,15 @@ def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, g
     size = int(np.shape(s3.a)[0])
 
     def per_budget(v):
+        """[low, high] per budget (the last axis) over the finite samples (all other axes)."""
         if v is None:
             return [[None, None]] * nb
-        v = np.asarray(v, float)
-        return [band(v[..., j]) for j in range(nb)]
+        v = np.asarray(v, float).reshape(-1, nb)
+        ok = np.isfinite(v)
+        lo = np.min(np.where(ok, v, np.inf), axis=0)
+        hi = np.max(np.where(ok, v, -np.inf), axis=0)
+        return [[float(a), float(b)] if np.isfinite(a) else [None, None]
+                for a, b in zip(lo, hi)]
 
     return CompareBands(samples=size, loss_opt=per_budget(l_opt), loss_g1=per_budget(l_g1),
                         loss_dense=per_budget(l_dense), g1_multiplier=per_budget(g1_mult),

@@ -33,6 +33,9 @@ from .solve import (Setup, _flops_to_reach_per_g, best_index, check_budget, chec
 #: every shape anyone builds; beyond, the searched grid of shapes overflows.
 MAX_SHAPE_TOLERANCE = 100.0
 MAX_SWEEP_POINTS = 100_000
+#: Sweeps up to this many budgets carry precision bands (SPEC.md §8); longer ones do not (each
+#: band solves ~200 coefficient sets per budget and candidate G).
+MAX_BAND_POINTS = 1000
 
 
 def _tuple(pair):
@@ -689,13 +692,33 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
     def arr(v):
         return None if v is None else np.array([np.nan if x is None else x for x in v], float)
 
+    band_cols = {}
+    if budgets.size <= MAX_BAND_POINTS:   # a few hundred coefficient sets per point
+        dsetup = None if dense_law is None else resolve(dense_law, c_f=setup.c_f)
+        # kept cheap: the corners set the bands (monotone predictions), so one draw; and
+        # each budget's best G with its neighbours (rounding moves the optimal G by at most
+        # one step) instead of every candidate
+        j = np.searchsorted(gr, fr.granularity).clip(0, gr.size - 1)
+        near = gr[np.clip(j[:, None] + np.arange(-1, 2)[None, :], 0, gr.size - 1)]
+        bands = compare_bands(law, setup, dense_law, dsetup, budgets, near, limits, n_draws=1)
+        if bands is not None:
+            for key, pairs, point in (("loss", bands.loss_opt, fr.loss),
+                                      ("g1_compute_multiplier", bands.g1_multiplier, g1_mult),
+                                      ("dense_compute_multiplier", bands.dense_multiplier,
+                                       dense_mult)):
+                if point is None:
+                    continue
+                v = np.array([[np.nan if x is None else x for x in p] for p in pairs], float)
+                band_cols[f"{key}_low"], band_cols[f"{key}_high"] = v[:, 0], v[:, 1]
+
     columns = dict(
         granularity=fr.granularity, n_experts=fr.granularity * setup.expansion_rate,
         best_real_granularity=np.asarray(g_real, float), d_model=fr.d_model,
         n_blocks=fr.n_blocks, n_active=fr.n_active, n_total=fr.n_total, tokens=fr.tokens,
         tokens_per_active_param=fr.tokens / fr.n_active, router_flops=fr.router_flops,
         loss=fr.loss, loss_g1=g1.loss, loss_dense=loss_dense,
-        g1_compute_multiplier=arr(g1_mult), dense_compute_multiplier=arr(dense_mult))
+        g1_compute_multiplier=arr(g1_mult), dense_compute_multiplier=arr(dense_mult),
+        **band_cols)
     settings = dict(kw, granularities=[float(g) for g in gr], choices=[float(g) for g in gr],
                     points=len(budgets))
     return SweepResult(

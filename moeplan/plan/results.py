@@ -357,7 +357,11 @@ class SweepResult:
                "d_model", "n_blocks", "n_active", "n_total", "n_active_with_embedding",
                "tokens", "tokens_per_active_param", "router_flops", "loss", "loss_g1",
                "loss_dense", "g1_compute_multiplier", "dense_compute_multiplier", "binding",
-               "unconstrained_choice")
+               "unconstrained_choice",
+               # precision bands (SPEC.md §8): [low, high] within the published rounding
+               "loss_low", "loss_high", "g1_compute_multiplier_low",
+               "g1_compute_multiplier_high", "dense_compute_multiplier_low",
+               "dense_compute_multiplier_high")
 
     def __getattr__(self, name):
         cols = self.__dict__.get("columns") or {}
