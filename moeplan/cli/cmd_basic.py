@@ -173,7 +173,8 @@ def flops_command(
     if abs(fb.n_experts - round(fb.n_experts)) > 1e-9:
         warnings.append(f"n_experts = E*G = {fb.n_experts:g} is not a whole number")
     if spec.form == "fine_grained_moe":
-        warnings += spec.range_warnings(params=fb.n_total, tokens=tokens, granularity=G)
+        warnings += spec.range_warnings(params=fb.n_total, tokens=tokens, granularity=G,
+                                        expansion_rate=E)
     data = fb.to_dict()
     data["law"] = spec.name
     per_tok = fb.flops_per_token

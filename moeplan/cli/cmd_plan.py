@@ -86,8 +86,23 @@ def _choice_value(cfg, choice) -> str:
     return "-" if choice is None else f"{getattr(cfg, choice):g}"
 
 
-def _mult(x) -> str:
-    return "-" if x is None else f"{x:.3g}x"
+def _mult(x, rng=None) -> str:
+    """``21.3x``, with its precision band when known: ``21.3x (13–36x)``."""
+    if x is None:
+        return "-"
+    if rng is None or rng[0] is None or x == 1.0:
+        return f"{x:.3g}x"
+    return f"{x:.3g}x ({rng[0]:.2g}–{rng[1]:.2g}x)"
+
+
+def _banded_loss(x, rng=None) -> str:
+    """``2.5602``, with its precision band when known: ``2.5602 (2.52–2.60)``."""
+    if rng is None or x is None or not math.isfinite(x):
+        return _loss(x)
+    digits = 2      # as few as show the spread: 2.52–2.60, 2.348–2.352
+    while digits < 4 and f"{rng[0]:.{digits}f}" == f"{rng[1]:.{digits}f}":
+        digits += 1
+    return f"{x:.4f} ({rng[0]:.{digits}f}–{rng[1]:.{digits}f})"
 
 
 def _binds(label) -> str:
@@ -331,19 +346,35 @@ def optimize_command(
         head = f"{format_sci(res.budget_flops)} law FLOPs"
     if res.target_loss is not None:
         head = f"target loss {res.target_loss:g}: least budget {format_sci(res.budget_flops)} FLOPs"
+        if res.recommended is not None and res.plan_flops is not None and \
+                abs(res.plan_flops / res.budget_flops - 1) > 5e-4:
+            # the headline is the plan's (issue 10 item 2); the continuous optimum's beside it
+            head = (f"target loss {res.target_loss:g}: the plan needs "
+                    f"{format_sci(res.plan_flops)} FLOPs; continuous least budget "
+                    f"{format_sci(res.budget_flops)}")
     if choice == "n_experts":
         head += f"; {res.limits.description}"
     kind = "dense model" if choice is None else "configuration"
     title = (f"Recommended {kind} ({res.law}; {head})" if res.recommended is not None
              else f"Continuous optimum ({res.law}; {head}; no realizable granularity)")
     rows = _config_rows(rec, choice)
-    rows.append(["predicted loss", f"{rec.loss:.4f}"])
+    rows.append(["predicted loss (within rounding)" if rec.loss_range else "predicted loss",
+                 _banded_loss(rec.loss, rec.loss_range)])
     if res.recommended is not None:
         label = ("continuous optimum (cost of the training-memory limit)"
                  if rec.binding == "training_memory" else "continuous optimum (rounding penalty)")
         rows.append([label,
                      f"{cont.loss:.4f} at d_model {cont.d_model:.1f}, n_blocks "
                      f"{cont.n_blocks:.2f} ({_delta(rec.loss_penalty)})"])
+    bd = res.bands
+    if bd is not None:
+        g_text = ""
+        if choice == "granularity":
+            g_text = (f"G {bd.granularity[0]:g}" if bd.granularity[0] == bd.granularity[1]
+                      else f"G {bd.granularity[0]:g}–{bd.granularity[1]:g}") + ", "
+        rows.append([f"optimum within {'bootstrap' if bd.source == 'bootstrap' else 'rounding'}",
+                     f"{g_text}N {format_count(bd.n_total[0])}–{format_count(bd.n_total[1])}, "
+                     f"D {format_count(bd.tokens[0])}–{format_count(bd.tokens[1])}"])
     if choice == "granularity" and len(res.candidates) > 1:
         rows.append(["best real-valued G", f"{res.best_real_choice:.3g} (loss "
                                            f"{res.best_real_choice_loss:.4f})"])
@@ -575,17 +606,20 @@ def compare_command(
         if r.dense is not None:
             d = r.dense
             rows.append([b, f"dense ({r.dense_law})", "-", _shape(d), format_count(d.n_total),
-                         format_count(d.n_active), format_count(d.tokens), _loss(d.loss),
-                         _mult(r.dense_compute_multiplier)])
+                         format_count(d.n_active), format_count(d.tokens),
+                         _banded_loss(d.loss, d.loss_range),
+                         _mult(r.dense_compute_multiplier, r.dense_compute_multiplier_range)])
             csv_rows.append([r.budget_flops, "dense", None, d.d_model, d.n_blocks, d.n_total,
                              d.n_active, d.tokens, d.loss, r.dense_compute_multiplier])
-        models = [("moe_opt", f"MoE, optimal {sym}", r.moe_opt, 1.0)]
+        models = [("moe_opt", f"MoE, optimal {sym}", r.moe_opt, 1.0, None)]
         if res.choice == "granularity":
-            models.insert(0, ("moe_g1", "MoE, G = 1", r.moe_g1, r.g1_compute_multiplier))
-        for key, label, c, m in models:
+            models.insert(0, ("moe_g1", "MoE, G = 1", r.moe_g1, r.g1_compute_multiplier,
+                              r.g1_compute_multiplier_range))
+        for key, label, c, m, m_range in models:
             rows.append([b, label, _choice_value(c, res.choice), _shape(c),
                          format_count(c.n_total), format_count(c.n_active),
-                         format_count(c.tokens), _loss(c.loss), _mult(m)])
+                         format_count(c.tokens), _banded_loss(c.loss, c.loss_range),
+                         _mult(m, m_range)])
             csv_rows.append([r.budget_flops, key, getattr(c, res.choice), c.d_model, c.n_blocks,
                              c.n_total, c.n_active, c.tokens, c.loss, m])
         lines.append(r.verdict[0].upper() + r.verdict[1:] + ".")
@@ -605,7 +639,8 @@ def compare_command(
                           "tokens", "loss", "FLOPs to match"], rows,
                   caption="FLOPs to match: the budget multiple each model's compute-optimal "
                           "allocation (under the same limits) needs to reach the optimal MoE's "
-                          "loss")
+                          "loss; in brackets: the range within the published coefficients' "
+                          "rounding")
     finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
                   csv_columns=["budget_flops", "model", res.choice or "granularity", "d_model",
                                "n_blocks", "n_total", "n_active", "tokens", "loss",

@@ -142,35 +142,60 @@ class Law:
         """The irreducible loss ``c``: no model reaches it."""
         return float(self.coefficients["c"])
 
-    def range_warnings(self, params=None, tokens=None, granularity=None, n_experts=None,
-                       factor: float = 1.0) -> list[str]:
-        """Warnings for values outside the fitted range by more than ``factor`` (1 = any)."""
+    def range_excess(self, params=None, tokens=None, granularity=None, n_experts=None,
+                     expansion_rate=None, factor: float = 1.0) -> list[dict]:
+        """Each value outside the fitted range by more than ``factor`` (1 = any amount), as
+        ``{key, label, value, factor, side, low, high}`` (``factor``: how far outside, >= 1).
+
+        Checks N, D, G or E (the law's choice), the expansion rate where the set was fitted at
+        one, and tokens per parameter where the set states a limit.
+        """
         out = []
         params_label = _PARAMS_LABELS.get(self.params_meaning, "parameters")
         checks = (("params", params, params_label), ("tokens", tokens, "tokens"),
                   ("granularity", granularity, "granularity"),
-                  ("n_experts", n_experts, "number of experts"))
+                  ("n_experts", n_experts, "number of experts"),
+                  ("expansion_rate", expansion_rate, "expansion rate E"))
+        tpp = self.fitted_range.get("tokens_per_param")
+        if tpp and params is not None and tokens is not None and float(params) > 0:
+            checks += (("tokens_per_param", float(tokens) / float(params),
+                        "tokens per parameter"),)
         for key, value, label in checks:
             if value is None or key not in self.fitted_range:
                 continue
             lo, hi = self.fitted_range[key]
+            lo = float(lo or 0.0)
             v = float(value)
-            span = f"{lo:.3g} to {hi:.3g}" if lo > 0 else f"up to {hi:.3g}"
-            if v > hi * factor:
-                out.append(f"{label} {v:.3g} is {v / hi:.3g}x above the range {self.name} was "
-                           f"fitted on ({span}): the prediction is an extrapolation")
-            elif lo > 0 and v < lo / factor:
-                out.append(f"{label} {v:.3g} is {lo / v:.3g}x below the range {self.name} was "
-                           f"fitted on ({lo:.3g} to {hi:.3g}): the prediction is an extrapolation")
-        limit = self.fitted_range.get("tokens_per_param")
-        if limit and params is not None and tokens is not None and float(params) > 0:
-            ratio, (lo, hi) = float(tokens) / float(params), limit
-            if ratio > hi * factor:
-                out.append(f"{ratio:.3g} tokens per parameter is {ratio / hi:.3g}x above what "
-                           f"{self.name} was fitted on (up to {hi:.3g}): the prediction is an "
-                           f"extrapolation")
-            elif lo > 0 and ratio < lo / factor:
-                out.append(f"{ratio:.3g} tokens per parameter is {lo / ratio:.3g}x below what "
-                           f"{self.name} was fitted on (from {lo:.3g}): the prediction is an "
-                           f"extrapolation")
+            if hi is not None and v > float(hi) * factor * (1 + 1e-9):
+                side, far = "above", v / float(hi)
+            elif lo > 0 and v < lo / factor * (1 - 1e-9):
+                side, far = "below", lo / v
+            else:
+                continue
+            out.append(dict(key=key, label=label, value=v, factor=far, side=side, low=lo,
+                            high=None if hi is None else float(hi)))
         return out
+
+    def range_text(self, e: dict) -> str:
+        """One :meth:`range_excess` entry in words, the factor included."""
+        lo, hi = e["low"], e["high"]
+        if e["key"] == "expansion_rate":
+            fitted = f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
+            return (f"expansion rate E = {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the "
+                    f"E = {fitted} {self.name} was fitted at; the law does not model E, so the "
+                    f"prediction is an extrapolation")
+        if e["key"] == "tokens_per_param":
+            where = f"up to {hi:.3g}" if e["side"] == "above" else f"from {lo:.3g}"
+            return (f"{e['value']:.3g} tokens per parameter is {e['factor']:.3g}x {e['side']} "
+                    f"what {self.name} was fitted on ({where}): the prediction is an "
+                    f"extrapolation")
+        span = f"{lo:.3g} to {hi:.3g}" if lo > 0 else f"up to {hi:.3g}"
+        return (f"{e['label']} {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the range "
+                f"{self.name} was fitted on ({span}): the prediction is an extrapolation")
+
+    def range_warnings(self, params=None, tokens=None, granularity=None, n_experts=None,
+                       factor: float = 1.0, expansion_rate=None) -> list[str]:
+        """Warnings for values outside the fitted range by more than ``factor`` (1 = any),
+        each naming how far outside (see :meth:`range_excess`)."""
+        return [self.range_text(e) for e in self.range_excess(
+            params, tokens, granularity, n_experts, expansion_rate, factor)]

@@ -59,7 +59,7 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
              vocab_size=None, tied_embeddings=None, max_granularity=None, max_experts=None,
              expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None, multiple_of=128,
              shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=2.0, tp=1) -> OptimizeResult:
+             range_factor=1.0, tp=1) -> OptimizeResult:
     """The compute-optimal model for a budget under limits, for any law.
 
     Parameters

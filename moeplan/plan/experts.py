@@ -580,6 +580,8 @@ def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> Opt
     if not np.any(fr.feasible):
         raise InfeasibleError(*_smallest_memory_message(law, ex, cons))
     candidates = _candidates(law, F, ex, cons, fr)
+    from .bands import with_joint_loss_ranges   # precision bands (SPEC.md §8)
+    candidates = with_joint_loss_ranges(law, candidates)
     realizable = sorted((c.realized for c in candidates if c.realized is not None),
                         key=lambda c: c.loss)
     if not realizable:

@@ -10,6 +10,7 @@ whole-number architectures (:func:`_realize`) → diagnose (:func:`_diagnose`). 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -17,7 +18,9 @@ import numpy as np
 
 from .. import domain
 from ..errors import InfeasibleError, InputError
+from .bands import compare_bands, config_loss_range, optimize_bands
 from .limits import NO_LIMITS, Limits
+from .ranges import config_values, expansion_warnings, row_warnings, sweep_warnings
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
                       realizable_granularities, search, smallest_model, width_quantum)
 from .results import (BootstrapRanges, Candidate, CompareResult, CompareRow, OptimizeResult,
@@ -30,6 +33,14 @@ from .solve import (Setup, _flops_to_reach_per_g, best_index, check_budget, chec
 #: every shape anyone builds; beyond, the searched grid of shapes overflows.
 MAX_SHAPE_TOLERANCE = 100.0
 MAX_SWEEP_POINTS = 100_000
+#: Sweeps up to this many budgets carry precision bands (SPEC.md §8); longer ones do not (each
+#: band solves ~200 coefficient sets per budget and candidate G).
+MAX_BAND_POINTS = 1000
+
+
+def _tuple(pair):
+    """``(low, high)`` of a band, None when it could not be resolved."""
+    return None if pair is None or pair[0] is None else (float(pair[0]), float(pair[1]))
 
 
 def _fmt(v: float) -> str:
@@ -390,8 +401,12 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
     centers = [math.exp(float(sol.log_width[list(gr).index(g)])) for g in feasible_g]
     kw = dict(multiple_of=p.multiple_of, continuous_loss=L, tp=p.tp)
     realizable = []
-    for widen in (1, 2, 4, 10):
-        realizable = search(setup, F, feasible_g, centers, cons, shape_tolerance=p.tol,
+    # a fixed size: the shape rule itself first, then the wider shapes, then farther sizes
+    attempts = [(p.tol, 1)] if cons.params is None else \
+        [(SHAPE_TOLERANCE_DEFAULT, 1), (p.tol, 1), (p.tol, 2), (p.tol, 4), (p.tol, 10),
+         (p.tol, 40)]
+    for tol, widen in attempts:
+        realizable = search(setup, F, feasible_g, centers, cons, shape_tolerance=tol,
                             limit=max(1, int(n_alternatives)),
                             params_tolerance=PARAMS_TOLERANCE * widen, target_loss=target, **kw)
         if realizable or cons.params is None:
@@ -432,7 +447,8 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
     """Warnings: extrapolation, routing cost, tiny budgets, binding limits, unspent FLOPs."""
     out = list(p.law.range_warnings(params=rec.n_total, tokens=rec.tokens,
                                     granularity=None if p.setup.dense else rec.granularity,
-                                    factor=range_factor))
+                                    expansion_rate=None if p.setup.dense else
+                                    p.setup.expansion_rate, factor=range_factor))
     if rec.router_flops > 8.0 / 12.0 * (rec.flops - rec.router_flops):
         out.append(f"routing costs more FLOPs than the experts at G = {rec.granularity:g}")
     if continuous.d_model < width_quantum(p.multiple_of):
@@ -452,7 +468,7 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
 def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ratio=None,
              c_f=None, c_r=None, *, target_loss=None, limits: Limits = NO_LIMITS,
              multiple_of=128, shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=2.0, tp=1) -> OptimizeResult:
+             range_factor=1.0, tp=1) -> OptimizeResult:
     """Plan the compute-optimal model for a budget (or the least budget for a target loss).
 
     The fine-grained law plans G (and the dense law a dense model, ``G = E = 1``); see
@@ -477,6 +493,12 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
             warnings.append("the law's bootstrap samples could not be used (fewer than two "
                             "valid samples)")
     s, cons = p.setup, p.cons
+    bands = optimize_bands(law, s, F, p.allowed, cons)
+    if bands is not None:
+        continuous = dataclasses.replace(continuous, loss_range=_tuple(bands.loss))
+        realizable = [dataclasses.replace(c, loss_range=config_loss_range(law, s, c))
+                      for c in realizable]
+        recommended = realizable[0] if realizable else None
     settings = {
         "expansion_rate": None if s.dense else s.expansion_rate, "aspect_ratio": s.aspect_ratio,
         "c_f": s.c_f, "c_r": s.c_r, "choices": [float(g) for g in p.gr],
@@ -493,7 +515,7 @@ def optimize(law, flops=None, granularities=None, expansion_rate=None, aspect_ra
         candidates=candidates, excluded=excluded, realizable=tuple(realizable),
         unconstrained_loss=L0, unconstrained_flops=unconstrained_flops,
         constraints=tuple(reports), limits=cons, settings=settings,
-        warnings=tuple(dict.fromkeys(warnings)), bootstrap=boot,
+        warnings=tuple(dict.fromkeys(warnings)), bootstrap=boot, bands=bands,
         best_real_choice=None if s.dense else g_real,
         best_real_choice_loss=None if s.dense else l_real)
 
@@ -562,29 +584,53 @@ def compare(law, flops, dense_law=None, granularities=None, expansion_rate=None,
     g1_mult = _multipliers(law, setup, target, budgets, [1.0], limits, **kw)
     dense_rows = [None] * len(budgets)
     dense_mult = [None] * len(budgets)
+    dsetup = None
     if dense_law is not None:
         dsetup = resolve(dense_law, c_f=setup.c_f)
         dense_rows = _configs(dsetup, budgets, np.array([1.0]), limits)
         dense_mult = _multipliers(dense_law, dsetup, target, budgets, None, limits,
                                   c_f=setup.c_f)
+    warnings += expansion_warnings(law, setup.expansion_rate)
+    bands = compare_bands(law, setup, dense_law, dsetup, budgets, gr, limits)
     rows = []
     for j, F in enumerate(budgets):
+        if bands is not None:
+            opt[j] = dataclasses.replace(opt[j], loss_range=_tuple(bands.loss_opt[j]))
+            g1[j] = dataclasses.replace(g1[j], loss_range=_tuple(bands.loss_g1[j]))
+            if dense_rows[j] is not None:
+                dense_rows[j] = dataclasses.replace(dense_rows[j],
+                                                    loss_range=_tuple(bands.loss_dense[j]))
         o = opt[j]
         budget = f"{F:.3g}".replace("e+", "e")
         parts = [f"at {budget} FLOPs the compute-optimal MoE (G = {o.granularity:g}) reaches "
                  f"loss {o.loss:.4f}"]
+        d_rng = None if bands is None else _tuple(bands.dense_multiplier[j])
+        g_rng = None if bands is None else _tuple(bands.g1_multiplier[j])
         if dense_mult[j] is not None:
-            parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it")
+            parts.append(f"a dense model needs {dense_mult[j]:.1f}x the FLOPs to match it"
+                         + ("" if d_rng is None else
+                            f" ({d_rng[0]:.3g}x to {d_rng[1]:.3g}x within the rounding of the "
+                            f"published coefficients)"))
         if g1_mult[j] is not None:
-            parts.append(f"MoE with G = 1 needs {g1_mult[j]:.2f}x")
+            parts.append(f"MoE with G = 1 needs {g1_mult[j]:.2f}x"
+                         + ("" if g_rng is None else f" ({g_rng[0]:.3g}x to {g_rng[1]:.3g}x)"))
         verdict = parts[0] + (": " + " and ".join(parts[1:]) if parts[1:] else "")
         rows.append(CompareRow(
             budget_flops=float(F), dense=dense_rows[j], moe_g1=g1[j], moe_opt=o,
             dense_compute_multiplier=None if dense_mult[j] is None else float(dense_mult[j]),
             g1_compute_multiplier=None if g1_mult[j] is None else float(g1_mult[j]),
-            verdict=verdict, dense_law=None if dense_law is None else dense_law.name))
-        warnings += law.range_warnings(params=o.n_total, tokens=o.tokens,
-                                       granularity=o.granularity, factor=2.0)
+            verdict=verdict, dense_law=None if dense_law is None else dense_law.name,
+            dense_compute_multiplier_range=None if bands is None or dense_mult[j] is None
+            else _tuple(bands.dense_multiplier[j]),
+            g1_compute_multiplier_range=None if bands is None or g1_mult[j] is None
+            else _tuple(bands.g1_multiplier[j])))
+        at = f"at {budget} FLOPs"
+        if dense_rows[j] is not None:
+            warnings += row_warnings(dense_law, f"{at}, the dense baseline ({dense_law.name})",
+                                     **config_values(dense_law, dense_rows[j]))
+        warnings += row_warnings(law, f"{at}, MoE with G = 1", **config_values(law, g1[j]))
+        warnings += row_warnings(law, f"{at}, the optimal MoE (G = {o.granularity:g})",
+                                 **config_values(law, o))
     settings = dict(kw, granularities=[float(g) for g in gr], choices=[float(g) for g in gr])
     return CompareResult(law=law.name, dense_law=None if dense_law is None else dense_law.name,
                          choice="granularity", rows=tuple(rows), limits=limits,
@@ -644,13 +690,36 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
                                        limits)
     else:
         g_real = fr.granularity.copy()
-    for j in (0, -1):
-        for w in law.range_warnings(params=fr.n_total[j], tokens=fr.tokens[j],
-                                    granularity=fr.granularity[j], factor=2.0):
-            warnings.append(f"at {budgets[j]:.3g} FLOPs: {w}")
+    warnings += expansion_warnings(law, setup.expansion_rate)
+    warnings += sweep_warnings(law, budgets, "optimal MoE", params=fr.n_total,
+                               tokens=fr.tokens, granularity=fr.granularity)
+    warnings += sweep_warnings(law, budgets, "MoE with G = 1", params=g1.n_total,
+                               tokens=g1.tokens, granularity=g1.granularity)
+    if dense_law is not None:
+        warnings += sweep_warnings(dense_law, budgets, f"dense baseline ({dense_law.name})",
+                                   params=dense_fr.n_total, tokens=dense_fr.tokens)
 
     def arr(v):
         return None if v is None else np.array([np.nan if x is None else x for x in v], float)
+
+    band_cols = {}
+    if budgets.size <= MAX_BAND_POINTS:   # a few hundred coefficient sets per point
+        dsetup = None if dense_law is None else resolve(dense_law, c_f=setup.c_f)
+        # kept cheap: the corners set the bands (monotone predictions), so one draw; and
+        # each budget's best G with its neighbours (rounding moves the optimal G by at most
+        # one step) instead of every candidate
+        j = np.searchsorted(gr, fr.granularity).clip(0, gr.size - 1)
+        near = gr[np.clip(j[:, None] + np.arange(-1, 2)[None, :], 0, gr.size - 1)]
+        bands = compare_bands(law, setup, dense_law, dsetup, budgets, near, limits, n_draws=1)
+        if bands is not None:
+            for key, pairs, point in (("loss", bands.loss_opt, fr.loss),
+                                      ("g1_compute_multiplier", bands.g1_multiplier, g1_mult),
+                                      ("dense_compute_multiplier", bands.dense_multiplier,
+                                       dense_mult)):
+                if point is None:
+                    continue
+                v = np.array([[np.nan if x is None else x for x in p] for p in pairs], float)
+                band_cols[f"{key}_low"], band_cols[f"{key}_high"] = v[:, 0], v[:, 1]
 
     columns = dict(
         granularity=fr.granularity, n_experts=fr.granularity * setup.expansion_rate,
@@ -658,7 +727,8 @@ def sweep(law, flops_from, flops_to, points=25, dense_law=None, granularities=No
         n_blocks=fr.n_blocks, n_active=fr.n_active, n_total=fr.n_total, tokens=fr.tokens,
         tokens_per_active_param=fr.tokens / fr.n_active, router_flops=fr.router_flops,
         loss=fr.loss, loss_g1=g1.loss, loss_dense=loss_dense,
-        g1_compute_multiplier=arr(g1_mult), dense_compute_multiplier=arr(dense_mult))
+        g1_compute_multiplier=arr(g1_mult), dense_compute_multiplier=arr(dense_mult),
+        **band_cols)
     settings = dict(kw, granularities=[float(g) for g in gr], choices=[float(g) for g in gr],
                     points=len(budgets))
     return SweepResult(

@@ -23,8 +23,11 @@ stepping by :meth:`moeplan.shapes.ShapeRules.width_step`.
 ``shape_tolerance`` (``--shape-tolerance``) widens this to any ``d_model/n_blocks`` within
 that factor of the aspect ratio, e.g. 1.25 for 51 to 80; depth/width ratios in such a band
 change real losses by well under 1% (Kaplan et al. 2020, Figure 5). With a fixed model size
-(``params``) the planner uses at least 1.25 so that a shape close to the requested ``N``
-exists. When wider shapes are allowed a realizable configuration can beat the continuous
+(``params``) the planner takes a shape that follows the rule exactly when one is within
+:data:`PARAMS_TOLERANCE` of the size, else one within 1.25 (then farther sizes); each shape
+is judged as if it had the size asked for (its loss minus what its own size would give the
+rule's shape, plus what the size asked for gives), so that none wins by being bigger (issue
+10 item 2). When wider shapes are allowed a realizable configuration can beat the continuous
 optimum (which follows the rule exactly) by a hair: its ``loss_penalty`` is then negative.
 
 Configurations are ranked by the law's loss; the best one is the recommendation. For the
@@ -48,8 +51,9 @@ from .solve import Setup, memory_bytes
 #: d_model / n_blocks may differ from the law's aspect ratio by at most this factor (1: only
 #: the whole n_blocks nearest to d_model / aspect_ratio).
 SHAPE_TOLERANCE_DEFAULT = 1.0
-#: With a fixed model size (``params``), realizable configurations are within this share of it.
-PARAMS_TOLERANCE = 0.05
+#: With a fixed model size (``params``), realizable configurations are within this share of it
+#: (the planner widens it step by step only when no shape comes this close).
+PARAMS_TOLERANCE = 0.03
 #: Multiple of d_model (hardware-friendly widths; shapes.py's rule).
 MULTIPLE_OF_DEFAULT = 128
 #: Head dimensions we accept, preferred first.
@@ -139,6 +143,26 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT, t
     while not _width_ok(rules, d):
         d += step
     return float(d), float(max(1, math.floor(d / setup.aspect_ratio)))
+
+
+def _rule_shape(setup: Setup, N, G, budget, cons: Limits, target_loss=None):
+    """Loss (or, for a target, FLOPs) of the continuous model of ``N`` parameters that
+    follows the shape rule exactly (``d_model = aspect_ratio·n_blocks``), at ``budget``."""
+    E = 1.0 if setup.dense else setup.expansion_rate
+    c_r = 0.0 if setup.dense else setup.c_r
+    d = (np.asarray(N, float) / setup.params_factor) ** (1.0 / 3.0)
+    n = d / setup.aspect_ratio
+    train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
+    inference = cons.inference_tokens * flops_per_token_per_block(
+        d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r) * n
+    if target_loss is None:
+        D = np.maximum(float(budget) - inference, 1.0) / train
+        if cons.max_tokens is not None:
+            D = np.minimum(D, cons.max_tokens)
+        return setup.loss(N, D, G)
+    gap = target_loss - setup.c - setup.param_coefficient(G) / np.asarray(N, float)**setup.alpha
+    D = (setup.b / np.where(gap > 0, gap, np.nan)) ** (1.0 / setup.beta)
+    return train * D + inference
 
 
 def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
@@ -251,6 +275,12 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
             key = setup.loss(N, D, G)
         else:
             key = train[ok] * D + inference[ok]      # least FLOPs reaching the target
+        if cons.params is not None:
+            # a fixed size: judge each shape at the size asked for, so that a shape does not
+            # win by being bigger (or smaller) than asked (issue 10 item 2)
+            at_size = _rule_shape(setup, np.array([cons.params]), G, budget, cons, target_loss)
+            at_own = _rule_shape(setup, N, G, budget, cons, target_loss)
+            key = key - at_own + at_size[0] if target_loss is None else key / at_own * at_size[0]
         off_shape = np.abs(np.log(d / n / r))
         for i in np.lexsort((off_shape, key))[:limit]:
             rows.append((float(key[i]), float(off_shape[i]), G, float(d[i]), float(n[i]),

@@ -227,10 +227,19 @@ class OptimizeResult:
     learning_rate: dict | None = None
     success: bool = True
     message: str = "optimal"
+    #: the optimum within the law's published rounding (moeplan.plan.bands.OptimizeBands)
+    bands: object | None = None
 
     @property
     def problem(self) -> str:
         return self.limits.problem
+
+    @property
+    def plan_flops(self) -> float | None:
+        """FLOPs the recommended model spends (training plus inference); for a target loss
+        it may differ from ``budget_flops``, the continuous optimum's least budget."""
+        r = self.recommended
+        return None if r is None else r.flops + r.inference_flops
 
     # names of the fine-grained planner's first version
     @property
@@ -253,7 +262,7 @@ class OptimizeResult:
         return {
             "budget_flops": self.budget_flops, "law": self.law, "choice": self.choice,
             "problem": self.problem, "target_loss": self.target_loss,
-            "unconstrained_flops": self.unconstrained_flops,
+            "unconstrained_flops": self.unconstrained_flops, "plan_flops": self.plan_flops,
             "recommended": None if self.recommended is None else self.recommended.to_dict(),
             "continuous": cont,
             "candidates": [c.to_dict() for c in self.candidates],
@@ -265,10 +274,15 @@ class OptimizeResult:
             "limits": self.limits.to_dict(),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "learning_rate": self.learning_rate,
+            "bands": None if self.bands is None else self.bands.to_dict(),
             "settings": dict(self.settings),
             "success": self.success, "message": self.message,
             "warnings": list(self.warnings),
         }
+
+
+def _pair(v):
+    return None if v is None else [None if x is None else float(x) for x in v]
 
 
 @dataclass(frozen=True)
@@ -290,6 +304,9 @@ class CompareRow:
     verdict: str
     extra: dict = field(default_factory=dict)
     dense_law: str | None = None
+    #: [low, high] of each multiplier within the laws' published rounding (SPEC.md §8)
+    dense_compute_multiplier_range: tuple | None = None
+    g1_compute_multiplier_range: tuple | None = None
 
     EXTRA_KEYS = ("best_n_experts", "loss_gain", "rule_of_thumb")
 
@@ -301,7 +318,10 @@ class CompareRow:
         out = {"budget_flops": self.budget_flops, "dense": dense,
                "moe_g1": self.moe_g1.to_dict(), "moe_opt": self.moe_opt.to_dict(),
                "dense_compute_multiplier": self.dense_compute_multiplier,
-               "g1_compute_multiplier": self.g1_compute_multiplier, "verdict": self.verdict}
+               "g1_compute_multiplier": self.g1_compute_multiplier,
+               "dense_compute_multiplier_range": _pair(self.dense_compute_multiplier_range),
+               "g1_compute_multiplier_range": _pair(self.g1_compute_multiplier_range),
+               "verdict": self.verdict}
         out.update({k: self.extra.get(k) for k in self.EXTRA_KEYS})
         return out
 
@@ -350,7 +370,11 @@ class SweepResult:
                "d_model", "n_blocks", "n_active", "n_total", "n_active_with_embedding",
                "tokens", "tokens_per_active_param", "router_flops", "loss", "loss_g1",
                "loss_dense", "g1_compute_multiplier", "dense_compute_multiplier", "binding",
-               "unconstrained_choice")
+               "unconstrained_choice",
+               # precision bands (SPEC.md §8): [low, high] within the published rounding
+               "loss_low", "loss_high", "g1_compute_multiplier_low",
+               "g1_compute_multiplier_high", "dense_compute_multiplier_low",
+               "dense_compute_multiplier_high")
 
     def __getattr__(self, name):
         cols = self.__dict__.get("columns") or {}

@@ -1,0 +1,210 @@
+"""Precision bands (SPEC.md §8, issue 10 item 13): what the published rounding allows.
+
+Each shipped set records the half-width of every coefficient's published rounding
+(``Law.precision``); :func:`moeplan.precision.coefficient_samples` draws coefficient sets within
+it (the published point first, the corners, then Latin-hypercube draws), or returns a law's
+``fit --bootstrap`` samples. Here all of them are solved at once: a :class:`Setup` whose
+coefficients are arrays along a leading sample axis goes through the same vectorised solver
+as one law (no loop of solves), and each prediction's band is ``[min, max]`` over the samples.
+
+The optimal loss is monotone in every coefficient (envelope theorem), so the corners bound
+it; a compute multiplier compares two laws (MoE and dense), so the dense law's samples are
+crossed with the MoE law's (every pair), which again contains every corner pair.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..precision import band, coefficient_samples
+from .limits import Limits
+from .solve import Setup, _flops_to_reach_per_g, best_index, log_tokens, solve, take_best
+
+#: Random draws per law on top of the published point and the corners (2**7 for the
+#: fine-grained law): 1 + 128 + 64 = 193 coefficient sets. The bands are set by the corners
+#: (the optimal loss is monotone in each coefficient); 128 draws gave the same bands at 1e20
+#: and 1e25 and cost ~8 ms more per compare.
+N_DRAWS = 64
+_COEFS = ("a", "alpha", "b", "beta", "g", "gamma", "c")
+
+
+def sample_setup(law, setup: Setup, ndim: int = 1, n_draws: int = N_DRAWS) -> Setup | None:
+    """``setup`` with every coefficient an array of samples along axis 0 (then ``ndim - 1``
+    axes of length 1 to broadcast against budgets and choices); None when the law records no
+    precision and has no bootstrap samples (nothing to propagate)."""
+    if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
+        return None
+    s = coefficient_samples(law, n_draws)
+    size = len(next(iter(s.values())))
+    arrays = {k: np.asarray(s.get(k, np.full(size, float(np.ravel(getattr(setup, k))[0]))),
+                            float) for k in _COEFS if k in s or not setup.dense}
+    ok = np.ones(size, bool)
+    for k, v in arrays.items():
+        ok &= np.isfinite(v) & ((v >= 0) if k == "c" else (v > 0))
+    if ok.sum() < 2:
+        return None
+    shape = (-1,) + (1,) * (ndim - 1)
+    return dataclasses.replace(setup, **{k: v[ok].reshape(shape) for k, v in arrays.items()})
+
+
+def optimal_loss_samples(ssetup: Setup, budgets, gr, cons: Limits) -> np.ndarray:
+    """(samples, budgets): each sample's best loss over the candidate ``gr`` (one list for
+    every budget, or one row per budget), under limits."""
+    lnf = np.log(np.asarray(budgets, float))[None, :, None]
+    gr = np.asarray(gr, float)
+    sol = solve(ssetup, lnf, gr[None, None, :] if gr.ndim == 1 else gr[None, :, :], cons)
+    return np.min(np.where(sol.feasible, sol.loss, np.inf), axis=-1)
+
+
+def _with_dims(ssetup: Setup, ndim: int) -> Setup:
+    shape = (-1,) + (1,) * (ndim - 1)
+    return dataclasses.replace(ssetup, **{k: np.reshape(getattr(ssetup, k), shape)
+                                          for k in _COEFS if np.ndim(getattr(ssetup, k))})
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareBands:
+    """Per budget ``[low, high]`` (``[None, None]`` where nothing could be resolved)."""
+
+    samples: int
+    loss_opt: list
+    loss_g1: list
+    loss_dense: list
+    g1_multiplier: list
+    dense_multiplier: list
+
+
+def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, gr,
+                  cons: Limits, n_draws: int = N_DRAWS) -> CompareBands | None:
+    """Bands of compare's losses and compute multipliers over the rounding (or bootstrap)
+    samples of both laws, solved at once. Multipliers are banded without limits only (under
+    limits each needs a search per sample); then their bands are ``[None, None]``.
+    ``n_draws``: random draws on top of the point and the corners (which set the bands)."""
+    s3 = sample_setup(law, setup, ndim=3, n_draws=n_draws)
+    if s3 is None:
+        return None
+    budgets = np.asarray(budgets, float)
+    nb = budgets.size
+    with np.errstate(all="ignore"):
+        l_opt = optimal_loss_samples(s3, budgets, gr, cons)           # (S, B)
+        l_g1 = optimal_loss_samples(s3, budgets, [1.0], cons)
+        free = not set(cons.active()) - {"max_choice"}
+        g1_mult = dense_mult = None
+        if free:
+            s2 = _with_dims(s3, 2)
+            g1_mult = _flops_to_reach_per_g(s2, l_opt, 1.0) / budgets   # (S, B)
+            g1_mult[~(l_opt > s2.c)] = np.nan
+        l_dense = None
+        if dense_law is not None and dsetup is not None:
+            d3 = sample_setup(dense_law, dsetup, ndim=3, n_draws=n_draws)
+            if d3 is not None:
+                l_dense = optimal_loss_samples(d3, budgets, [1.0], cons)
+                if free:
+                    from ..laws.chinchilla import chinchilla_flops_to_reach
+
+                    d = _with_dims(d3, 3)     # (Sd, 1, 1) x (1, S, B): every pair
+                    t = l_opt[None, :, :]
+                    f = chinchilla_flops_to_reach(t, d.a, d.alpha, d.b, d.beta, d.c, d.c_f)
+                    dense_mult = np.where(t > d.c, f, np.nan) / budgets
+    size = int(np.shape(s3.a)[0])
+
+    def per_budget(v):
+        """[low, high] per budget (the last axis) over the finite samples (all other axes)."""
+        if v is None:
+            return [[None, None]] * nb
+        v = np.asarray(v, float).reshape(-1, nb)
+        ok = np.isfinite(v)
+        lo = np.min(np.where(ok, v, np.inf), axis=0)
+        hi = np.max(np.where(ok, v, -np.inf), axis=0)
+        return [[float(a), float(b)] if np.isfinite(a) else [None, None]
+                for a, b in zip(lo, hi)]
+
+    return CompareBands(samples=size, loss_opt=per_budget(l_opt), loss_g1=per_budget(l_g1),
+                        loss_dense=per_budget(l_dense), g1_multiplier=per_budget(g1_mult),
+                        dense_multiplier=per_budget(dense_mult))
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeBands:
+    """``[low, high]`` of the optimum at one budget over the coefficient samples."""
+
+    samples: int
+    source: str            # "rounding" or "bootstrap"
+    loss: list             # the optimal loss
+    granularity: list      # the optimal candidate G
+    n_total: list
+    n_active: list
+    tokens: list
+
+    def to_dict(self) -> dict:
+        return dict(dataclasses.asdict(self))
+
+
+def optimize_bands(law, setup: Setup, F: float, gr, cons: Limits) -> OptimizeBands | None:
+    """The optimum's loss, G, N and D over the samples at budget ``F`` (one vectorised solve)."""
+    s2 = sample_setup(law, setup, ndim=2)
+    if s2 is None:
+        return None
+    gr = np.asarray(gr, float)
+    lnf = math.log(F)
+    with np.errstate(all="ignore"):
+        sol = solve(s2, lnf, gr[None, :], cons)
+        loss = np.where(sol.feasible, sol.loss, np.inf)
+        i = best_index(loss)
+        best = take_best(loss, i)
+        good = np.isfinite(best)
+        if good.sum() < 1:
+            return None
+        x = take_best(sol.log_width, i)
+        lnD = take_best(log_tokens(s2, lnf, sol.log_width, gr[None, :], cons.inference_tokens,
+                                   cons.max_tokens), i)
+        d = np.exp(x)
+        n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, gr[i])
+
+    def pick(v):
+        return band(np.asarray(v, float)[good])
+
+    return OptimizeBands(samples=int(good.sum()),
+                         source="bootstrap" if law.bootstrap else "rounding",
+                         loss=pick(best), granularity=pick(gr[i]), n_total=pick(n_total),
+                         n_active=pick(n_active), tokens=pick(np.exp(lnD)))
+
+
+def config_loss_range(law, setup: Setup, cfg) -> tuple | None:
+    """``(low, high)`` of one configuration's predicted loss (its N, D and G held) over the
+    samples."""
+    s1 = sample_setup(law, setup, ndim=1)
+    if s1 is None:
+        return None
+    with np.errstate(all="ignore"):
+        v = s1.loss(cfg.n_total, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
+    lo, hi = band(v)
+    return None if lo is None else (lo, hi)
+
+
+def law_loss_range(law, params, tokens, choice=1.0) -> tuple | None:
+    """``(low, high)`` of the law's loss at one point (N as the law counts it, D, and its
+    choice G or E) over the coefficient samples; any law form."""
+    if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
+        return None
+    s = coefficient_samples(law, N_DRAWS)
+    with np.errstate(all="ignore"):
+        irr, p, d = law.module.terms(params, tokens, choice, s)
+    lo, hi = band(irr + p + d)
+    return None if lo is None else (lo, hi)
+
+
+def with_joint_loss_ranges(law, candidates) -> tuple:
+    """The joint planner's candidates with ``loss_range`` on their continuous and whole
+    configurations (each model's loss, its N_act with embeddings, D and E held)."""
+    def banded(cfg):
+        if cfg is None:
+            return None
+        rng = law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
+        return dataclasses.replace(cfg, loss_range=rng)
+
+    return tuple(dataclasses.replace(c, continuous=banded(c.continuous),
+                                     realized=banded(c.realized)) for c in candidates)
