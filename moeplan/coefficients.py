@@ -302,13 +302,24 @@ def _precompiled(path: str):
     entry = LAWS.get(p.name)
     if entry is None:
         return None
-    import hashlib
-
     try:
-        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        digest = _sha256(p.read_bytes()).hexdigest()
     except OSError:
         return None
     return copy.deepcopy(entry[1]) if digest == entry[0] else None
+
+
+def _sha256(data: bytes):
+    """hashlib.sha256 without importing hashlib, which loads OpenSSL (~5 ms of start-up):
+    CPython's built-in SHA-256 gives the same digest."""
+    try:
+        from _sha256 import sha256  # Python <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python >= 3.12
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 @lru_cache(maxsize=32)

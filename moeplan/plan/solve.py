@@ -533,6 +533,41 @@ def take_best(arr, idx):
     return np.take_along_axis(arr, np.expand_dims(idx, -1), axis=-1)[..., 0]
 
 
+#: Up to this many budgets the real-valued best G is found on refined grids (few calls of
+#: :func:`solve` on many points), beyond by golden section (many calls on one point each).
+_GRID_MAX_BUDGETS = 16
+_GRID_POINTS = 65
+
+
+def _grid_granularity(setup: Setup, log_flops, g_lo, g_hi, cons, tol=1e-6):
+    """:func:`golden_granularity` for a few budgets: the loss on a grid of 65 values of ln G
+    in the bracket, the bracket narrowed to the best point's neighbours, repeated. Each round
+    shrinks the bracket 32-fold, so ln G is within ``tol`` after five calls of :func:`solve`
+    where golden section needs ~30 (one plan's start-up time, issue 12). Same assumption: the
+    best loss is unimodal in G."""
+    shape = log_flops.shape
+    a = np.broadcast_to(np.log(g_lo), shape).astype(float)
+    b = np.broadcast_to(np.log(g_hi), shape).astype(float)
+    t = np.linspace(0.0, 1.0, _GRID_POINTS)
+    lf = log_flops[..., None]
+    best = a
+    for _ in range(40):
+        lng = a[..., None] + (b - a)[..., None] * t
+        i = best_index(solve(setup, lf, np.exp(lng), cons).loss)
+        best = take_best(lng, i)
+        step = (b - a) / (_GRID_POINTS - 1)
+        if np.all(2.0 * step < tol):
+            break
+        a, b = np.maximum(best - step, a), np.minimum(best + step, b)
+    g = np.exp(best)
+    # the ends are candidates too (the optimum may sit on a bound)
+    cands = np.stack([g, np.broadcast_to(g_lo, shape), np.broadcast_to(g_hi, shape)],
+                     axis=-1).astype(float)
+    losses = solve(setup, lf, cands, cons).loss
+    i = best_index(losses)
+    return take_best(cands, i), take_best(losses, i)
+
+
 def golden_granularity(setup: Setup, log_flops, g_lo, g_hi, cons=NO_CONSTRAINTS, iters=80):
     """Real-valued best G in [g_lo, g_hi] by golden-section search over ln G (vectorised).
 
@@ -540,6 +575,8 @@ def golden_granularity(setup: Setup, log_flops, g_lo, g_hi, cons=NO_CONSTRAINTS,
     Returns (G, loss).
     """
     log_flops = np.asarray(log_flops, float)
+    if log_flops.size <= _GRID_MAX_BUDGETS:
+        return _grid_granularity(setup, log_flops, g_lo, g_hi, cons)
     a = np.broadcast_to(np.log(g_lo), log_flops.shape).astype(float)
     b = np.broadcast_to(np.log(g_hi), log_flops.shape).astype(float)
     inv = (math.sqrt(5.0) - 1.0) / 2.0
