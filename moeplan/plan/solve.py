@@ -205,12 +205,16 @@ def _log(v):
         return np.log(v)
 
 
-def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, first=None):
+def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, first=None,
+            curvature=None):
     """Safeguarded Newton for a monotone function with a valid bracket [lo, hi] (vectorised).
 
     In-place updates (``np.copyto`` with ``where=``) instead of fresh ``np.where`` arrays:
     the same iterates, a third of the memory traffic (issue 12). ``first`` is ``fun(x0)`` when
-    the caller has it already (it set the bracket from it).
+    the caller has it already (it set the bracket from it). ``curvature`` is a bound ``M`` on
+    ``|f''|/(2|f'|)``: Newton's error after a step ``δ`` is then at most ``M·δ²``, so the
+    iteration stops as soon as that is below ``tol`` (one evaluation fewer than waiting for a
+    step below ``tol``).
     """
     x0, lo, hi = np.broadcast_arrays(np.asarray(x0, float), np.asarray(lo, float),
                                      np.asarray(hi, float))
@@ -237,6 +241,11 @@ def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, fir
         x = xn
         if tiny.all():
             break
+        if curvature is not None:
+            # the step just taken leaves an error <= M·step² (a Newton step, not a bisection)
+            if not outside.any() and \
+                    (curvature * step * step <= tol * np.maximum(1.0, np.abs(x))).all():
+                break
     return x
 
 
@@ -327,7 +336,9 @@ def free_log_width(setup: Setup, log_flops, granularity):
     x0 = (C - math.log(3.0) - be * ln12cf) / m
     first = fun(x0)
     width = np.abs(first[0]) / (3.0 * al + 2.0 * be) * (1.0 + 1e-9) + 1e-12
-    return _newton(fun, x0, x0 - width, x0 + width, decreasing=True, first=first)
+    # |h''| <= 1/2 (each ρ-term's derivative is at most 1/4) and |h'| >= 3α + 2β
+    return _newton(fun, x0, x0 - width, x0 + width, decreasing=True, first=first,
+                   curvature=0.25 / (3.0 * al + 2.0 * be))
 
 
 def log_cost_per_token(setup: Setup, x, granularity):
