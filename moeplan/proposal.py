@@ -37,8 +37,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .errors import FileFormatError, InputError
 from .units import parse_memory, parse_number
 from .yamlio import parse_yaml, read_text
@@ -139,34 +137,25 @@ def _number(value, source: str, key: str, *, positive=True, whole=False) -> floa
     return v
 
 
-def _line_numbers(text: str, source: str) -> dict:
-    """Dotted key -> 1-based line, for the top two levels (compose only: no construction).
+def _line_numbers(root, out: dict) -> None:
+    """Fill ``out`` with dotted key -> 1-based line, for the top two levels of the composed
+    node graph ``root`` (parse_yaml hands it over before building the data; it has already
+    refused keys given twice)."""
+    import yaml
 
-    A key written twice in one section is an error: ``yaml.safe_load`` would silently keep
-    the last value, and a proposal that says two things is contradictory.
-    """
-    out: dict = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return out
     if not isinstance(root, yaml.MappingNode):
-        return out
+        return
 
     def walk(node, prefix):
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
                 continue
             key = f"{prefix}{k.value}"
-            if key in out and k.value != "<<":
-                raise FileFormatError(f"{source}: {key} is given twice (lines {out[key]} and "
-                                      f"{k.start_mark.line + 1}); keep one")
-            out[key] = k.start_mark.line + 1
+            out.setdefault(key, k.start_mark.line + 1)
             if not prefix and isinstance(v, yaml.MappingNode):
                 walk(v, f"{k.value}.")
 
     walk(root, "")
-    return out
 
 
 def _resolve_path(value, base: Path, source: str, key: str) -> str:
@@ -352,9 +341,10 @@ def load_proposal(path: str | os.PathLike) -> Proposal:
     """
     source = str(path)
     text = read_text(path, what="proposal")
-    data = parse_yaml(text, source=f"proposal {source!r}")
-    # parse_yaml has bounded the document, so composing it again for line numbers is cheap.
-    lines = _line_numbers(text, source)
+    lines: dict = {}
+    # one parse: the line numbers come from the node graph parse_yaml composed (with libyaml)
+    data = parse_yaml(text, source=f"proposal {source!r}",
+                      inspect_node=lambda node: _line_numbers(node, lines))
     return proposal_from_mapping(data, source=source, base_dir=Path(path).parent, lines=lines)
 
 
