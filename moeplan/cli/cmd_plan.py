@@ -174,7 +174,6 @@ def optimize_command(
     """
     fmt = output_format(json_flag)
     spec = load_law(law)
-    from ..hardware import MFU_DEFAULT, training_time
     from ..plan import optimize
 
     if gpu is None and (mfu is not None or gpus is not None):
@@ -238,6 +237,7 @@ def optimize_command(
     if rec.learning_rate is not None:
         rows.append(["learning rate (Ludziejewski et al. 2025)", f"{rec.learning_rate:.3g}"])
     if gpu is not None:
+        from ..hardware import MFU_DEFAULT, training_time  # only with --gpu (start-up time)
         tt = training_time(rec.flops + rec.inference_flops, gpu,
                            MFU_DEFAULT if mfu is None else mfu, gpus or 1)
         data["training_time"] = tt.to_dict()
