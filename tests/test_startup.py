@@ -133,3 +133,41 @@ def test_the_users_thread_setting_wins(var):
     assert all(v is None for k, v in res["env"].items() if k != var)
     if res["tasks"] is not None and var != "MKL_NUM_THREADS" and (os.cpu_count() or 1) >= 2:
         assert res["tasks"] == 2  # OpenBLAS got the user's two threads
+
+
+def test_record_methods_match_the_generated_ones():
+    from dataclasses import dataclass, field, replace
+
+    from moeplan._record import Record
+
+    @dataclass(frozen=True)
+    class Generated:
+        a: float
+        b: tuple = ()
+        c: str = field(default="x", compare=False, repr=False)
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Shared(Record):
+        a: float
+        b: tuple = ()
+        c: str = field(default="x", compare=False, repr=False)
+
+    for args in [(1.5,), (2.0, (1, "z")), (float("nan"),)]:
+        g, s = Generated(*args), Shared(*args)
+        assert repr(s).replace("Shared", "Generated", 1) == repr(g)
+        assert hash(s) == hash(g)
+        assert (s == Shared(*args)) == (g == Generated(*args))
+        assert (s == replace(s, c="other")) == (g == replace(g, c="other"))  # c not compared
+        assert s != replace(s, a=-1.0) and g != replace(g, a=-1.0)
+        assert s != g and s.__eq__(g) is NotImplemented  # another class is never equal
+
+
+def test_planner_results_compare_and_print_like_dataclasses():
+    import moeplan
+
+    r1 = moeplan.optimize("krajewski2024-moe", 1e21)
+    r2 = moeplan.optimize("krajewski2024-moe", 1e21)
+    assert r1.recommended == r2.recommended and r1.limits == moeplan.Limits()
+    assert hash(r1.limits) == hash(moeplan.Limits())
+    assert r1.recommended != r1.continuous
+    assert repr(r1.recommended).startswith("Configuration(granularity=")

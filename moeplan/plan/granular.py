@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import domain
+from .._record import Record
 from ..errors import InfeasibleError, InputError
 from .limits import NO_LIMITS, Limits
 from .realize import (PARAMS_TOLERANCE, SHAPE_TOLERANCE_DEFAULT, make_configuration,
@@ -251,8 +252,8 @@ def _multiplier(law, target, budgets, **kw):
 # optimize(): resolve -> budget -> solve -> constraint costs -> realize -> diagnose
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Problem:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Problem(Record):
     """The resolved question: law settings, candidate G, limits and realization settings."""
 
     law: object

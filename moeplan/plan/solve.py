@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import domain
+from .._record import Record
 from .. import accounting
 from ..accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION
 from ..errors import InfeasibleError, InputError
@@ -73,8 +74,8 @@ _MAX_ITER = 100
 # Resolved settings
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Setup:
+@dataclass(frozen=True, eq=False, repr=False)
+class Setup(Record):
     """A law with every setting resolved; coefficients may be arrays (bootstrap samples).
 
     For a dense (Chinchilla-form) law the same machinery applies with ``E = 1``, ``G = 1``,
@@ -487,8 +488,8 @@ def inference_cap(setup: Setup, log_flops, granularity, inference_tokens):
                           [(math.log(w3) + 0.0 * G, 3), (_log(w2), 2)])
 
 
-@dataclass(frozen=True)
-class Solution:
+@dataclass(frozen=True, eq=False, repr=False)
+class Solution(Record):
     """Per-(budget, granularity) optima; every field is an array of the broadcast shape."""
 
     granularity: np.ndarray
@@ -789,8 +790,8 @@ def _flops_to_reach_per_g(setup: Setup, target, granularity):
     return np.exp(lnD + 2.0 * x + lse - math.log(setup.aspect_ratio))
 
 
-@dataclass(frozen=True)
-class Frontier:
+@dataclass(frozen=True, eq=False, repr=False)
+class Frontier(Record):
     """The compute-optimal frontier over many budgets (arrays shaped like ``flops``), any law.
 
     ``choice`` is the best value of the law's choice per budget (G, or E for the joint law;
