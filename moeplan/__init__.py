@@ -18,25 +18,40 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .accounting import (
-    FlopsBreakdown,
-    active_params,
-    d_expert,
-    dense_flops,
-    embedding_params,
-    flops_breakdown,
-    moe_flops,
-    n_experts,
-    router_params,
-    tokens_for_flops,
-    total_params,
-)
-from .coefficients import DEFAULT_LAW, load_law, shipped_law_names
-from .errors import FileFormatError, InfeasibleError, InputError, MoeplanError
-from .laws import Law, chinchilla_loss, fine_grained_loss, joint_e_hat, joint_loss
-from .plan import (Configuration, Limits, OptimizeResult, compare, frontier, optimize,
-                   sweep)
-from .units import format_count, parse_memory, parse_number
+#: Where each public name lives. The package imports nothing at start (PEP 562): ``import
+#: moeplan.cli`` must not load numpy before the command line has chosen numpy's BLAS threads,
+#: and ``moeplan --version`` needs no numpy at all.
+_EXPORTS = {
+    "FlopsBreakdown": "accounting", "active_params": "accounting", "d_expert": "accounting",
+    "dense_flops": "accounting", "embedding_params": "accounting",
+    "flops_breakdown": "accounting", "moe_flops": "accounting", "n_experts": "accounting",
+    "router_params": "accounting", "tokens_for_flops": "accounting",
+    "total_params": "accounting",
+    "DEFAULT_LAW": "coefficients", "load_law": "coefficients", "shipped_law_names": "coefficients",
+    "FileFormatError": "errors", "InfeasibleError": "errors", "InputError": "errors",
+    "MoeplanError": "errors",
+    "Law": "laws", "chinchilla_loss": "laws", "fine_grained_loss": "laws", "joint_e_hat": "laws",
+    "joint_loss": "laws",
+    "Configuration": "plan", "Limits": "plan", "OptimizeResult": "plan", "compare": "plan",
+    "frontier": "plan", "optimize": "plan", "sweep": "plan",
+    "format_count": "units", "parse_memory": "units", "parse_number": "units",
+}
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'moeplan' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "Configuration", "DEFAULT_LAW", "FileFormatError", "FlopsBreakdown", "InfeasibleError",

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from reference import assert_refusal_is_true, spec_loss
 
 from moeplan.cli import app
 from moeplan.errors import MoeplanError
 from moeplan.units import parse_memory, parse_number, parse_number_list
 
 import fuzz_support as fz
-from spec_reference import assert_refusal_is_true, spec_loss
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -145,8 +145,8 @@ def test_proposal_loader_never_crashes(tmp_path_factory, data):
 @FAST
 @given(data=st.one_of(_mutated(LAW), st.text(max_size=60)))
 def test_law_loader_never_crashes(tmp_path_factory, data):
-    from moeplan.coefficients import load_law
     from moeplan import optimize
+    from moeplan.coefficients import load_law
 
     text = data if isinstance(data, str) else yaml.safe_dump(data)
     path = _write(tmp_path_factory, "law.yaml", text)
@@ -252,8 +252,8 @@ def test_valid_proposals_load_and_check(tmp_path_factory, k, n_blocks, G, E, tok
        beta=st.floats(0.08, 0.4), g=st.floats(0.1, 10.0), gamma=st.floats(0.1, 1.0),
        c=st.floats(0.0, 3.0))
 def test_valid_law_files_load_and_plan(tmp_path_factory, a, alpha, b, beta, g, gamma, c):
-    from moeplan.coefficients import load_law
     from moeplan import optimize
+    from moeplan.coefficients import load_law
 
     k = dict(a=a, alpha=alpha, b=b, beta=beta, g=g, gamma=gamma, c=c)
     text = ("name: valid-law\nform: fine_grained_moe\ncoefficients: {"

@@ -281,3 +281,21 @@ def test_property_every_sample_is_inside_its_interval(n, seed, name):
         assert s[k].shape == (n + 1,)
         assert np.all((s[k] >= lo - 1e-12 * max(1.0, abs(lo))) & (s[k] <= hi + 1e-12 * max(1.0, abs(hi))))
         assert math.isclose(s[k][0], law.coefficients[k])
+
+
+def test_halton_samples_fill_the_rounding_box_without_a_random_generator():
+    # the planner's bands use the deterministic Halton points (no numpy.random at start-up):
+    # the first points of base 2 and 3 are 1/2, 1/4, 3/4 and 1/3, 2/3, 1/9 (radical inverses)
+    from moeplan.precision import _halton, rounding_intervals
+
+    h = _halton(3, 2)
+    assert h[:, 0].tolist() == [0.5, 0.25, 0.75]
+    assert np.allclose(h[:, 1], [1 / 3, 2 / 3, 1 / 9], rtol=1e-15)
+    law = load_law("krajewski2024-moe")
+    s = coefficient_samples(law, 64, corners=False, method="halton")
+    for k, (lo, hi) in rounding_intervals(law).items():
+        v = s[k][1:]
+        assert np.all((v >= lo) & (v <= hi))
+        if hi > lo:  # spread over the box: both halves of every interval are visited
+            mid = (lo + hi) / 2
+            assert (v < mid).sum() >= 16 and (v > mid).sum() >= 16

@@ -19,17 +19,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
+from reference import MOE, assert_refusal_is_true, brute_force_optimum, spec_loss
 
-from moeplan import domain, load_law
+from moeplan import compare, domain, load_law, optimize, sweep
 from moeplan.accounting import flops_breakdown
 from moeplan.coefficients import law_from_mapping, shipped_law_names
 from moeplan.errors import InfeasibleError, MoeplanError
-from moeplan import compare, optimize, sweep
 from moeplan.plan.solve import compute_optimal_loss, frontier
-
-from reference import MOE
-
-from spec_reference import assert_refusal_is_true, brute_force_optimum
 
 SOME = settings(max_examples=25, deadline=None)
 
@@ -43,10 +39,6 @@ c_r = st.sampled_from([0.0, 1e-3, 6.0, 14.0, 20.0, 1e3])
 def spec_flops(d, n, D, E, G, cf, cr):
     """SPEC.md §3: F = (12·d²·c_f + d·E·G·c_r)·D·n."""
     return (12.0 * d * d * cf + d * E * G * cr) * D * n
-
-
-def spec_loss(N, D, G, k):
-    return k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
 
 
 def finite(*values):

@@ -755,6 +755,13 @@ def sweep_command(
                 expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
                 memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
                 inference_tokens=inference_tokens, max_total_params=max_total_params)
+    if fmt == "csv":  # streamed from the arrays; no JSON document nor table built (issue 12)
+        from .stream import emit_sweep_csv
+        if plot is not None:
+            from ..plot import frontier_figure, save_figure
+            save_figure(frontier_figure(res), plot)
+        emit_sweep_csv(res)
+        return
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
     lines = []

@@ -37,7 +37,7 @@ def sample_setup(law, setup: Setup, ndim: int = 1, n_draws: int = N_DRAWS) -> Se
     precision and has no bootstrap samples (nothing to propagate)."""
     if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
         return None
-    s = coefficient_samples(law, n_draws)
+    s = coefficient_samples(law, n_draws, method="halton")  # no numpy.random at start-up
     size = len(next(iter(s.values())))
     arrays = {k: np.asarray(s.get(k, np.full(size, float(np.ravel(getattr(setup, k))[0]))),
                             float) for k in _COEFS if k in s or not setup.dense}
@@ -190,7 +190,7 @@ def law_loss_range(law, params, tokens, choice=1.0) -> tuple | None:
     choice G or E) over the coefficient samples; any law form."""
     if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
         return None
-    s = coefficient_samples(law, N_DRAWS)
+    s = coefficient_samples(law, N_DRAWS, method="halton")
     with np.errstate(all="ignore"):
         irr, p, d = law.module.terms(params, tokens, choice, s)
     lo, hi = band(irr + p + d)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import domain
+from .._record import Record
 from ..errors import InfeasibleError, InputError
 from .bands import compare_bands, config_loss_range, optimize_bands
 from .limits import NO_LIMITS, Limits
@@ -266,8 +267,8 @@ def _multiplier(law, target, budgets, **kw):
 # optimize(): resolve -> budget -> solve -> constraint costs -> realize -> diagnose
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Problem:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Problem(Record):
     """The resolved question: law settings, candidate G, limits and realization settings."""
 
     law: object

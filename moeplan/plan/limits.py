@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from .. import domain
+from .._record import Record
 from ..errors import InputError
 
 #: bf16 weights and KV cache.
@@ -25,8 +26,8 @@ def _count(value, what, param, allow_zero=False):
                                                      else {"minimum": 1.0}))
 
 
-@dataclass(frozen=True)
-class Limits:
+@dataclass(frozen=True, eq=False, repr=False)
+class Limits(Record):
     """Limits on the planned model; ``None`` means no limit.
 
     Attributes

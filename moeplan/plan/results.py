@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .._record import Record
 from .limits import Limits
 
 
-@dataclass(frozen=True)
-class Configuration:
+@dataclass(frozen=True, eq=False, repr=False)
+class Configuration(Record):
     """One model and its training run, in the papers' variables (any law).
 
     ``n_active``/``n_total`` are non-embedding counts, router excluded (``*_with_embedding``
@@ -93,8 +94,8 @@ def empty_config(**values) -> dict:
     return out
 
 
-@dataclass(frozen=True)
-class Candidate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Candidate(Record):
     """The best model for one value of the law's choice (G or E): continuous and whole-number.
 
     Reads as its continuous configuration (``cand.loss``, ``cand.d_model``...).
@@ -147,8 +148,8 @@ class Candidate:
         return out
 
 
-@dataclass(frozen=True)
-class ConstraintReport:
+@dataclass(frozen=True, eq=False, repr=False)
+class ConstraintReport(Record):
     """What one limit does to the plan at the chosen budget.
 
     ``loss_cost`` is the optimal loss with this limit alone minus the unconstrained optimal
@@ -182,8 +183,8 @@ def constraint_reports(limits: Limits, unconstrained_loss: float, best_loss) -> 
     return reports
 
 
-@dataclass(frozen=True)
-class BootstrapRanges:
+@dataclass(frozen=True, eq=False, repr=False)
+class BootstrapRanges(Record):
     """Spread of the optimal allocation over the law's bootstrap coefficient samples."""
 
     samples: int
@@ -198,8 +199,8 @@ class BootstrapRanges:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
-@dataclass(frozen=True)
-class OptimizeResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class OptimizeResult(Record):
     """The plan for one budget: recommendation, continuous optimum, alternatives, diagnostics.
 
     ``candidates`` holds one :class:`Candidate` per feasible value of the law's choice, best
@@ -285,8 +286,8 @@ def _pair(v):
     return None if v is None else [None if x is None else float(x) for x in v]
 
 
-@dataclass(frozen=True)
-class CompareRow:
+@dataclass(frozen=True, eq=False, repr=False)
+class CompareRow(Record):
     """The dense model vs the MoE at choice 1 vs the best MoE, at one budget.
 
     ``dense``, ``moe_g1`` and ``moe_opt`` are configurations (the dense one's JSON also has
@@ -326,8 +327,8 @@ class CompareRow:
         return out
 
 
-@dataclass(frozen=True)
-class CompareResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CompareResult(Record):
     law: str
     dense_law: str | None
     choice: str | None
@@ -346,8 +347,8 @@ class CompareResult:
                 "warnings": list(self.warnings)}
 
 
-@dataclass(frozen=True)
-class SweepResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SweepResult(Record):
     """The optimum over budgets: arrays, one entry per budget (``None`` where a law has none).
 
     ``loss_by_choice`` has one more axis, the law's candidate choices (``choices``).
