@@ -50,8 +50,10 @@ def main(argv=None) -> int:
     use_gmm, why = cal.grouped_mm_available(torch)
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; {why}")
     if ref is not None:
-        print(f"profile: {ref.name} ({ref.gpu}, {ref.provenance.get('date')}, "
-              f"torch {ref.provenance.get('torch')})")
+        print(
+            f"profile: {ref.name} ({ref.gpu}, {ref.provenance.get('date')}, "
+            f"torch {ref.provenance.get('torch')})"
+        )
     print(f"{'part':<34}{'now TFLOP/s':>12}{'profile':>10}{'ratio':>8}")
 
     def show(label, rec, old):

@@ -57,18 +57,21 @@ def main(argv=None) -> int:
     env = _env()
     cmd = [sys.executable, "-m", "moeplan", "check", str(path), "--json"]
     baseline = [sys.executable, "-c", "import numpy"]
-    print("goal: none in issue 12 for `check` (its proposal is now parsed once); "
-          "informational")
+    print("goal: none in issue 12 for `check` (its proposal is now parsed once); informational")
     t_cmd, t_base, _ = interleaved(cmd, baseline, args.repeats, env, ok=(0, 1))
     m_cmd, m_base = statistics.median(t_cmd), statistics.median(t_base)
     print(f"1. end to end ({args.repeats} interleaved runs each, medians)")
     print(f"   moeplan check {path.name:<22} {m_cmd * 1e3:7.1f} ms (min {min(t_cmd) * 1e3:.1f})")
-    print(f"   python -c 'import numpy'            {m_base * 1e3:7.1f} ms "
-          f"(min {min(t_base) * 1e3:.1f})")
+    print(
+        f"   python -c 'import numpy'            {m_base * 1e3:7.1f} ms "
+        f"(min {min(t_base) * 1e3:.1f})"
+    )
     print(f"   ratio {m_cmd / m_base:.2f}x")
     once, compose = _in_process(path, args.repeats * 10)
-    print(f"2. in process: load_proposal {once * 1e3:.2f} ms; the removed second parse "
-          f"(yaml.compose, pure-Python SafeLoader) took {compose * 1e3:.2f} ms more")
+    print(
+        f"2. in process: load_proposal {once * 1e3:.2f} ms; the removed second parse "
+        f"(yaml.compose, pure-Python SafeLoader) took {compose * 1e3:.2f} ms more"
+    )
     return 0
 
 

@@ -35,8 +35,19 @@ BOUNDS = (0.0, 20 * math.log(2.0))
 
 def _law_terms(law):
     k = law.coefficients
-    return (k["a"], k["alpha"], k["b"], k["beta"], k["g"], k["gamma"], k["c"],
-            law.expansion_rate, law.aspect_ratio, law.c_f, law.c_r)
+    return (
+        k["a"],
+        k["alpha"],
+        k["b"],
+        k["beta"],
+        k["g"],
+        k["gamma"],
+        k["c"],
+        law.expansion_rate,
+        law.aspect_ratio,
+        law.c_f,
+        law.c_r,
+    )
 
 
 def scipy_frontier(law, budgets, granularities):
@@ -59,8 +70,7 @@ def scipy_frontier(law, budgets, granularities):
                 D = F / ((12 * cf * d * d + k_r * d) * n)
                 return c + A / N**al + b / D**be
 
-            res = minimize_scalar(loss, bounds=BOUNDS, method="bounded",
-                                  options={"xatol": 1e-10})
+            res = minimize_scalar(loss, bounds=BOUNDS, method="bounded", options={"xatol": 1e-10})
             if res.fun < lowest:
                 lowest, g_best = res.fun, G
         best[i], best_g[i] = lowest, g_best
@@ -91,16 +101,21 @@ def exact_root(law, F, G):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budgets", type=int, default=100_000)
-    ap.add_argument("--scipy-subset", type=int, default=200,
-                    help="budgets timed with scipy per repeat (per-problem times compared)")
+    ap.add_argument(
+        "--scipy-subset",
+        type=int,
+        default=200,
+        help="budgets timed with scipy per repeat (per-problem times compared)",
+    )
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
 
     law = load_law("krajewski2024-moe")
     grans = list(GRANULARITIES_DEFAULT)
     budgets = np.logspace(17, 26, args.budgets)
-    idx = np.unique(np.linspace(0, args.budgets - 1, min(args.scipy_subset, args.budgets))
-                    .round().astype(int))
+    idx = np.unique(
+        np.linspace(0, args.budgets - 1, min(args.scipy_subset, args.budgets)).round().astype(int)
+    )
     import scipy.optimize  # noqa: F401  (import cost is not part of the timing)
 
     frontier(law, budgets[:10])  # warm up
@@ -121,17 +136,29 @@ def main() -> None:
     rel_d = np.max(np.abs(fr.tokens[idx] / exact[:, 1] - 1))
 
     calls = args.budgets * len(grans)
-    ok = (theirs / ours >= GOAL_RATIO and rel.max() <= GOAL_REL and rel_n <= GOAL_REL
-          and rel_d <= GOAL_REL)
-    print(f"budgets {args.budgets:,} x {len(grans)} granularities = {calls:,} 1-D problems; "
-          f"{args.repeats} interleaved repeats, medians")
-    print(f"moeplan frontier (numpy)        {ours * 1e9:10.0f} ns per problem  "
-          f"({ours * calls:.3f} s for all)")
-    print(f"scipy minimize_scalar (bounded) {theirs * 1e9:10.0f} ns per problem  "
-          f"(timed on {len(idx):,} budgets x {len(grans)} G per repeat)")
+    ok = (
+        theirs / ours >= GOAL_RATIO
+        and rel.max() <= GOAL_REL
+        and rel_n <= GOAL_REL
+        and rel_d <= GOAL_REL
+    )
+    print(
+        f"budgets {args.budgets:,} x {len(grans)} granularities = {calls:,} 1-D problems; "
+        f"{args.repeats} interleaved repeats, medians"
+    )
+    print(
+        f"moeplan frontier (numpy)        {ours * 1e9:10.0f} ns per problem  "
+        f"({ours * calls:.3f} s for all)"
+    )
+    print(
+        f"scipy minimize_scalar (bounded) {theirs * 1e9:10.0f} ns per problem  "
+        f"(timed on {len(idx):,} budgets x {len(grans)} G per repeat)"
+    )
     print(f"speed ratio                     {theirs / ours:10.0f} x    goal >= {GOAL_RATIO:.0f}x")
-    print(f"best loss vs scipy, max rel     {rel.max():10.2e}      goal <= {GOAL_REL:g}  "
-          f"(ours <= scipy's on {ours_lower:.1%})")
+    print(
+        f"best loss vs scipy, max rel     {rel.max():10.2e}      goal <= {GOAL_REL:g}  "
+        f"(ours <= scipy's on {ours_lower:.1%})"
+    )
     print(f"N vs exact stationary root      {rel_n:10.2e}      goal <= {GOAL_REL:g}")
     print(f"D vs exact stationary root      {rel_d:10.2e}      goal <= {GOAL_REL:g}")
     print(f"best granularity agrees         {np.mean(ref_g == fr.granularity[idx]):10.1%}")

@@ -26,7 +26,7 @@ import numpy as np
 
 GOAL_RATIO = 1000.0
 GOAL_REL = 1e-9
-MEMORY = 16e9          # bytes
+MEMORY = 16e9  # bytes
 BYTES_PER_PARAM = 2.0  # bf16
 EXPERTS = (1, 2, 4, 8, 16, 32)
 
@@ -51,7 +51,7 @@ class Reference:
 
     def loss(self, x):
         N = self.active(math.exp(x))
-        return self.c + self.m * N**self.mu + self.n * (self.F / (6 * N))**self.nu
+        return self.c + self.m * N**self.mu + self.n * (self.F / (6 * N)) ** self.nu
 
     def slope(self, x):
         d = math.exp(x)
@@ -77,8 +77,7 @@ def brent(law, F, e):
 
     ref = Reference(law, F, e)
     lo, hi = math.log(ref.r), ref.x_max()
-    res = minimize_scalar(ref.loss, bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-10})
+    res = minimize_scalar(ref.loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
     return min(res.fun, ref.loss(hi))
 
 
@@ -88,7 +87,7 @@ def exact(law, F, e):
 
     ref = Reference(law, F, e)
     lo, hi = math.log(ref.r), ref.x_max()
-    if ref.slope(hi) < 0:      # still falling at the bound: the bound is the optimum
+    if ref.slope(hi) < 0:  # still falling at the bound: the bound is the optimum
         x = hi
     else:
         x = brentq(ref.slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
@@ -112,8 +111,9 @@ def main() -> None:
     law = load_law("ludziejewski2025-joint")
     cons = Limits(memory=MEMORY, bytes_per_param=BYTES_PER_PARAM)
     budgets = np.logspace(19, 24, args.budgets)
-    idx = np.unique(np.linspace(0, args.budgets - 1, min(args.brent_subset, args.budgets))
-                    .round().astype(int))
+    idx = np.unique(
+        np.linspace(0, args.budgets - 1, min(args.brent_subset, args.budgets)).round().astype(int)
+    )
     joint_frontier(law, budgets[:10], EXPERTS, cons)  # warm up
 
     ours_t, ref_t = [], []
@@ -132,18 +132,30 @@ def main() -> None:
     ex = np.array([[exact(law, budgets[i], e) for e in EXPERTS] for i in idx])
     rel_n = np.max(np.abs(fr.n_active_with_embedding[idx] / ex[..., 0] - 1))
     rel_d = np.max(np.abs(fr.tokens[idx] / ex[..., 1] - 1))
-    ok = (theirs / ours >= GOAL_RATIO and rel.max() <= GOAL_REL and rel_n <= GOAL_REL
-          and rel_d <= GOAL_REL)
+    ok = (
+        theirs / ours >= GOAL_RATIO
+        and rel.max() <= GOAL_REL
+        and rel_n <= GOAL_REL
+        and rel_d <= GOAL_REL
+    )
     calls = args.budgets * len(EXPERTS)
-    print(f"budgets {args.budgets:,} x {len(EXPERTS)} expert counts = {calls:,} problems, "
-          f"memory {MEMORY / 1e9:g} GB; {args.repeats} interleaved repeats, medians")
-    print(f"moeplan joint_frontier (numpy)  {ours * 1e9:10.0f} ns per problem  "
-          f"({ours * calls:.3f} s for all)")
-    print(f"scipy minimize_scalar (bounded) {theirs * 1e9:10.0f} ns per problem  "
-          f"(timed on {len(idx):,} budgets x {len(EXPERTS)} E per repeat)")
+    print(
+        f"budgets {args.budgets:,} x {len(EXPERTS)} expert counts = {calls:,} problems, "
+        f"memory {MEMORY / 1e9:g} GB; {args.repeats} interleaved repeats, medians"
+    )
+    print(
+        f"moeplan joint_frontier (numpy)  {ours * 1e9:10.0f} ns per problem  "
+        f"({ours * calls:.3f} s for all)"
+    )
+    print(
+        f"scipy minimize_scalar (bounded) {theirs * 1e9:10.0f} ns per problem  "
+        f"(timed on {len(idx):,} budgets x {len(EXPERTS)} E per repeat)"
+    )
     print(f"speed ratio                     {theirs / ours:10.0f} x    goal >= {GOAL_RATIO:.0f}x")
-    print(f"best loss vs Brent, max rel     {rel.max():10.2e}      goal <= {GOAL_REL:g}  "
-          f"(ours <= Brent's on {ours_lower:.1%})")
+    print(
+        f"best loss vs Brent, max rel     {rel.max():10.2e}      goal <= {GOAL_REL:g}  "
+        f"(ours <= Brent's on {ours_lower:.1%})"
+    )
     print(f"N_act vs exact optimum          {rel_n:10.2e}      goal <= {GOAL_REL:g}")
     print(f"D vs exact optimum              {rel_d:10.2e}      goal <= {GOAL_REL:g}")
     print("all goals met" if ok else "GOAL MISSED")

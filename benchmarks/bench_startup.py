@@ -38,8 +38,9 @@ def _time(cmd: list[str], env: dict) -> float:
     proc = subprocess.run(cmd, capture_output=True, env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): "
-                         f"{proc.stderr.decode()[-500:]}")
+        raise SystemExit(
+            f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}"
+        )
     return elapsed
 
 
@@ -54,9 +55,19 @@ def main() -> None:
     # what users see
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     one = dict(env, OPENBLAS_NUM_THREADS="1")
-    unset = {k: v for k, v in env.items()
-             if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                          "GOTO_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+    unset = {
+        k: v
+        for k, v in env.items()
+        if k
+        not in (
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "GOTO_NUM_THREADS",
+            "BLIS_NUM_THREADS",
+            "VECLIB_MAXIMUM_THREADS",
+        )
+    }
     moeplan = _moeplan_command()
     runs = {  # name: (command, environment, goal as a ratio to the floor)
         "python -c 'import numpy'": ([sys.executable, "-c", "import numpy"], one, None),
@@ -79,8 +90,10 @@ def main() -> None:
             ok &= m / floor <= goal
             line += f"  ratio {m / floor:5.2f}  goal <= {goal}"
         print(line)
-    print(f"[{args.repeats} interleaved repeats, OPENBLAS_NUM_THREADS=1 unless said] "
-          + ("all goals met" if ok else "GOAL MISSED"))
+    print(
+        f"[{args.repeats} interleaved repeats, OPENBLAS_NUM_THREADS=1 unless said] "
+        + ("all goals met" if ok else "GOAL MISSED")
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,16 @@ def main() -> int:
     cal.ATTENTION_SEQ_LEN, cal.HEAD_VOCAB = 128, 256
     try:
         points = (cal.ExpertPoint(8, 128, 4, 32, 1024),)
-        grid = dataclasses.replace(cal.make_grid(quick=True, tokens=1024), d_models=(128,),
-                                   granularities=(4,), device="cpu", warmup=1,
-                                   repetitions=1, seconds_per_point=0.0, expert_points=points)
+        grid = dataclasses.replace(
+            cal.make_grid(quick=True, tokens=1024),
+            d_models=(128,),
+            granularities=(4,),
+            device="cpu",
+            warmup=1,
+            repetitions=1,
+            seconds_per_point=0.0,
+            expert_points=points,
+        )
         doc = cal.run_calibration(grid, "cpu-check")
     finally:
         cal.ATTENTION_SEQ_LEN, cal.HEAD_VOCAB = old

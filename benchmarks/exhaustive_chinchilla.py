@@ -105,23 +105,32 @@ def main(argv=None) -> int:
         "what": "exhaustive multi-start L-BFGS-B search, Chinchilla law on the Chinchilla runs",
         "script": "benchmarks/exhaustive_chinchilla.py",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "data": {"file": "tests/data/chinchilla/svg_extracted_data.csv",
-                 "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
-                 "columns": COLUMNS, "tokens": "flops / (6 params)",
-                 "dropped_highest_loss": DROP_HIGHEST, "n_runs": len(runs)},
+        "data": {
+            "file": "tests/data/chinchilla/svg_extracted_data.csv",
+            "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
+            "columns": COLUMNS,
+            "tokens": "flops / (6 params)",
+            "dropped_highest_loss": DROP_HIGHEST,
+            "n_runs": len(runs),
+        },
         "objective_definition": "sum over runs of huber_delta(LSE(log_a - alpha log N, log_b - "
-                                "beta log D, log_c) - log L), delta = 1e-3, no weight decay",
-        "grid": GRID, "n_starts": len(objectives),
+        "beta log D, log_c) - log L), delta = 1e-3, no weight decay",
+        "grid": GRID,
+        "n_starts": len(objectives),
         "optimizer": "scipy L-BFGS-B, analytic gradient, moeplan.fit.LBFGS_OPTIONS, bounds "
-                     "alpha, beta in [0, 10], logs in [-30, 60]",
-        "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "scipy": scipy.__version__},
+        "alpha, beta in [0, 10], logs in [-30, 60]",
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+        },
         "seconds": round(seconds, 2),
         "n_converged": int(converged),
         "n_starts_at_best": within,
         "objective": best.objective,
-        "theta": dict(zip(("log_a", "alpha", "log_b", "beta", "log_c"),
-                          (float(x) for x in best.theta))),
+        "theta": dict(
+            zip(("log_a", "alpha", "log_b", "beta", "log_c"), (float(x) for x in best.theta))
+        ),
         "coefficients": coeffs,
     }
     text = json.dumps(result, indent=2)

@@ -38,8 +38,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10_000, help="total examples")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--command", action="append", choices=fuzz_support.COMMANDS,
-                        help="fuzz only this command (repeatable)")
+    parser.add_argument(
+        "--command",
+        action="append",
+        choices=fuzz_support.COMMANDS,
+        help="fuzz only this command (repeatable)",
+    )
     opts = parser.parse_args()
 
     from moeplan.cli import app
@@ -61,9 +65,14 @@ def main() -> int:
         left = opts.examples - sum(counts.values())
         per_command = max(1, -(-left // (len(commands) - k)))
 
-        @settings(max_examples=per_command, deadline=None, database=None,
-                  phases=[Phase.generate], derandomize=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=per_command,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(args=fuzz_support.argv(app, command, files))
         def one(args):
             nonlocal slowest
@@ -82,16 +91,21 @@ def main() -> int:
 
         # a per-command seed keeps runs repeatable
         seed(opts.seed * 1000 + fuzz_support.COMMANDS.index(command))(one)()
-        print(f"{command:9s} {counts[command]:6d} examples  exit codes "
-              f"{dict(sorted(codes[command].items()))}", flush=True)
+        print(
+            f"{command:9s} {counts[command]:6d} examples  exit codes "
+            f"{dict(sorted(codes[command].items()))}",
+            flush=True,
+        )
 
     total = sum(counts.values())
     hist = collections.Counter()
     for c in codes.values():
         hist.update(c)
     elapsed = time.perf_counter() - started
-    print(f"\n{total} examples in {elapsed:.0f} s ({total / elapsed:.0f}/s); exit-code "
-          f"histogram {dict(sorted(hist.items()))}")
+    print(
+        f"\n{total} examples in {elapsed:.0f} s ({total / elapsed:.0f}/s); exit-code "
+        f"histogram {dict(sorted(hist.items()))}"
+    )
     print(f"slowest example: {slowest[0]:.2f} s: moeplan {' '.join(map(repr, slowest[1] or []))}")
     n_fail = sum(v[2] for v in failures.values())
     print(f"failures: {n_fail} examples, {len(failures)} distinct")

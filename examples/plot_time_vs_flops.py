@@ -42,24 +42,30 @@ def main() -> None:
         eq_flops = np.ravel(fr.loss_per_granularity)
         t_opt = [by_g[g].time_optimal.config.loss for g in gs]
         f_time = [by_g[g].flops_optimal.config.loss for g in gs]
-        ax.plot(gs, eq_flops, "o-", color="tab:blue",
-                label=f"equal FLOPs ({F:.2g}): paper's optimum")
-        ax.plot(gs, f_time, "s--", color="tab:orange",
-                label="equal GPU time: FLOP-optimal width")
+        ax.plot(
+            gs, eq_flops, "o-", color="tab:blue", label=f"equal FLOPs ({F:.2g}): paper's optimum"
+        )
+        ax.plot(gs, f_time, "s--", color="tab:orange", label="equal GPU time: FLOP-optimal width")
         ax.plot(gs, t_opt, "^-", color="tab:green", label="equal GPU time: time-optimal width")
         gf, gt = gs[int(np.argmin(eq_flops))], res.recommended.choice
         ax.axvline(gf, color="tab:blue", alpha=0.3)
         ax.axvline(gt, color="tab:green", alpha=0.3)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("granularity G")
-        ax.set_title(f"{budget['gpus']} x H200 x {budget['days']:g} days\n"
-                     f"best G: {gf:g} by FLOPs, {gt:g} by time", fontsize=10)
+        ax.set_title(
+            f"{budget['gpus']} x H200 x {budget['days']:g} days\n"
+            f"best G: {gf:g} by FLOPs, {gt:g} by time",
+            fontsize=10,
+        )
         if k == 0:
             ax.set_ylabel("predicted loss (krajewski2024-moe)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7.5)
-    fig.suptitle("Fine-grained MoE on the measured H200 profile: the FLOP-optimal G is not the "
-                 "time-optimal G (communication between GPUs not measured)", fontsize=10.5)
+    fig.suptitle(
+        "Fine-grained MoE on the measured H200 profile: the FLOP-optimal G is not the "
+        "time-optimal G (communication between GPUs not measured)",
+        fontsize=10.5,
+    )
     fig.tight_layout()
     print(save_figure(fig, args.out))
 

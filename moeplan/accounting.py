@@ -68,8 +68,9 @@ def router_params(d_model, n_blocks, expansion_rate, granularity):
 
 def n_experts(expansion_rate, granularity):
     """Experts per MoE layer, ``G·E``."""
-    return _arg(expansion_rate, "expansion_rate", "experts") * _arg(granularity, "granularity",
-                                                                     "experts")
+    return _arg(expansion_rate, "expansion_rate", "experts") * _arg(
+        granularity, "granularity", "experts"
+    )
 
 
 def d_expert(d_model, granularity):
@@ -83,18 +84,31 @@ def embedding_params(d_model, vocab_size, tied=False):
     return factor * _arg(vocab_size, "vocab_size") * _arg(d_model, "d_model")
 
 
-def flops_per_token_per_block(d_model, expansion_rate, granularity,
-                              c_f=C_F_DEFAULT, c_r=C_R_DEFAULT):
+def flops_per_token_per_block(
+    d_model, expansion_rate, granularity, c_f=C_F_DEFAULT, c_r=C_R_DEFAULT
+):
     """Training FLOPs per token per block: ``12·d_model²·c_f + d_model·E·G·c_r``."""
     d = _arg(d_model, "d_model")
     c_f = _arg(c_f, "c_f", "c_f")
     c_r = _arg(c_r, "c_r", "c_r")
-    return 12.0 * d * d * c_f + d * _arg(expansion_rate, "expansion_rate", "experts") * _arg(
-        granularity, "granularity", "experts") * c_r
+    return (
+        12.0 * d * d * c_f
+        + d
+        * _arg(expansion_rate, "expansion_rate", "experts")
+        * _arg(granularity, "granularity", "experts")
+        * c_r
+    )
 
 
-def moe_flops(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
-              granularity=1.0, c_f=C_F_DEFAULT, c_r=C_R_DEFAULT):
+def moe_flops(
+    d_model,
+    n_blocks,
+    tokens,
+    expansion_rate=EXPANSION_RATE_DEFAULT,
+    granularity=1.0,
+    c_f=C_F_DEFAULT,
+    c_r=C_R_DEFAULT,
+):
     """Training FLOPs of an MoE model, router included (SPEC.md §3).
 
     ``F = (12·d_model²·c_f + d_model·E·G·c_r) · D · n_blocks``
@@ -116,7 +130,8 @@ def moe_flops(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
         FLOPs (floating-point operations, not per second).
     """
     return flops_per_token_per_block(d_model, expansion_rate, granularity, c_f, c_r) * (
-        _arg(tokens, "tokens") * _arg(n_blocks, "n_blocks"))
+        _arg(tokens, "tokens") * _arg(n_blocks, "n_blocks")
+    )
 
 
 def dense_flops(params, tokens, c_f=C_F_DEFAULT):
@@ -124,11 +139,19 @@ def dense_flops(params, tokens, c_f=C_F_DEFAULT):
     return _arg(c_f, "c_f", "c_f") * _arg(params, "params") * _arg(tokens, "tokens")
 
 
-def tokens_for_flops(flops, d_model, n_blocks, expansion_rate=EXPANSION_RATE_DEFAULT,
-                     granularity=1.0, c_f=C_F_DEFAULT, c_r=C_R_DEFAULT):
+def tokens_for_flops(
+    flops,
+    d_model,
+    n_blocks,
+    expansion_rate=EXPANSION_RATE_DEFAULT,
+    granularity=1.0,
+    c_f=C_F_DEFAULT,
+    c_r=C_R_DEFAULT,
+):
     """Tokens that spend ``flops`` on the given MoE model (inverse of :func:`moe_flops`)."""
     per_token = flops_per_token_per_block(d_model, expansion_rate, granularity, c_f, c_r) * (
-        _arg(n_blocks, "n_blocks"))
+        _arg(n_blocks, "n_blocks")
+    )
     return _arg(flops, "flops") / per_token
 
 
@@ -173,9 +196,17 @@ def _check_positive(name, value):
     _arg(value, name)
 
 
-def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEFAULT,
-                    granularity=1.0, c_f=C_F_DEFAULT, c_r=C_R_DEFAULT,
-                    vocab_size=None, tied_embeddings=False) -> FlopsBreakdown:
+def flops_breakdown(
+    d_model,
+    n_blocks,
+    tokens,
+    expansion_rate=EXPANSION_RATE_DEFAULT,
+    granularity=1.0,
+    c_f=C_F_DEFAULT,
+    c_r=C_R_DEFAULT,
+    vocab_size=None,
+    tied_embeddings=False,
+) -> FlopsBreakdown:
     """Count parameters and training FLOPs of one MoE model, router included.
 
     Attention is ``4·d_model²·c_f`` FLOPs per token per block, the active experts
@@ -187,9 +218,14 @@ def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEF
     InputError
         If any size is not positive and finite.
     """
-    for name, value in (("d_model", d_model), ("n_blocks", n_blocks), ("tokens", tokens),
-                        ("expansion_rate", expansion_rate), ("granularity", granularity),
-                        ("c_f", c_f)):
+    for name, value in (
+        ("d_model", d_model),
+        ("n_blocks", n_blocks),
+        ("tokens", tokens),
+        ("expansion_rate", expansion_rate),
+        ("granularity", granularity),
+        ("c_f", c_f),
+    ):
         _check_positive(name, value)
     _arg(c_r, "c_r", "c_r")
     if vocab_size is not None:
@@ -206,18 +242,35 @@ def flops_breakdown(d_model, n_blocks, tokens, expansion_rate=EXPANSION_RATE_DEF
     router = d * E * G * c_r * D * n
     total = attention + experts + router
     if not math.isfinite(total):
-        raise InputError(f"the training FLOPs of d_model {d:g} x n_blocks {n:g} on {D:g} tokens "
-                         f"overflow a double (above 1e308); check the sizes")
+        raise InputError(
+            f"the training FLOPs of d_model {d:g} x n_blocks {n:g} on {D:g} tokens "
+            f"overflow a double (above 1e308); check the sizes"
+        )
     n_act = float(active_params(d, n))
     n_tot = float(total_params(d, n, E))
     emb = None if vocab_size is None else float(embedding_params(d, vocab_size, tied_embeddings))
     return FlopsBreakdown(
-        d_model=d, n_blocks=n, expansion_rate=E, granularity=G, tokens=D, c_f=float(c_f),
-        c_r=float(c_r), n_experts=E * G, top_k=G, d_expert=4.0 * d / G, n_active=n_act,
-        n_total=n_tot, router_params=float(router_params(d, n, E, G)),
-        attention_flops=attention, expert_flops=experts, router_flops=router, flops=total,
-        flops_per_token=total / D, router_share=router / total,
-        vocab_size=None if vocab_size is None else float(vocab_size), n_embedding=emb,
+        d_model=d,
+        n_blocks=n,
+        expansion_rate=E,
+        granularity=G,
+        tokens=D,
+        c_f=float(c_f),
+        c_r=float(c_r),
+        n_experts=E * G,
+        top_k=G,
+        d_expert=4.0 * d / G,
+        n_active=n_act,
+        n_total=n_tot,
+        router_params=float(router_params(d, n, E, G)),
+        attention_flops=attention,
+        expert_flops=experts,
+        router_flops=router,
+        flops=total,
+        flops_per_token=total / D,
+        router_share=router / total,
+        vocab_size=None if vocab_size is None else float(vocab_size),
+        n_embedding=emb,
         n_active_with_embedding=None if emb is None else n_act + emb,
         n_total_with_embedding=None if emb is None else n_tot + emb,
     )

@@ -69,7 +69,7 @@ FLOP_COUNTS = {
     "ffn": "6 * tokens * 8 * d_model^2 (dense 4*d_model FFN pair)",
     "head": "6 * tokens * d_model * vocab",
     "attention": "12 * tokens * seq_len * d_model (QK^T and AV, forward and backward; causal "
-                 "half not subtracted)",
+    "half not subtracted)",
     "router": "14 * tokens * d_model * n_experts (c_r = 14, SPEC.md section 3)",
 }
 
@@ -122,17 +122,25 @@ class Grid:
     expert_points: tuple[ExpertPoint, ...] = field(default=(), repr=False)
 
     def as_mapping(self) -> dict:
-        return {"d_model": list(self.d_models), "granularity": list(self.granularities),
-                "expansion_rate": list(self.expansion_rates), "tokens": self.tokens,
-                "warmup": self.warmup, "repetitions": self.repetitions,
-                "seconds_per_point": self.seconds_per_point,
-                "attention_seq_len": ATTENTION_SEQ_LEN, "head_dim": HEAD_DIM,
-                "head_vocab": HEAD_VOCAB, "max_groups": MAX_GROUPS,
-                "expert_weight_budget_bytes": EXPERT_WEIGHT_BUDGET}
+        return {
+            "d_model": list(self.d_models),
+            "granularity": list(self.granularities),
+            "expansion_rate": list(self.expansion_rates),
+            "tokens": self.tokens,
+            "warmup": self.warmup,
+            "repetitions": self.repetitions,
+            "seconds_per_point": self.seconds_per_point,
+            "attention_seq_len": ATTENTION_SEQ_LEN,
+            "head_dim": HEAD_DIM,
+            "head_vocab": HEAD_VOCAB,
+            "max_groups": MAX_GROUPS,
+            "expert_weight_budget_bytes": EXPERT_WEIGHT_BUDGET,
+        }
 
 
-def experts_per_gpu(expansion_rate: int, d_model: int, granularity: int,
-                    weight_budget: int = EXPERT_WEIGHT_BUDGET) -> int:
+def experts_per_gpu(
+    expansion_rate: int, d_model: int, granularity: int, weight_budget: int = EXPERT_WEIGHT_BUDGET
+) -> int:
     """Experts one GPU holds: all of the layer's ``E·G`` unless that exceeds 1,023 groups or the
     weight budget (bf16 W1 and W2, ``2·2·d_model·d_expert`` bytes per expert); then the largest
     power of two below both (expert parallelism over the rest), at least one."""
@@ -151,13 +159,30 @@ def make_grid(quick: bool = False, tokens: int = DEFAULT_TOKENS) -> Grid:
     if quick:
         d_models, gs, es, warmup, reps, cap = (1024, 4096), (1, 4, 16, 64), (8,), 2, 5, 0.5
     else:
-        d_models, gs, es, warmup, reps, cap = ((1024, 2048, 4096, 8192),
-                                               (1, 2, 4, 8, 16, 32, 64), (8, 64), 3, 10, 1.5)
+        d_models, gs, es, warmup, reps, cap = (
+            (1024, 2048, 4096, 8192),
+            (1, 2, 4, 8, 16, 32, 64),
+            (8, 64),
+            3,
+            10,
+            1.5,
+        )
     points = tuple(
         ExpertPoint(e, d, g, experts_per_gpu(e, d, g), tokens)
-        for e in es for d in d_models for g in gs)
-    return Grid(d_models=d_models, granularities=gs, expansion_rates=es, tokens=tokens,
-                warmup=warmup, repetitions=reps, seconds_per_point=cap, expert_points=points)
+        for e in es
+        for d in d_models
+        for g in gs
+    )
+    return Grid(
+        d_models=d_models,
+        granularities=gs,
+        expansion_rates=es,
+        tokens=tokens,
+        warmup=warmup,
+        repetitions=reps,
+        seconds_per_point=cap,
+        expert_points=points,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,17 +194,22 @@ def require_torch():
     try:
         import torch
     except ImportError:
-        raise InputError("calibrate needs PyTorch with a CUDA GPU; install it with "
-                         "`pip install 'moeplan[gpu]'` (torch>=2.5) on the GPU machine") from None
+        raise InputError(
+            "calibrate needs PyTorch with a CUDA GPU; install it with "
+            "`pip install 'moeplan[gpu]'` (torch>=2.5) on the GPU machine"
+        ) from None
     if not torch.cuda.is_available():
-        raise InputError("calibrate needs a CUDA GPU and torch sees none "
-                         f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); run it "
-                         "on the GPU machine")
+        raise InputError(
+            "calibrate needs a CUDA GPU and torch sees none "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); run it "
+            "on the GPU machine"
+        )
     return torch
 
 
-def _median_ms(torch, step, warmup: int, reps: int, seconds_cap: float,
-               device: str = "cuda") -> tuple[float, int]:
+def _median_ms(
+    torch, step, warmup: int, reps: int, seconds_cap: float, device: str = "cuda"
+) -> tuple[float, int]:
     """Median milliseconds of ``step()`` over CUDA events, after warm-up."""
     cuda = device.startswith("cuda")
     for _ in range(warmup):
@@ -217,19 +247,23 @@ def _run_point(torch, build, flops: float, grid: Grid) -> dict:
     """Build tensors and a step, time it; OOM and other failures become a status."""
     try:
         step, extra = build()
-        ms, n = _median_ms(torch, step, grid.warmup, grid.repetitions, grid.seconds_per_point,
-                           grid.device)
+        ms, n = _median_ms(
+            torch, step, grid.warmup, grid.repetitions, grid.seconds_per_point, grid.device
+        )
         del step
-        out = {"status": "ok", "ms": float(f"{ms:.5g}"), "repetitions": n,
-               "tflops": float(f"{flops / (ms * 1e-3) / 1e12:.4g}")}
+        out = {
+            "status": "ok",
+            "ms": float(f"{ms:.5g}"),
+            "repetitions": n,
+            "tflops": float(f"{flops / (ms * 1e-3) / 1e12:.4g}"),
+        }
         out.update(extra)
         return out
     except torch.cuda.OutOfMemoryError:
         return {"status": "oom", "ms": None, "repetitions": 0, "tflops": None}
     except RuntimeError as exc:
         message = " ".join(str(exc).split())[:200]
-        return {"status": "error", "ms": None, "repetitions": 0, "tflops": None,
-                "error": message}
+        return {"status": "error", "ms": None, "repetitions": 0, "tflops": None, "error": message}
     finally:
         _free(torch)
 
@@ -260,8 +294,8 @@ def measure_expert(torch, point: ExpertPoint, grid: Grid, use_grouped_mm: bool) 
         n, rows = point.experts_per_gpu, point.tokens_per_expert
         d, de = point.d_model, point.d_expert
         x = torch.randn(n * rows, d, device=dev, dtype=bf16, requires_grad=True)
-        w1 = (torch.randn(n, d, de, device=dev, dtype=bf16) * d ** -0.5).requires_grad_()
-        w2 = (torch.randn(n, de, d, device=dev, dtype=bf16) * de ** -0.5).requires_grad_()
+        w1 = (torch.randn(n, d, de, device=dev, dtype=bf16) * d**-0.5).requires_grad_()
+        w2 = (torch.randn(n, de, d, device=dev, dtype=bf16) * de**-0.5).requires_grad_()
         gy = torch.randn(n * rows, d, device=dev, dtype=bf16)
         if use_grouped_mm:
             offs = torch.arange(1, n + 1, device=dev, dtype=torch.int32) * rows
@@ -272,18 +306,24 @@ def measure_expert(torch, point: ExpertPoint, grid: Grid, use_grouped_mm: bool) 
                 y = torch._grouped_mm(F.gelu(h), w2, offs=offs)
                 y.backward(gy)
         else:
+
             def step():
                 x.grad = w1.grad = w2.grad = None
                 h = torch.bmm(x.view(n, rows, d), w1)
                 y = torch.bmm(F.gelu(h), w2)
                 y.backward(gy.view(n, rows, d))
+
         return step, {}
 
-    out = {"expansion_rate": point.expansion_rate, "d_model": point.d_model,
-           "d_expert": point.d_expert, "top_k": point.top_k,
-           "experts_per_gpu": point.experts_per_gpu,
-           "tokens_per_expert": point.tokens_per_expert,
-           "backend": "torch._grouped_mm" if use_grouped_mm else "torch.bmm"}
+    out = {
+        "expansion_rate": point.expansion_rate,
+        "d_model": point.d_model,
+        "d_expert": point.d_expert,
+        "top_k": point.top_k,
+        "experts_per_gpu": point.experts_per_gpu,
+        "tokens_per_expert": point.tokens_per_expert,
+        "backend": "torch._grouped_mm" if use_grouped_mm else "torch.bmm",
+    }
     out.update(_run_point(torch, build, point.flops, grid))
     return out
 
@@ -292,21 +332,26 @@ def measure_dense(torch, part: str, d_model: int, grid: Grid) -> dict:
     """Forward + backward of a dense part: ``attention_proj``, ``ffn`` or ``head``."""
     F = torch.nn.functional
     t, d = grid.tokens, d_model
-    flops = {"attention_proj": 6.0 * t * 4 * d * d, "ffn": 6.0 * t * 8 * d * d,
-             "head": 6.0 * t * d * HEAD_VOCAB}[part]
+    flops = {
+        "attention_proj": 6.0 * t * 4 * d * d,
+        "ffn": 6.0 * t * 8 * d * d,
+        "head": 6.0 * t * d * HEAD_VOCAB,
+    }[part]
 
     def build():
         dev, bf16 = grid.device, torch.bfloat16
         x = torch.randn(t, d, device=dev, dtype=bf16, requires_grad=True)
 
         def weight(a, b):
-            return (torch.randn(a, b, device=dev, dtype=bf16) * a ** -0.5).requires_grad_()
+            return (torch.randn(a, b, device=dev, dtype=bf16) * a**-0.5).requires_grad_()
 
         if part == "attention_proj":
             wqkv, wo = weight(d, 3 * d), weight(d, d)
             a = torch.randn(t, d, device=dev, dtype=bf16, requires_grad=True)
-            g3, g1 = (torch.randn(t, 3 * d, device=dev, dtype=bf16),
-                      torch.randn(t, d, device=dev, dtype=bf16))
+            g3, g1 = (
+                torch.randn(t, 3 * d, device=dev, dtype=bf16),
+                torch.randn(t, d, device=dev, dtype=bf16),
+            )
 
             def step():
                 x.grad = a.grad = wqkv.grad = wo.grad = None
@@ -325,6 +370,7 @@ def measure_dense(torch, part: str, d_model: int, grid: Grid) -> dict:
             def step():
                 x.grad = w.grad = None
                 (x @ w).backward(g)
+
         return step, {}
 
     out = {"part": part, "d_model": d_model}
@@ -345,17 +391,16 @@ def measure_attention(torch, d_model: int, grid: Grid) -> dict:
     def build():
         dev, bf16 = grid.device, torch.bfloat16
         shape = (batch, heads, s, HEAD_DIM)
-        q, k, v = (torch.randn(shape, device=dev, dtype=bf16, requires_grad=True)
-                   for _ in range(3))
+        q, k, v = (torch.randn(shape, device=dev, dtype=bf16, requires_grad=True) for _ in range(3))
         g = torch.randn(shape, device=dev, dtype=bf16)
 
         def step():
             q.grad = k.grad = v.grad = None
             F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(g)
+
         return step, {}
 
-    out = {"d_model": d_model, "seq_len": s, "head_dim": HEAD_DIM, "n_heads": heads,
-           "batch": batch}
+    out = {"d_model": d_model, "seq_len": s, "head_dim": HEAD_DIM, "n_heads": heads, "batch": batch}
     out.update(_run_point(torch, build, flops, grid))
     return out
 
@@ -368,7 +413,7 @@ def measure_router(torch, point: ExpertPoint, grid: Grid) -> dict:
     def build():
         dev, bf16 = grid.device, torch.bfloat16
         x = torch.randn(t, d, device=dev, dtype=bf16, requires_grad=True)
-        wr = (torch.randn(d, n, device=dev, dtype=bf16) * d ** -0.5).requires_grad_()
+        wr = (torch.randn(d, n, device=dev, dtype=bf16) * d**-0.5).requires_grad_()
         g = torch.randn(t, d, device=dev, dtype=bf16)
 
         def step():
@@ -377,10 +422,11 @@ def measure_router(torch, point: ExpertPoint, grid: Grid) -> dict:
             weights, experts = torch.topk(probs, k, dim=-1)
             order = torch.argsort(experts.reshape(-1), stable=True)
             token = order // k
-            dispatched = x.index_select(0, token)                       # gather
+            dispatched = x.index_select(0, token)  # gather
             scaled = dispatched * weights.reshape(-1)[order].unsqueeze(1).to(bf16)
-            y = torch.zeros_like(x).index_add(0, token, scaled)          # combine
+            y = torch.zeros_like(x).index_add(0, token, scaled)  # combine
             y.backward(g)
+
         return step, {}
 
     out = {"expansion_rate": point.expansion_rate, "d_model": d, "n_experts": n, "top_k": k}
@@ -395,9 +441,11 @@ def _provenance(torch, grid: Grid, command: str) -> dict:
 
     if grid.device.startswith("cuda"):
         props = torch.cuda.get_device_properties(grid.device)
-        gpu = {"gpu": torch.cuda.get_device_name(grid.device),
-               "compute_capability": f"{props.major}.{props.minor}",
-               "gpu_memory_bytes": int(props.total_memory)}
+        gpu = {
+            "gpu": torch.cuda.get_device_name(grid.device),
+            "compute_capability": f"{props.major}.{props.minor}",
+            "gpu_memory_bytes": int(props.total_memory),
+        }
     else:
         gpu = {"gpu": f"{grid.device} (a code-path check, not a GPU measurement)"}
     return {
@@ -410,7 +458,7 @@ def _provenance(torch, grid: Grid, command: str) -> dict:
         "command": command,
         "dtype": "bfloat16",
         "timer": ("CUDA events" if grid.device.startswith("cuda") else "time.perf_counter")
-                 + ", median of repetitions after warm-up",
+        + ", median of repetitions after warm-up",
         "python": sys.version.split()[0],
     }
 
@@ -438,8 +486,11 @@ def run_calibration(grid: Grid, name: str, progress=None, command: str = "moepla
     for p in grid.expert_points:
         rec = measure_expert(torch, p, grid, use_gmm)
         expert.append(rec)
-        note(f"expert E={p.expansion_rate} d_model={p.d_model} G={p.granularity} "
-             f"({p.experts_per_gpu} experts/GPU)", rec)
+        note(
+            f"expert E={p.expansion_rate} d_model={p.d_model} G={p.granularity} "
+            f"({p.experts_per_gpu} experts/GPU)",
+            rec,
+        )
     dense, attention = [], []
     for d in grid.d_models:
         for part in ("attention_proj", "ffn", "head"):
@@ -460,8 +511,9 @@ def run_calibration(grid: Grid, name: str, progress=None, command: str = "moepla
     return build_document(name, prov, grid, expert, dense, attention, router)
 
 
-def build_document(name: str, provenance: dict, grid: Grid, expert, dense, attention,
-                   router) -> dict:
+def build_document(
+    name: str, provenance: dict, grid: Grid, expert, dense, attention, router
+) -> dict:
     """The profile document: what :func:`moeplan.profiles.load_profile` reads back."""
     return {
         "schema": PROFILE_SCHEMA,
@@ -469,7 +521,7 @@ def build_document(name: str, provenance: dict, grid: Grid, expert, dense, atten
         "gpu": provenance.get("gpu", "unknown"),
         "provenance": provenance,
         "not_measured": "communication between GPUs (the all-to-all of expert parallelism, "
-                        "within a node or across nodes)",
+        "within a node or across nodes)",
         "flop_counts": dict(FLOP_COUNTS),
         "grid": grid.as_mapping(),
         "expert": list(expert),
@@ -499,8 +551,9 @@ def check_name(name: str) -> str:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
-        raise InputError(f"profile name {name!r} is not valid; use letters, digits, '-', '_' "
-                         "or '.' (e.g. h200)")
+        raise InputError(
+            f"profile name {name!r} is not valid; use letters, digits, '-', '_' or '.' (e.g. h200)"
+        )
     return name
 
 
@@ -508,10 +561,11 @@ def dump_document(doc: dict) -> str:
     """The YAML text of a profile document."""
     import yaml
 
-    header = ("# moeplan hardware profile, written by `moeplan calibrate`; read it with "
-              "`moeplan profiles PATH`.\n")
-    return header + yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None,
-                                   width=100)
+    header = (
+        "# moeplan hardware profile, written by `moeplan calibrate`; read it with "
+        "`moeplan profiles PATH`.\n"
+    )
+    return header + yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None, width=100)
 
 
 def _plain(obj):
@@ -549,6 +603,10 @@ def write_profile(doc: dict, path: str | os.PathLike) -> Path:
 def to_mapping(point: ExpertPoint) -> dict:
     """A grid point with its derived shape (for listings and tests)."""
     out = asdict(point)
-    out.update(d_expert=point.d_expert, top_k=point.top_k, n_experts=point.n_experts,
-               tokens_per_expert=point.tokens_per_expert)
+    out.update(
+        d_expert=point.d_expert,
+        top_k=point.top_k,
+        n_experts=point.n_experts,
+        tokens_per_expert=point.tokens_per_expert,
+    )
     return out

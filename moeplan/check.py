@@ -36,8 +36,10 @@ from .proposal import Limit, Proposal, parse_limits
 from .units import format_bytes, format_count
 
 #: Limits that always apply unless replaced or disabled by name.
-DEFAULT_LIMITS = (Limit("max_loss_gap", 0.02, source="default"),
-                  Limit("min_compute_efficiency", 0.8, source="default"))
+DEFAULT_LIMITS = (
+    Limit("max_loss_gap", 0.02, source="default"),
+    Limit("min_compute_efficiency", 0.8, source="default"),
+)
 #: Words for where limits came from, in CheckResult.limits_from.
 _ORIGIN_WORDS = {"default": "defaults", "file": "file", "command line": "command line"}
 
@@ -62,12 +64,18 @@ class Check:
     limit: float
     message: str
     line: int | None = None
-    source: str = "file"          # where the limit came from: default, file or command line
+    source: str = "file"  # where the limit came from: default, file or command line
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "value": self.value,
-                "limit": self.limit, "message": self.message, "line": self.line,
-                "source": self.source}
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "value": self.value,
+            "limit": self.limit,
+            "message": self.message,
+            "line": self.line,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,24 +90,33 @@ class CheckResult:
     proposal: dict
     optimal: dict
     suggestion: str | None
-    limits_from: str                 # sources of the limits, e.g. "defaults + file"
+    limits_from: str  # sources of the limits, e.g. "defaults + file"
     warnings: tuple = field(default_factory=tuple)
-    law_choice: str | None = None    # why this law, when moeplan chose it (moeplan.lawpick)
-    limits_disabled: tuple = ()      # names of limits switched off with null
+    law_choice: str | None = None  # why this law, when moeplan chose it (moeplan.lawpick)
+    limits_disabled: tuple = ()  # names of limits switched off with null
 
     def to_dict(self) -> dict:
-        return {"file": self.source, "name": self.name, "law": self.law, "passed": self.passed,
-                "checks": [c.to_dict() for c in self.checks], "proposal": dict(self.proposal),
-                "optimal": dict(self.optimal), "suggestion": self.suggestion,
-                "limits_from": self.limits_from, "limits_disabled": list(self.limits_disabled),
-                "warnings": list(self.warnings), "law_choice": self.law_choice}
+        return {
+            "file": self.source,
+            "name": self.name,
+            "law": self.law,
+            "passed": self.passed,
+            "checks": [c.to_dict() for c in self.checks],
+            "proposal": dict(self.proposal),
+            "optimal": dict(self.optimal),
+            "suggestion": self.suggestion,
+            "limits_from": self.limits_from,
+            "limits_disabled": list(self.limits_disabled),
+            "warnings": list(self.warnings),
+            "law_choice": self.law_choice,
+        }
 
 
 @dataclass(frozen=True)
 class _Subject:
     """What the checks need, however the model was described."""
 
-    n_total: float          # the law's N
+    n_total: float  # the law's N
     n_active: float
     router_params: float
     granularity: float
@@ -107,12 +124,12 @@ class _Subject:
     tokens: float
     flops: float
     router_flops: float
-    n_params: float         # everything we know to be stored: N + router (+ embeddings)
+    n_params: float  # everything we know to be stored: N + router (+ embeddings)
     memory_bytes: float
     c_f: float
     c_r: float
     describe: dict
-    law_n: float | None = None    # the N the law sees, where it is not n_total (joint: N_act)
+    law_n: float | None = None  # the N the law sees, where it is not n_total (joint: N_act)
 
 
 def _c_r(law, override: float | None = None) -> float:
@@ -129,44 +146,74 @@ def _joint_subject(p: Proposal, law) -> _Subject:
     from .plan.experts import _vocab
 
     if p.n_experts is None:
-        raise InputError(f"{p.source}: model.n_experts is missing; {law.name} needs the number "
-                         f"of experts E (model: {{d_model, n_blocks, n_experts}})")
+        raise InputError(
+            f"{p.source}: model.n_experts is missing; {law.name} needs the number "
+            f"of experts E (model: {{d_model, n_blocks, n_experts}})"
+        )
     d, n, E = p.d_model, p.n_blocks, p.n_experts
     c_f = law.c_f if p.c_f is None else p.c_f
     emb = 2.0 * d * _vocab(law)
     n_active, n_total = 13.0 * d * d * n, (4.0 + 9.0 * E) * d * d * n
     tokens = p.tokens if p.tokens is not None else p.flops / (c_f * (n_active + emb))
-    describe = {"d_model": d, "n_blocks": n, "granularity": 1.0, "expansion_rate": E,
-                "n_experts": E, "top_k": 1.0, "d_expert": 3.0 * d, "vocab_size": _vocab(law),
-                "n_embedding": emb, "n_active_with_embedding": n_active + emb,
-                "n_total_with_embedding": n_total + emb}
-    return _Subject(n_total, n_active, 0.0, 1.0, E, tokens, c_f * (n_active + emb) * tokens,
-                    0.0, n_total + emb, (n_total + emb) * p.bytes_per_param, c_f, 0.0, describe,
-                    law_n=n_active + emb)
+    describe = {
+        "d_model": d,
+        "n_blocks": n,
+        "granularity": 1.0,
+        "expansion_rate": E,
+        "n_experts": E,
+        "top_k": 1.0,
+        "d_expert": 3.0 * d,
+        "vocab_size": _vocab(law),
+        "n_embedding": emb,
+        "n_active_with_embedding": n_active + emb,
+        "n_total_with_embedding": n_total + emb,
+    }
+    return _Subject(
+        n_total,
+        n_active,
+        0.0,
+        1.0,
+        E,
+        tokens,
+        c_f * (n_active + emb) * tokens,
+        0.0,
+        n_total + emb,
+        (n_total + emb) * p.bytes_per_param,
+        c_f,
+        0.0,
+        describe,
+        law_n=n_active + emb,
+    )
 
 
 def _subject_from_shape(p: Proposal, law) -> _Subject:
     if law.choice == "n_experts":
         return _joint_subject(p, law)
     if p.n_experts is not None:
-        raise InputError(f"{p.source}: model.n_experts alone is the joint law's E; for "
-                         f"{law.name} give model.n_experts with model.top_k")
+        raise InputError(
+            f"{p.source}: model.n_experts alone is the joint law's E; for "
+            f"{law.name} give model.n_experts with model.top_k"
+        )
     dense = law.choice is None
     d, n = p.d_model, p.n_blocks
     if dense:
         if p.granularity not in (None, 1.0) or p.expansion_rate not in (None, 1.0):
-            raise InputError(f"{p.source}: {law.name} is a dense law; remove the MoE settings "
-                             f"(granularity, expansion_rate, n_experts, top_k) or use an MoE law")
+            raise InputError(
+                f"{p.source}: {law.name} is a dense law; remove the MoE settings "
+                f"(granularity, expansion_rate, n_experts, top_k) or use an MoE law"
+            )
         E = G = 1.0
     else:
         if p.granularity is None:
-            raise InputError(f"{p.source}: model.granularity (or n_experts + top_k) is missing; "
-                             f"an MoE law needs G")
+            raise InputError(
+                f"{p.source}: model.granularity (or n_experts + top_k) is missing; "
+                f"an MoE law needs G"
+            )
         G = p.granularity
         E = p.expansion_rate if p.expansion_rate is not None else (law.expansion_rate or 64.0)
     c_f = law.c_f if p.c_f is None else p.c_f
     c_r = 0.0 if dense else _c_r(law, p.c_r)
-    domain.experts(E, "expansion rate E")   # before counting: no overflow past the domain
+    domain.experts(E, "expansion rate E")  # before counting: no overflow past the domain
     domain.experts(G, "granularity G")
     n_active = float(active_params(d, n))
     n_total = float(total_params(d, n, E))
@@ -174,41 +221,88 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
     per_token = c_f * n_active + c_r * router
     tokens = p.tokens if p.tokens is not None else p.flops / per_token
     flops = per_token * tokens
-    emb = 0.0 if p.vocab_size is None else float(
-        embedding_params(d, p.vocab_size, p.tied_embeddings))
+    emb = (
+        0.0 if p.vocab_size is None else float(embedding_params(d, p.vocab_size, p.tied_embeddings))
+    )
     n_params = n_total + router + emb
-    describe = {"d_model": d, "n_blocks": n, "granularity": G, "expansion_rate": E,
-                "n_experts": E * G, "top_k": G, "d_expert": 4.0 * d / G}
+    describe = {
+        "d_model": d,
+        "n_blocks": n,
+        "granularity": G,
+        "expansion_rate": E,
+        "n_experts": E * G,
+        "top_k": G,
+        "d_expert": 4.0 * d / G,
+    }
     if p.vocab_size is not None:
-        describe.update(vocab_size=p.vocab_size, n_embedding=emb,
-                        n_active_with_embedding=n_active + router + emb,
-                        n_total_with_embedding=n_params)
-    return _Subject(n_total, n_active, router, G, E, tokens, flops, c_r * router * tokens,
-                    n_params, n_params * p.bytes_per_param, c_f, c_r, describe)
+        describe.update(
+            vocab_size=p.vocab_size,
+            n_embedding=emb,
+            n_active_with_embedding=n_active + router + emb,
+            n_total_with_embedding=n_params,
+        )
+    return _Subject(
+        n_total,
+        n_active,
+        router,
+        G,
+        E,
+        tokens,
+        flops,
+        c_r * router * tokens,
+        n_params,
+        n_params * p.bytes_per_param,
+        c_f,
+        c_r,
+        describe,
+    )
 
 
 def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
     if law.choice == "n_experts":
-        raise InputError(f"{law.name} judges proposals written as model: {{d_model, n_blocks, "
-                         f"n_experts}}; a config.json is judged by the fine-grained laws")
+        raise InputError(
+            f"{law.name} judges proposals written as model: {{d_model, n_blocks, "
+            f"n_experts}}; a config.json is judged by the fine-grained laws"
+        )
     if law.choice is None and model.is_moe:
-        raise InputError(f"{law.name} is a dense law and {model.name} is an MoE model; use an "
-                         f"MoE law such as krajewski2024-moe")
+        raise InputError(
+            f"{law.name} is a dense law and {model.name} is an MoE model; use an "
+            f"MoE law such as krajewski2024-moe"
+        )
     c_f, c_r = model.c_f, (0.0 if law.choice is None else model.c_r)
     per_token = c_f * model.n_active + c_r * model.router_params
     tokens = tokens if tokens is not None else flops / per_token
-    describe = {"family": model.family, "model": model.name, "d_model": model.d_model,
-                "n_blocks": model.n_blocks, "granularity": model.granularity,
-                "expansion_rate": model.expansion_rate, "n_experts": model.n_experts,
-                "top_k": model.top_k, "d_expert": model.d_expert,
-                "vocab_size": model.vocab_size, "n_embedding": model.n_embedding,
-                "n_active_with_embedding": model.n_active_with_embedding,
-                "n_total_with_embedding": model.n_total_with_embedding}
+    describe = {
+        "family": model.family,
+        "model": model.name,
+        "d_model": model.d_model,
+        "n_blocks": model.n_blocks,
+        "granularity": model.granularity,
+        "expansion_rate": model.expansion_rate,
+        "n_experts": model.n_experts,
+        "top_k": model.top_k,
+        "d_expert": model.d_expert,
+        "vocab_size": model.vocab_size,
+        "n_embedding": model.n_embedding,
+        "n_active_with_embedding": model.n_active_with_embedding,
+        "n_total_with_embedding": model.n_total_with_embedding,
+    }
     n_params = float(model.n_total_with_embedding)
-    return _Subject(float(model.n_total), float(model.n_active), float(model.router_params),
-                    model.granularity, model.expansion_rate, tokens, per_token * tokens,
-                    c_r * model.router_params * tokens, n_params, n_params * bytes_per_param,
-                    c_f, c_r, describe)
+    return _Subject(
+        float(model.n_total),
+        float(model.n_active),
+        float(model.router_params),
+        model.granularity,
+        model.expansion_rate,
+        tokens,
+        per_token * tokens,
+        c_r * model.router_params * tokens,
+        n_params,
+        n_params * bytes_per_param,
+        c_f,
+        c_r,
+        describe,
+    )
 
 
 def _check_domain(s: _Subject) -> None:
@@ -221,8 +315,14 @@ def _check_domain(s: _Subject) -> None:
 
 
 def _law_loss(law, s: _Subject) -> float:
-    return float(law.loss(s.n_total if s.law_n is None else s.law_n, s.tokens,
-                          granularity=s.granularity, n_experts=s.expansion_rate))
+    return float(
+        law.loss(
+            s.n_total if s.law_n is None else s.law_n,
+            s.tokens,
+            granularity=s.granularity,
+            n_experts=s.expansion_rate,
+        )
+    )
 
 
 def _settings(law, s: _Subject) -> dict:
@@ -245,12 +345,24 @@ def _optimum(law, s: _Subject) -> dict:
 
     kw = _settings(law, s)
     fr = frontier(law, s.flops, **kw)
-    out = {k: float(getattr(fr, k)) for k in ("granularity", "d_model", "n_blocks", "n_active",
-                                              "n_total", "tokens", "router_flops", "loss")}
+    out = {
+        k: float(getattr(fr, k))
+        for k in (
+            "granularity",
+            "d_model",
+            "n_blocks",
+            "n_active",
+            "n_total",
+            "tokens",
+            "router_flops",
+            "loss",
+        )
+    }
     out["flops"] = s.flops
     out["n_experts"] = float(fr.n_experts)
     out["expansion_rate"] = {None: 1.0, "n_experts": float(fr.n_experts)}.get(
-        law.choice, s.expansion_rate)
+        law.choice, s.expansion_rate
+    )
     out["tokens_per_active_param"] = out["tokens"] / out["n_active"]
     out["recommended"] = _recommended(law, s, kw)
     return out
@@ -291,13 +403,17 @@ def _run_check(limit: Limit, m: dict) -> Check:
         v = m["loss_gap"]
         ok = v <= lim
         where = f"{v:.4f} above" if v >= 0 else f"{-v:.4f} below"
-        msg = (f"predicted loss {m['loss']:.4f} is {where} the compute-optimal "
-               f"{m['optimal_loss']:.4f} at the same FLOPs (limit {lim:g})")
+        msg = (
+            f"predicted loss {m['loss']:.4f} is {where} the compute-optimal "
+            f"{m['optimal_loss']:.4f} at the same FLOPs (limit {lim:g})"
+        )
     elif name == "min_compute_efficiency":
         v = m["compute_efficiency"]
         ok = v >= lim
-        msg = (f"the compute-optimal allocation reaches this loss with {v:.1%} of the FLOPs "
-               f"(limit: at least {lim:.1%})")
+        msg = (
+            f"the compute-optimal allocation reaches this loss with {v:.1%} of the FLOPs "
+            f"(limit: at least {lim:.1%})"
+        )
     elif name == "max_flops":
         v = m["flops"]
         ok = v <= lim
@@ -316,7 +432,7 @@ def _run_check(limit: Limit, m: dict) -> Check:
 
 
 def _suggestion(s: _Subject, m: dict, opt: dict, choice: str | None) -> str | None:
-    """"G=16 with 25.3B tokens (d_model 1664 x 26 blocks, 37.1B params): -0.140 loss at the same
+    """ "G=16 with 25.3B tokens (d_model 1664 x 26 blocks, 37.1B params): -0.140 loss at the same
     FLOPs", from the realizable recommendation when there is one, else the continuous optimum."""
     rec = opt.get("recommended")
     target = rec if rec and rec.get("loss") is not None else opt
@@ -329,9 +445,12 @@ def _suggestion(s: _Subject, m: dict, opt: dict, choice: str | None) -> str | No
         shape = f"d_model {target['d_model']:,.0f} x {target['n_blocks']:.1f} blocks, continuous"
     shape += f", {format_count(float(target['n_total']))} params"
     head = {None: "", "n_experts": f"E={float(target['n_experts']):g} "}.get(
-        choice, f"G={float(target['granularity']):g} ")
-    return (f"{head}with {format_count(float(target['tokens']))} tokens ({shape}): "
-            f"{_fmt_gap(-gain)} loss at the same FLOPs")
+        choice, f"G={float(target['granularity']):g} "
+    )
+    return (
+        f"{head}with {format_count(float(target['tokens']))} tokens ({shape}): "
+        f"{_fmt_gap(-gain)} loss at the same FLOPs"
+    )
 
 
 def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | None]:
@@ -341,13 +460,25 @@ def evaluate(s: _Subject, law, limits: tuple) -> tuple[dict, dict, tuple, str | 
     opt_loss = opt["loss"]
     needed = _flops_to_reach(law, loss, s)
     m = dict(s.describe)
-    m.update(n_active=s.n_active, n_total=s.n_total, router_params=s.router_params,
-             tokens=s.tokens, flops=s.flops, router_flops=s.router_flops, loss=loss,
-             optimal_loss=opt_loss, loss_gap=loss - opt_loss,
-             compute_efficiency=needed / s.flops, flops_to_reach_loss=needed,
-             tokens_per_active_param=s.tokens / s.n_active,
-             tokens_per_param=s.tokens / s.n_total, n_params=s.n_params,
-             memory_bytes=s.memory_bytes, c_f=s.c_f, c_r=s.c_r)
+    m.update(
+        n_active=s.n_active,
+        n_total=s.n_total,
+        router_params=s.router_params,
+        tokens=s.tokens,
+        flops=s.flops,
+        router_flops=s.router_flops,
+        loss=loss,
+        optimal_loss=opt_loss,
+        loss_gap=loss - opt_loss,
+        compute_efficiency=needed / s.flops,
+        flops_to_reach_loss=needed,
+        tokens_per_active_param=s.tokens / s.n_active,
+        tokens_per_param=s.tokens / s.n_total,
+        n_params=s.n_params,
+        memory_bytes=s.memory_bytes,
+        c_f=s.c_f,
+        c_r=s.c_r,
+    )
     m["optimal_granularity"] = opt["granularity"]
     checks = tuple(_run_check(limit, m) for limit in limits)
     return m, opt, checks, _suggestion(s, m, opt, law.choice)
@@ -391,8 +522,10 @@ def _warnings(law, s: _Subject) -> list[str]:
     else:
         out += law.range_warnings(params=s.law_n, tokens=s.tokens, n_experts=s.expansion_rate)
     if s.router_flops > 0 and s.router_flops > s.flops / 2:
-        out.append(f"routing costs {s.router_flops / s.flops:.0%} of the FLOPs: granularity "
-                   f"{s.granularity:g} is too high for this width")
+        out.append(
+            f"routing costs {s.router_flops / s.flops:.0%} of the FLOPs: granularity "
+            f"{s.granularity:g} is too high for this width"
+        )
     return out
 
 
@@ -412,8 +545,9 @@ def _anchor(limits: tuple, proposal: Proposal) -> tuple:
     out = []
     for lim in limits:
         if lim.line is None:
-            line = next((proposal.lines[k] for k in _ANCHORS.get(lim.name, ())
-                         if k in proposal.lines), None)
+            line = next(
+                (proposal.lines[k] for k in _ANCHORS.get(lim.name, ()) if k in proposal.lines), None
+            )
             lim = dataclasses.replace(lim, line=line)
         out.append(lim)
     return tuple(out)
@@ -446,11 +580,12 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     limits = _anchor(limits, proposal)
     warnings: list[str] = []
     if proposal.config_path is not None:
-        model = load_config(proposal.config_path,
-                            c_f=law.c_f if proposal.c_f is None else proposal.c_f,
-                            c_r=_c_r(law, proposal.c_r))
-        s = _subject_from_hf(model, law, proposal.tokens, proposal.flops,
-                             proposal.bytes_per_param)
+        model = load_config(
+            proposal.config_path,
+            c_f=law.c_f if proposal.c_f is None else proposal.c_f,
+            c_r=_c_r(law, proposal.c_r),
+        )
+        s = _subject_from_hf(model, law, proposal.tokens, proposal.flops, proposal.bytes_per_param)
         warnings += architecture_warnings(model, None)
     else:
         s = _subject_from_shape(proposal, law)
@@ -462,14 +597,25 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
     if proposal.hardware is not None:
         checks += (_memory_per_gpu_check(proposal, law, m, per_gpu[-1] if per_gpu else None),)
     elif per_gpu:
-        raise InputError("max_memory_per_gpu needs a hardware: section in the proposal (gpu, "
-                         "gpus; optional seq_len, micro_batch)")
+        raise InputError(
+            "max_memory_per_gpu needs a hardware: section in the proposal (gpu, "
+            "gpus; optional seq_len, micro_batch)"
+        )
     suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
-    return CheckResult(source=proposal.source, name=proposal.name, law=law.name,
-                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
-                       optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings), law_choice=choice and choice.reason,
-                       limits_disabled=_disabled(proposal.limits, limit_overrides))
+    return CheckResult(
+        source=proposal.source,
+        name=proposal.name,
+        law=law.name,
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        proposal=m,
+        optimal=opt,
+        suggestion=suggestion,
+        limits_from=origin,
+        warnings=tuple(warnings),
+        law_choice=choice and choice.reason,
+        limits_disabled=_disabled(proposal.limits, limit_overrides),
+    )
 
 
 def _memory_per_gpu_check(p: Proposal, law, m: dict, limit: Limit | None) -> Check:
@@ -480,34 +626,56 @@ def _memory_per_gpu_check(p: Proposal, law, m: dict, limit: Limit | None) -> Che
     from .training import VOCAB_SIZE_DEFAULT, training_memory
 
     if law.choice == "n_experts":
-        raise InputError(f"{p.source}: hardware: is checked for the fine-grained and dense laws; "
-                         f"{law.name}'s experts are not the 2-matrix experts of the memory model")
+        raise InputError(
+            f"{p.source}: hardware: is checked for the fine-grained and dense laws; "
+            f"{law.name}'s experts are not the 2-matrix experts of the memory model"
+        )
     hw = p.hardware
     d = int(m["d_model"])
     head = 128 if d >= 2048 and d % 128 == 0 else 64 if d % 64 == 0 else d
-    shape = Shape(d_model=d, n_blocks=int(m["n_blocks"]), n_heads=d // head, head_dim=head,
-                  d_expert=int(m["d_expert"]), n_experts=int(round(m["n_experts"])),
-                  top_k=int(round(m["top_k"])))
+    shape = Shape(
+        d_model=d,
+        n_blocks=int(m["n_blocks"]),
+        n_heads=d // head,
+        head_dim=head,
+        d_expert=int(m["d_expert"]),
+        n_experts=int(round(m["n_experts"])),
+        top_k=int(round(m["top_k"])),
+    )
     vocab = int(p.vocab_size) if p.vocab_size is not None else VOCAB_SIZE_DEFAULT
-    tm = training_memory(shape, hw["gpu"], hw["gpus"], hw["seq_len"], hw["micro_batch"],
-                         vocab_size=vocab)
+    tm = training_memory(
+        shape, hw["gpu"], hw["gpus"], hw["seq_len"], hw["micro_batch"], vocab_size=vocab
+    )
     m["training_memory"] = tm.to_dict()
     cap = tm.gpu_memory_bytes if limit is None else float(limit.value)
     total, lay = tm.per_gpu_bytes.total, tm.layout
     ok = total <= cap
-    msg = (f"training takes {format_bytes(total)} per GPU on {tm.n_gpus} x {tm.gpu} (TP "
-           f"{lay.tp} x PP {lay.pp} x DP {lay.dp}, EP {lay.ep}, ZeRO-1; limit "
-           f"{format_bytes(cap)})")
+    msg = (
+        f"training takes {format_bytes(total)} per GPU on {tm.n_gpus} x {tm.gpu} (TP "
+        f"{lay.tp} x PP {lay.pp} x DP {lay.dp}, EP {lay.ep}, ZeRO-1; limit "
+        f"{format_bytes(cap)})"
+    )
     if not tm.fits and limit is None:
         msg += f": {tm.reason}"
-    return Check("max_memory_per_gpu", bool(ok), float(total), float(cap), msg,
-                 limit.line if limit is not None and limit.line is not None
-                 else p.line_of("hardware"),
-                 "default" if limit is None else limit.source)
+    return Check(
+        "max_memory_per_gpu",
+        bool(ok),
+        float(total),
+        float(cap),
+        msg,
+        limit.line if limit is not None and limit.line is not None else p.line_of("hardware"),
+        "default" if limit is None else limit.source,
+    )
 
 
-def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple = (),
-                 bytes_per_param: float = 2.0) -> CheckResult:
+def check_config(
+    path,
+    tokens=None,
+    flops=None,
+    law=None,
+    limit_overrides: tuple = (),
+    bytes_per_param: float = 2.0,
+) -> CheckResult:
     """Check a Hugging Face ``config.json`` trained on ``tokens`` (or with ``flops``).
 
     The default limits apply, with ``limit_overrides`` replacing them by name.
@@ -515,29 +683,42 @@ def check_config(path, tokens=None, flops=None, law=None, limit_overrides: tuple
     from .hf import architecture_warnings, load_config
 
     if tokens is None and flops is None:
-        raise InputError(f"{path}: a config.json needs the training length: give --tokens "
-                         f"(e.g. 1.4T) or --flops (e.g. 1e23)")
+        raise InputError(
+            f"{path}: a config.json needs the training length: give --tokens "
+            f"(e.g. 1.4T) or --flops (e.g. 1e23)"
+        )
     if tokens is not None and flops is not None:
-        raise InputError(f"{path}: give --tokens or --flops, not both (the other follows from "
-                         f"the FLOPs formula)")
+        raise InputError(
+            f"{path}: give --tokens or --flops, not both (the other follows from the FLOPs formula)"
+        )
     choice = None
     if law is None:  # moeplan.lawpick: the set fitted nearest the model's E
         law, choice = _chosen_law(load_config(path))
     model = load_config(path, c_f=law.c_f, c_r=_c_r(law))
     if law.form == "joint_moe":  # N = active with embeddings, E = experts (moeplan.lawpick)
-        return _check_config_joint(path, model, law, tokens, flops, limit_overrides,
-                                   bytes_per_param)
+        return _check_config_joint(
+            path, model, law, tokens, flops, limit_overrides, bytes_per_param
+        )
     s = _subject_from_hf(model, law, tokens, flops, bytes_per_param)
     _check_domain(s)
     limits, origin = _merge_limits(None, limit_overrides)
     warnings = architecture_warnings(model, None) + _warnings(law, s)
     m, opt, checks, suggestion = evaluate(s, law, limits)
     suggestion, warnings = _far_from_fits(choice, opt, suggestion, warnings)
-    return CheckResult(source=str(path), name=model.name, law=law.name,
-                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
-                       optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings), law_choice=choice and choice.reason,
-                       limits_disabled=_disabled((), limit_overrides))
+    return CheckResult(
+        source=str(path),
+        name=model.name,
+        law=law.name,
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        proposal=m,
+        optimal=opt,
+        suggestion=suggestion,
+        limits_from=origin,
+        warnings=tuple(warnings),
+        law_choice=choice and choice.reason,
+        limits_disabled=_disabled((), limit_overrides),
+    )
 
 
 def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_per_param):
@@ -545,33 +726,45 @@ def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_
     from .hf import architecture_warnings
     from .lawpick import joint_evaluation
 
-    ev = joint_evaluation(model, law, tokens=tokens, flops=flops,
-                          bytes_per_param=bytes_per_param)
+    ev = joint_evaluation(model, law, tokens=tokens, flops=flops, bytes_per_param=bytes_per_param)
     m, opt, jm = ev["proposal"], ev["optimal"], ev["mapping"]
     domain.count(m["tokens"], "training tokens", minimum=1.0)
     domain.flops(m["flops"], "training FLOPs")
     limits, origin = _merge_limits(None, limit_overrides)
     checks = tuple(_run_check(limit, m) for limit in limits)
-    warnings = [w for w in architecture_warnings(model, None)
-                if not w.startswith("experts are SwiGLU")]
+    warnings = [
+        w for w in architecture_warnings(model, None) if not w.startswith("experts are SwiGLU")
+    ]
     warnings += [f"joint law: {n}" for n in jm.notes]
-    warnings += law.range_warnings(params=m["n_active"], tokens=m["tokens"],
-                                   n_experts=jm.n_experts)
+    warnings += law.range_warnings(params=m["n_active"], tokens=m["tokens"], n_experts=jm.n_experts)
     suggestion = None
     gain = m["loss"] - opt["loss"]
     if ev["suggest"] and math.isfinite(gain) and gain > 5e-4:
-        suggestion = (f"E={jm.n_experts} with {format_count(opt['tokens'])} tokens "
-                      f"(N_act {format_count(opt['n_active'])} with embeddings, d_model "
-                      f"{opt['d_model']:,.0f}, continuous): {_fmt_gap(-gain)} loss at the same "
-                      f"FLOPs")
+        suggestion = (
+            f"E={jm.n_experts} with {format_count(opt['tokens'])} tokens "
+            f"(N_act {format_count(opt['n_active'])} with embeddings, d_model "
+            f"{opt['d_model']:,.0f}, continuous): {_fmt_gap(-gain)} loss at the same "
+            f"FLOPs"
+        )
     elif not ev["suggest"]:
-        warnings.append(f"E = {jm.n_experts} experts, top-{jm.top_k}: the joint law was fitted "
-                        f"on 1 to 32 experts with top-1 routing; its optimum is shown, no "
-                        f"suggestion")
-    return CheckResult(source=str(path), name=model.name, law=law.name,
-                       passed=all(c.passed for c in checks), checks=checks, proposal=m,
-                       optimal=opt, suggestion=suggestion, limits_from=origin,
-                       warnings=tuple(warnings), limits_disabled=_disabled((), limit_overrides))
+        warnings.append(
+            f"E = {jm.n_experts} experts, top-{jm.top_k}: the joint law was fitted "
+            f"on 1 to 32 experts with top-1 routing; its optimum is shown, no "
+            f"suggestion"
+        )
+    return CheckResult(
+        source=str(path),
+        name=model.name,
+        law=law.name,
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        proposal=m,
+        optimal=opt,
+        suggestion=suggestion,
+        limits_from=origin,
+        warnings=tuple(warnings),
+        limits_disabled=_disabled((), limit_overrides),
+    )
 
 
 def _chosen_law(model):
@@ -587,8 +780,9 @@ def _far_from_fits(choice, opt: dict, suggestion, warnings):
     if choice is None or not choice.far:
         return suggestion, list(warnings)
     opt["recommended"] = None
-    note = (f"law choice: {choice.reason}; the optimum shown is the law's figure, not a "
-            f"recommendation")
+    note = (
+        f"law choice: {choice.reason}; the optimum shown is the law's figure, not a recommendation"
+    )
     return None, [*warnings, note]
 
 
@@ -606,5 +800,6 @@ def parse_limit_options(items) -> tuple:
         return parse_limits(raw, "--limit") if raw else ()
     except MoeplanError as exc:
         # "--limit: limits.max_flops: ..." -> "--limit max_flops: ..."
-        raise InputError(str(exc).replace("--limit: limits.", "--limit ")
-                         .replace("--limit: limits", "--limit")) from None
+        raise InputError(
+            str(exc).replace("--limit: limits.", "--limit ").replace("--limit: limits", "--limit")
+        ) from None

@@ -39,16 +39,41 @@ from .yamlio import load_yaml_file
 
 DEFAULT_LAW = "krajewski2024-moe"
 
-_TOP_KEYS = {"name", "form", "description", "coefficients", "variables", "flops", "fitted_range",
-             "comparable_with", "citation", "bootstrap", "provenance", "precision",
-             "loss_definition", "notes", "fitted_range_source"}
+_TOP_KEYS = {
+    "name",
+    "form",
+    "description",
+    "coefficients",
+    "variables",
+    "flops",
+    "fitted_range",
+    "comparable_with",
+    "citation",
+    "bootstrap",
+    "provenance",
+    "precision",
+    "loss_definition",
+    "notes",
+    "fitted_range_source",
+}
 _VARIABLE_KEYS = {"params", "tokens", "vocab_size"}
-_PARAM_MEANINGS = ("total_non_embedding", "non_embedding", "active_with_embedding",
-                   "total_with_embedding")
+_PARAM_MEANINGS = (
+    "total_non_embedding",
+    "non_embedding",
+    "active_with_embedding",
+    "total_with_embedding",
+)
 _FLOPS_KEYS = {"c_f", "c_r", "expansion_rate", "aspect_ratio"}
 #: ``tokens_per_param``: D / N (N as the law counts it), where the source states a limit.
-_RANGE_KEYS = {"params", "params_total", "tokens", "granularity", "expansion_rate", "n_experts",
-               "tokens_per_param"}
+_RANGE_KEYS = {
+    "params",
+    "params_total",
+    "tokens",
+    "granularity",
+    "expansion_rate",
+    "n_experts",
+    "tokens_per_param",
+}
 #: Coefficients that may be negative (joint law exponents are negative as written).
 _SIGNED = {"joint_moe": {"alpha", "delta", "gamma", "beta", "omega", "zeta"}}
 MAX_BOOTSTRAP_SAMPLES = 100_000
@@ -108,14 +133,16 @@ def _bounded(value: float, where: str, lo: float, hi: float, lo_open: bool = Fal
 
 def _mapping(value, where: str, allowed: set | None = None) -> dict:
     if not isinstance(value, dict):
-        raise FileFormatError(f"{where}: expected a mapping of keys to values, got "
-                              f"{type(value).__name__}")
+        raise FileFormatError(
+            f"{where}: expected a mapping of keys to values, got {type(value).__name__}"
+        )
     for key in value:
         if not isinstance(key, str):
             raise FileFormatError(f"{where}: keys must be text, got {key!r}")
         if allowed is not None and key not in allowed:
-            raise FileFormatError(f"{where}: unknown key {key!r}; allowed: "
-                                  f"{', '.join(sorted(allowed))}")
+            raise FileFormatError(
+                f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(allowed))}"
+            )
     return value
 
 
@@ -139,7 +166,8 @@ def _check_solvable(form: str, coeffs: dict, where: str) -> None:
             raise FileFormatError(
                 f"{where}: coefficients.{key} must be at least {MIN_SCALE:g}, got "
                 f"{coeffs[key]:g}; a term that small is zero for every model (drop it by "
-                f"fixing it in `moeplan fit`, or check the exponent of the number)")
+                f"fixing it in `moeplan fit`, or check the exponent of the number)"
+            )
     alpha, beta = coeffs["alpha"], coeffs["beta"]
     scales = [coeffs["a"]] + ([coeffs["a"] + coeffs["g"]] if "g" in coeffs else [])
     for a in scales:
@@ -149,7 +177,8 @@ def _check_solvable(form: str, coeffs: dict, where: str) -> None:
                 f"{where}: coefficients a = {coeffs['a']:g} and b = {coeffs['b']:g} with "
                 f"alpha = {alpha:g}, beta = {beta:g} put the compute-optimal model size 1e"
                 f"{decades:.0f} away from the token count, beyond any double; check the "
-                f"coefficients")
+                f"coefficients"
+            )
 
 
 def law_from_mapping(data, source: str = "<mapping>") -> Law:
@@ -175,8 +204,9 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
     signed = _SIGNED.get(form, set())
     for key in names:
         if key not in coeffs_raw:
-            raise FileFormatError(f"{where}: coefficients: missing {key!r} (form {form} needs "
-                                  f"{', '.join(names)})")
+            raise FileFormatError(
+                f"{where}: coefficients: missing {key!r} (form {form} needs {', '.join(names)})"
+            )
         at = f"{where}: coefficients.{key}"
         if key in signed:
             coeffs[key] = _number(coeffs_raw[key], at)
@@ -200,40 +230,69 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
         raise FileFormatError(f"{where}: coefficients: e_start must be below e_max")
 
     variables = _mapping(data.get("variables", {}) or {}, f"{where}: variables", _VARIABLE_KEYS)
-    params_meaning = variables.get("params", "active_with_embedding" if form == "joint_moe"
-                                   else "total_non_embedding" if form == "fine_grained_moe"
-                                   else "non_embedding")
+    params_meaning = variables.get(
+        "params",
+        "active_with_embedding"
+        if form == "joint_moe"
+        else "total_non_embedding"
+        if form == "fine_grained_moe"
+        else "non_embedding",
+    )
     if params_meaning not in _PARAM_MEANINGS:
-        raise FileFormatError(f"{where}: variables.params {params_meaning!r} is unknown; use one "
-                              f"of {', '.join(_PARAM_MEANINGS)}")
+        raise FileFormatError(
+            f"{where}: variables.params {params_meaning!r} is unknown; use one "
+            f"of {', '.join(_PARAM_MEANINGS)}"
+        )
     if "tokens" in variables and variables["tokens"] != "training_tokens":
         raise FileFormatError(f"{where}: variables.tokens must be 'training_tokens'")
     vocab = variables.get("vocab_size")
-    vocab = None if vocab is None else _number(vocab, f"{where}: variables.vocab_size", positive=True)
+    vocab = (
+        None if vocab is None else _number(vocab, f"{where}: variables.vocab_size", positive=True)
+    )
 
     flops = _mapping(data.get("flops", {}) or {}, f"{where}: flops", _FLOPS_KEYS)
-    c_f = _bounded(_number(flops.get("c_f", 6), f"{where}: flops.c_f", positive=True),
-                   f"{where}: flops.c_f", *domain.FLOPS_PER_PARAM)
-    c_r = _bounded(_number(flops.get("c_r", 14), f"{where}: flops.c_r", non_negative=True),
-                   f"{where}: flops.c_r", 0.0, domain.FLOPS_PER_PARAM[1])
+    c_f = _bounded(
+        _number(flops.get("c_f", 6), f"{where}: flops.c_f", positive=True),
+        f"{where}: flops.c_f",
+        *domain.FLOPS_PER_PARAM,
+    )
+    c_r = _bounded(
+        _number(flops.get("c_r", 14), f"{where}: flops.c_r", non_negative=True),
+        f"{where}: flops.c_r",
+        0.0,
+        domain.FLOPS_PER_PARAM[1],
+    )
     expansion = flops.get("expansion_rate")
-    expansion = None if expansion is None else _bounded(
-        _number(expansion, f"{where}: flops.expansion_rate", positive=True),
-        f"{where}: flops.expansion_rate", domain.MIN_EXPERTS, domain.MAX_EXPERTS)
-    aspect = _bounded(_number(flops.get("aspect_ratio", 64), f"{where}: flops.aspect_ratio",
-                              positive=True), f"{where}: flops.aspect_ratio",
-                      *domain.ASPECT_RATIO)
+    expansion = (
+        None
+        if expansion is None
+        else _bounded(
+            _number(expansion, f"{where}: flops.expansion_rate", positive=True),
+            f"{where}: flops.expansion_rate",
+            domain.MIN_EXPERTS,
+            domain.MAX_EXPERTS,
+        )
+    )
+    aspect = _bounded(
+        _number(flops.get("aspect_ratio", 64), f"{where}: flops.aspect_ratio", positive=True),
+        f"{where}: flops.aspect_ratio",
+        *domain.ASPECT_RATIO,
+    )
     if form == "fine_grained_moe" and expansion is None:
         expansion = 64.0
 
     ranges = {}
-    for key, value in _mapping(data.get("fitted_range", {}) or {}, f"{where}: fitted_range",
-                               _RANGE_KEYS).items():
+    for key, value in _mapping(
+        data.get("fitted_range", {}) or {}, f"{where}: fitted_range", _RANGE_KEYS
+    ).items():
         if not isinstance(value, list) or len(value) != 2:
             raise FileFormatError(f"{where}: fitted_range.{key}: expected [low, high]")
         # a null low end means "not published": no warning below the range
-        lo = 0.0 if value[0] is None else _number(value[0], f"{where}: fitted_range.{key}",
-                                                  positive=True)
+        lo = (
+            0.0
+            if value[0] is None
+            else _number(value[0], f"{where}: fitted_range.{key}", positive=True)
+        )
         hi = _number(value[1], f"{where}: fitted_range.{key}", positive=True)
         if lo > hi:
             raise FileFormatError(f"{where}: fitted_range.{key}: low {lo:g} is above high {hi:g}")
@@ -250,13 +309,16 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
         samples = {}
         for key, values in bootstrap.items():
             if not isinstance(values, list) or not values or len(values) > MAX_BOOTSTRAP_SAMPLES:
-                raise FileFormatError(f"{where}: bootstrap.{key}: expected a non-empty list of "
-                                      f"at most {MAX_BOOTSTRAP_SAMPLES} numbers")
+                raise FileFormatError(
+                    f"{where}: bootstrap.{key}: expected a non-empty list of "
+                    f"at most {MAX_BOOTSTRAP_SAMPLES} numbers"
+                )
             samples[key] = tuple(_number(v, f"{where}: bootstrap.{key}") for v in values)
             lengths.add(len(values))
         if len(lengths) > 1:
-            raise FileFormatError(f"{where}: bootstrap: every coefficient needs the same number "
-                                  f"of samples")
+            raise FileFormatError(
+                f"{where}: bootstrap: every coefficient needs the same number of samples"
+            )
         bootstrap = samples or None
 
     provenance = data.get("provenance")
@@ -265,22 +327,39 @@ def law_from_mapping(data, source: str = "<mapping>") -> Law:
 
     # published precision: half a unit in the last printed digit of each coefficient
     precision = {}
-    for key, value in _mapping(data.get("precision", {}) or {}, f"{where}: precision",
-                               set(names)).items():
-        precision[key] = _bounded(_number(value, f"{where}: precision.{key}", non_negative=True),
-                                  f"{where}: precision.{key}", 0.0, MAX_SCALE)
+    for key, value in _mapping(
+        data.get("precision", {}) or {}, f"{where}: precision", set(names)
+    ).items():
+        precision[key] = _bounded(
+            _number(value, f"{where}: precision.{key}", non_negative=True),
+            f"{where}: precision.{key}",
+            0.0,
+            MAX_SCALE,
+        )
 
     return Law(
-        name=name, form=form, coefficients=coeffs, params_meaning=params_meaning, c_f=c_f,
-        c_r=c_r, expansion_rate=expansion, aspect_ratio=aspect, vocab_size=vocab,
-        fitted_range=ranges, comparable_with=tuple(comparable),
+        name=name,
+        form=form,
+        coefficients=coeffs,
+        params_meaning=params_meaning,
+        c_f=c_f,
+        c_r=c_r,
+        expansion_rate=expansion,
+        aspect_ratio=aspect,
+        vocab_size=vocab,
+        fitted_range=ranges,
+        comparable_with=tuple(comparable),
         citation=_text(data.get("citation", ""), f"{where}: citation"),
         description=_text(data.get("description", ""), f"{where}: description"),
-        source=source, bootstrap=bootstrap, provenance=provenance, precision=precision,
+        source=source,
+        bootstrap=bootstrap,
+        provenance=provenance,
+        precision=precision,
         loss_definition=_text(data.get("loss_definition", ""), f"{where}: loss_definition"),
         notes=_text(data.get("notes", ""), f"{where}: notes"),
-        fitted_range_source=_text(data.get("fitted_range_source", ""),
-                                  f"{where}: fitted_range_source"),
+        fitted_range_source=_text(
+            data.get("fitted_range_source", ""), f"{where}: fitted_range_source"
+        ),
     )
 
 
@@ -350,10 +429,12 @@ def compiled_module_text() -> str:
     for path in sorted(coefficients_dir().glob("*.yaml")):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         laws[path.name] = (digest, load_yaml_file(path, what="law file"))
-    return ('"""The shipped coefficient sets, pre-parsed (generated: python -m '
-            'moeplan.compile_laws).\n\nDo not edit: the YAML files in coefficients/ are the '
-            'source; an entry is used only\nwhile its SHA-256 matches the file.\n"""\n\n'
-            f"LAWS = {pprint.pformat(laws, width=99, sort_dicts=True)}\n")
+    return (
+        '"""The shipped coefficient sets, pre-parsed (generated: python -m '
+        "moeplan.compile_laws).\n\nDo not edit: the YAML files in coefficients/ are the "
+        'source; an entry is used only\nwhile its SHA-256 matches the file.\n"""\n\n'
+        f"LAWS = {pprint.pformat(laws, width=99, sort_dicts=True)}\n"
+    )
 
 
 def _load_path(path: str) -> Law:
@@ -381,8 +462,10 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
         If the name is unknown or the file is missing or invalid.
     """
     if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
-        raise InputError(f"law must be a shipped name ({', '.join(shipped_law_names())}) or "
-                         f"a path to a YAML file, got {type(name_or_path).__name__}")
+        raise InputError(
+            f"law must be a shipped name ({', '.join(shipped_law_names())}) or "
+            f"a path to a YAML file, got {type(name_or_path).__name__}"
+        )
     key = DEFAULT_LAW if name_or_path is None else os.fsdecode(name_or_path)
     if not key.strip() or "\x00" in key:
         raise InputError(f"law {key!r}: give a shipped name or a path to a YAML file")
@@ -390,8 +473,10 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
     if "/" not in key and os.sep not in key and not key.endswith((".yaml", ".yml")):
         if shipped.is_file():
             return _load_path(str(shipped))
-        raise FileFormatError(f"unknown law {key!r}; use one of {', '.join(shipped_law_names())} "
-                              f"or a path to a YAML file")
+        raise FileFormatError(
+            f"unknown law {key!r}; use one of {', '.join(shipped_law_names())} "
+            f"or a path to a YAML file"
+        )
     return _load_path(key)
 
 
@@ -404,8 +489,10 @@ def law_to_mapping(law: Law) -> dict:
         "coefficients": {k: float(law.coefficients[k]) for k in COEFFICIENT_NAMES[law.form]},
         "variables": {"params": law.params_meaning, "tokens": "training_tokens"},
         "flops": {"c_f": law.c_f, "c_r": law.c_r, "aspect_ratio": law.aspect_ratio},
-        "fitted_range": {k: [float(lo) if lo > 0 else None, float(hi)]
-                         for k, (lo, hi) in law.fitted_range.items()},
+        "fitted_range": {
+            k: [float(lo) if lo > 0 else None, float(hi)]
+            for k, (lo, hi) in law.fitted_range.items()
+        },
         "comparable_with": list(law.comparable_with),
         "citation": law.citation,
     }
@@ -423,4 +510,3 @@ def law_to_mapping(law: Law) -> dict:
     if law.precision:
         out["precision"] = {k: float(v) for k, v in law.precision.items()}
     return out
-

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-
 import math
 
 from .errors import InputError
@@ -55,8 +54,16 @@ def _exact(v: float) -> str:
     return repr(v) if math.isfinite(v) else str(v)
 
 
-def in_range(value, what: str, lo: float | None = None, hi: float | None = None, *,
-             lo_open: bool = False, hint: str = "", param: str | None = None) -> float:
+def in_range(
+    value,
+    what: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hint: str = "",
+    param: str | None = None,
+) -> float:
     """``value`` as a float if ``lo <= value <= hi`` (``lo < value`` with ``lo_open``).
 
     Raises
@@ -77,20 +84,21 @@ def in_range(value, what: str, lo: float | None = None, hi: float | None = None,
         ok = v <= hi
     if not ok:
         if lo is not None and hi is not None:
-            span = (f"above {_g(lo)} and at most {_g(hi)}" if lo_open
-                    else f"from {_g(lo)} to {_g(hi)}")
+            span = (
+                f"above {_g(lo)} and at most {_g(hi)}" if lo_open else f"from {_g(lo)} to {_g(hi)}"
+            )
         elif lo is not None:
             span = f"above {_g(lo)}" if lo_open else f"at least {_g(lo)}"
         else:
             span = f"at most {_g(hi)}"
         shown = _exact(v)
-        raise InputError(f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""),
-                         param=param)
+        raise InputError(
+            f"{what} must be {span}, got {shown}" + (f"; {hint}" if hint else ""), param=param
+        )
     return v
 
 
-def positive(value, what: str, allow_none: bool = True, param: str | None = None
-             ) -> float | None:
+def positive(value, what: str, allow_none: bool = True, param: str | None = None) -> float | None:
     """``value`` as a positive, finite float; ``None`` passes through when ``allow_none``."""
     if value is None:
         if allow_none:
@@ -101,19 +109,27 @@ def positive(value, what: str, allow_none: bool = True, param: str | None = None
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{what} must be a number, got {_shown(value)}", param=param) from None
     if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{what} must be a positive, finite number, got {_shown(value)}",
-                         param=param)
+        raise InputError(
+            f"{what} must be a positive, finite number, got {_shown(value)}", param=param
+        )
     return v
 
 
 def flops(value, what: str = "budget", param: str | None = None) -> float:
     """A FLOPs budget: positive and at most :data:`MAX_FLOPS`."""
-    return in_range(value, what, 0.0, MAX_FLOPS, lo_open=True,
-                    hint="give FLOPs such as 1e22", param=param)
+    return in_range(
+        value, what, 0.0, MAX_FLOPS, lo_open=True, hint="give FLOPs such as 1e22", param=param
+    )
 
 
-def count(value, what: str, *, allow_zero: bool = False, minimum: float | None = None,
-          param: str | None = None) -> float:
+def count(
+    value,
+    what: str,
+    *,
+    allow_zero: bool = False,
+    minimum: float | None = None,
+    param: str | None = None,
+) -> float:
     """A count (parameters, tokens): positive (or zero) and at most :data:`MAX_COUNT`."""
     if minimum is not None:
         return in_range(value, what, minimum, MAX_COUNT, param=param)
@@ -131,10 +147,12 @@ def flops_per_param(value, what: str, allow_zero: bool = False) -> float:
     return in_range(value, what, 0.0 if allow_zero else lo, hi)
 
 
-_NEEDS = {"size": "a positive, finite number",
-          "experts": f"a number from 1 to {MAX_EXPERTS:g}",
-          "c_f": "a positive number (FLOPs per parameter per token)",
-          "c_r": "zero or a positive number (FLOPs per router parameter per token)"}
+_NEEDS = {
+    "size": "a positive, finite number",
+    "experts": f"a number from 1 to {MAX_EXPERTS:g}",
+    "c_f": "a positive number (FLOPs per parameter per token)",
+    "c_r": "zero or a positive number (FLOPs per router parameter per token)",
+}
 
 
 #: Whether :func:`checked_array` validates (see :func:`unchecked`).
@@ -201,6 +219,9 @@ def loss_arguments(params, tokens, granularity=1.0, n_experts=1.0):
     tuple of ndarray
         ``(params, tokens, granularity, n_experts)``.
     """
-    return (checked_array(params, "params"), checked_array(tokens, "tokens"),
-            checked_array(granularity, "granularity"),  # the laws take any G > 0, E > 0
-            checked_array(n_experts, "n_experts"))
+    return (
+        checked_array(params, "params"),
+        checked_array(tokens, "tokens"),
+        checked_array(granularity, "granularity"),  # the laws take any G > 0, E > 0
+        checked_array(n_experts, "n_experts"),
+    )

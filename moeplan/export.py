@@ -64,26 +64,38 @@ class HFExport:
     config: dict
     notes: tuple
     swiglu_intermediate: int
-    expert_params_ratio: float     # SwiGLU expert parameters / the paper's expert parameters
+    expert_params_ratio: float  # SwiGLU expert parameters / the paper's expert parameters
 
     def to_dict(self) -> dict:
-        return {"config": self.config, "notes": list(self.notes),
-                "swiglu_intermediate": self.swiglu_intermediate,
-                "expert_params_ratio": self.expert_params_ratio}
+        return {
+            "config": self.config,
+            "notes": list(self.notes),
+            "swiglu_intermediate": self.swiglu_intermediate,
+            "expert_params_ratio": self.expert_params_ratio,
+        }
 
 
 def _whole(value, name: str, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value != int(value) or value < lo or value > 2**31:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value != int(value)
+        or value < lo
+        or value > 2**31
+    ):
         raise InputError(f"{name} must be a whole number from {lo} to 2**31, got {value!r}")
     return int(value)
 
 
-def hf_config(shape, vocab_size: int = VOCAB_SIZE_DEFAULT,
-              max_position_embeddings: int = MAX_POSITION_DEFAULT,
-              rope_theta: float = ROPE_THETA_DEFAULT,
-              rms_norm_eps: float = RMS_NORM_EPS_DEFAULT,
-              tie_word_embeddings: bool = False) -> HFExport:
+def hf_config(
+    shape,
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+    max_position_embeddings: int = MAX_POSITION_DEFAULT,
+    rope_theta: float = ROPE_THETA_DEFAULT,
+    rms_norm_eps: float = RMS_NORM_EPS_DEFAULT,
+    tie_word_embeddings: bool = False,
+) -> HFExport:
     """The ``qwen3_moe`` config of ``shape`` (a :class:`moeplan.shapes.Shape`).
 
     Raises
@@ -143,14 +155,21 @@ def hf_config(shape, vocab_size: int = VOCAB_SIZE_DEFAULT,
         "tie_word_embeddings": bool(tie_word_embeddings),
         "torch_dtype": "bfloat16",
     }
-    how = f"a multiple of {mult}" if mult > 1 else "the nearest whole number (no multiple of 8 " \
-        "came within 1%)"
+    how = (
+        f"a multiple of {mult}"
+        if mult > 1
+        else "the nearest whole number (no multiple of 8 came within 1%)"
+    )
     notes = (
-        (f"experts: the paper's 2-matrix expert of width {de} ({2 * de}·d parameters) is a "
-         f"SwiGLU expert of width {m} ({3 * m}·d parameters, {100 * (ratio - 1):+.2f}%): about "
-         f"2/3·d_expert, {how}"),
-        (f"{ne} experts, top-{k}, multi-head attention ({heads} heads of {hd}); qwen3_moe adds "
-         f"per-head query/key norms"),
+        (
+            f"experts: the paper's 2-matrix expert of width {de} ({2 * de}·d parameters) is a "
+            f"SwiGLU expert of width {m} ({3 * m}·d parameters, {100 * (ratio - 1):+.2f}%): about "
+            f"2/3·d_expert, {how}"
+        ),
+        (
+            f"{ne} experts, top-{k}, multi-head attention ({heads} heads of {hd}); qwen3_moe adds "
+            f"per-head query/key norms"
+        ),
         f"intermediate_size {dense_m} is unused (no dense layers)",
     )
     return HFExport(config=config, notes=notes, swiglu_intermediate=m, expert_params_ratio=ratio)

@@ -13,8 +13,9 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Union
+from typing import Union
 
 from .errors import InputError, OutputError
 
@@ -61,8 +62,10 @@ def check_output_path(path, inputs: Iterable = (), what: str = "--out") -> Path:
         if source is None:
             continue
         if _same_file(os.fspath(p), os.fspath(source)):
-            raise InputError(f"{what} {shown!r} is the input file {os.fspath(source)!r}; "
-                             f"writing it would destroy the input; give another file name")
+            raise InputError(
+                f"{what} {shown!r} is the input file {os.fspath(source)!r}; "
+                f"writing it would destroy the input; give another file name"
+            )
     return p
 
 
@@ -70,8 +73,9 @@ class _Interrupted(BaseException):
     """SIGTERM during a write, turned into an exception so the temporary file is removed."""
 
 
-def atomic_write(path, data: Union[str, bytes, Writer], *, what: str = "--out",
-                 binary: bool | None = None) -> str:
+def atomic_write(
+    path, data: Union[str, bytes, Writer], *, what: str = "--out", binary: bool | None = None
+) -> str:
     """Write ``data`` to ``path`` atomically: all of it, or nothing (the old file stays).
 
     Parameters
@@ -104,6 +108,7 @@ def atomic_write(path, data: Union[str, bytes, Writer], *, what: str = "--out",
     installed = threading.current_thread() is threading.main_thread()
     previous = signal.SIG_DFL
     if installed:
+
         def _on_term(signum, frame):
             raise _Interrupted(signum)
 
@@ -132,8 +137,9 @@ def atomic_write(path, data: Union[str, bytes, Writer], *, what: str = "--out",
                 pass
             raise
     except OSError as exc:
-        raise OutputError(f"{what} {target!r} cannot be written: {exc.strerror or exc}; "
-                          f"nothing was changed") from None
+        raise OutputError(
+            f"{what} {target!r} cannot be written: {exc.strerror or exc}; nothing was changed"
+        ) from None
     except _Interrupted:
         signal.signal(signal.SIGTERM, previous)
         installed = False

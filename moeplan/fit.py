@@ -84,16 +84,18 @@ STALL_GRADIENT_TOLERANCE = 1e-3
 #: Default number of distinct starting points refined with L-BFGS-B.
 DEFAULT_STARTS = 10
 
-_EXP_GRID = {"dense": (np.linspace(0.05, 1.5, 30), np.linspace(0.05, 1.5, 30), None),
-             "moe": (np.linspace(0.02, 1.0, 14), np.linspace(0.02, 1.0, 14),
-                     np.linspace(0.0, 1.5, 11))}
+_EXP_GRID = {
+    "dense": (np.linspace(0.05, 1.5, 30), np.linspace(0.05, 1.5, 30), None),
+    "moe": (np.linspace(0.02, 1.0, 14), np.linspace(0.02, 1.0, 14), np.linspace(0.0, 1.5, 11)),
+}
 
 
 def _log_or_raise(name: str, value: float) -> float:
     if name in LOG_COEFFICIENTS:
         if not value > 0:
-            raise InputError(f"--fix {name}={value:g}: must be positive (it is fitted as "
-                             f"log {name})")
+            raise InputError(
+                f"--fix {name}={value:g}: must be positive (it is fitted as log {name})"
+            )
         return math.log(value)
     lo, hi = EXPONENT_BOUNDS
     if not lo <= value <= hi:
@@ -138,8 +140,15 @@ class _Problem:
     ``objective_many(thetas)`` evaluates many full vectors at once (screening).
     """
 
-    def __init__(self, runs: Runs, form: str, huber_delta: float, weight_decay: float,
-                 fixed: dict | None = None, weights=None):
+    def __init__(
+        self,
+        runs: Runs,
+        form: str,
+        huber_delta: float,
+        weight_decay: float,
+        fixed: dict | None = None,
+        weights=None,
+    ):
         self.form = form
         self.names = PARAMETERS[form]
         self.delta = float(huber_delta)
@@ -150,11 +159,14 @@ class _Problem:
         self.log_g = None if form == "dense" else np.log(runs.granularity)
         index = {n: j for j, n in enumerate(self.names)}
         # term k = theta[const] - sum_j theta[j] * x_j  (the linear map behind the LSE)
-        terms = [(index["log_a"], ((index["alpha"], self.log_n),)),
-                 (index["log_b"], ((index["beta"], self.log_d),))]
+        terms = [
+            (index["log_a"], ((index["alpha"], self.log_n),)),
+            (index["log_b"], ((index["beta"], self.log_d),)),
+        ]
         if form == "moe":
-            terms.append((index["log_g"], ((index["gamma"], self.log_g),
-                                           (index["alpha"], self.log_n))))
+            terms.append(
+                (index["log_g"], ((index["gamma"], self.log_g), (index["alpha"], self.log_n)))
+            )
         terms.append((index["log_c"], ()))
         self.terms = terms
         self.fixed = dict(fixed or {})  # parameter index -> value
@@ -321,8 +333,9 @@ def _scipy_minimize():
     return minimize
 
 
-def local_minimize(problem: _Problem, theta0, options: dict | None = None,
-                   restarts: int = 2) -> LocalResult:
+def local_minimize(
+    problem: _Problem, theta0, options: dict | None = None, restarts: int = 2
+) -> LocalResult:
     """L-BFGS-B with the analytic gradient from one start (a full parameter vector).
 
     A run that stops early is restarted from where it stopped (a fresh Hessian approximation
@@ -336,8 +349,9 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
     n_eval = n_iter = 0
     res = None
     for _attempt in range(restarts + 1):
-        res = minimize(problem.value_grad, x, jac=True, method="L-BFGS-B",
-                       bounds=problem.bounds, options=opts)
+        res = minimize(
+            problem.value_grad, x, jac=True, method="L-BFGS-B", bounds=problem.bounds, options=opts
+        )
         n_eval += int(res.nfev)
         n_iter += int(res.nit)
         improved = res.fun < problem.value_grad(x)[0] - 1e-13
@@ -350,9 +364,15 @@ def local_minimize(problem: _Problem, theta0, options: dict | None = None,
     stalled = "REDUCTION OF F" in message or "ABNORMAL" in message
     converged = bool(pg <= GRADIENT_TOLERANCE or (stalled and pg <= STALL_GRADIENT_TOLERANCE))
     theta = problem.expand(x)
-    return LocalResult(theta=theta, objective=problem.objective(theta), success=converged,
-                       message=message, n_evaluations=n_eval, n_iterations=n_iter,
-                       projected_gradient=pg)
+    return LocalResult(
+        theta=theta,
+        objective=problem.objective(theta),
+        success=converged,
+        message=message,
+        n_evaluations=n_eval,
+        n_iterations=n_iter,
+        projected_gradient=pg,
+    )
 
 
 def _screen_chunk(problem: _Problem, mesh, idx: dict, fixed_by_name: dict) -> np.ndarray:
@@ -415,8 +435,10 @@ def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS)
     idx = {n: j for j, n in enumerate(problem.names)}
     fixed_by_name = {problem.names[j]: v for j, v in problem.fixed.items()}
     g_alpha, g_beta, g_gamma = _EXP_GRID[form]
-    axes = [np.array([fixed_by_name["alpha"]]) if "alpha" in fixed_by_name else g_alpha,
-            np.array([fixed_by_name["beta"]]) if "beta" in fixed_by_name else g_beta]
+    axes = [
+        np.array([fixed_by_name["alpha"]]) if "alpha" in fixed_by_name else g_alpha,
+        np.array([fixed_by_name["beta"]]) if "beta" in fixed_by_name else g_beta,
+    ]
     if form == "moe":
         axes.append(np.array([fixed_by_name["gamma"]]) if "gamma" in fixed_by_name else g_gamma)
     mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
@@ -425,7 +447,7 @@ def screening_starts(problem: _Problem, runs: Runs, count: int = DEFAULT_STARTS)
     chunk = max(1, SCREEN_CELLS // max(1, len(runs)))
     thetas, values = [], []
     for lo in range(0, mesh.shape[0], chunk):
-        theta_c = _screen_chunk(problem, mesh[lo:lo + chunk], idx, fixed_by_name)
+        theta_c = _screen_chunk(problem, mesh[lo : lo + chunk], idx, fixed_by_name)
         thetas.append(theta_c)
         values.append(problem.objective_many(theta_c))
     theta = np.concatenate(thetas)
@@ -455,8 +477,14 @@ class WorstRun:
     residual: float
 
     def to_dict(self) -> dict:
-        out = {"label": self.label, "params": self.params, "tokens": self.tokens,
-               "loss": self.loss, "predicted": self.predicted, "residual": self.residual}
+        out = {
+            "label": self.label,
+            "params": self.params,
+            "tokens": self.tokens,
+            "loss": self.loss,
+            "predicted": self.predicted,
+            "residual": self.residual,
+        }
         if self.granularity is not None:
             out["granularity"] = self.granularity
         return out
@@ -511,13 +539,21 @@ class FitResult:
 
     def to_dict(self) -> dict:
         return {
-            "law_form": self.law_form, "coefficients": dict(self.coefficients),
-            "objective": self.objective, "rmse": self.rmse, "r2": self.r2,
-            "n_runs": self.n_runs, "success": self.success, "message": self.message,
+            "law_form": self.law_form,
+            "coefficients": dict(self.coefficients),
+            "objective": self.objective,
+            "rmse": self.rmse,
+            "r2": self.r2,
+            "n_runs": self.n_runs,
+            "success": self.success,
+            "message": self.message,
             "projected_gradient": self.projected_gradient,
-            "n_evaluations": self.n_evaluations, "n_starts": self.n_starts,
-            "objective_name": self.objective_name, "huber_delta": self.huber_delta,
-            "weight_decay": self.weight_decay, "fixed": dict(self.fixed),
+            "n_evaluations": self.n_evaluations,
+            "n_starts": self.n_starts,
+            "objective_name": self.objective_name,
+            "huber_delta": self.huber_delta,
+            "weight_decay": self.weight_decay,
+            "fixed": dict(self.fixed),
             "at_bound": list(self.at_bound),
             "worst_runs": [w.to_dict() for w in self.worst_runs],
         }
@@ -528,8 +564,10 @@ def _fixed_indices(fixed: dict | None, form: str) -> dict:
     names = PARAMETERS[form]
     for key, value in (fixed or {}).items():
         if key not in COEFFICIENTS[form]:
-            raise InputError(f"--fix {key}=...: {key!r} is not a coefficient of the {form} form; "
-                             f"use one of {', '.join(COEFFICIENTS[form])}")
+            raise InputError(
+                f"--fix {key}=...: {key!r} is not a coefficient of the {form} form; "
+                f"use one of {', '.join(COEFFICIENTS[form])}"
+            )
         pname = f"log_{key}" if key in LOG_COEFFICIENTS else key
         out[names.index(pname)] = _log_or_raise(key, float(value))
     return out
@@ -546,23 +584,31 @@ def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
     if n_free == 0:
         raise InputError("every coefficient is fixed: nothing to fit")
     if len(runs) < n_free + 1:
-        raise InputError(f"runs file {runs.source!r} has {_runs(len(runs))} for {n_free} free "
-                         f"coefficients; give at least {n_free + 1} runs (or fix some with --fix)")
-    for label, values, params in (("params", runs.params, ("log_a", "alpha")),
-                                  ("tokens", runs.tokens, ("log_b", "beta"))):
+        raise InputError(
+            f"runs file {runs.source!r} has {_runs(len(runs))} for {n_free} free "
+            f"coefficients; give at least {n_free + 1} runs (or fix some with --fix)"
+        )
+    for label, values, params in (
+        ("params", runs.params, ("log_a", "alpha")),
+        ("tokens", runs.tokens, ("log_b", "beta")),
+    ):
         if any(p in free for p in params) and np.unique(values).size < 2:
-            raise InputError(f"runs file {runs.source!r}: every run has the same {label}, so "
-                             f"the law's {label} term cannot be fitted; vary {label} across runs")
+            raise InputError(
+                f"runs file {runs.source!r}: every run has the same {label}, so "
+                f"the law's {label} term cannot be fitted; vary {label} across runs"
+            )
     if form == "moe":
         distinct = np.unique(np.round(runs.granularity, 9)).size
         g_free = [p for p in ("log_a", "log_g", "gamma") if p in free]
         if distinct < len(g_free):
             shown = ", ".join(p.replace("log_", "") for p in g_free)
             one = "one granularity value" if distinct == 1 else f"{distinct} granularity values"
-            raise InputError(f"runs file {runs.source!r} has {one}, which cannot identify "
-                             f"{shown} separately; add runs at {len(g_free)} or more "
-                             f"granularities, fix coefficients (e.g. --fix gamma=0.58 --fix "
-                             f"g=2.1), or fit --law-form dense")
+            raise InputError(
+                f"runs file {runs.source!r} has {one}, which cannot identify "
+                f"{shown} separately; add runs at {len(g_free)} or more "
+                f"granularities, fix coefficients (e.g. --fix gamma=0.58 --fix "
+                f"g=2.1), or fit --law-form dense"
+            )
 
 
 def _summary(runs: Runs, form: str, theta: np.ndarray, problem: _Problem, n_worst: int):
@@ -572,12 +618,20 @@ def _summary(runs: Runs, form: str, theta: np.ndarray, problem: _Problem, n_wors
     ss_tot = float(np.sum((runs.loss - runs.loss.mean()) ** 2))
     r2 = float(1.0 - np.sum(err * err) / ss_tot) if ss_tot > 0 else float("nan")
     order = np.argsort(-np.abs(err), kind="stable")[:n_worst]
-    worst = tuple(WorstRun(
-        label=runs.labels[i], params=float(runs.params[i]), tokens=float(runs.tokens[i]),
-        granularity=None if runs.granularity is None or form == "dense"
-        else float(runs.granularity[i]),
-        loss=float(runs.loss[i]), predicted=float(predicted[i]), residual=float(err[i]))
-        for i in order)
+    worst = tuple(
+        WorstRun(
+            label=runs.labels[i],
+            params=float(runs.params[i]),
+            tokens=float(runs.tokens[i]),
+            granularity=None
+            if runs.granularity is None or form == "dense"
+            else float(runs.granularity[i]),
+            loss=float(runs.loss[i]),
+            predicted=float(predicted[i]),
+            residual=float(err[i]),
+        )
+        for i in order
+    )
     return predicted, rmse, r2, worst
 
 
@@ -590,10 +644,18 @@ def _at_bound(problem: _Problem, theta: np.ndarray) -> tuple:
     return tuple(out)
 
 
-def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
-            huber_delta: float | None = None, weight_decay: float | None = None,
-            fixed: dict | None = None, n_starts: int = DEFAULT_STARTS, starts=None,
-            n_worst: int = 5) -> FitResult:
+def fit_law(
+    runs: Runs,
+    form: str = "moe",
+    *,
+    objective: str = "chinchilla",
+    huber_delta: float | None = None,
+    weight_decay: float | None = None,
+    fixed: dict | None = None,
+    n_starts: int = DEFAULT_STARTS,
+    starts=None,
+    n_worst: int = 5,
+) -> FitResult:
     """Fit the law's coefficients to runs (SPEC.md §5).
 
     Parameters
@@ -637,14 +699,18 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
     # Residuals are of log-loss (well below 1): a threshold of 10 is already least squares, and
     # a weight decay past 1000 leaves nothing of the data; beyond, the objective overflows.
     if not 0 < delta <= MAX_HUBER_DELTA:
-        raise InputError(f"--huber-delta {delta:g}: must be above 0 and at most "
-                         f"{MAX_HUBER_DELTA:g}, e.g. 1e-3")
+        raise InputError(
+            f"--huber-delta {delta:g}: must be above 0 and at most {MAX_HUBER_DELTA:g}, e.g. 1e-3"
+        )
     if not 0 <= wd <= MAX_WEIGHT_DECAY:
-        raise InputError(f"--weight-decay {wd:g}: must be from 0 to {MAX_WEIGHT_DECAY:g}, "
-                         f"e.g. 5e-4")
+        raise InputError(
+            f"--weight-decay {wd:g}: must be from 0 to {MAX_WEIGHT_DECAY:g}, e.g. 5e-4"
+        )
     if form == "moe" and runs.granularity is None:
-        raise InputError(f"runs file {runs.source!r} has no granularity column: the MoE form "
-                         f"needs one (or fit --law-form dense)")
+        raise InputError(
+            f"runs file {runs.source!r} has no granularity column: the MoE form "
+            f"needs one (or fit --law-form dense)"
+        )
     fixed_idx = _fixed_indices(fixed, form)
     _check_identifiable(runs, form, fixed_idx)
     problem = _Problem(runs, form, delta, wd, fixed_idx)
@@ -662,26 +728,45 @@ def fit_law(runs: Runs, form: str = "moe", *, objective: str = "chinchilla",
         # e.g. a loss of 1e300 in the runs: the optimiser "converged" on residuals that
         # overflow; that is no fit
         success = False
-        message = (f"did not fit: the residuals overflow (RMSE {rmse}); check the runs' losses "
-                   f"(from {float(runs.loss.min()):.4g} to {float(runs.loss.max()):.4g} nats)")
+        message = (
+            f"did not fit: the residuals overflow (RMSE {rmse}); check the runs' losses "
+            f"(from {float(runs.loss.min()):.4g} to {float(runs.loss.max()):.4g} nats)"
+        )
     elif success:
-        message = (f"converged: projected gradient {best.projected_gradient:.2g}; L-BFGS-B "
-                   f"stopped because {why}")
+        message = (
+            f"converged: projected gradient {best.projected_gradient:.2g}; L-BFGS-B "
+            f"stopped because {why}"
+        )
     else:
-        message = (f"did not converge: L-BFGS-B stopped because {why}, with the projected "
-                   f"gradient at {best.projected_gradient:.2g}, above the tolerance "
-                   f"{GRADIENT_TOLERANCE:g}")
+        message = (
+            f"did not converge: L-BFGS-B stopped because {why}, with the projected "
+            f"gradient at {best.projected_gradient:.2g}, above the tolerance "
+            f"{GRADIENT_TOLERANCE:g}"
+        )
     coefficients = theta_to_coefficients(theta, form)
     return FitResult(
-        form=form, coefficients=coefficients, theta=theta,
-        success=success, message=message,
-        n_evaluations=sum(r.n_evaluations for r in locals_), n_starts=len(locals_),
-        objective=best.objective, rmse=rmse, r2=r2, n_runs=len(runs), huber_delta=delta,
-        weight_decay=wd, objective_name=objective,
+        form=form,
+        coefficients=coefficients,
+        theta=theta,
+        success=success,
+        message=message,
+        n_evaluations=sum(r.n_evaluations for r in locals_),
+        n_starts=len(locals_),
+        objective=best.objective,
+        rmse=rmse,
+        r2=r2,
+        n_runs=len(runs),
+        huber_delta=delta,
+        weight_decay=wd,
+        objective_name=objective,
         fixed={COEFFICIENTS[form][j]: coefficients[COEFFICIENTS[form][j]] for j in fixed_idx},
-        at_bound=at_bound, worst_runs=worst, predicted=predicted,
+        at_bound=at_bound,
+        worst_runs=worst,
+        predicted=predicted,
         projected_gradient=best.projected_gradient,
-        local_objectives=tuple(sorted(r.objective for r in locals_)), stop_reason=why)
+        local_objectives=tuple(sorted(r.objective for r in locals_)),
+        stop_reason=why,
+    )
 
 
 #: A fitted term smaller than this fraction of the smallest observed loss, at every run, has
@@ -707,11 +792,18 @@ def quality_warnings(result: FitResult, runs: Runs) -> list[str]:
         terms = {"a": p, "b": d, "c": irr}
     else:
         irr, p, d = fine_grained_terms(runs.params, runs.tokens, runs.granularity, **k)
-        g_part = k["g"] / np.asarray(runs.granularity, float) ** k["gamma"] \
+        g_part = (
+            k["g"]
+            / np.asarray(runs.granularity, float) ** k["gamma"]
             / np.asarray(runs.params, float) ** k["alpha"]
+        )
         terms = {"a": p - g_part, "b": d, "g": g_part, "c": irr}
-    names = {"a": "parameter term a/N^alpha", "b": "data term b/D^beta",
-             "g": "granularity term g/(G^gamma N^alpha)", "c": "irreducible loss c"}
+    names = {
+        "a": "parameter term a/N^alpha",
+        "b": "data term b/D^beta",
+        "g": "granularity term g/(G^gamma N^alpha)",
+        "c": "irreducible loss c",
+    }
     floor = NEGLIGIBLE_TERM * float(np.min(runs.loss))
     out = []
     for coef, term in terms.items():
@@ -719,20 +811,26 @@ def quality_warnings(result: FitResult, runs: Runs) -> list[str]:
             continue
         largest = float(np.max(np.abs(term)))
         if largest < floor:
-            out.append(f"{coef} = {k[coef]:.3g} is stuck at its lower bound (0): the "
-                       f"{names[coef]} is at most {largest:.2g} nats on these runs, so they do "
-                       f"not determine it; fix it with --fix {coef}=VALUE or add runs that "
-                       f"constrain it")
+            out.append(
+                f"{coef} = {k[coef]:.3g} is stuck at its lower bound (0): the "
+                f"{names[coef]} is at most {largest:.2g} nats on these runs, so they do "
+                f"not determine it; fix it with --fix {coef}=VALUE or add runs that "
+                f"constrain it"
+            )
     r2 = result.r2
     if np.isfinite(r2) and r2 < POOR_R2:
-        msg = (f"R^2 {r2:.3f}: the law explains little of the variation of the runs' loss; "
-               f"the fit is poor")
+        msg = (
+            f"R^2 {r2:.3f}: the law explains little of the variation of the runs' loss; "
+            f"the fit is poor"
+        )
         err = np.asarray(result.predicted) - runs.loss
         sq = err * err
         i = int(np.argmax(sq))
         if sq.sum() > 0 and sq[i] > 0.5 * sq.sum():
-            msg += (f": run {runs.labels[i]} alone is off by {err[i]:+.3g} nats (a loss spike or "
-                    f"a failed run?); drop it (e.g. --drop-highest 1) and refit")
+            msg += (
+                f": run {runs.labels[i]} alone is off by {err[i]:+.3g} nats (a loss spike or "
+                f"a failed run?); drop it (e.g. --drop-highest 1) and refit"
+            )
         out.append(msg)
     return out
 
@@ -812,8 +910,9 @@ class _BatchObjective:
             for j, x in lin:
                 full[k, :, j] -= x
         fixed = np.array(sorted(problem.fixed), dtype=int)
-        self.z0 = (full[:, :, fixed] @ problem.full[fixed] if fixed.size
-                   else np.zeros(full.shape[:2]))
+        self.z0 = (
+            full[:, :, fixed] @ problem.full[fixed] if fixed.size else np.zeros(full.shape[:2])
+        )
         a_mat = full[:, :, problem.free]  # (K, n, F)
         self.n_free = f = a_mat.shape[2]
         self.a_t = np.ascontiguousarray(np.swapaxes(a_mat, 1, 2))  # (K, F, n)
@@ -853,8 +952,10 @@ class _BatchObjective:
         absr = np.abs(r)
         inside = absr <= delta
         h = np.where(inside, 0.5 * r * r, delta * (absr - 0.5 * delta))
-        f = (np.einsum("sn,sn->s", weights, h)
-             + wd * (np.einsum("sf,sf->s", theta, theta) + self.fixed_sq)) / scale
+        f = (
+            np.einsum("sn,sn->s", weights, h)
+            + wd * (np.einsum("sf,sf->s", theta, theta) + self.fixed_sq)
+        ) / scale
         if not derivatives:
             return f
         share = e / total  # (K, S, n)
@@ -876,8 +977,9 @@ class _BatchObjective:
         return f, grad / scale[:, None], hess / scale[:, None, None]
 
 
-def newton_refit(problem: _Problem, theta0, weights,
-                 max_iterations: int | None = None) -> NewtonRefit:
+def newton_refit(
+    problem: _Problem, theta0, weights, max_iterations: int | None = None
+) -> NewtonRefit:
     """Minimise ``problem``'s objective under each row of ``weights`` (S, n) at once, from
     ``theta0``: Newton's method with the exact Hessian, damped (Levenberg-Marquardt on the
     Hessian's eigen-decomposition, negative curvature taken by its magnitude), vectorised over
@@ -911,11 +1013,18 @@ def newton_refit(problem: _Problem, theta0, weights,
             vg = np.einsum("sfk,sf->sk", vec, g)
             positive = lam.min(axis=1) > 1e-15 * top
             decrement = 0.5 * np.sum(vg * vg / np.where(positive[:, None], lam, 1.0), axis=1)
-            done = (positive & (decrement <= NEWTON_DECREMENT * np.abs(f))
-                    & (np.abs(g).max(axis=1) <= GRADIENT_TOLERANCE))
+            done = (
+                positive
+                & (decrement <= NEWTON_DECREMENT * np.abs(f))
+                & (np.abs(g).max(axis=1) <= GRADIENT_TOLERANCE)
+            )
             converged[active[done]] = True
-            keep = (~done & np.isfinite(f) & np.isfinite(decrement)
-                    & (damping[active] <= NEWTON_MAX_DAMPING * top))
+            keep = (
+                ~done
+                & np.isfinite(f)
+                & np.isfinite(decrement)
+                & (damping[active] <= NEWTON_MAX_DAMPING * top)
+            )
             if not keep.any() or iterations == max_iterations:
                 break
             active, f, g, hess = active[keep], f[keep], g[keep], hess[keep]
@@ -927,28 +1036,38 @@ def newton_refit(problem: _Problem, theta0, weights,
             inside = np.all((trial >= lo) & (trial <= hi), axis=1)
             f_t = np.full(active.size, np.inf)
             if inside.any():
-                f_t[inside] = batch.value(trial[inside], weights[active[inside]],
-                                          scale[active[inside]])
+                f_t[inside] = batch.value(
+                    trial[inside], weights[active[inside]], scale[active[inside]]
+                )
             n_eval += int(inside.sum())
             ok = np.isfinite(f_t) & (f_t <= f)
             rho = (f - f_t) / predicted
             # Nielsen's rule: less damping after a good step, doubling growth after a bad one
             d, grow = damping[active], growth[active]
             d_ok = d * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.minimum(rho, 1.0) - 1.0) ** 3)
-            damping[active] = np.where(ok, np.where(d_ok > 1e-15 * top, d_ok, 0.0),
-                                       np.maximum(d * grow, NEWTON_FIRST_DAMPING * top))
+            damping[active] = np.where(
+                ok,
+                np.where(d_ok > 1e-15 * top, d_ok, 0.0),
+                np.maximum(d * grow, NEWTON_FIRST_DAMPING * top),
+            )
             growth[active] = np.where(ok, 2.0, grow * 2.0)
             acc = active[ok]
             if acc.size:
                 theta[acc] = trial[ok]
-                f[ok], g[ok], hess[ok] = batch.value(theta[acc], weights[acc], scale[acc],
-                                                     derivatives=True)
+                f[ok], g[ok], hess[ok] = batch.value(
+                    theta[acc], weights[acc], scale[acc], derivatives=True
+                )
                 n_eval += acc.size
         f_all = batch.value(theta, weights, scale)
     full = np.tile(problem.full, (n_res, 1))
     full[:, problem.free] = theta
-    return NewtonRefit(theta=full, objective=f_all * scale, converged=converged,
-                       n_iterations=iterations, n_evaluations=n_eval)
+    return NewtonRefit(
+        theta=full,
+        objective=f_all * scale,
+        converged=converged,
+        n_iterations=iterations,
+        n_evaluations=n_eval,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -980,14 +1099,24 @@ class BootstrapResult:
         return self.n_samples - self.n_failed
 
     def to_dict(self) -> dict:
-        return {"n_samples": self.n_samples, "n_failed": self.n_failed, "seed": self.seed,
-                "n_fallback": self.n_fallback,
-                "coefficients": {k: dict(v) for k, v in self.percentiles.items()}}
+        return {
+            "n_samples": self.n_samples,
+            "n_failed": self.n_failed,
+            "seed": self.seed,
+            "n_fallback": self.n_fallback,
+            "coefficients": {k: dict(v) for k, v in self.percentiles.items()},
+        }
 
 
-def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.Generator,
-                  seed: int | None = None, progress=None,
-                  method: str = "newton") -> BootstrapResult:
+def bootstrap_fit(
+    runs: Runs,
+    result: FitResult,
+    n_samples: int,
+    rng: np.random.Generator,
+    seed: int | None = None,
+    progress=None,
+    method: str = "newton",
+) -> BootstrapResult:
     """Refit on ``n_samples`` resamples of the runs (with replacement), as the paper's App. C.
 
     Each refit starts from the full-data optimum (``result``, itself the best of the
@@ -1041,8 +1170,9 @@ def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.
         # resamples are drawn one at a time (the same draws as size=n_samples, without its
         # n_samples x n array: 10,000 x 24,000 runs would be 1.9 GB); a block at most
         # BOOTSTRAP_CELLS counts
-        weights = np.stack([rng.multinomial(n, p_uniform)
-                            for _ in range(min(block, n_samples - lo))])
+        weights = np.stack(
+            [rng.multinomial(n, p_uniform) for _ in range(min(block, n_samples - lo))]
+        )
         if method == "newton":
             refit = newton_refit(problem, result.theta, weights)
             ok, theta = refit.converged, refit.theta
@@ -1063,12 +1193,20 @@ def bootstrap_fit(runs: Runs, result: FitResult, n_samples: int, rng: np.random.
             for k in range(lo, lo + len(weights)):
                 progress(k + 1, n_samples)
     arr = np.array(thetas).reshape(-1, len(PARAMETERS[form]))
-    samples = theta_to_coefficients(arr, form) if len(arr) else {
-        k: np.empty(0) for k in COEFFICIENTS[form]}
+    samples = (
+        theta_to_coefficients(arr, form)
+        if len(arr)
+        else {k: np.empty(0) for k in COEFFICIENTS[form]}
+    )
     samples = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in samples.items()}
-    return BootstrapResult(n_samples=n_samples, n_failed=failed, seed=seed, samples=samples,
-                           percentiles={k: _percentiles(v) for k, v in samples.items()},
-                           n_fallback=fallback)
+    return BootstrapResult(
+        n_samples=n_samples,
+        n_failed=failed,
+        seed=seed,
+        samples=samples,
+        percentiles={k: _percentiles(v) for k, v in samples.items()},
+        n_fallback=fallback,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -1088,10 +1226,16 @@ class HoldoutResult:
     fit: FitResult
 
     def to_dict(self) -> dict:
-        return {"fraction": self.fraction, "n_train": self.n_train,
-                "n_validation": self.n_validation, "validation_rmse": self.validation_rmse,
-                "train_rmse": self.train_rmse, "validation_max_error": self.validation_max_error,
-                "success": self.fit.success, "coefficients": dict(self.fit.coefficients)}
+        return {
+            "fraction": self.fraction,
+            "n_train": self.n_train,
+            "n_validation": self.n_validation,
+            "validation_rmse": self.validation_rmse,
+            "train_rmse": self.train_rmse,
+            "validation_max_error": self.validation_max_error,
+            "success": self.fit.success,
+            "coefficients": dict(self.fit.coefficients),
+        }
 
 
 def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -> HoldoutResult:
@@ -1123,14 +1267,21 @@ def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -
     try:
         fitted = fit_law(train, form, **fit_options)
     except InputError as exc:  # e.g. too few runs left: say that the hold-out did it
-        raise InputError(f"--holdout {fraction:g} leaves {_runs(len(train))} of {_runs(n)} to "
-                         f"fit on, too few: {exc}; use a smaller fraction") from None
+        raise InputError(
+            f"--holdout {fraction:g} leaves {_runs(len(train))} of {_runs(n)} to "
+            f"fit on, too few: {exc}; use a smaller fraction"
+        ) from None
     predicted = predict_loss(fitted.coefficients, form, val)
     err = predicted - val.loss
-    return HoldoutResult(fraction=fraction, n_train=len(train), n_validation=len(val),
-                         validation_rmse=float(np.sqrt(np.mean(err * err))),
-                         train_rmse=fitted.rmse, validation_max_error=float(np.max(np.abs(err))),
-                         fit=fitted)
+    return HoldoutResult(
+        fraction=fraction,
+        n_train=len(train),
+        n_validation=len(val),
+        validation_rmse=float(np.sqrt(np.mean(err * err))),
+        train_rmse=fitted.rmse,
+        validation_max_error=float(np.max(np.abs(err))),
+        fit=fitted,
+    )
 
 
 def predict_loss(coefficients: dict, form: str, runs: Runs) -> np.ndarray:
@@ -1146,20 +1297,41 @@ def predict_loss(coefficients: dict, form: str, runs: Runs) -> np.ndarray:
 # Compute-optimal allocation of fitted coefficients (and of bootstrap samples)
 # --------------------------------------------------------------------------------------------
 
-def _law(form: str, coefficients: dict, expansion_rate: float, c_f: float, c_r: float,
-         aspect_ratio: float, name: str = "fitted"):
+
+def _law(
+    form: str,
+    coefficients: dict,
+    expansion_rate: float,
+    c_f: float,
+    c_r: float,
+    aspect_ratio: float,
+    name: str = "fitted",
+):
     from .laws import Law
 
-    return Law(name=name, form=LAW_FORMS[form], coefficients=dict(coefficients), c_f=c_f,
-               c_r=c_r if form == "moe" else 0.0,
-               expansion_rate=expansion_rate if form == "moe" else None,
-               aspect_ratio=aspect_ratio,
-               params_meaning="total_non_embedding" if form == "moe" else "non_embedding")
+    return Law(
+        name=name,
+        form=LAW_FORMS[form],
+        coefficients=dict(coefficients),
+        c_f=c_f,
+        c_r=c_r if form == "moe" else 0.0,
+        expansion_rate=expansion_rate if form == "moe" else None,
+        aspect_ratio=aspect_ratio,
+        params_meaning="total_non_embedding" if form == "moe" else "non_embedding",
+    )
 
 
-def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: float = 64.0,
-                    c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
-                    granularities=None):
+def compute_optimal(
+    form: str,
+    coefficients: dict,
+    flops,
+    *,
+    expansion_rate: float = 64.0,
+    c_f: float = 6.0,
+    c_r: float = 14.0,
+    aspect_ratio: float = 64.0,
+    granularities=None,
+):
     """Compute-optimal N, D (and G) for coefficient sets at FLOPs budgets.
 
     Parameters
@@ -1188,30 +1360,50 @@ def compute_optimal(form: str, coefficients: dict, flops, *, expansion_rate: flo
     if form == "dense":
         from .laws import chinchilla_optimum
 
-        n, d = chinchilla_optimum(f, *(k[x][..., None] for x in ("a", "alpha", "b", "beta")),
-                                  c_f=c_f)
+        n, d = chinchilla_optimum(
+            f, *(k[x][..., None] for x in ("a", "alpha", "b", "beta")), c_f=c_f
+        )
         return {"params": n, "tokens": d, "granularity": None}
     from .plan.solve import frontier
 
     if scalar:
-        fr = frontier(_law(form, {n: float(v) for n, v in k.items()}, expansion_rate, c_f, c_r,
-                           aspect_ratio), f, granularities)
-        return {"params": np.asarray(fr.n_total), "tokens": np.asarray(fr.tokens),
-                "granularity": np.asarray(fr.granularity)}
+        fr = frontier(
+            _law(form, {n: float(v) for n, v in k.items()}, expansion_rate, c_f, c_r, aspect_ratio),
+            f,
+            granularities,
+        )
+        return {
+            "params": np.asarray(fr.n_total),
+            "tokens": np.asarray(fr.tokens),
+            "granularity": np.asarray(fr.granularity),
+        }
     size = next(iter(k.values())).shape[0]
     out = {key: np.empty((size, f.size)) for key in ("params", "tokens", "granularity")}
     for i in range(size):
-        fr = frontier(_law(form, {n: float(v[i]) for n, v in k.items()}, expansion_rate, c_f,
-                           c_r, aspect_ratio), f, granularities)
+        fr = frontier(
+            _law(
+                form, {n: float(v[i]) for n, v in k.items()}, expansion_rate, c_f, c_r, aspect_ratio
+            ),
+            f,
+            granularities,
+        )
         out["params"][i] = fr.n_total
         out["tokens"][i] = fr.tokens
         out["granularity"][i] = fr.granularity
     return out
 
 
-def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float = 64.0,
-                             c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
-                             g_lo: float = 1.0, g_hi: float = 256.0) -> np.ndarray:
+def real_optimal_granularity(
+    coefficients: dict,
+    flops,
+    *,
+    expansion_rate: float = 64.0,
+    c_f: float = 6.0,
+    c_r: float = 14.0,
+    aspect_ratio: float = 64.0,
+    g_lo: float = 1.0,
+    g_hi: float = 256.0,
+) -> np.ndarray:
     """The real-valued compute-optimal G (MoE form) in [g_lo, g_hi], vectorised over budgets
     and coefficient samples: arrays (B,) for scalar coefficients, (S, B) for samples.
 
@@ -1225,8 +1417,16 @@ def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float
     lnf = np.log(np.asarray(flops, dtype=float).reshape(-1))
     k = {name: np.asarray(v, dtype=float) for name, v in coefficients.items()}
     scalar = all(v.ndim == 0 for v in k.values())
-    setup = resolve(_law("moe", {n: float(np.ravel(v)[0]) for n, v in k.items()},
-                         expansion_rate, c_f, c_r, aspect_ratio))
+    setup = resolve(
+        _law(
+            "moe",
+            {n: float(np.ravel(v)[0]) for n, v in k.items()},
+            expansion_rate,
+            c_f,
+            c_r,
+            aspect_ratio,
+        )
+    )
     if not scalar:  # samples along axis 0, budgets along axis 1
         setup = dataclasses.replace(setup, **{n: v.reshape(-1, 1) for n, v in k.items()})
         lnf = np.broadcast_to(lnf, (next(iter(k.values())).shape[0], lnf.size))
@@ -1248,8 +1448,12 @@ def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float
         b, a = np.where(left, c2, b), np.where(left, a, c1)
         new = np.where(left, b - inv * (b - a), a + inv * (b - a))
         fn = loss(new)
-        c2, f2, c1, f1 = (np.where(left, c1, new), np.where(left, f1, fn),
-                          np.where(left, new, c2), np.where(left, fn, f2))
+        c2, f2, c1, f1 = (
+            np.where(left, c1, new),
+            np.where(left, f1, fn),
+            np.where(left, new, c2),
+            np.where(left, fn, f2),
+        )
     best, best_loss = 0.5 * (a + b), loss(0.5 * (a + b))
     for end in (math.log(g_lo), math.log(g_hi)):  # the optimum may sit on a bound
         end_loss = loss(np.full(lnf.shape, end))
@@ -1258,8 +1462,9 @@ def real_optimal_granularity(coefficients: dict, flops, *, expansion_rate: float
     return np.exp(best)
 
 
-def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResult | None = None,
-                  **setting) -> list:
+def optimum_table(
+    form: str, coefficients: dict, flops, bootstrap: BootstrapResult | None = None, **setting
+) -> list:
     """Per budget: the compute-optimal N, D (and G), with bootstrap percentiles when given.
 
     Returns a list of ``{"flops", "params": {"value"[, "p10", "p50", "p90"]}, "tokens": ...,
@@ -1275,8 +1480,7 @@ def optimum_table(form: str, coefficients: dict, flops, bootstrap: BootstrapResu
     if form == "moe":
         point["granularity_real"] = real_optimal_granularity(coefficients, f, **setting)
         if sampled is not None:
-            sampled["granularity_real"] = real_optimal_granularity(bootstrap.samples, f,
-                                                                   **setting)
+            sampled["granularity_real"] = real_optimal_granularity(bootstrap.samples, f, **setting)
         keys += ("granularity_real",)
     rows = []
     for j, budget in enumerate(f):
@@ -1309,11 +1513,20 @@ def params_meaning_for(form: str, columns: dict | None = None) -> str:
     return "total_with_embedding" if header == CHINCHILLA_PARAMS_HEADER else "non_embedding"
 
 
-def fitted_law_mapping(result: FitResult, runs: Runs, name: str, *, expansion_rate: float = 64.0,
-                       c_f: float = 6.0, c_r: float = 14.0, aspect_ratio: float = 64.0,
-                       bootstrap: BootstrapResult | None = None,
-                       provenance: dict | None = None, description: str | None = None,
-                       params_meaning: str | None = None) -> dict:
+def fitted_law_mapping(
+    result: FitResult,
+    runs: Runs,
+    name: str,
+    *,
+    expansion_rate: float = 64.0,
+    c_f: float = 6.0,
+    c_r: float = 14.0,
+    aspect_ratio: float = 64.0,
+    bootstrap: BootstrapResult | None = None,
+    provenance: dict | None = None,
+    description: str | None = None,
+    params_meaning: str | None = None,
+) -> dict:
     """A coefficient-set mapping in the shipped schema (see moeplan.coefficients).
 
     Validate and load it with :func:`moeplan.coefficients.law_from_mapping`. The fitted range is
@@ -1324,22 +1537,31 @@ def fitted_law_mapping(result: FitResult, runs: Runs, name: str, *, expansion_ra
     mapping = {
         "name": name,
         "form": result.law_form,
-        "description": description or (f"fitted by moeplan fit on {len(runs)} runs from "
-                                       f"{runs.source}"),
+        "description": description
+        or (f"fitted by moeplan fit on {len(runs)} runs from {runs.source}"),
         "coefficients": {k: float(v) for k, v in result.coefficients.items()},
-        "variables": {"params": params_meaning or params_meaning_for(result.form),
-                      "tokens": "training_tokens"},
-        "flops": {"c_f": float(c_f), "c_r": float(c_r) if moe else 0.0,
-                  "aspect_ratio": float(aspect_ratio)},
-        "fitted_range": {"params": [float(runs.params.min()), float(runs.params.max())],
-                         "tokens": [float(runs.tokens.min()), float(runs.tokens.max())]},
+        "variables": {
+            "params": params_meaning or params_meaning_for(result.form),
+            "tokens": "training_tokens",
+        },
+        "flops": {
+            "c_f": float(c_f),
+            "c_r": float(c_r) if moe else 0.0,
+            "aspect_ratio": float(aspect_ratio),
+        },
+        "fitted_range": {
+            "params": [float(runs.params.min()), float(runs.params.max())],
+            "tokens": [float(runs.tokens.min()), float(runs.tokens.max())],
+        },
         "comparable_with": [],
         "citation": "",
     }
     if moe:
         mapping["flops"]["expansion_rate"] = float(expansion_rate)
-        mapping["fitted_range"]["granularity"] = [float(runs.granularity.min()),
-                                                  float(runs.granularity.max())]
+        mapping["fitted_range"]["granularity"] = [
+            float(runs.granularity.min()),
+            float(runs.granularity.max()),
+        ]
         mapping["fitted_range"]["expansion_rate"] = [float(expansion_rate)] * 2
     if bootstrap is not None and bootstrap.n_converged:
         mapping["bootstrap"] = {k: [float(x) for x in v] for k, v in bootstrap.samples.items()}

@@ -57,16 +57,16 @@ class BlockCount:
     the feed-forward part (routed experts, shared experts or the dense MLP) without the router.
     """
 
-    kind: str                 # "moe" or "dense"
+    kind: str  # "moe" or "dense"
     count: int
     attention: int
     norms: int
-    routed_total: int = 0     # all routed experts of the block (weights and biases)
-    routed_active: int = 0    # the top-k routed experts a token visits
-    shared: int = 0           # shared experts (every token visits them)
-    dense_mlp: int = 0        # the MLP of a dense block
-    router: int = 0           # router (gate) weights and biases, incl. shared-expert gates
-    score_dims: int = 0       # n_heads·(d_qk + d_v): attention-score FLOPs per context token / 2
+    routed_total: int = 0  # all routed experts of the block (weights and biases)
+    routed_active: int = 0  # the top-k routed experts a token visits
+    shared: int = 0  # shared experts (every token visits them)
+    dense_mlp: int = 0  # the MLP of a dense block
+    router: int = 0  # router (gate) weights and biases, incl. shared-expert gates
+    score_dims: int = 0  # n_heads·(d_qk + d_v): attention-score FLOPs per context token / 2
     window: int | None = None  # sliding-window length, None for full attention
 
     @property
@@ -93,14 +93,14 @@ class HFModel:
     n_moe_blocks: int
     n_dense_blocks: int
     tied_embeddings: bool
-    n_experts: int            # routed experts per MoE block (1 for a dense model)
-    top_k: int                # routed experts per token (1 for a dense model)
+    n_experts: int  # routed experts per MoE block (1 for a dense model)
+    top_k: int  # routed experts per token (1 for a dense model)
     n_shared_experts: int
-    d_expert: int             # hidden size of one routed expert (d_ff of a dense model)
-    gated_experts: bool       # SwiGLU-style three-matrix experts
-    granularity: float        # law G = top_k
-    expansion_rate: float     # law E = n_experts / top_k
-    granularity_by_size: float    # 8·d_model² / (params of one expert): G implied by expert size
+    d_expert: int  # hidden size of one routed expert (d_ff of a dense model)
+    gated_experts: bool  # SwiGLU-style three-matrix experts
+    granularity: float  # law G = top_k
+    expansion_rate: float  # law E = n_experts / top_k
+    granularity_by_size: float  # 8·d_model² / (params of one expert): G implied by expert size
     expansion_rate_by_size: float  # routed expert params per block / (8·d_model²)
     n_total: int
     n_active: int
@@ -111,32 +111,36 @@ class HFModel:
     n_total_with_embedding: int
     n_active_with_embedding: int
     n_active_with_output_head: int
-    breakdown: dict           # part -> {"total": int, "active": int}
-    mtp_params: int           # multi-token prediction module(s), own parameters, in no total
+    breakdown: dict  # part -> {"total": int, "active": int}
+    mtp_params: int  # multi-token prediction module(s), own parameters, in no total
     mtp_params_in_checkpoint: int  # the same plus the embedding/head copies checkpoints store
     seq_len: int
     c_f: float
     c_r: float
-    flops_per_token: float          # training, router, attention scores and output head included
+    flops_per_token: float  # training, router, attention scores and output head included
     flops_per_token_forward: float
-    flops_breakdown: dict           # forward FLOPs per token by part, and the law's convention
-    law_flops_per_token: float      # c_f·n_active + c_r·router_params (SPEC.md §3 convention)
+    flops_breakdown: dict  # forward FLOPs per token by part, and the law's convention
+    law_flops_per_token: float  # c_f·n_active + c_r·router_params (SPEC.md §3 convention)
     is_moe: bool
-    notes: tuple = field(default_factory=tuple)    # architecture differences from the paper
+    notes: tuple = field(default_factory=tuple)  # architecture differences from the paper
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["notes"] = list(self.notes)
         out["law_mapping"] = {
-            "granularity": self.granularity, "expansion_rate": self.expansion_rate,
-            "n_experts": self.n_experts, "top_k": self.top_k, "params": self.n_total,
+            "granularity": self.granularity,
+            "expansion_rate": self.expansion_rate,
+            "n_experts": self.n_experts,
+            "top_k": self.top_k,
+            "params": self.n_total,
             "rule": "G = routed experts per token (top-k); E = routed experts / top-k; "
-                    "N = total non-embedding parameters, router excluded",
+            "N = total non-embedding parameters, router excluded",
         }
         return out
 
 
 # --------------------------------------------------------------------------- config access
+
 
 class _Config:
     """Typed, named access to a config mapping; every problem names the key and the file."""
@@ -157,15 +161,17 @@ class _Config:
         value = self.data.get(key)
         if value is None:
             if default is None:
-                raise FileFormatError(f"{self._where(key)} is missing; a {self.family} config "
-                                      f"needs it")
+                raise FileFormatError(
+                    f"{self._where(key)} is missing; a {self.family} config needs it"
+                )
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             raise FileFormatError(f"{self._where(key)} must be a whole number, got {value!r}")
         value = int(value)
         if not minimum <= value <= maximum:
-            raise FileFormatError(f"{self._where(key)} must be between {minimum} and {maximum}, "
-                                  f"got {value}")
+            raise FileFormatError(
+                f"{self._where(key)} must be between {minimum} and {maximum}, got {value}"
+            )
         return value
 
     def opt_int(self, key, *, minimum=1) -> int | None:
@@ -183,8 +189,11 @@ class _Config:
         value = self.data.get(key)
         if value is None:
             return []
-        if not isinstance(value, list) or len(value) > _MAX_LAYERS or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if (
+            not isinstance(value, list)
+            or len(value) > _MAX_LAYERS
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
             raise FileFormatError(f"{self._where(key)} must be a list of layer indices")
         return value
 
@@ -192,16 +201,20 @@ class _Config:
         value = self.data.get(key)
         if value is None:
             return []
-        if not isinstance(value, list) or len(value) > _MAX_LAYERS or not all(
-                isinstance(v, str) for v in value):
+        if (
+            not isinstance(value, list)
+            or len(value) > _MAX_LAYERS
+            or not all(isinstance(v, str) for v in value)
+        ):
             raise FileFormatError(f"{self._where(key)} must be a list of strings")
         return value
 
     def sub(self, key) -> _Config:
         value = self.data.get(key)
         if not isinstance(value, dict):
-            raise FileFormatError(f"{self._where(key)} must be an object (a {self.family} config "
-                                  f"nests it)")
+            raise FileFormatError(
+                f"{self._where(key)} must be an object (a {self.family} config nests it)"
+            )
         return _Config(value, self.source, self.family, prefix=f"{self.prefix}{key}.")
 
     def head_dim(self, hidden: int, n_heads: int) -> int:
@@ -210,15 +223,19 @@ class _Config:
         if self.has("head_dim"):
             return self.int("head_dim")
         if hidden % n_heads:
-            raise FileFormatError(f"{self.source}: hidden size {hidden} is not divisible by "
-                                  f"{n_heads} attention heads and no head_dim is given")
+            raise FileFormatError(
+                f"{self.source}: hidden size {hidden} is not divisible by "
+                f"{n_heads} attention heads and no head_dim is given"
+            )
         return hidden // n_heads
 
 
 # --------------------------------------------------------------------------- building blocks
 
-def _gqa(h, n_heads, n_kv, head_dim, *, qkv_bias=False, o_bias=False, qk_norm=None,
-         sinks=False) -> tuple[int, int]:
+
+def _gqa(
+    h, n_heads, n_kv, head_dim, *, qkv_bias=False, o_bias=False, qk_norm=None, sinks=False
+) -> tuple[int, int]:
     """Grouped-query attention: (parameters, score dims n_heads·(d_qk + d_v)).
 
     ``qk_norm`` is None, ``"per_head"`` (one norm of head_dim for q and one for k, Qwen3) or
@@ -258,10 +275,10 @@ def _mla(c: _Config, h: int) -> tuple[int, int]:
         params = h * q_lora + q_lora + q_lora * n_heads * qk + (q_lora if bias else 0)
     else:
         params = h * n_heads * qk
-    params += h * (kv_lora + rope) + (kv_lora + rope if bias else 0)   # kv_a_proj_with_mqa
-    params += kv_lora                                                 # kv_a_layernorm
-    params += kv_lora * n_heads * (nope + v_dim)                      # kv_b_proj
-    params += n_heads * v_dim * h + (h if bias else 0)                # o_proj
+    params += h * (kv_lora + rope) + (kv_lora + rope if bias else 0)  # kv_a_proj_with_mqa
+    params += kv_lora  # kv_a_layernorm
+    params += kv_lora * n_heads * (nope + v_dim)  # kv_b_proj
+    params += n_heads * v_dim * h + (h if bias else 0)  # o_proj
     return params, n_heads * (qk + v_dim)
 
 
@@ -273,16 +290,44 @@ def _mlp(h: int, d_ff: int, gated: bool = True, bias: bool = False) -> int:
     return n
 
 
-def _moe_block(count, attention, score_dims, norms, *, h, n_experts, top_k, expert, router,
-               shared=0, window=None) -> BlockCount:
-    return BlockCount(kind="moe", count=count, attention=attention, norms=norms,
-                      routed_total=n_experts * expert, routed_active=top_k * expert,
-                      shared=shared, router=router, score_dims=score_dims, window=window)
+def _moe_block(
+    count,
+    attention,
+    score_dims,
+    norms,
+    *,
+    h,
+    n_experts,
+    top_k,
+    expert,
+    router,
+    shared=0,
+    window=None,
+) -> BlockCount:
+    return BlockCount(
+        kind="moe",
+        count=count,
+        attention=attention,
+        norms=norms,
+        routed_total=n_experts * expert,
+        routed_active=top_k * expert,
+        shared=shared,
+        router=router,
+        score_dims=score_dims,
+        window=window,
+    )
 
 
 def _dense_block(count, attention, score_dims, norms, mlp, window=None) -> BlockCount:
-    return BlockCount(kind="dense", count=count, attention=attention, norms=norms,
-                      dense_mlp=mlp, score_dims=score_dims, window=window)
+    return BlockCount(
+        kind="dense",
+        count=count,
+        attention=attention,
+        norms=norms,
+        dense_mlp=mlp,
+        score_dims=score_dims,
+        window=window,
+    )
 
 
 def _group(blocks: list[BlockCount]) -> list[BlockCount]:
@@ -311,15 +356,16 @@ class _Arch:
     top_k: int
     n_shared_experts: int
     d_expert: int
-    expert_params: int        # parameters of one routed expert (0 for dense)
+    expert_params: int  # parameters of one routed expert (0 for dense)
     gated: bool
     notes: tuple
     mtp_params: int = 0
     mtp_params_in_checkpoint: int = 0
-    head_bias: int = 0        # a bias on the output head (Phi-3.5-MoE's lm_head_bias)
+    head_bias: int = 0  # a bias on the output head (Phi-3.5-MoE's lm_head_bias)
 
 
 # --------------------------------------------------------------------------- families
+
 
 def _common(c: _Config):
     h = c.int("hidden_size")
@@ -327,8 +373,10 @@ def _common(c: _Config):
     n_heads = c.int("num_attention_heads")
     n_kv = c.int("num_key_value_heads", n_heads)
     if n_heads % n_kv:
-        raise FileFormatError(f"{c.source}: num_attention_heads {n_heads} is not a multiple of "
-                              f"num_key_value_heads {n_kv}")
+        raise FileFormatError(
+            f"{c.source}: num_attention_heads {n_heads} is not a multiple of "
+            f"num_key_value_heads {n_kv}"
+        )
     return h, n_layers, n_heads, n_kv, c.head_dim(h, n_heads)
 
 
@@ -345,10 +393,32 @@ def _mixtral(c: _Config) -> _Arch:
     attn, sd = _gqa(h, n_heads, n_kv, hd)
     window = c.opt_int("sliding_window")
     expert = _mlp(h, d_e)
-    block = _moe_block(n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                       router=h * n_e, window=window)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 0, d_e, expert, True, ())
+    block = _moe_block(
+        n_layers,
+        attn,
+        sd,
+        2 * h,
+        h=h,
+        n_experts=n_e,
+        top_k=k,
+        expert=expert,
+        router=h * n_e,
+        window=window,
+    )
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        0,
+        d_e,
+        expert,
+        True,
+        (),
+    )
 
 
 def _olmoe(c: _Config) -> _Arch:
@@ -360,10 +430,23 @@ def _olmoe(c: _Config) -> _Arch:
     # OLMoE normalises queries and keys over the whole projection width, not per head.
     attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias, qk_norm="full")
     expert = _mlp(h, d_e)
-    block = _moe_block(n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                       router=h * n_e)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 0, d_e, expert, True, ("query/key normalisation (QK-norm)",))
+    block = _moe_block(
+        n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert, router=h * n_e
+    )
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        0,
+        d_e,
+        expert,
+        True,
+        ("query/key normalisation (QK-norm)",),
+    )
 
 
 def _qwen_moe(c: _Config, *, version: int) -> _Arch:
@@ -387,8 +470,20 @@ def _qwen_moe(c: _Config, *, version: int) -> _Arch:
     n_dense_needed = False
     for i in range(n_layers):
         if i not in mlp_only and (i + 1) % step == 0:
-            blocks.append(_moe_block(1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k,
-                                     expert=expert, router=h * n_e + shared_gate, shared=shared))
+            blocks.append(
+                _moe_block(
+                    1,
+                    attn,
+                    sd,
+                    2 * h,
+                    h=h,
+                    n_experts=n_e,
+                    top_k=k,
+                    expert=expert,
+                    router=h * n_e + shared_gate,
+                    shared=shared,
+                )
+            )
         else:
             n_dense_needed = True
             blocks.append(_dense_block(1, attn, sd, 2 * h, _mlp(h, c.int("intermediate_size"))))
@@ -399,8 +494,20 @@ def _qwen_moe(c: _Config, *, version: int) -> _Arch:
         notes.append("per-head query/key normalisation (QK-norm)")
     if n_dense_needed:
         notes.append("some blocks are dense (mlp_only_layers / decoder_sparse_step)")
-    return _Arch(_group(blocks), c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 1 if d_shared else 0, d_e, expert, True, tuple(notes))
+    return _Arch(
+        _group(blocks),
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        1 if d_shared else 0,
+        d_e,
+        expert,
+        True,
+        tuple(notes),
+    )
 
 
 def _deepseek(c: _Config, *, version: int) -> _Arch:
@@ -417,23 +524,42 @@ def _deepseek(c: _Config, *, version: int) -> _Arch:
     shared = _mlp(h, d_e * n_shared) if n_shared else 0
     # V3's aux-loss-free balancing adds a per-expert bias to the routing scores.
     router = h * n_e + (n_e if c.data.get("topk_method") == "noaux_tc" else 0)
-    moe = _moe_block(1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                     router=router, shared=shared)
+    moe = _moe_block(
+        1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert, router=router, shared=shared
+    )
     dense = _dense_block(1, attn, sd, 2 * h, _mlp(h, c.int("intermediate_size")))
     blocks = [moe if (i >= first_dense and i % freq == 0) else dense for i in range(n_layers)]
-    notes = ["multi-head latent attention (low-rank compressed keys/values"
-             + (" and queries)" if c.opt_int("q_lora_rank") else ")")]
+    notes = [
+        "multi-head latent attention (low-rank compressed keys/values"
+        + (" and queries)" if c.opt_int("q_lora_rank") else ")")
+    ]
     if n_shared:
         notes.append(f"{n_shared} shared expert(s) of hidden size {d_e} that every token visits")
     if any(b.kind == "dense" for b in blocks):
-        notes.append(f"{sum(b.kind == 'dense' for b in blocks)} dense block(s) at the bottom "
-                     f"(first_k_dense_replace)")
+        notes.append(
+            f"{sum(b.kind == 'dense' for b in blocks)} dense block(s) at the bottom "
+            f"(first_k_dense_replace)"
+        )
     vocab = c.int("vocab_size")
     mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
     if note:
         notes.append(note)
-    return _Arch(_group(blocks), vocab, h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, n_shared, d_e, expert, True, tuple(notes), mtp, mtp_ckpt)
+    return _Arch(
+        _group(blocks),
+        vocab,
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        n_shared,
+        d_e,
+        expert,
+        True,
+        tuple(notes),
+        mtp,
+        mtp_ckpt,
+    )
 
 
 def _dbrx(c: _Config) -> _Arch:
@@ -448,14 +574,26 @@ def _dbrx(c: _Config) -> _Arch:
     d_e = ffn_cfg.int("ffn_hidden_size")
     n_e, k = ffn_cfg.int("moe_num_experts"), ffn_cfg.int("moe_top_k")
     _check_top_k(c, n_e, k, "ffn_config.moe_num_experts", "ffn_config.moe_top_k")
-    attn, sd = _gqa(h, n_heads, n_kv, hd)          # fused Wqkv, no biases
-    expert = _mlp(h, d_e)                           # w1, v1, w2
+    attn, sd = _gqa(h, n_heads, n_kv, hd)  # fused Wqkv, no biases
+    expert = _mlp(h, d_e)  # w1, v1, w2
     # Two LayerNorms without bias per block (weights only).
-    block = _moe_block(n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                       router=h * n_e)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 0, d_e, expert, True, ("LayerNorm without bias; query/key/value "
-                                                "clipping",))
+    block = _moe_block(
+        n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert, router=h * n_e
+    )
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        0,
+        d_e,
+        expert,
+        True,
+        ("LayerNorm without bias; query/key/value clipping",),
+    )
 
 
 def _granitemoe(c: _Config, *, shared_family: bool = False) -> _Arch:
@@ -469,41 +607,90 @@ def _granitemoe(c: _Config, *, shared_family: bool = False) -> _Arch:
     expert = _mlp(h, d_e)
     d_shared = c.int("shared_intermediate_size", 0, minimum=0) if shared_family else 0
     shared = _mlp(h, d_shared) if d_shared else 0
-    block = _moe_block(n_layers, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                       router=h * n_e, shared=shared)
+    block = _moe_block(
+        n_layers,
+        attn,
+        sd,
+        2 * h,
+        h=h,
+        n_experts=n_e,
+        top_k=k,
+        expert=expert,
+        router=h * n_e,
+        shared=shared,
+    )
     notes = ("embedding, attention, residual and logit multipliers (no parameters)",)
     if d_shared:
         notes += (f"a shared expert of hidden size {d_shared} that every token visits",)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 1 if d_shared else 0, d_e, expert, True, notes)
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        1 if d_shared else 0,
+        d_e,
+        expert,
+        True,
+        notes,
+    )
 
 
 def _gpt_oss(c: _Config) -> _Arch:
     h, n_layers, n_heads, n_kv, hd = _common(c)
     d_e = c.int("intermediate_size")
     n_e = c.int("num_local_experts")
-    k = c.int("num_experts_per_tok") if c.has("num_experts_per_tok") else c.int(
-        "experts_per_token")
+    k = c.int("num_experts_per_tok") if c.has("num_experts_per_tok") else c.int("experts_per_token")
     _check_top_k(c, n_e, k, "num_local_experts", "num_experts_per_tok")
     bias = c.bool("attention_bias", True)
     attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias, sinks=True)
-    expert = _mlp(h, d_e, bias=True)         # gate_up_proj (+bias), down_proj (+bias)
-    router = h * n_e + n_e                   # the router has a bias
+    expert = _mlp(h, d_e, bias=True)  # gate_up_proj (+bias), down_proj (+bias)
+    router = h * n_e + n_e  # the router has a bias
     window = c.opt_int("sliding_window")
     types = c.str_list("layer_types")
     if types and len(types) != n_layers:
-        raise FileFormatError(f"{c.source}: layer_types has {len(types)} entries for "
-                              f"{n_layers} layers")
+        raise FileFormatError(
+            f"{c.source}: layer_types has {len(types)} entries for {n_layers} layers"
+        )
     if not types:  # the released models alternate, starting with a sliding-window layer
         types = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
-    blocks = [_moe_block(1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                         router=router,
-                         window=window if t == "sliding_attention" else None) for t in types]
-    notes = ("biases in attention, experts and router", "attention sinks (one per head)",
-             "sliding-window attention in alternate blocks",
-             "clamped SwiGLU experts (swiglu_limit)")
-    return _Arch(_group(blocks), c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, 0, d_e, expert, True, notes)
+    blocks = [
+        _moe_block(
+            1,
+            attn,
+            sd,
+            2 * h,
+            h=h,
+            n_experts=n_e,
+            top_k=k,
+            expert=expert,
+            router=router,
+            window=window if t == "sliding_attention" else None,
+        )
+        for t in types
+    ]
+    notes = (
+        "biases in attention, experts and router",
+        "attention sinks (one per head)",
+        "sliding-window attention in alternate blocks",
+        "clamped SwiGLU experts (swiglu_limit)",
+    )
+    return _Arch(
+        _group(blocks),
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        0,
+        d_e,
+        expert,
+        True,
+        notes,
+    )
 
 
 def _phimoe(c: _Config) -> _Arch:
@@ -518,17 +705,42 @@ def _phimoe(c: _Config) -> _Arch:
     attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias)
     window = c.opt_int("sliding_window")
     expert = _mlp(h, d_e)
-    block = _moe_block(n_layers, attn, sd, 2 * 2 * h, h=h, n_experts=n_e, top_k=k,
-                       expert=expert, router=h * n_e, window=window)
+    block = _moe_block(
+        n_layers,
+        attn,
+        sd,
+        2 * 2 * h,
+        h=h,
+        n_experts=n_e,
+        top_k=k,
+        expert=expert,
+        router=h * n_e,
+        window=window,
+    )
     head_bias = c.int("vocab_size") if c.bool("lm_head_bias", False) else 0
-    notes = ["LayerNorm with bias (weight and bias) instead of RMSNorm",
-             "sparsemixer top-2 routing"]
+    notes = [
+        "LayerNorm with bias (weight and bias) instead of RMSNorm",
+        "sparsemixer top-2 routing",
+    ]
     if bias:
         notes.append("biases on the attention projections")
     if head_bias:
         notes.append("a bias on the output head")
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), 2 * h,
-                 n_e, k, 0, d_e, expert, True, tuple(notes), head_bias=head_bias)
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        2 * h,
+        n_e,
+        k,
+        0,
+        d_e,
+        expert,
+        True,
+        tuple(notes),
+        head_bias=head_bias,
+    )
 
 
 def _mtp(c: _Config, h: int, vocab: int, moe: BlockCount) -> tuple[int, int, str | None]:
@@ -544,9 +756,14 @@ def _mtp(c: _Config, h: int, vocab: int, moe: BlockCount) -> tuple[int, int, str
         return 0, 0, None
     own = 2 * h + 2 * h * h + moe.total + moe.router + h
     mtp = n_mtp * own
-    return mtp, n_mtp * (own + 2 * vocab * h), (
-        f"{n_mtp} multi-token-prediction module(s), {mtp:,} parameters, reported separately "
-        f"and not in the totals (transformers does not build them)")
+    return (
+        mtp,
+        n_mtp * (own + 2 * vocab * h),
+        (
+            f"{n_mtp} multi-token-prediction module(s), {mtp:,} parameters, reported separately "
+            f"and not in the totals (transformers does not build them)"
+        ),
+    )
 
 
 def _glm4_moe(c: _Config, *, family: str) -> _Arch:
@@ -565,20 +782,26 @@ def _glm4_moe(c: _Config, *, family: str) -> _Arch:
     bias = c.bool("attention_bias", False)
     if family == "glm4_moe":
         qk_norm = c.bool("use_qk_norm", False)
-        attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias,
-                        qk_norm="per_head" if qk_norm else None)
+        attn, sd = _gqa(
+            h, n_heads, n_kv, hd, qkv_bias=bias, qk_norm="per_head" if qk_norm else None
+        )
     else:
         qk_norm = True
         attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias, qk_norm="per_head")
     expert = _mlp(h, d_e)
     shared = _mlp(h, d_e * n_shared) if n_shared else 0
-    router = h * n_e + n_e            # weight and e_score_correction_bias
-    moe = _moe_block(1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert,
-                     router=router, shared=shared)
+    router = h * n_e + n_e  # weight and e_score_correction_bias
+    moe = _moe_block(
+        1, attn, sd, 2 * h, h=h, n_experts=n_e, top_k=k, expert=expert, router=router, shared=shared
+    )
     dense = _dense_block(1, attn, sd, 2 * h, _mlp(h, c.int("intermediate_size")))
     blocks = [dense if i < first_dense else moe for i in range(n_layers)]
-    notes = [("sigmoid router with a per-expert score-correction bias (a buffer in "
-              "transformers, stored in the checkpoint; counted in the router)")]
+    notes = [
+        (
+            "sigmoid router with a per-expert score-correction bias (a buffer in "
+            "transformers, stored in the checkpoint; counted in the router)"
+        )
+    ]
     if bias:
         notes.append("biases on the query, key and value projections")
     if qk_norm:
@@ -586,14 +809,29 @@ def _glm4_moe(c: _Config, *, family: str) -> _Arch:
     if n_shared:
         notes.append(f"{n_shared} shared expert(s) of hidden size {d_e} that every token visits")
     if first_dense:
-        notes.append(f"{min(first_dense, n_layers)} dense block(s) at the bottom "
-                     f"(first_k_dense_replace)")
+        notes.append(
+            f"{min(first_dense, n_layers)} dense block(s) at the bottom (first_k_dense_replace)"
+        )
     vocab = c.int("vocab_size")
     mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
     if note:
         notes.append(note)
-    return _Arch(_group(blocks), vocab, h, c.bool("tie_word_embeddings", False), h,
-                 n_e, k, n_shared, d_e, expert, True, tuple(notes), mtp, mtp_ckpt)
+    return _Arch(
+        _group(blocks),
+        vocab,
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        n_shared,
+        d_e,
+        expert,
+        True,
+        tuple(notes),
+        mtp,
+        mtp_ckpt,
+    )
 
 
 def _dense(c: _Config, *, family: str) -> _Arch:
@@ -603,13 +841,32 @@ def _dense(c: _Config, *, family: str) -> _Arch:
         attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=True)
     else:
         bias = c.bool("attention_bias", False)
-        attn, sd = _gqa(h, n_heads, n_kv, hd, qkv_bias=bias, o_bias=bias,
-                        qk_norm="per_head" if family == "qwen3" else None)
+        attn, sd = _gqa(
+            h,
+            n_heads,
+            n_kv,
+            hd,
+            qkv_bias=bias,
+            o_bias=bias,
+            qk_norm="per_head" if family == "qwen3" else None,
+        )
     mlp = _mlp(h, d_ff, bias=c.bool("mlp_bias", False))
     window = c.opt_int("sliding_window") if family == "mistral" else None
     block = _dense_block(n_layers, attn, sd, 2 * h, mlp, window=window)
-    return _Arch([block], c.int("vocab_size"), h, c.bool("tie_word_embeddings", False), h,
-                 1, 1, 0, d_ff, 0, True, ("dense model: no experts and no router",))
+    return _Arch(
+        [block],
+        c.int("vocab_size"),
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        1,
+        1,
+        0,
+        d_ff,
+        0,
+        True,
+        ("dense model: no experts and no router",),
+    )
 
 
 FAMILIES = {
@@ -642,9 +899,16 @@ def supported_families() -> list[str]:
 
 # --------------------------------------------------------------------------- counting
 
-def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_LEN_DEFAULT,
-                 c_f: float = C_F_DEFAULT, c_r: float = C_R_DEFAULT,
-                 name: str | None = None, as_family: str | None = None) -> HFModel:
+
+def count_config(
+    config: dict,
+    source: str = "config.json",
+    seq_len: int = SEQ_LEN_DEFAULT,
+    c_f: float = C_F_DEFAULT,
+    c_r: float = C_R_DEFAULT,
+    name: str | None = None,
+    as_family: str | None = None,
+) -> HFModel:
     """Count the parameters and FLOPs per token of a model from its parsed ``config.json``.
 
     Parameters
@@ -675,19 +939,27 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
         ill-typed field (named).
     """
     if not isinstance(config, dict):
-        raise FileFormatError(f"{source}: expected a JSON object (a Hugging Face config.json), "
-                              f"got {type(config).__name__}")
+        raise FileFormatError(
+            f"{source}: expected a JSON object (a Hugging Face config.json), "
+            f"got {type(config).__name__}"
+        )
     if as_family is not None and as_family not in FAMILIES:
-        raise FileFormatError(f"--as {as_family!r} is not a supported family; supported "
-                              f"families: {', '.join(supported_families())}")
+        raise FileFormatError(
+            f"--as {as_family!r} is not a supported family; supported "
+            f"families: {', '.join(supported_families())}"
+        )
     family = as_family or config.get("model_type")
     if family is None:
-        raise FileFormatError(f"{source}: no model_type; a Hugging Face config.json names its "
-                              f"family, one of: {', '.join(supported_families())}")
+        raise FileFormatError(
+            f"{source}: no model_type; a Hugging Face config.json names its "
+            f"family, one of: {', '.join(supported_families())}"
+        )
     if not isinstance(family, str) or family not in FAMILIES:
-        raise FileFormatError(f"{source}: model_type {family!r} is not supported; supported "
-                              f"families: {', '.join(supported_families())} (read a model "
-                              f"of a known architecture with --as FAMILY)")
+        raise FileFormatError(
+            f"{source}: model_type {family!r} is not supported; supported "
+            f"families: {', '.join(supported_families())} (read a model "
+            f"of a known architecture with --as FAMILY)"
+        )
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise FileFormatError(f"seq_len must be a whole number >= 1, got {seq_len!r}")
     domain.flops_per_param(c_f, "c_f")
@@ -712,18 +984,22 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
         "routed_experts": {"total": tot("routed_total"), "active": tot("routed_active")},
         "shared_experts": {"total": tot("shared"), "active": tot("shared")},
         "dense_mlp": {"total": tot("dense_mlp"), "active": tot("dense_mlp")},
-        "norms": {"total": tot("norms") + arch.final_norm,
-                  "active": tot("norms") + arch.final_norm},
+        "norms": {
+            "total": tot("norms") + arch.final_norm,
+            "active": tot("norms") + arch.final_norm,
+        },
         "router": {"total": router, "active": router},
         "input_embedding": {"total": n_input, "active": n_input},
-        "output_head": {"total": arch.head_bias if arch.tied else n_head,
-                        "active": arch.head_bias if arch.tied else n_head},
+        "output_head": {
+            "total": arch.head_bias if arch.tied else n_head,
+            "active": arch.head_bias if arch.tied else n_head,
+        },
     }
 
     scores = 2.0 * sum(b.count * b.score_dims * min(seq_len, b.window or seq_len) for b in blocks)
     fwd_weights = 2.0 * n_active
     fwd_router = 2.0 * router
-    fwd_head = 2.0 * V * h           # the logits are computed whether or not the head is tied
+    fwd_head = 2.0 * V * h  # the logits are computed whether or not the head is tied
     forward = fwd_weights + fwd_router + fwd_head + scores
     training = c_f * (n_active + n_head) + c_r * router + 3.0 * scores
     law_flops = c_f * n_active + c_r * router
@@ -740,35 +1016,75 @@ def count_config(config: dict, source: str = "config.json", seq_len: int = SEQ_L
     if as_family is not None and as_family != config.get("model_type"):
         notes = (f"model_type {config.get('model_type')!r} read as {as_family}",) + notes
     return HFModel(
-        family=family, name=name, vocab_size=V, d_model=h, n_blocks=n_blocks, n_moe_blocks=n_moe,
-        n_dense_blocks=n_blocks - n_moe, tied_embeddings=arch.tied,
-        n_experts=arch.n_experts if is_moe else 1, top_k=arch.top_k if is_moe else 1,
-        n_shared_experts=arch.n_shared_experts, d_expert=arch.d_expert, gated_experts=arch.gated,
-        granularity=G, expansion_rate=E, granularity_by_size=g_size,
-        expansion_rate_by_size=e_size, n_total=n_total, n_active=n_active, router_params=router,
-        n_embedding=n_embedding, n_input_embedding=n_input, n_output_head=n_head,
+        family=family,
+        name=name,
+        vocab_size=V,
+        d_model=h,
+        n_blocks=n_blocks,
+        n_moe_blocks=n_moe,
+        n_dense_blocks=n_blocks - n_moe,
+        tied_embeddings=arch.tied,
+        n_experts=arch.n_experts if is_moe else 1,
+        top_k=arch.top_k if is_moe else 1,
+        n_shared_experts=arch.n_shared_experts,
+        d_expert=arch.d_expert,
+        gated_experts=arch.gated,
+        granularity=G,
+        expansion_rate=E,
+        granularity_by_size=g_size,
+        expansion_rate_by_size=e_size,
+        n_total=n_total,
+        n_active=n_active,
+        router_params=router,
+        n_embedding=n_embedding,
+        n_input_embedding=n_input,
+        n_output_head=n_head,
         n_total_with_embedding=n_total + router + n_embedding,
         n_active_with_embedding=n_active + router + n_embedding,
         n_active_with_output_head=n_active + router + n_head,
-        breakdown=breakdown, mtp_params=arch.mtp_params,
-        mtp_params_in_checkpoint=arch.mtp_params_in_checkpoint, seq_len=seq_len,
-        c_f=float(c_f), c_r=float(c_r), flops_per_token=training,
+        breakdown=breakdown,
+        mtp_params=arch.mtp_params,
+        mtp_params_in_checkpoint=arch.mtp_params_in_checkpoint,
+        seq_len=seq_len,
+        c_f=float(c_f),
+        c_r=float(c_r),
+        flops_per_token=training,
         flops_per_token_forward=forward,
-        flops_breakdown={"forward": {"weights": fwd_weights, "router": fwd_router,
-                                     "output_head": fwd_head, "attention_scores": scores,
-                                     "total": forward},
-                         "training": training, "law": law_flops},
-        law_flops_per_token=law_flops, is_moe=is_moe, notes=notes,
+        flops_breakdown={
+            "forward": {
+                "weights": fwd_weights,
+                "router": fwd_router,
+                "output_head": fwd_head,
+                "attention_scores": scores,
+                "total": forward,
+            },
+            "training": training,
+            "law": law_flops,
+        },
+        law_flops_per_token=law_flops,
+        is_moe=is_moe,
+        notes=notes,
     )
 
 
-def load_config(path: str | os.PathLike, seq_len: int = SEQ_LEN_DEFAULT,
-                c_f: float = C_F_DEFAULT, c_r: float = C_R_DEFAULT,
-                as_family: str | None = None) -> HFModel:
+def load_config(
+    path: str | os.PathLike,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    c_f: float = C_F_DEFAULT,
+    c_r: float = C_R_DEFAULT,
+    as_family: str | None = None,
+) -> HFModel:
     """Read a ``config.json`` safely (size and depth limits) and count it; see :func:`count_config`."""
     data = load_json_file(path, what="config")
-    return count_config(data, source=f"config {str(path)!r}", seq_len=seq_len, c_f=c_f, c_r=c_r,
-                        name=Path(path).name, as_family=as_family)
+    return count_config(
+        data,
+        source=f"config {str(path)!r}",
+        seq_len=seq_len,
+        c_f=c_f,
+        c_r=c_r,
+        name=Path(path).name,
+        as_family=as_family,
+    )
 
 
 def architecture_warnings(model: HFModel, law=None) -> list[str]:
@@ -776,34 +1092,49 @@ def architecture_warnings(model: HFModel, law=None) -> list[str]:
     the law's fitted range, worded for users."""
     out = []
     if not model.is_moe:
-        out.append("dense model (no experts): it maps to E = G = 1; a dense law such as "
-                   "krajewski2024-dense describes it better than an MoE law")
+        out.append(
+            "dense model (no experts): it maps to E = G = 1; a dense law such as "
+            "krajewski2024-dense describes it better than an MoE law"
+        )
     else:
         if model.gated_experts:
-            out.append("experts are SwiGLU (3 matrices of d_model x d_expert); the paper's experts "
-                       "are 2-matrix FFNs, so G and E by size differ from the top-k mapping")
+            out.append(
+                "experts are SwiGLU (3 matrices of d_model x d_expert); the paper's experts "
+                "are 2-matrix FFNs, so G and E by size differ from the top-k mapping"
+            )
         if model.n_shared_experts:
-            out.append(f"{model.n_shared_experts} shared expert(s) every token visits; the "
-                       f"paper has none (they count in N but not in G or E)")
+            out.append(
+                f"{model.n_shared_experts} shared expert(s) every token visits; the "
+                f"paper has none (they count in N but not in G or E)"
+            )
         if model.n_dense_blocks:
-            out.append(f"{model.n_dense_blocks} of {model.n_blocks} blocks are dense; the paper's "
-                       f"blocks are all MoE")
+            out.append(
+                f"{model.n_dense_blocks} of {model.n_blocks} blocks are dense; the paper's "
+                f"blocks are all MoE"
+            )
         ratio = model.granularity_by_size / model.granularity
         if not 0.5 <= ratio <= 2.0:
-            out.append(f"experts are {'larger' if ratio < 1 else 'smaller'} than the paper's at "
-                       f"this G: the top-k mapping gives G = {model.granularity:g}, expert size "
-                       f"gives G = 8*d_model^2/expert params = {model.granularity_by_size:.3g}")
-    attn_paper = 4 * model.d_model ** 2 * model.n_blocks
+            out.append(
+                f"experts are {'larger' if ratio < 1 else 'smaller'} than the paper's at "
+                f"this G: the top-k mapping gives G = {model.granularity:g}, expert size "
+                f"gives G = 8*d_model^2/expert params = {model.granularity_by_size:.3g}"
+            )
+    attn_paper = 4 * model.d_model**2 * model.n_blocks
     attn = model.breakdown["attention"]["total"]
     if not 0.8 <= attn / attn_paper <= 1.25:
-        out.append(f"attention has {attn / attn_paper:.2f}x the paper's 4*d_model^2 parameters "
-                   f"per block (grouped-query or latent attention, or head_dim != d_model/heads)")
+        out.append(
+            f"attention has {attn / attn_paper:.2f}x the paper's 4*d_model^2 parameters "
+            f"per block (grouped-query or latent attention, or head_dim != d_model/heads)"
+        )
     if model.mtp_params:
-        out.append(f"multi-token-prediction module ({model.mtp_params:.3g} parameters) is not "
-                   f"in the totals")
+        out.append(
+            f"multi-token-prediction module ({model.mtp_params:.3g} parameters) is not "
+            f"in the totals"
+        )
     if law is not None and law.form == "fine_grained_moe":
-        out += law.range_warnings(params=model.n_total,
-                                  granularity=model.granularity if model.is_moe else None)
+        out += law.range_warnings(
+            params=model.n_total, granularity=model.granularity if model.is_moe else None
+        )
         if model.is_moe:
             out += expansion_rate_warnings(law, model.expansion_rate)
     return out
@@ -813,10 +1144,14 @@ def expansion_rate_warnings(law, expansion_rate: float) -> list[str]:
     """A warning when the expansion rate E is more than 1.5x away from the E the fine-grained
     law was fitted at (SPEC.md §2: E = 64, or 16 for the E = 16 set): the law has no E term."""
     fitted_e = law.fitted_range.get("expansion_rate") or (
-        (law.expansion_rate, law.expansion_rate) if law.expansion_rate else None)
+        (law.expansion_rate, law.expansion_rate) if law.expansion_rate else None
+    )
     if not fitted_e or fitted_e[0] / 1.5 <= expansion_rate <= fitted_e[1] * 1.5:
         return []
-    fitted = (f"{fitted_e[0]:g}" if fitted_e[0] == fitted_e[1]
-              else f"{fitted_e[0]:g} to {fitted_e[1]:g}")
-    return [f"expansion rate E = {expansion_rate:.3g} is far from the E = {fitted} that "
-            f"{law.name} was fitted at; the law does not model E"]
+    fitted = (
+        f"{fitted_e[0]:g}" if fitted_e[0] == fitted_e[1] else f"{fitted_e[0]:g} to {fitted_e[1]:g}"
+    )
+    return [
+        f"expansion rate E = {expansion_rate:.3g} is far from the E = {fitted} that "
+        f"{law.name} was fitted at; the law does not model E"
+    ]

@@ -35,9 +35,11 @@ DENSE_SET = "krajewski2024-dense"
 #: Beyond this factor in E from the nearest fitted E no shipped fit describes the model.
 FAR_FACTOR = 2.0
 
-MAPPING_TOP_K = ("by top-k (SPEC.md section 6): G = routed experts per token, E = routed "
-                 "experts / top-k, N = total non-embedding parameters (router excluded); "
-                 "shared experts count in N, not in G or E")
+MAPPING_TOP_K = (
+    "by top-k (SPEC.md section 6): G = routed experts per token, E = routed "
+    "experts / top-k, N = total non-embedding parameters (router excluded); "
+    "shared experts count in N, not in G or E"
+)
 
 
 @dataclass(frozen=True)
@@ -56,20 +58,27 @@ class LawChoice:
     mapping: str
 
     def to_dict(self) -> dict:
-        return {"law": self.name, "reason": self.reason, "far": self.far,
-                "fitted_expansion_rate": self.fitted_expansion_rate,
-                "expansion_rate": self.expansion_rate, "mapping": self.mapping}
+        return {
+            "law": self.name,
+            "reason": self.reason,
+            "far": self.far,
+            "fitted_expansion_rate": self.fitted_expansion_rate,
+            "expansion_rate": self.expansion_rate,
+            "mapping": self.mapping,
+        }
 
 
 def nearest_fitted(expansion_rate: float) -> tuple[str, float]:
     """(set name, fitted E) of the shipped fine-grained set nearest ``expansion_rate`` in log E;
     a tie goes to the first of :data:`FITTED_SETS` (the E = 16 set)."""
-    if not (isinstance(expansion_rate, (int, float)) and math.isfinite(expansion_rate)
-            and expansion_rate > 0):
+    if not (
+        isinstance(expansion_rate, (int, float))
+        and math.isfinite(expansion_rate)
+        and expansion_rate > 0
+    ):
         raise ValueError(f"expansion_rate must be a positive number, got {expansion_rate!r}")
     # a tiny tolerance so that E = 32 (exactly 2x from both) is a tie, whatever the rounding
-    return min(FITTED_SETS,
-               key=lambda s: round(abs(math.log(expansion_rate / s[1])), 12))
+    return min(FITTED_SETS, key=lambda s: round(abs(math.log(expansion_rate / s[1])), 12))
 
 
 def choose_law(model) -> LawChoice:
@@ -78,25 +87,37 @@ def choose_law(model) -> LawChoice:
     See the module docstring for the rule.
     """
     if not model.is_moe:
-        return LawChoice(DENSE_SET, "dense model (no experts): the dense set fitted on the same "
-                         "data as the MoE sets", False, None, 1.0, "dense: E = G = 1")
+        return LawChoice(
+            DENSE_SET,
+            "dense model (no experts): the dense set fitted on the same data as the MoE sets",
+            False,
+            None,
+            1.0,
+            "dense: E = G = 1",
+        )
     E = float(model.expansion_rate)
     name, fitted = nearest_fitted(E)
     factor = max(E / fitted, fitted / E)
     away = "exactly this E" if factor == 1 else f"{factor:.3g}x away"
-    where = (f"E = {model.n_experts}/{model.top_k} = {E:.4g} (routed experts / top-k); "
-             f"nearest fitted E in log E is {fitted:g} ({away})")
+    where = (
+        f"E = {model.n_experts}/{model.top_k} = {E:.4g} (routed experts / top-k); "
+        f"nearest fitted E in log E is {fitted:g} ({away})"
+    )
     if factor > FAR_FACTOR * (1 + 1e-9):
-        reason = (f"{where}, more than {FAR_FACTOR:g}x from every fitted E (16, 64): no shipped "
-                  f"fit describes this model; figures from {name}, no suggestion")
+        reason = (
+            f"{where}, more than {FAR_FACTOR:g}x from every fitted E (16, 64): no shipped "
+            f"fit describes this model; figures from {name}, no suggestion"
+        )
         return LawChoice(name, reason, True, fitted, E, MAPPING_TOP_K)
     tie = abs(math.log(E / 16.0)) == abs(math.log(64.0 / E)) or math.isclose(E, 32.0)
-    reason = f"{where}: {name}" + (" (a tie; the E = 16 set asks for more tokens per parameter)"
-                                   if tie else "")
+    reason = f"{where}: {name}" + (
+        " (a tie; the E = 16 set asks for more tokens per parameter)" if tie else ""
+    )
     return LawChoice(name, reason, False, fitted, E, MAPPING_TOP_K)
 
 
 # --------------------------------------------------------------------------- the joint law
+
 
 @dataclass(frozen=True)
 class JointMapping:
@@ -115,12 +136,17 @@ class JointMapping:
     notes: tuple
 
     def to_dict(self) -> dict:
-        return {"params": self.n_active, "n_active_with_embedding": self.n_active,
-                "n_total_with_embedding": self.n_total, "n_experts": self.n_experts,
-                "top_k": self.top_k, "flops_per_token": self.flops_per_token,
-                "rule": "N = active parameters with embeddings (input embedding and output "
-                        "head); E = routed experts per MoE block; FLOPs = 6 N D",
-                "notes": list(self.notes)}
+        return {
+            "params": self.n_active,
+            "n_active_with_embedding": self.n_active,
+            "n_total_with_embedding": self.n_total,
+            "n_experts": self.n_experts,
+            "top_k": self.top_k,
+            "flops_per_token": self.flops_per_token,
+            "rule": "N = active parameters with embeddings (input embedding and output "
+            "head); E = routed experts per MoE block; FLOPs = 6 N D",
+            "notes": list(self.notes),
+        }
 
 
 def joint_mapping(model, c_f: float = 6.0) -> JointMapping:
@@ -128,21 +154,32 @@ def joint_mapping(model, c_f: float = 6.0) -> JointMapping:
     notes = []
     n_e = model.n_experts if model.is_moe else 1
     if model.is_moe and model.top_k > 1:
-        notes.append(f"the joint law was fitted with top-1 routing (Switch, experts of the dense "
-                     f"FFN's size); this model routes each token to {model.top_k} of {n_e} "
-                     f"experts, so N_act counts all {model.top_k} and E = {n_e} is read as the "
-                     f"number of experts: the law never saw top-k > 1, the figures are an "
-                     f"extrapolation in kind")
+        notes.append(
+            f"the joint law was fitted with top-1 routing (Switch, experts of the dense "
+            f"FFN's size); this model routes each token to {model.top_k} of {n_e} "
+            f"experts, so N_act counts all {model.top_k} and E = {n_e} is read as the "
+            f"number of experts: the law never saw top-k > 1, the figures are an "
+            f"extrapolation in kind"
+        )
     if model.n_shared_experts:
-        notes.append("shared experts count in N_act (every token visits them); the joint law's "
-                     "models have none")
+        notes.append(
+            "shared experts count in N_act (every token visits them); the joint law's "
+            "models have none"
+        )
     if model.is_moe and model.n_dense_blocks:
-        notes.append(f"{model.n_dense_blocks} dense block(s) count in N_act; the joint law's "
-                     f"models are MoE in every block")
+        notes.append(
+            f"{model.n_dense_blocks} dense block(s) count in N_act; the joint law's "
+            f"models are MoE in every block"
+        )
     n_act = int(model.n_active_with_embedding)
-    return JointMapping(n_act, int(model.n_total_with_embedding), int(n_e),
-                        int(model.top_k if model.is_moe else 1), float(c_f) * n_act,
-                        tuple(notes))
+    return JointMapping(
+        n_act,
+        int(model.n_total_with_embedding),
+        int(n_e),
+        int(model.top_k if model.is_moe else 1),
+        float(c_f) * n_act,
+        tuple(notes),
+    )
 
 
 #: Beyond this many experts (2x the joint law's fitted 32) check gives no suggestion.
@@ -178,25 +215,63 @@ def joint_evaluation(model, law, tokens=None, flops=None, bytes_per_param: float
     if ok.any() and losses[ok].min() <= loss <= losses[ok].max():
         order = np.argsort(losses[ok])
         needed = float(np.exp(np.interp(loss, losses[ok][order], np.log(grid[ok][order]))))
-    opt = {"loss": float(losses[i]), "flops": F, "n_active": float(fr.n_active_with_embedding[i, 0]),
-           "n_active_with_embedding": float(fr.n_active_with_embedding[i, 0]),
-           "tokens": float(fr.tokens[i, 0]), "d_model": float(fr.d_model[i, 0]),
-           "n_blocks": float(fr.d_model[i, 0]) / (law.aspect_ratio or 64.0),
-           "n_experts": E, "expansion_rate": float(E), "granularity": 1.0,
-           "router_flops": 0.0, "recommended": None}
-    opt["n_total"] = float(total_params(opt["d_model"], E, vocab_size=law.vocab_size or 50257,
-                                        aspect_ratio=law.aspect_ratio or 64.0))
+    opt = {
+        "loss": float(losses[i]),
+        "flops": F,
+        "n_active": float(fr.n_active_with_embedding[i, 0]),
+        "n_active_with_embedding": float(fr.n_active_with_embedding[i, 0]),
+        "tokens": float(fr.tokens[i, 0]),
+        "d_model": float(fr.d_model[i, 0]),
+        "n_blocks": float(fr.d_model[i, 0]) / (law.aspect_ratio or 64.0),
+        "n_experts": E,
+        "expansion_rate": float(E),
+        "granularity": 1.0,
+        "router_flops": 0.0,
+        "recommended": None,
+    }
+    opt["n_total"] = float(
+        total_params(
+            opt["d_model"],
+            E,
+            vocab_size=law.vocab_size or 50257,
+            aspect_ratio=law.aspect_ratio or 64.0,
+        )
+    )
     opt["tokens_per_active_param"] = opt["tokens"] / opt["n_active"]
-    m = {"family": model.family, "model": model.name, "d_model": model.d_model,
-         "n_blocks": model.n_blocks, "n_experts": E, "top_k": jm.top_k,
-         "granularity": 1.0, "expansion_rate": float(E), "n_active": N,
-         "n_active_with_embedding": N, "n_total": float(jm.n_total),
-         "n_total_with_embedding": float(jm.n_total), "router_params": float(model.router_params),
-         "tokens": D, "flops": F, "router_flops": 0.0, "loss": loss, "optimal_loss": opt["loss"],
-         "loss_gap": loss - opt["loss"], "compute_efficiency": needed / F,
-         "flops_to_reach_loss": needed, "tokens_per_active_param": D / N,
-         "tokens_per_param": D / jm.n_total, "n_params": float(jm.n_total),
-         "memory_bytes": float(jm.n_total) * bytes_per_param, "c_f": law.c_f, "c_r": 0.0,
-         "optimal_granularity": 1.0, "law_mapping": jm.to_dict()}
-    return {"proposal": m, "optimal": opt, "mapping": jm,
-            "suggest": E <= JOINT_FAR_EXPERTS and jm.top_k == 1}
+    m = {
+        "family": model.family,
+        "model": model.name,
+        "d_model": model.d_model,
+        "n_blocks": model.n_blocks,
+        "n_experts": E,
+        "top_k": jm.top_k,
+        "granularity": 1.0,
+        "expansion_rate": float(E),
+        "n_active": N,
+        "n_active_with_embedding": N,
+        "n_total": float(jm.n_total),
+        "n_total_with_embedding": float(jm.n_total),
+        "router_params": float(model.router_params),
+        "tokens": D,
+        "flops": F,
+        "router_flops": 0.0,
+        "loss": loss,
+        "optimal_loss": opt["loss"],
+        "loss_gap": loss - opt["loss"],
+        "compute_efficiency": needed / F,
+        "flops_to_reach_loss": needed,
+        "tokens_per_active_param": D / N,
+        "tokens_per_param": D / jm.n_total,
+        "n_params": float(jm.n_total),
+        "memory_bytes": float(jm.n_total) * bytes_per_param,
+        "c_f": law.c_f,
+        "c_r": 0.0,
+        "optimal_granularity": 1.0,
+        "law_mapping": jm.to_dict(),
+    }
+    return {
+        "proposal": m,
+        "optimal": opt,
+        "mapping": jm,
+        "suggest": E <= JOINT_FAR_EXPERTS and jm.top_k == 1,
+    }

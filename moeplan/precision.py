@@ -37,8 +37,11 @@ def rounding_intervals(law) -> dict:
 
 def _latin_hypercube(n: int, dims: int, rng) -> np.ndarray:
     """(n, dims) points in [0, 1): one point in each of n equal strata along every axis."""
-    strata = np.stack([rng.permutation(n) for _ in range(dims)], axis=1) if dims else \
-        np.empty((n, 0), dtype=int)
+    strata = (
+        np.stack([rng.permutation(n) for _ in range(dims)], axis=1)
+        if dims
+        else np.empty((n, 0), dtype=int)
+    )
     return (strata + rng.random((n, dims))) / n
 
 
@@ -50,8 +53,9 @@ def _halton(n: int, dims: int) -> np.ndarray:
     first ``dims`` primes. Deterministic and evenly spread, and it needs no random generator
     (numpy.random costs ~18 ms to import: the planner's bands use this at every start)."""
     if dims > len(_PRIMES):
-        raise ValueError(f"{dims} uncertain coefficients: the Halton sequence here has "
-                         f"{len(_PRIMES)} bases")
+        raise ValueError(
+            f"{dims} uncertain coefficients: the Halton sequence here has {len(_PRIMES)} bases"
+        )
     out = np.empty((n, dims))
     idx = np.arange(1, n + 1)
     for j, base in enumerate(_PRIMES[:dims]):
@@ -64,8 +68,9 @@ def _halton(n: int, dims: int) -> np.ndarray:
     return out
 
 
-def coefficient_samples(law, n: int = 256, rng=0, *,
-                        corners: bool = True, method: str = "lhs") -> dict:
+def coefficient_samples(
+    law, n: int = 256, rng=0, *, corners: bool = True, method: str = "lhs"
+) -> dict:
     """Coefficient sets within the published rounding (or the law's bootstrap samples).
 
     Parameters
@@ -95,10 +100,12 @@ def coefficient_samples(law, n: int = 256, rng=0, *,
     names = COEFFICIENT_NAMES[law.form]
     point = {k: float(law.coefficients[k]) for k in names}
     if law.bootstrap:
-        return {k: np.concatenate([[point[k]], np.asarray(law.bootstrap[k], dtype=float)])
-                if k in law.bootstrap else np.full(1 + len(next(iter(law.bootstrap.values()))),
-                                                   point[k])
-                for k in names}
+        return {
+            k: np.concatenate([[point[k]], np.asarray(law.bootstrap[k], dtype=float)])
+            if k in law.bootstrap
+            else np.full(1 + len(next(iter(law.bootstrap.values()))), point[k])
+            for k in names
+        }
     n = int(n)
     if n < 1:
         raise ValueError(f"n = {n}: draw at least one sample")
@@ -111,8 +118,11 @@ def coefficient_samples(law, n: int = 256, rng=0, *,
     else:
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
-        u = (_latin_hypercube(n, len(uncertain), rng) if method == "lhs"
-             else rng.random((n, len(uncertain))))
+        u = (
+            _latin_hypercube(n, len(uncertain), rng)
+            if method == "lhs"
+            else rng.random((n, len(uncertain)))
+        )
     blocks = [np.array([[point[k] for k in uncertain]])]
     if corners and 0 < len(uncertain) <= MAX_CORNER_DIMS:
         ends = [intervals[k] for k in uncertain]

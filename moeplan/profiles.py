@@ -21,18 +21,55 @@ from .yamlio import load_yaml_file
 #: Folder of the shipped profiles (inside the package, so it is in the wheel).
 SHIPPED_DIR = Path(__file__).resolve().parent / "hardware_profiles"
 
-_TOP_REQUIRED = ("schema", "name", "gpu", "provenance", "grid", "expert", "dense", "attention",
-                 "router")
+_TOP_REQUIRED = (
+    "schema",
+    "name",
+    "gpu",
+    "provenance",
+    "grid",
+    "expert",
+    "dense",
+    "attention",
+    "router",
+)
 _TOP_OPTIONAL = ("not_measured", "flop_counts", "description")
-_PROVENANCE = ("gpu", "compute_capability", "gpu_memory_bytes", "torch", "cuda", "cudnn", "date",
-               "moeplan", "command", "dtype", "timer", "python", "seconds", "grouped_gemm", "note")
-_GRID = ("d_model", "granularity", "expansion_rate", "tokens", "warmup", "repetitions",
-         "seconds_per_point", "attention_seq_len", "head_dim", "head_vocab", "max_groups",
-         "expert_weight_budget_bytes")
+_PROVENANCE = (
+    "gpu",
+    "compute_capability",
+    "gpu_memory_bytes",
+    "torch",
+    "cuda",
+    "cudnn",
+    "date",
+    "moeplan",
+    "command",
+    "dtype",
+    "timer",
+    "python",
+    "seconds",
+    "grouped_gemm",
+    "note",
+)
+_GRID = (
+    "d_model",
+    "granularity",
+    "expansion_rate",
+    "tokens",
+    "warmup",
+    "repetitions",
+    "seconds_per_point",
+    "attention_seq_len",
+    "head_dim",
+    "head_vocab",
+    "max_groups",
+    "expert_weight_budget_bytes",
+)
 _MEASURED = ("status", "ms", "repetitions", "tflops", "error")
 _SECTIONS = {
-    "expert": (("expansion_rate", "d_model", "d_expert", "top_k", "experts_per_gpu",
-                "tokens_per_expert"), ("backend",)),
+    "expert": (
+        ("expansion_rate", "d_model", "d_expert", "top_k", "experts_per_gpu", "tokens_per_expert"),
+        ("backend",),
+    ),
     "dense": (("d_model",), ("part", "vocab")),
     "attention": (("d_model", "seq_len", "head_dim", "n_heads"), ("batch",)),
     "router": (("expansion_rate", "d_model", "n_experts", "top_k"), ("seconds_per_token",)),
@@ -60,16 +97,28 @@ class Profile:
 
     def ok(self, section: str, **match) -> list[dict]:
         """Measured points of a section (``status: ok``), optionally matching some keys."""
-        return [r for r in getattr(self, section) if r["status"] == "ok"
-                and all(r.get(k) == v for k, v in match.items())]
+        return [
+            r
+            for r in getattr(self, section)
+            if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())
+        ]
 
     def expert_tflops(self) -> list[dict]:
         """``{d_model, d_expert, top_k, tflops, ...}`` for every expert point (null if failed)."""
-        return [{"d_model": r["d_model"], "d_expert": r["d_expert"], "top_k": r["top_k"],
-                 "tflops": r["tflops"], "expansion_rate": r["expansion_rate"],
-                 "experts_per_gpu": r["experts_per_gpu"],
-                 "tokens_per_expert": r["tokens_per_expert"], "status": r["status"],
-                 "backend": r.get("backend")} for r in self.expert]
+        return [
+            {
+                "d_model": r["d_model"],
+                "d_expert": r["d_expert"],
+                "top_k": r["top_k"],
+                "tflops": r["tflops"],
+                "expansion_rate": r["expansion_rate"],
+                "experts_per_gpu": r["experts_per_gpu"],
+                "tokens_per_expert": r["tokens_per_expert"],
+                "status": r["status"],
+                "backend": r.get("backend"),
+            }
+            for r in self.expert
+        ]
 
 
 def _where(source: str, section: str | None = None, index: int | None = None) -> str:
@@ -103,24 +152,31 @@ def _check_record(rec, section: str, where: str) -> dict:
     for key in ints:
         _positive_int(rec[key], key, where)
     if rec["status"] not in STATUSES:
-        raise FileFormatError(f"{where}: status must be one of {', '.join(STATUSES)}, "
-                              f"got {rec['status']!r}")
+        raise FileFormatError(
+            f"{where}: status must be one of {', '.join(STATUSES)}, got {rec['status']!r}"
+        )
     for key in ("tflops", "ms", "seconds_per_token"):
         value = rec.get(key)
         if value is None:
             continue
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value <= 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise FileFormatError(f"{where}: {key} must be a positive number, got {value!r}")
     if rec["status"] == "ok" and rec["tflops"] is None:
         raise FileFormatError(f"{where}: a point with status ok needs tflops")
     if rec["status"] != "ok" and rec["tflops"] is not None:
-        raise FileFormatError(f"{where}: a point with status {rec['status']} has no tflops; "
-                              "give null")
+        raise FileFormatError(
+            f"{where}: a point with status {rec['status']} has no tflops; give null"
+        )
     if section == "dense":
         if rec.get("part") not in DENSE_PARTS:
-            raise FileFormatError(f"{where}: part must be one of {', '.join(DENSE_PARTS)}, "
-                                  f"got {rec.get('part')!r}")
+            raise FileFormatError(
+                f"{where}: part must be one of {', '.join(DENSE_PARTS)}, got {rec.get('part')!r}"
+            )
         if rec["part"] == "head":
             _positive_int(rec.get("vocab"), "vocab", where)
     if section == "expert" and rec["experts_per_gpu"] > 1024:
@@ -140,22 +196,33 @@ def profile_from_mapping(doc, source: str) -> Profile:
     _check_keys(doc["provenance"], (), _PROVENANCE, f"{where}: provenance")
     _check_keys(doc["grid"], (), _GRID, f"{where}: grid")
     if "flop_counts" in doc:
-        _check_keys(doc["flop_counts"], (), ("expert", "attention_proj", "ffn", "head",
-                                             "attention", "router"), f"{where}: flop_counts")
+        _check_keys(
+            doc["flop_counts"],
+            (),
+            ("expert", "attention_proj", "ffn", "head", "attention", "router"),
+            f"{where}: flop_counts",
+        )
     sections = {}
     for section in _SECTIONS:
         items = doc[section]
         if not isinstance(items, list):
             raise FileFormatError(f"{where}: {section} must be a list of measured points")
-        sections[section] = [_check_record(rec, section, _where(source, section, i))
-                             for i, rec in enumerate(items)]
+        sections[section] = [
+            _check_record(rec, section, _where(source, section, i)) for i, rec in enumerate(items)
+        ]
     if not any(r["status"] == "ok" for r in sections["expert"]):
         raise FileFormatError(f"{where}: no expert point was measured (status ok)")
-    return Profile(name=doc["name"], gpu=doc["gpu"], source=source,
-                   provenance=dict(doc["provenance"]), grid=dict(doc["grid"]),
-                   not_measured=str(doc.get("not_measured", "")),
-                   flop_counts=dict(doc.get("flop_counts") or {}),
-                   description=str(doc.get("description", "")), **sections)
+    return Profile(
+        name=doc["name"],
+        gpu=doc["gpu"],
+        source=source,
+        provenance=dict(doc["provenance"]),
+        grid=dict(doc["grid"]),
+        not_measured=str(doc.get("not_measured", "")),
+        flop_counts=dict(doc.get("flop_counts") or {}),
+        description=str(doc.get("description", "")),
+        **sections,
+    )
 
 
 def shipped_profile_names() -> list[str]:
@@ -166,8 +233,12 @@ def shipped_profile_names() -> list[str]:
 
 
 def _looks_like_path(text: str) -> bool:
-    return (os.sep in text or "/" in text or text.lower().endswith((".yaml", ".yml"))
-            or Path(text).is_file())
+    return (
+        os.sep in text
+        or "/" in text
+        or text.lower().endswith((".yaml", ".yml"))
+        or Path(text).is_file()
+    )
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -179,10 +250,11 @@ def load_profile(name_or_path: str) -> Profile:
     else:
         names = shipped_profile_names()
         if name_or_path not in names:
-            have = (f"shipped profiles: {', '.join(names)}" if names
-                    else "no profile is shipped yet")
-            raise InputError(f"unknown profile {name_or_path!r} ({have}); give a name or the "
-                             "path of a file written by `moeplan calibrate`")
+            have = f"shipped profiles: {', '.join(names)}" if names else "no profile is shipped yet"
+            raise InputError(
+                f"unknown profile {name_or_path!r} ({have}); give a name or the "
+                "path of a file written by `moeplan calibrate`"
+            )
         path, source = SHIPPED_DIR / f"{name_or_path}.yaml", name_or_path
     doc = load_yaml_file(path, what="profile")
     return profile_from_mapping(doc, source)

@@ -48,12 +48,31 @@ from .units import parse_memory, parse_number
 from .yamlio import parse_yaml, read_text
 
 TOP_KEYS = ("law", "name", "description", "model", "training", "limits", "hardware")
-MODEL_KEYS = ("d_model", "n_blocks", "expansion_rate", "granularity", "n_experts", "top_k",
-              "router_flops_per_param", "flops_per_param", "c_r", "c_f", "vocab_size",
-              "tied_embeddings", "bytes_per_param", "config")
+MODEL_KEYS = (
+    "d_model",
+    "n_blocks",
+    "expansion_rate",
+    "granularity",
+    "n_experts",
+    "top_k",
+    "router_flops_per_param",
+    "flops_per_param",
+    "c_r",
+    "c_f",
+    "vocab_size",
+    "tied_embeddings",
+    "bytes_per_param",
+    "config",
+)
 TRAINING_KEYS = ("tokens", "flops")
-LIMIT_KEYS = ("max_loss_gap", "min_compute_efficiency", "max_flops", "max_total_params",
-              "max_memory", "max_memory_per_gpu")
+LIMIT_KEYS = (
+    "max_loss_gap",
+    "min_compute_efficiency",
+    "max_flops",
+    "max_total_params",
+    "max_memory",
+    "max_memory_per_gpu",
+)
 HARDWARE_KEYS = ("gpu", "gpus", "seq_len", "micro_batch")
 #: Largest count accepted anywhere in a proposal; beyond it float arithmetic stops being exact.
 _MAX_COUNT = 2.0**62
@@ -89,7 +108,7 @@ class Proposal:
     n_blocks: float | None = None
     expansion_rate: float | None = None
     granularity: float | None = None
-    n_experts: float | None = None        # the joint law's E (model.n_experts alone)
+    n_experts: float | None = None  # the joint law's E (model.n_experts alone)
     tokens: float | None = None
     flops: float | None = None
     c_f: float | None = None
@@ -100,7 +119,7 @@ class Proposal:
     config_path: str | None = None
     limits: tuple | None = None
     lines: dict = field(default_factory=dict)
-    hardware: dict | None = None     # {gpu, gpus, seq_len, micro_batch}, validated
+    hardware: dict | None = None  # {gpu, gpus, seq_len, micro_batch}, validated
 
     def line_of(self, key: str) -> int | None:
         """Line of a dotted key, falling back to its section, then None."""
@@ -117,19 +136,24 @@ def _where(source: str, key: str) -> str:
 
 def _mapping(value, source: str, key: str, allowed) -> dict:
     if not isinstance(value, dict):
-        raise FileFormatError(f"{_where(source, key)}: expected a mapping of keys to values, "
-                              f"got {type(value).__name__}")
+        raise FileFormatError(
+            f"{_where(source, key)}: expected a mapping of keys to values, "
+            f"got {type(value).__name__}"
+        )
     for k in value:
         if not isinstance(k, str) or k not in allowed:
-            raise FileFormatError(f"{_where(source, key)}: unknown key {k!r}; allowed: "
-                                  f"{', '.join(allowed)}")
+            raise FileFormatError(
+                f"{_where(source, key)}: unknown key {k!r}; allowed: {', '.join(allowed)}"
+            )
     return value
 
 
 def _number(value, source: str, key: str, *, positive=True, whole=False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise FileFormatError(f"{_where(source, key)}: expected a number (e.g. 500B, 1e23), got "
-                              f"{type(value).__name__}")
+        raise FileFormatError(
+            f"{_where(source, key)}: expected a number (e.g. 500B, 1e23), got "
+            f"{type(value).__name__}"
+        )
     try:
         v = parse_number(value, _where(source, key))
     except InputError as exc:
@@ -199,8 +223,9 @@ def parse_limits(raw, source: str, lines: dict | None = None) -> tuple:
         else:
             v = _number(value, source, where)
         if key == "min_compute_efficiency" and v > 1.5:
-            raise FileFormatError(f"{_where(source, where)}: is a ratio (e.g. 0.9 for 90%), got "
-                                  f"{value!r}")
+            raise FileFormatError(
+                f"{_where(source, where)}: is a ratio (e.g. 0.9 for 90%), got {value!r}"
+            )
         out.append(Limit(key, v, lines.get(where)))
     return tuple(out)
 
@@ -214,8 +239,10 @@ def parse_hardware(raw, source: str) -> dict:
     raw = _mapping(raw, source, "hardware", HARDWARE_KEYS)
     for key in ("gpu", "gpus"):
         if raw.get(key) is None:
-            raise FileFormatError(f"{source}: hardware.{key} is missing; hardware: needs gpu "
-                                  f"(e.g. h100) and gpus (e.g. 1024)")
+            raise FileFormatError(
+                f"{source}: hardware.{key} is missing; hardware: needs gpu "
+                f"(e.g. h100) and gpus (e.g. 1024)"
+            )
     if not isinstance(raw["gpu"], str):
         raise FileFormatError(f"{_where(source, 'hardware.gpu')}: expected a name such as h100")
     try:
@@ -223,19 +250,27 @@ def parse_hardware(raw, source: str) -> dict:
     except InputError as exc:
         raise FileFormatError(f"{_where(source, 'hardware.gpu')}: {exc}") from None
     out = {"gpu": gpu}
-    for key, default, hi in (("gpus", None, 1e9), ("seq_len", SEQ_LEN_DEFAULT, 2**24),
-                             ("micro_batch", MICRO_BATCH_DEFAULT, 2**20)):
-        v = default if raw.get(key) is None else _number(raw[key], source, f"hardware.{key}",
-                                                         whole=True)
+    for key, default, hi in (
+        ("gpus", None, 1e9),
+        ("seq_len", SEQ_LEN_DEFAULT, 2**24),
+        ("micro_batch", MICRO_BATCH_DEFAULT, 2**20),
+    ):
+        v = (
+            default
+            if raw.get(key) is None
+            else _number(raw[key], source, f"hardware.{key}", whole=True)
+        )
         if v > hi:
-            raise FileFormatError(f"{_where(source, f'hardware.{key}')}: at most {hi:g}, got "
-                                  f"{raw[key]!r}")
+            raise FileFormatError(
+                f"{_where(source, f'hardware.{key}')}: at most {hi:g}, got {raw[key]!r}"
+            )
         out[key] = int(v)
     return out
 
 
-def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.PathLike = ".",
-                          lines: dict | None = None) -> Proposal:
+def proposal_from_mapping(
+    data, source: str = "<proposal>", base_dir: str | os.PathLike = ".", lines: dict | None = None
+) -> Proposal:
     """Validate a parsed proposal.
 
     Raises
@@ -246,13 +281,15 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
     lines = lines or {}
     base = Path(base_dir)
     if data is None:
-        raise FileFormatError(f"{source}: the file is empty; a proposal needs model: and "
-                              f"training: sections")
+        raise FileFormatError(
+            f"{source}: the file is empty; a proposal needs model: and training: sections"
+        )
     data = _mapping(data, source, "top level", TOP_KEYS)
     for key in ("model", "training"):
         if key not in data:
-            raise FileFormatError(f"{source}: missing section {key!r}; a proposal needs model: "
-                                  f"and training:")
+            raise FileFormatError(
+                f"{source}: missing section {key!r}; a proposal needs model: and training:"
+            )
     name = data.get("name", Path(source.strip("'\"")).stem)
     if not isinstance(name, str):
         raise FileFormatError(f"{_where(source, 'name')}: expected text")
@@ -265,14 +302,15 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
     training = _mapping(data["training"], source, "training", TRAINING_KEYS)
 
     def num(key, **kw):
-        return None if model.get(key) is None else _number(model[key], source, f"model.{key}",
-                                                              **kw)
+        return None if model.get(key) is None else _number(model[key], source, f"model.{key}", **kw)
 
     def pair(a, b, **kw):
         va, vb = num(a, **kw), num(b, **kw)
         if va is not None and vb is not None and va != vb:
-            raise FileFormatError(f"{source}: model.{a} and model.{b} are the same setting with "
-                                  f"different values ({va:g} and {vb:g}); give one")
+            raise FileFormatError(
+                f"{source}: model.{a} and model.{b} are the same setting with "
+                f"different values ({va:g} and {vb:g}); give one"
+            )
         return va if va is not None else vb
 
     c_r = pair("router_flops_per_param", "c_r", positive=False)
@@ -284,80 +322,136 @@ def proposal_from_mapping(data, source: str = "<proposal>", base_dir: str | os.P
     bpp = num("bytes_per_param")
     bpp = 2.0 if bpp is None else bpp
 
-    shape_keys = [k for k in ("d_model", "n_blocks", "expansion_rate", "granularity",
-                              "n_experts", "top_k", "vocab_size", "tied_embeddings")
-                  if k in model]
+    shape_keys = [
+        k
+        for k in (
+            "d_model",
+            "n_blocks",
+            "expansion_rate",
+            "granularity",
+            "n_experts",
+            "top_k",
+            "vocab_size",
+            "tied_embeddings",
+        )
+        if k in model
+    ]
     config_path = joint_experts = None
     d_model = n_blocks = E = G = None
     if "config" in model:
         if shape_keys:
-            raise FileFormatError(f"{source}: model.config gives the architecture; remove "
-                                  f"model.{shape_keys[0]} (it would contradict the config)")
+            raise FileFormatError(
+                f"{source}: model.config gives the architecture; remove "
+                f"model.{shape_keys[0]} (it would contradict the config)"
+            )
         config_path = _resolve_path(model["config"], base, source, "model.config")
     else:
         for key in ("d_model", "n_blocks"):
             if model.get(key) is None:  # absent, or present and empty (null)
-                raise FileFormatError(f"{source}: model.{key} is missing (or give model.config: "
-                                      f"a Hugging Face config.json)")
+                raise FileFormatError(
+                    f"{source}: model.{key} is missing (or give model.config: "
+                    f"a Hugging Face config.json)"
+                )
         d_model = num("d_model", whole=True)
         n_blocks = num("n_blocks", whole=True)
         E, G = num("expansion_rate"), num("granularity")
         n_exp, top_k = num("n_experts", whole=True), num("top_k", whole=True)
-        if n_exp is not None and top_k is None and E is None and G is None \
-                and _joint_law(law):
-            joint_experts, n_exp = n_exp, None   # the joint law: E experts, top-1
+        if n_exp is not None and top_k is None and E is None and G is None and _joint_law(law):
+            joint_experts, n_exp = n_exp, None  # the joint law: E experts, top-1
         elif (n_exp is None) != (top_k is None):
-            raise FileFormatError(f"{source}: model.n_experts and model.top_k go together "
-                                  f"(E = n_experts / top_k, G = top_k; n_experts alone is E "
-                                  f"for law: ludziejewski2025-joint)")
+            raise FileFormatError(
+                f"{source}: model.n_experts and model.top_k go together "
+                f"(E = n_experts / top_k, G = top_k; n_experts alone is E "
+                f"for law: ludziejewski2025-joint)"
+            )
         if n_exp is not None:
             if top_k > n_exp:
-                raise FileFormatError(f"{source}: model.top_k {top_k:g} is more than "
-                                      f"model.n_experts {n_exp:g}")
+                raise FileFormatError(
+                    f"{source}: model.top_k {top_k:g} is more than model.n_experts {n_exp:g}"
+                )
             if n_exp % top_k:
-                raise FileFormatError(f"{source}: model.n_experts {n_exp:g} is not divisible by "
-                                      f"model.top_k {top_k:g}; E = n_experts / top_k must be "
-                                      f"whole (e.g. n_experts {top_k * round(n_exp / top_k):g})")
-            for key, given, implied in (("expansion_rate", E, n_exp / top_k),
-                                        ("granularity", G, top_k)):
+                raise FileFormatError(
+                    f"{source}: model.n_experts {n_exp:g} is not divisible by "
+                    f"model.top_k {top_k:g}; E = n_experts / top_k must be "
+                    f"whole (e.g. n_experts {top_k * round(n_exp / top_k):g})"
+                )
+            for key, given, implied in (
+                ("expansion_rate", E, n_exp / top_k),
+                ("granularity", G, top_k),
+            ):
                 if given is not None and given != implied:
-                    raise FileFormatError(f"{source}: model.{key} {given:g} contradicts "
-                                          f"n_experts / top_k (which give {implied:g})")
+                    raise FileFormatError(
+                        f"{source}: model.{key} {given:g} contradicts "
+                        f"n_experts / top_k (which give {implied:g})"
+                    )
             E, G = n_exp / top_k, top_k
         if G is not None:
             if G != math.floor(G):
-                raise FileFormatError(f"{source}: model.granularity {G:g} must be a whole number "
-                                      f"(it is top-k, the experts each token visits)")
+                raise FileFormatError(
+                    f"{source}: model.granularity {G:g} must be a whole number "
+                    f"(it is top-k, the experts each token visits)"
+                )
             d_exp = 4.0 * d_model / G
             if d_exp != math.floor(d_exp):
-                raise FileFormatError(f"{source}: d_expert = 4*d_model/granularity = "
-                                      f"{d_exp:g} is not a whole number; choose a granularity "
-                                      f"that divides 4*d_model = {4 * d_model:g}")
+                raise FileFormatError(
+                    f"{source}: d_expert = 4*d_model/granularity = "
+                    f"{d_exp:g} is not a whole number; choose a granularity "
+                    f"that divides 4*d_model = {4 * d_model:g}"
+                )
             if E is not None and E * G != math.floor(E * G):
-                raise FileFormatError(f"{source}: n_experts = expansion_rate*granularity = "
-                                      f"{E * G:g} is not a whole number")
+                raise FileFormatError(
+                    f"{source}: n_experts = expansion_rate*granularity = "
+                    f"{E * G:g} is not a whole number"
+                )
 
-    tokens = None if training.get("tokens") is None else _number(
-        training["tokens"], source, "training.tokens")
-    flops = None if training.get("flops") is None else _number(
-        training["flops"], source, "training.flops")
+    tokens = (
+        None
+        if training.get("tokens") is None
+        else _number(training["tokens"], source, "training.tokens")
+    )
+    flops = (
+        None
+        if training.get("flops") is None
+        else _number(training["flops"], source, "training.flops")
+    )
     if tokens is not None and flops is not None:
-        raise FileFormatError(f"{source}: training.tokens and training.flops both given; give "
-                              f"one (the other follows from the FLOPs formula)")
+        raise FileFormatError(
+            f"{source}: training.tokens and training.flops both given; give "
+            f"one (the other follows from the FLOPs formula)"
+        )
     if tokens is None and flops is None:
         raise FileFormatError(f"{source}: training needs tokens (e.g. 500B) or flops (e.g. 1e23)")
 
     limits = parse_limits(data["limits"], source, lines) if "limits" in data else None
     hardware = parse_hardware(data["hardware"], source) if "hardware" in data else None
-    if hardware is None and any(lim.name == "max_memory_per_gpu" and lim.value is not None
-                                for lim in limits or ()):
-        raise FileFormatError(f"{_where(source, 'limits.max_memory_per_gpu')}: needs a hardware: "
-                              f"section (gpu, gpus; optional seq_len, micro_batch)")
-    return Proposal(hardware=hardware, source=source, name=name, law=law, d_model=d_model, n_blocks=n_blocks,
-                    n_experts=joint_experts,
-                    expansion_rate=E, granularity=G, tokens=tokens, flops=flops, c_f=c_f, c_r=c_r,
-                    vocab_size=vocab, tied_embeddings=tied, bytes_per_param=bpp,
-                    config_path=config_path, limits=limits, lines=lines)
+    if hardware is None and any(
+        lim.name == "max_memory_per_gpu" and lim.value is not None for lim in limits or ()
+    ):
+        raise FileFormatError(
+            f"{_where(source, 'limits.max_memory_per_gpu')}: needs a hardware: "
+            f"section (gpu, gpus; optional seq_len, micro_batch)"
+        )
+    return Proposal(
+        hardware=hardware,
+        source=source,
+        name=name,
+        law=law,
+        d_model=d_model,
+        n_blocks=n_blocks,
+        n_experts=joint_experts,
+        expansion_rate=E,
+        granularity=G,
+        tokens=tokens,
+        flops=flops,
+        c_f=c_f,
+        c_r=c_r,
+        vocab_size=vocab,
+        tied_embeddings=tied,
+        bytes_per_param=bpp,
+        config_path=config_path,
+        limits=limits,
+        lines=lines,
+    )
 
 
 def _joint_law(law) -> bool:
@@ -385,8 +479,9 @@ def load_proposal(path: str | os.PathLike) -> Proposal:
     text = read_text(path, what="proposal")
     lines: dict = {}
     # one parse: the line numbers come from the node graph parse_yaml composed (with libyaml)
-    data = parse_yaml(text, source=f"proposal {source!r}",
-                      inspect_node=lambda node: _line_numbers(node, lines))
+    data = parse_yaml(
+        text, source=f"proposal {source!r}", inspect_node=lambda node: _line_numbers(node, lines)
+    )
     return proposal_from_mapping(data, source=source, base_dir=Path(path).parent, lines=lines)
 
 
@@ -395,6 +490,14 @@ def is_hf_config(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(".json")
 
 
-__all__ = ["HARDWARE_KEYS", "LIMIT_KEYS", "Limit", "Proposal", "is_hf_config", "load_proposal",
-           "parse_hardware", "parse_limits",
-           "proposal_from_mapping"]
+__all__ = [
+    "HARDWARE_KEYS",
+    "LIMIT_KEYS",
+    "Limit",
+    "Proposal",
+    "is_hf_config",
+    "load_proposal",
+    "parse_hardware",
+    "parse_limits",
+    "proposal_from_mapping",
+]

@@ -90,10 +90,15 @@ class Runs:
         """The runs at ``index`` (an integer array or boolean mask), in that order."""
         idx = np.arange(len(self))[index]
         return Runs(
-            params=self.params[idx], tokens=self.tokens[idx], loss=self.loss[idx],
+            params=self.params[idx],
+            tokens=self.tokens[idx],
+            loss=self.loss[idx],
             granularity=None if self.granularity is None else self.granularity[idx],
-            labels=tuple(self.labels[i] for i in idx), source=self.source,
-            tokens_from_flops=self.tokens_from_flops, skipped=self.skipped)
+            labels=tuple(self.labels[i] for i in idx),
+            source=self.source,
+            tokens_from_flops=self.tokens_from_flops,
+            skipped=self.skipped,
+        )
 
     def drop_highest_loss(self, count: int) -> Runs:
         """These runs without the ``count`` runs of highest loss.
@@ -104,8 +109,10 @@ class Runs:
         if count < 0:
             raise InputError(f"cannot drop {count} runs; give zero or more")
         if count >= len(self):
-            raise InputError(f"cannot drop the {count} highest-loss runs of {self.source}: it has "
-                             f"only {len(self)} runs; give --drop-highest below {len(self)}")
+            raise InputError(
+                f"cannot drop the {count} highest-loss runs of {self.source}: it has "
+                f"only {len(self)} runs; give --drop-highest below {len(self)}"
+            )
         if count == 0:
             return self
         order = np.argsort(self.loss, kind="stable")
@@ -113,8 +120,12 @@ class Runs:
         return self.subset(keep)
 
     def to_dict(self) -> dict:
-        out = {"params": self.params.tolist(), "tokens": self.tokens.tolist(),
-               "loss": self.loss.tolist(), "labels": list(self.labels)}
+        out = {
+            "params": self.params.tolist(),
+            "tokens": self.tokens.tolist(),
+            "loss": self.loss.tolist(),
+            "labels": list(self.labels),
+        }
         if self.granularity is not None:
             out["granularity"] = self.granularity.tolist()
         return out
@@ -173,13 +184,15 @@ def parse_column_mapping(items) -> dict:
     mapping: dict[str, str] = {}
     for item in items or ():
         if "=" not in item:
-            raise InputError(f"--column {item!r}: expected NAME=HEADER, e.g. "
-                             f"--column params=\"Model Size\"")
+            raise InputError(
+                f'--column {item!r}: expected NAME=HEADER, e.g. --column params="Model Size"'
+            )
         name, header = item.split("=", 1)
         name, header = name.strip(), header.strip()
         if name not in COLUMNS:
-            raise InputError(f"--column {item!r}: unknown name {name!r}; use one of "
-                             f"{', '.join(COLUMNS)}")
+            raise InputError(
+                f"--column {item!r}: unknown name {name!r}; use one of {', '.join(COLUMNS)}"
+            )
         if not header:
             raise InputError(f"--column {item!r}: the header after '=' is empty")
         if name in mapping:
@@ -204,12 +217,16 @@ def _resolve_headers(headers: list[str], mapping: dict, where: str) -> dict:
         if len(matches) == 1:
             found[name] = matches[0]
         elif len(matches) > 1:
-            raise FileFormatError(f"{where}: column {header!r} matches several headers "
-                                  f"({', '.join(repr(headers[i]) for i in matches)}); rename "
-                                  f"them or map one exactly with --column {name}=HEADER")
+            raise FileFormatError(
+                f"{where}: column {header!r} matches several headers "
+                f"({', '.join(repr(headers[i]) for i in matches)}); rename "
+                f"them or map one exactly with --column {name}=HEADER"
+            )
         elif name in mapping:
-            raise FileFormatError(f"{where}: no column {header!r} (given by --column "
-                                  f"{name}={header}); headers are {_list_headers(headers)}")
+            raise FileFormatError(
+                f"{where}: no column {header!r} (given by --column "
+                f"{name}={header}); headers are {_list_headers(headers)}"
+            )
     return found
 
 
@@ -222,8 +239,10 @@ def _list_headers(headers) -> str:
 
 def _required(found: dict, headers: list[str], form: str, where: str) -> None:
     def missing(name, extra=""):
-        raise FileFormatError(f"{where}: no column {name!r}{extra}; headers are "
-                              f"{_list_headers(headers)}; map one with --column {name}=HEADER")
+        raise FileFormatError(
+            f"{where}: no column {name!r}{extra}; headers are "
+            f"{_list_headers(headers)}; map one with --column {name}=HEADER"
+        )
 
     for name in ("params", "loss"):
         if name not in found:
@@ -236,7 +255,8 @@ def _required(found: dict, headers: list[str], form: str, where: str) -> None:
             raise FileFormatError(
                 f"{where}: the MoE form needs a 'tokens' column (tokens cannot be "
                 f"derived from FLOPs without the architecture); add it or map it with "
-                f"--column tokens=HEADER, or fit --law-form dense")
+                f"--column tokens=HEADER, or fit --law-form dense"
+            )
         else:
             missing("tokens")
     if form == "moe" and "granularity" not in found:
@@ -249,8 +269,7 @@ def _value(raw, where: str, column: str, header: str, positive: bool = True) -> 
     if raw is None:
         raise FileFormatError(f"{where}, {label}: missing; every run needs a number here{skip}")
     if isinstance(raw, str) and not raw.strip():
-        raise FileFormatError(f"{where}, {label}: empty value; every run needs a number "
-                              f"here{skip}")
+        raise FileFormatError(f"{where}, {label}: empty value; every run needs a number here{skip}")
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise FileFormatError(f"{where}, {label}: expected a number, got {type(raw).__name__}")
     try:
@@ -259,15 +278,17 @@ def _value(raw, where: str, column: str, header: str, positive: bool = True) -> 
         shown = str(raw).strip()
         shown = shown if len(shown) <= 40 else shown[:40] + "..."
         hint = skip if _missing_reason(raw) is not None else ""
-        raise FileFormatError(f"{where}, {label}: {shown!r} is not a finite number; use e.g. "
-                              f"1.3e8, 16B or 3.21{hint}") from None
+        raise FileFormatError(
+            f"{where}, {label}: {shown!r} is not a finite number; use e.g. 1.3e8, 16B or 3.21{hint}"
+        ) from None
     if positive and value <= 0:
         raise FileFormatError(f"{where}, {label}: {raw!r} must be positive")
     return value
 
 
-def _build(rows, headers, mapping, form, source, row_where, header_where,
-           skip_invalid: bool = False) -> Runs:
+def _build(
+    rows, headers, mapping, form, source, row_where, header_where, skip_invalid: bool = False
+) -> Runs:
     """rows: list of (row_number, cells by column index); cells may be short (a ragged row)."""
     where_file = f"runs file {source!r}"
     found = _resolve_headers(headers, mapping, f"{where_file}, {header_where}")
@@ -297,15 +318,20 @@ def _build(rows, headers, mapping, form, source, row_where, header_where,
             header = headers[found[name]]
             values[name].append(_value(cells[found[name]], where, name, header))
         kept_rows.append(number)
-        if "name" in found and found["name"] < len(cells) and \
-                cells[found["name"]] not in (None, ""):
+        if (
+            "name" in found
+            and found["name"] < len(cells)
+            and cells[found["name"]] not in (None, "")
+        ):
             labels.append(str(cells[found["name"]]).strip()[:60])
         else:
             labels.append(row_where(number).split(" (")[0])
     if not kept_rows:
-        raise FileFormatError(f"{where_file}: all {len(rows)} runs have a missing or NaN value "
-                              f"in a column the fit needs (first: {skipped[0].describe()}); "
-                              f"nothing is left to fit")
+        raise FileFormatError(
+            f"{where_file}: all {len(rows)} runs have a missing or NaN value "
+            f"in a column the fit needs (first: {skipped[0].describe()}); "
+            f"nothing is left to fit"
+        )
     arrays = {name: np.asarray(v, dtype=float) for name, v in values.items()}
     if use_tokens:
         tokens = arrays["tokens"]
@@ -314,19 +340,32 @@ def _build(rows, headers, mapping, form, source, row_where, header_where,
         bad_tokens = np.flatnonzero(~np.isfinite(tokens) | (tokens <= 0))
         if bad_tokens.size:
             k = int(bad_tokens[0])
-            raise FileFormatError(f"{where_file}, {row_where(kept_rows[k])}, column 'flops': "
-                                  f"tokens = flops / (6 params) is not a positive finite number")
-    return Runs(params=arrays["params"], tokens=tokens, loss=arrays["loss"],
-                granularity=arrays.get("granularity"), labels=tuple(labels), source=source,
-                tokens_from_flops=not use_tokens, skipped=tuple(skipped))
+            raise FileFormatError(
+                f"{where_file}, {row_where(kept_rows[k])}, column 'flops': "
+                f"tokens = flops / (6 params) is not a positive finite number"
+            )
+    return Runs(
+        params=arrays["params"],
+        tokens=tokens,
+        loss=arrays["loss"],
+        granularity=arrays.get("granularity"),
+        labels=tuple(labels),
+        source=source,
+        tokens_from_flops=not use_tokens,
+        skipped=tuple(skipped),
+    )
 
 
-def _read_csv(text: str, source: str, mapping: dict, form: str,
-              skip_invalid: bool = False) -> Runs:
+def _read_csv(text: str, source: str, mapping: dict, form: str, skip_invalid: bool = False) -> Runs:
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
-    delimiter = "\t" if "\t" in first and "," not in first else ";" if (
-        ";" in first and "," not in first) else ","
+    delimiter = (
+        "\t"
+        if "\t" in first and "," not in first
+        else ";"
+        if (";" in first and "," not in first)
+        else ","
+    )
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = None
     header_line = 0
@@ -341,37 +380,55 @@ def _read_csv(text: str, source: str, mapping: dict, form: str,
                 seen: dict[str, int] = {}
                 for i, h in enumerate(headers):
                     if not h:
-                        raise FileFormatError(f"runs file {source!r}, header (line {line}): "
-                                              f"column {i + 1} has an empty name")
+                        raise FileFormatError(
+                            f"runs file {source!r}, header (line {line}): "
+                            f"column {i + 1} has an empty name"
+                        )
                     if h in seen:
-                        raise FileFormatError(f"runs file {source!r}, header (line {line}): "
-                                              f"column {h!r} appears twice (columns "
-                                              f"{seen[h] + 1} and {i + 1}); rename one")
+                        raise FileFormatError(
+                            f"runs file {source!r}, header (line {line}): "
+                            f"column {h!r} appears twice (columns "
+                            f"{seen[h] + 1} and {i + 1}); rename one"
+                        )
                     seen[h] = i
                 continue
             if len(rows) >= MAX_RUNS:
                 raise FileFormatError(f"runs file {source!r}: more than {MAX_RUNS} runs")
             rows.append((len(rows) + 1, line, cells))
     except csv.Error as exc:
-        raise FileFormatError(f"runs file {source!r}, line {reader.line_num}: invalid CSV: "
-                              f"{exc}") from None
+        raise FileFormatError(
+            f"runs file {source!r}, line {reader.line_num}: invalid CSV: {exc}"
+        ) from None
     if headers is None:
-        raise FileFormatError(f"runs file {source!r} is empty; expected a CSV header row "
-                              f"(params,tokens,loss[,granularity]) and one row per run")
+        raise FileFormatError(
+            f"runs file {source!r} is empty; expected a CSV header row "
+            f"(params,tokens,loss[,granularity]) and one row per run"
+        )
     if not rows:
-        raise FileFormatError(f"runs file {source!r} has a header (line {header_line}) but no "
-                              f"runs; add one row per run")
+        raise FileFormatError(
+            f"runs file {source!r} has a header (line {header_line}) but no "
+            f"runs; add one row per run"
+        )
     for number, line, cells in rows:
         if skip_invalid and len(cells) < len(headers):
             continue  # a short row: its missing cells are skipped (or not needed) in _build
         if len(cells) != len(headers):
-            raise FileFormatError(f"runs file {source!r}, row {number} (line {line}): "
-                                  f"{len(cells)} values for {len(headers)} columns; give one "
-                                  f"value per column")
+            raise FileFormatError(
+                f"runs file {source!r}, row {number} (line {line}): "
+                f"{len(cells)} values for {len(headers)} columns; give one "
+                f"value per column"
+            )
     line_of = {number: line for number, line, _ in rows}
-    return _build([(n, c) for n, _, c in rows], headers, mapping, form, source,
-                  lambda n: f"row {n} (line {line_of[n]})", f"header (line {header_line})",
-                  skip_invalid)
+    return _build(
+        [(n, c) for n, _, c in rows],
+        headers,
+        mapping,
+        form,
+        source,
+        lambda n: f"row {n} (line {line_of[n]})",
+        f"header (line {header_line})",
+        skip_invalid,
+    )
 
 
 def _yaml_duplicate_key(text: str):
@@ -395,29 +452,37 @@ def _yaml_duplicate_key(text: str):
     return None
 
 
-def _read_yaml(text: str, source: str, mapping: dict, form: str,
-               skip_invalid: bool = False) -> Runs:
+def _read_yaml(
+    text: str, source: str, mapping: dict, form: str, skip_invalid: bool = False
+) -> Runs:
     where_file = f"runs file {source!r}"
     data = parse_yaml(text, source=where_file)
     if isinstance(data, dict) and set(data) == {"runs"}:
         data = data["runs"]
     if data is None or data == []:
-        raise FileFormatError(f"{where_file} holds no runs; expected a list of mappings such as "
-                              f"- {{params: 1.3e8, tokens: 16B, granularity: 8, loss: 3.2}}")
+        raise FileFormatError(
+            f"{where_file} holds no runs; expected a list of mappings such as "
+            f"- {{params: 1.3e8, tokens: 16B, granularity: 8, loss: 3.2}}"
+        )
     if not isinstance(data, list):
-        raise FileFormatError(f"{where_file}: expected a list of runs (one mapping each), got "
-                              f"{type(data).__name__}")
+        raise FileFormatError(
+            f"{where_file}: expected a list of runs (one mapping each), got {type(data).__name__}"
+        )
     if len(data) > MAX_RUNS:
         raise FileFormatError(f"{where_file}: more than {MAX_RUNS} runs")
     dup = _yaml_duplicate_key(text)
     if dup is not None:
-        raise FileFormatError(f"{where_file}, line {dup[1]}: key {dup[0]!r} appears twice in one "
-                              f"run; give each column once")
+        raise FileFormatError(
+            f"{where_file}, line {dup[1]}: key {dup[0]!r} appears twice in one "
+            f"run; give each column once"
+        )
     headers: list[str] = []
     for k, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            raise FileFormatError(f"{where_file}, run {k}: expected a mapping of column names to "
-                                  f"values, got {type(item).__name__}")
+            raise FileFormatError(
+                f"{where_file}, run {k}: expected a mapping of column names to "
+                f"values, got {type(item).__name__}"
+            )
         for key in item:
             key = str(key)
             if key not in headers:
@@ -429,12 +494,17 @@ def _read_yaml(text: str, source: str, mapping: dict, form: str,
         for key, value in item.items():
             cells[index[str(key)]] = value
         rows.append((k, cells))
-    return _build(rows, headers, mapping, form, source, lambda n: f"run {n}", "keys of the runs",
-                  skip_invalid)
+    return _build(
+        rows, headers, mapping, form, source, lambda n: f"run {n}", "keys of the runs", skip_invalid
+    )
 
 
-def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None = None,
-              skip_invalid: bool = False) -> Runs:
+def read_runs(
+    path: str | os.PathLike,
+    form: str = "moe",
+    columns: dict | None = None,
+    skip_invalid: bool = False,
+) -> Runs:
     """Read a runs file (CSV with a header, or a YAML/JSON list of mappings).
 
     Parameters
@@ -475,8 +545,10 @@ def read_runs(path: str | os.PathLike, form: str = "moe", columns: dict | None =
         stripped = text.lstrip()
         is_yaml = stripped[:1] in ("-", "[", "{")
     if not text.strip():
-        raise FileFormatError(f"runs file {source!r} is empty; expected a CSV header row "
-                              f"(params,tokens,loss[,granularity]) and one row per run")
+        raise FileFormatError(
+            f"runs file {source!r} is empty; expected a CSV header row "
+            f"(params,tokens,loss[,granularity]) and one row per run"
+        )
     if is_yaml:
         return _read_yaml(text, source, mapping, form, skip_invalid)
     return _read_csv(text, source, mapping, form, skip_invalid)

@@ -79,11 +79,17 @@ class ShapeRules:
     expert_multiple_of: int = EXPERT_MULTIPLE_OF_DEFAULT
 
     def __post_init__(self):
-        for name in ("multiple_of", "head_dim", "small_head_dim", "small_d_model", "tp", "ep",
-                     "expert_multiple_of"):
+        for name in (
+            "multiple_of",
+            "head_dim",
+            "small_head_dim",
+            "small_d_model",
+            "tp",
+            "ep",
+            "expert_multiple_of",
+        ):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 \
-                    or v > 2**20:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 or v > 2**20:
                 raise InputError(f"{name} must be a whole number from 1 to 2**20, got {v!r}")
 
     def head_dim_for(self, d_model: int) -> int:
@@ -110,8 +116,7 @@ class ShapeRules:
         if shape.d_expert * shape.top_k != 4 * shape.d_model:
             out.append("d_expert x top_k is not 4 x d_model")
         if shape.d_expert % self.expert_multiple_of:
-            out.append(f"d_expert {shape.d_expert} is not a multiple of "
-                       f"{self.expert_multiple_of}")
+            out.append(f"d_expert {shape.d_expert} is not a multiple of {self.expert_multiple_of}")
         if shape.n_experts % self.ep:
             out.append(f"n_experts {shape.n_experts} is not divisible by ep {self.ep}")
         if shape.n_experts < shape.top_k or shape.n_blocks < 1:
@@ -156,8 +161,12 @@ class Shape:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out.update(granularity=self.granularity, expansion_rate=self.expansion_rate,
-                   n_active=self.n_active, n_total=self.n_total)
+        out.update(
+            granularity=self.granularity,
+            expansion_rate=self.expansion_rate,
+            n_active=self.n_active,
+            n_total=self.n_total,
+        )
         return out
 
 
@@ -183,8 +192,15 @@ def _positive(value, name: str, hi: float = 1e12) -> float:
 
 def _shape(rules: ShapeRules, d: int, n: int, g: int, n_exp: int) -> Shape:
     hd = rules.head_dim_for(d)
-    return Shape(d_model=d, n_blocks=n, n_heads=d // hd, head_dim=hd, d_expert=4 * d // g,
-                 n_experts=n_exp, top_k=g)
+    return Shape(
+        d_model=d,
+        n_blocks=n,
+        n_heads=d // hd,
+        head_dim=hd,
+        d_expert=4 * d // g,
+        n_experts=n_exp,
+        top_k=g,
+    )
 
 
 def _width_ok(rules: ShapeRules, d: int) -> bool:
@@ -192,8 +208,12 @@ def _width_ok(rules: ShapeRules, d: int) -> bool:
     return d % hd == 0 and (d // hd) % rules.tp == 0
 
 
-def buildable_widths(d_model: float, granularity, rules: ShapeRules = DEFAULT_RULES,
-                     each_side: int = WIDTHS_EACH_SIDE_DEFAULT) -> list[int]:
+def buildable_widths(
+    d_model: float,
+    granularity,
+    rules: ShapeRules = DEFAULT_RULES,
+    each_side: int = WIDTHS_EACH_SIDE_DEFAULT,
+) -> list[int]:
     """The ``each_side`` buildable widths at or below ``d_model`` and as many above, ascending.
 
     A width is buildable at granularity ``G`` when it is a multiple of
@@ -219,10 +239,14 @@ def buildable_widths(d_model: float, granularity, rules: ShapeRules = DEFAULT_RU
     return sorted(below) + above
 
 
-def enumerate_shapes(d_model: float, granularity, expansion_rate=accounting.EXPANSION_RATE_DEFAULT,
-                     aspect_ratio=accounting.ASPECT_RATIO_DEFAULT,
-                     rules: ShapeRules = DEFAULT_RULES,
-                     each_side: int = WIDTHS_EACH_SIDE_DEFAULT) -> list[Shape]:
+def enumerate_shapes(
+    d_model: float,
+    granularity,
+    expansion_rate=accounting.EXPANSION_RATE_DEFAULT,
+    aspect_ratio=accounting.ASPECT_RATIO_DEFAULT,
+    rules: ShapeRules = DEFAULT_RULES,
+    each_side: int = WIDTHS_EACH_SIDE_DEFAULT,
+) -> list[Shape]:
     """Buildable shapes nearest a continuous optimum, nearest ``d_model`` first.
 
     Parameters
@@ -266,6 +290,7 @@ def enumerate_shapes(d_model: float, granularity, expansion_rate=accounting.EXPA
 
 # --------------------------------------------------------------------------- all-to-all
 
+
 def all_to_all_bytes_per_token(d_model, top_k, n_moe_layers, bytes_per_elem=2, ep=None):
     """Bytes one training token sends through expert-parallel all-to-all, per step.
 
@@ -277,8 +302,13 @@ def all_to_all_bytes_per_token(d_model, top_k, n_moe_layers, bytes_per_elem=2, e
     (experts spread evenly, routing uniform); without it every copy counts (an upper bound).
     Vectorised; bytes (not per second).
     """
-    out = (4.0 * np.asarray(top_k, dtype=float) * np.asarray(d_model, dtype=float)
-           * float(bytes_per_elem) * np.asarray(n_moe_layers, dtype=float))
+    out = (
+        4.0
+        * np.asarray(top_k, dtype=float)
+        * np.asarray(d_model, dtype=float)
+        * float(bytes_per_elem)
+        * np.asarray(n_moe_layers, dtype=float)
+    )
     if ep is not None:
         ep_ = np.asarray(ep, dtype=float)
         if np.any(ep_ < 1):
@@ -291,14 +321,19 @@ def top_k_warnings(top_k) -> list[str]:
     """A warning when top-k exceeds 16 (:data:`TOP_K_WARN`); an empty list otherwise."""
     k = float(top_k)
     if k > TOP_K_WARN:
-        return [(f"top-k {k:g} routes every token to more than {TOP_K_WARN} experts; public MoE "
-                 f"models route to 1 to 8 (Mixtral 2, DeepSeek-V3 8, Qwen3 8, OLMoE 8): "
-                 f"all-to-all traffic and small expert GEMMs grow with top-k, so this shape runs "
-                 f"well below the throughput its FLOP count suggests")]
+        return [
+            (
+                f"top-k {k:g} routes every token to more than {TOP_K_WARN} experts; public MoE "
+                f"models route to 1 to 8 (Mixtral 2, DeepSeek-V3 8, Qwen3 8, OLMoE 8): "
+                f"all-to-all traffic and small expert GEMMs grow with top-k, so this shape runs "
+                f"well below the throughput its FLOP count suggests"
+            )
+        ]
     return []
 
 
 # --------------------------------------------------------------------------- best shape
+
 
 @dataclass(frozen=True)
 class ShapeCandidate:
@@ -310,8 +345,12 @@ class ShapeCandidate:
     flops: float
 
     def to_dict(self) -> dict:
-        return {**self.shape.to_dict(), "tokens": self.tokens, "loss": self.loss,
-                "flops": self.flops}
+        return {
+            **self.shape.to_dict(),
+            "tokens": self.tokens,
+            "loss": self.loss,
+            "flops": self.flops,
+        }
 
 
 @dataclass(frozen=True)
@@ -319,27 +358,39 @@ class ShapeChoice:
     """The buildable shape with the lowest predicted loss at a budget, and its rivals."""
 
     best: ShapeCandidate
-    candidates: tuple = field(default_factory=tuple)   # ShapeCandidate, best first
+    candidates: tuple = field(default_factory=tuple)  # ShapeCandidate, best first
     budget_flops: float = 0.0
     law: str = ""
     rules: ShapeRules = DEFAULT_RULES
     warnings: tuple = ()
 
     def to_dict(self) -> dict:
-        return {"budget_flops": self.budget_flops, "law": self.law,
-                "best": self.best.to_dict(),
-                "candidates": [c.to_dict() for c in self.candidates],
-                "rules": asdict(self.rules), "warnings": list(self.warnings)}
+        return {
+            "budget_flops": self.budget_flops,
+            "law": self.law,
+            "best": self.best.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "rules": asdict(self.rules),
+            "warnings": list(self.warnings),
+        }
 
 
 def _law_setup(law, expansion_rate, aspect_ratio, c_f, c_r):
     if getattr(law, "form", None) != "fine_grained_moe":
-        raise InputError(f"best_shape needs a fine-grained MoE law (the loss depends on G); "
-                         f"{getattr(law, 'name', law)!r} has form {getattr(law, 'form', None)!r}")
-    e = expansion_rate if expansion_rate is not None else (
-        law.expansion_rate or accounting.EXPANSION_RATE_DEFAULT)
-    ar = aspect_ratio if aspect_ratio is not None else (
-        law.aspect_ratio or accounting.ASPECT_RATIO_DEFAULT)
+        raise InputError(
+            f"best_shape needs a fine-grained MoE law (the loss depends on G); "
+            f"{getattr(law, 'name', law)!r} has form {getattr(law, 'form', None)!r}"
+        )
+    e = (
+        expansion_rate
+        if expansion_rate is not None
+        else (law.expansion_rate or accounting.EXPANSION_RATE_DEFAULT)
+    )
+    ar = (
+        aspect_ratio
+        if aspect_ratio is not None
+        else (law.aspect_ratio or accounting.ASPECT_RATIO_DEFAULT)
+    )
     cf = c_f if c_f is not None else law.c_f
     cr = c_r if c_r is not None else law.router_c_r
     return float(e), float(ar), float(cf), float(cr)
@@ -360,8 +411,9 @@ def optimal_width(law, flops, g, e, ar, cf, cr) -> float:
     return float(d[int(np.argmin(loss))])
 
 
-def score_shapes(law, flops: float, shapes, c_f: float | None = None,
-                 c_r: float | None = None) -> list[ShapeCandidate]:
+def score_shapes(
+    law, flops: float, shapes, c_f: float | None = None, c_r: float | None = None
+) -> list[ShapeCandidate]:
     """Tokens that spend ``flops`` on each shape and the law's loss there (vectorised).
 
     ``tokens = flops / ((12·d²·c_f + d·E·G·c_r)·n_blocks)`` (SPEC.md §3, via
@@ -380,14 +432,25 @@ def score_shapes(law, flops: float, shapes, c_f: float | None = None,
     tokens = accounting.tokens_for_flops(flops, d, n, e, g, cf, cr)
     params = accounting.total_params(d, n, e)
     loss = law.loss(params, tokens, g)
-    return [ShapeCandidate(shape=s, tokens=float(t), loss=float(lo), flops=float(flops))
-            for s, t, lo in zip(shapes, tokens, loss)]
+    return [
+        ShapeCandidate(shape=s, tokens=float(t), loss=float(lo), flops=float(flops))
+        for s, t, lo in zip(shapes, tokens, loss)
+    ]
 
 
-def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspect_ratio=None,
-               rules: ShapeRules = DEFAULT_RULES, c_f=None, c_r=None,
-               each_side: int = WIDTHS_EACH_SIDE_DEFAULT, widths=None,
-               accept=None) -> ShapeChoice:
+def best_shape(
+    law,
+    flops: float,
+    granularities=None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    rules: ShapeRules = DEFAULT_RULES,
+    c_f=None,
+    c_r=None,
+    each_side: int = WIDTHS_EACH_SIDE_DEFAULT,
+    widths=None,
+    accept=None,
+) -> ShapeChoice:
     """The buildable shape with the lowest predicted loss for a FLOPs budget.
 
     For each candidate granularity, the buildable shapes around the continuous loss-optimal
@@ -427,19 +490,31 @@ def best_shape(law, flops: float, granularities=None, expansion_rate=None, aspec
     shapes = []
     for g in grs:
         gi = _whole(g, "granularity G (top-k)")
-        d0 = widths[g] if widths is not None and g in widths else optimal_width(
-            law, f, gi, e, ar, cf, cr)
+        d0 = (
+            widths[g]
+            if widths is not None and g in widths
+            else optimal_width(law, f, gi, e, ar, cf, cr)
+        )
         shapes.extend(enumerate_shapes(d0, gi, e, ar, rules, each_side))
     scored = [c for c in score_shapes(law, f, shapes, cf, cr) if c.tokens >= 1.0]
     if not scored:
-        raise InputError(f"no buildable shape at {f:.4g} FLOPs for granularities "
-                         f"{', '.join(f'{g:g}' for g in grs)} with tp {rules.tp}, ep {rules.ep}: "
-                         f"n_experts = G·E must be whole and divisible by ep")
+        raise InputError(
+            f"no buildable shape at {f:.4g} FLOPs for granularities "
+            f"{', '.join(f'{g:g}' for g in grs)} with tp {rules.tp}, ep {rules.ep}: "
+            f"n_experts = G·E must be whole and divisible by ep"
+        )
     scored.sort(key=lambda c: c.loss)
     best = scored[0] if accept is None else next((c for c in scored if accept(c.shape)), None)
     if best is None:
-        raise InputError(f"none of the {len(scored)} buildable shapes near the optimum at "
-                         f"{f:.4g} FLOPs is accepted (e.g. none fits in memory)")
-    return ShapeChoice(best=best, candidates=tuple(scored), budget_flops=f,
-                       law=getattr(law, "name", ""), rules=rules,
-                       warnings=tuple(top_k_warnings(best.shape.top_k)))
+        raise InputError(
+            f"none of the {len(scored)} buildable shapes near the optimum at "
+            f"{f:.4g} FLOPs is accepted (e.g. none fits in memory)"
+        )
+    return ShapeChoice(
+        best=best,
+        candidates=tuple(scored),
+        budget_flops=f,
+        law=getattr(law, "name", ""),
+        rules=rules,
+        warnings=tuple(top_k_warnings(best.shape.top_k)),
+    )

@@ -52,12 +52,12 @@ class StepTime:
     """Time per training token of each candidate (numpy arrays, broadcast over candidates)."""
 
     seconds_per_token: np.ndarray
-    parts: dict = field(default_factory=dict)            # part -> seconds per token
+    parts: dict = field(default_factory=dict)  # part -> seconds per token
     flops_per_token: dict = field(default_factory=dict)  # part -> FLOPs per token
-    tflops: dict = field(default_factory=dict)           # part -> TFLOP/s used
+    tflops: dict = field(default_factory=dict)  # part -> TFLOP/s used
     extrapolated_parts: dict = field(default_factory=dict)  # part -> bool array
-    extrapolated: np.ndarray = None                      # any part outside the measured grid
-    communication_model: np.ndarray | None = None        # a2a model seconds per token, if asked
+    extrapolated: np.ndarray = None  # any part outside the measured grid
+    communication_model: np.ndarray | None = None  # a2a model seconds per token, if asked
 
     @property
     def total_flops_per_token(self) -> np.ndarray:
@@ -137,8 +137,10 @@ class _Table3D:
         self.tables = [_Table2D(series[e]) for e in sorted(series)]
 
     def __call__(self, expansion_rate, d_model, d_expert):
-        le, ld, lde = (np.log(np.asarray(a, dtype=float)) for a in
-                       np.broadcast_arrays(expansion_rate, d_model, d_expert))
+        le, ld, lde = (
+            np.log(np.asarray(a, dtype=float))
+            for a in np.broadcast_arrays(expansion_rate, d_model, d_expert)
+        )
         results = [t(ld, lde) for t in self.tables]
         vals = np.stack([r[0] for r in results])
         outside = np.stack([r[1] for r in results])
@@ -165,29 +167,54 @@ class TimeModel:
     def __init__(self, profile):
         self.profile = profile
         self.experts = _Table3D(
-            [(r["expansion_rate"], r["d_model"], r["d_expert"], r["tflops"])
-             for r in profile.ok("expert")], "expert")
+            [
+                (r["expansion_rate"], r["d_model"], r["d_expert"], r["tflops"])
+                for r in profile.ok("expert")
+            ],
+            "expert",
+        )
         self.router = _Table3D(
-            [(r["expansion_rate"], r["d_model"], 4.0 * r["d_model"] / r["top_k"], r["tflops"])
-             for r in profile.ok("router")], "router")
-        self.dense = {part: _Table1D([(r["d_model"], r["tflops"])
-                                      for r in profile.ok("dense", part=part)], part)
-                      for part in ("attention_proj", "ffn", "head")}
-        self.attention = _Table1D([(r["d_model"], r["tflops"]) for r in profile.ok("attention")],
-                                  "attention")
+            [
+                (r["expansion_rate"], r["d_model"], 4.0 * r["d_model"] / r["top_k"], r["tflops"])
+                for r in profile.ok("router")
+            ],
+            "router",
+        )
+        self.dense = {
+            part: _Table1D(
+                [(r["d_model"], r["tflops"]) for r in profile.ok("dense", part=part)], part
+            )
+            for part in ("attention_proj", "ffn", "head")
+        }
+        self.attention = _Table1D(
+            [(r["d_model"], r["tflops"]) for r in profile.ok("attention")], "attention"
+        )
 
     def expert_tflops(self, d_model, d_expert, expansion_rate):
         """Interpolated routed-expert TFLOP/s and the extrapolation flag."""
         return self.experts(expansion_rate, d_model, d_expert)
 
-    def step_time(self, d_model, n_blocks, d_expert, top_k, n_experts, seq_len, vocab,
-                  c_r: float = C_R_DEFAULT, a2a_bandwidth: float | None = None,
-                  bytes_per_value: float = 2.0) -> StepTime:
+    def step_time(
+        self,
+        d_model,
+        n_blocks,
+        d_expert,
+        top_k,
+        n_experts,
+        seq_len,
+        vocab,
+        c_r: float = C_R_DEFAULT,
+        a2a_bandwidth: float | None = None,
+        bytes_per_value: float = 2.0,
+    ) -> StepTime:
         """Seconds per training token of each candidate (all arguments broadcast)."""
         names = ("d_model", "n_blocks", "d_expert", "top_k", "n_experts", "seq_len", "vocab")
-        arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
-                                       (d_model, n_blocks, d_expert, top_k, n_experts,
-                                        seq_len, vocab)))
+        arrays = np.broadcast_arrays(
+            *(
+                np.asarray(a, dtype=float)
+                for a in (d_model, n_blocks, d_expert, top_k, n_experts, seq_len, vocab)
+            )
+        )
         for name, a in zip(names, arrays):
             if not np.all(np.isfinite(a)) or np.any(a <= 0):
                 raise InputError(f"{name} must be positive and finite")
@@ -210,34 +237,54 @@ class TimeModel:
         rate_proj, ext_proj = self.dense["attention_proj"](d)
         rate_attn, ext_attn = self.attention(d)
         rate_head, ext_head = self.dense["head"](d)
-        rates = {"experts": np.where(moe, rate_moe, rate_ffn), "attention_proj": rate_proj,
-                 "attention": rate_attn, "router": rate_router, "head": rate_head}
-        extrap = {"experts": np.where(moe, ext_moe, ext_ffn), "attention_proj": ext_proj,
-                  "attention": ext_attn, "router": moe & ext_router, "head": ext_head}
+        rates = {
+            "experts": np.where(moe, rate_moe, rate_ffn),
+            "attention_proj": rate_proj,
+            "attention": rate_attn,
+            "router": rate_router,
+            "head": rate_head,
+        }
+        extrap = {
+            "experts": np.where(moe, ext_moe, ext_ffn),
+            "attention_proj": ext_proj,
+            "attention": ext_attn,
+            "router": moe & ext_router,
+            "head": ext_head,
+        }
         parts = {p: flops[p] / (rates[p] * 1e12) for p in PARTS}
         total = sum(parts.values())
         comm = None
         if a2a_bandwidth is not None:
-            comm = np.where(moe, a2a_seconds_per_token(d, nb, k, a2a_bandwidth,
-                                                       bytes_per_value), 0.0)
+            comm = np.where(
+                moe, a2a_seconds_per_token(d, nb, k, a2a_bandwidth, bytes_per_value), 0.0
+            )
             total = total + comm
         any_extrap = np.zeros(np.shape(d), dtype=bool)
         for flag in extrap.values():
             any_extrap = any_extrap | flag
-        return StepTime(seconds_per_token=total, parts=parts, flops_per_token=flops,
-                        tflops=rates, extrapolated_parts=extrap, extrapolated=any_extrap,
-                        communication_model=comm)
+        return StepTime(
+            seconds_per_token=total,
+            parts=parts,
+            flops_per_token=flops,
+            tflops=rates,
+            extrapolated_parts=extrap,
+            extrapolated=any_extrap,
+            communication_model=comm,
+        )
 
 
-def step_time(profile, d_model, n_blocks, d_expert, top_k, n_experts, seq_len=4096,
-              vocab=50_257, **kwargs) -> StepTime:
+def step_time(
+    profile, d_model, n_blocks, d_expert, top_k, n_experts, seq_len=4096, vocab=50_257, **kwargs
+) -> StepTime:
     """Seconds per training token on a profile (see :class:`TimeModel.step_time`)."""
-    return TimeModel(profile).step_time(d_model, n_blocks, d_expert, top_k, n_experts,
-                                        seq_len, vocab, **kwargs)
+    return TimeModel(profile).step_time(
+        d_model, n_blocks, d_expert, top_k, n_experts, seq_len, vocab, **kwargs
+    )
 
 
-def a2a_seconds_per_token(d_model, n_blocks, top_k, bandwidth, bytes_per_value=2.0,
-                          remote_fraction=1.0):
+def a2a_seconds_per_token(
+    d_model, n_blocks, top_k, bandwidth, bytes_per_value=2.0, remote_fraction=1.0
+):
     """A MODEL, not a measurement: expert-parallel all-to-all time per token.
 
     Each token's activation (``d_model`` values of ``bytes_per_value``) goes to each of its
@@ -252,6 +299,12 @@ def a2a_seconds_per_token(d_model, n_blocks, top_k, bandwidth, bytes_per_value=2
     rf = np.asarray(remote_fraction, dtype=float)
     if np.any(rf < 0) or np.any(rf > 1):
         raise InputError("remote_fraction must be between 0 and 1")
-    nbytes = (4.0 * np.asarray(n_blocks, dtype=float) * np.asarray(top_k, dtype=float)
-              * np.asarray(d_model, dtype=float) * bytes_per_value * rf)
+    nbytes = (
+        4.0
+        * np.asarray(n_blocks, dtype=float)
+        * np.asarray(top_k, dtype=float)
+        * np.asarray(d_model, dtype=float)
+        * bytes_per_value
+        * rf
+    )
     return nbytes / bw

@@ -146,6 +146,7 @@ class PerGpuBytes:
 
 # --------------------------------------------------------------------------- formulas
 
+
 def static_bytes(dense_params, expert_params, tp=1, ep=1, dp=1):
     """Weights, gradients and optimizer bytes per GPU for one stage's parameters (ZeRO-1).
 
@@ -168,8 +169,9 @@ def static_bytes(dense_params, expert_params, tp=1, ep=1, dp=1):
     return weights, grads, optimizer
 
 
-def activation_bytes_per_layer(seq_len, micro_batch, d_model, n_heads, tp=1,
-                               recompute: str = "selective", top_k=0):
+def activation_bytes_per_layer(
+    seq_len, micro_batch, d_model, n_heads, tp=1, recompute: str = "selective", top_k=0
+):
     """Activation bytes one layer keeps for backward, per micro-batch (Korthikanti et al. 2022).
 
     ``s·b·h·(34 + 5·a·s/h)/tp`` without recomputation, ``s·b·h·34/tp`` with selective
@@ -177,10 +179,12 @@ def activation_bytes_per_layer(seq_len, micro_batch, d_model, n_heads, tp=1,
     dense layer). Vectorised.
     """
     if recompute not in RECOMPUTE_MODES:
-        raise InputError(f"recompute must be one of {', '.join(RECOMPUTE_MODES)}, "
-                         f"got {recompute!r}")
-    s, b, h, a, t, k = (np.asarray(x, dtype=float)
-                        for x in (seq_len, micro_batch, d_model, n_heads, tp, top_k))
+        raise InputError(
+            f"recompute must be one of {', '.join(RECOMPUTE_MODES)}, got {recompute!r}"
+        )
+    s, b, h, a, t, k = (
+        np.asarray(x, dtype=float) for x in (seq_len, micro_batch, d_model, n_heads, tp, top_k)
+    )
     per = 34.0 if recompute == "selective" else 34.0 + 5.0 * a * s / h
     return s * b * h * (per + 2.0 * k) / t
 
@@ -198,9 +202,14 @@ def stage_blocks(n_blocks: int, pp: int) -> tuple[int, int]:
     return -(-n_blocks // pp), n_blocks // pp
 
 
-def memory_for_layout(shape, layout: Layout, seq_len: int = SEQ_LEN_DEFAULT,
-                      micro_batch: int = MICRO_BATCH_DEFAULT, recompute: str = "selective",
-                      vocab_size: int = VOCAB_SIZE_DEFAULT) -> tuple[PerGpuBytes, str]:
+def memory_for_layout(
+    shape,
+    layout: Layout,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    micro_batch: int = MICRO_BATCH_DEFAULT,
+    recompute: str = "selective",
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+) -> tuple[PerGpuBytes, str]:
     """Per-GPU bytes of the busiest pipeline stage (first or last) of ``shape`` in ``layout``.
 
     ``shape`` is anything with ``d_model``, ``n_blocks``, ``n_heads``, ``d_expert``,
@@ -210,12 +219,14 @@ def memory_for_layout(shape, layout: Layout, seq_len: int = SEQ_LEN_DEFAULT,
     d, v = float(shape.d_model), float(vocab_size)
     dense_b, expert_b = block_params(shape.d_model, shape.n_experts, shape.d_expert)
     first, last = stage_blocks(int(shape.n_blocks), layout.pp)
-    per_layer = activation_bytes_per_layer(seq_len, micro_batch, shape.d_model, shape.n_heads,
-                                           layout.tp, recompute, shape.top_k)
+    per_layer = activation_bytes_per_layer(
+        seq_len, micro_batch, shape.d_model, shape.n_heads, layout.tp, recompute, shape.top_k
+    )
 
     def stage(blocks, extra_dense, in_flight):
-        w, g, o = static_bytes(blocks * dense_b + extra_dense, blocks * expert_b,
-                               layout.tp, layout.ep, layout.dp)
+        w, g, o = static_bytes(
+            blocks * dense_b + extra_dense, blocks * expert_b, layout.tp, layout.ep, layout.dp
+        )
         act = float(per_layer) * blocks * in_flight
         return PerGpuBytes(float(w), float(g), float(o), act)
 
@@ -227,6 +238,7 @@ def memory_for_layout(shape, layout: Layout, seq_len: int = SEQ_LEN_DEFAULT,
 
 
 # --------------------------------------------------------------------------- layout choice
+
 
 @dataclass(frozen=True)
 class TrainingMemory:
@@ -249,12 +261,21 @@ class TrainingMemory:
     assumptions: tuple = ASSUMPTIONS
 
     def to_dict(self) -> dict:
-        return {"layout": self.layout.to_dict(), "per_gpu_bytes": self.per_gpu_bytes.to_dict(),
-                "gpu_memory_bytes": self.gpu_memory_bytes, "fits": self.fits,
-                "reason": self.reason, "gpu": self.gpu, "n_gpus": self.n_gpus,
-                "seq_len": self.seq_len, "micro_batch": self.micro_batch,
-                "recompute": self.recompute, "vocab_size": self.vocab_size,
-                "stage": self.stage, "assumptions": list(self.assumptions)}
+        return {
+            "layout": self.layout.to_dict(),
+            "per_gpu_bytes": self.per_gpu_bytes.to_dict(),
+            "gpu_memory_bytes": self.gpu_memory_bytes,
+            "fits": self.fits,
+            "reason": self.reason,
+            "gpu": self.gpu,
+            "n_gpus": self.n_gpus,
+            "seq_len": self.seq_len,
+            "micro_batch": self.micro_batch,
+            "recompute": self.recompute,
+            "vocab_size": self.vocab_size,
+            "stage": self.stage,
+            "assumptions": list(self.assumptions),
+        }
 
 
 def _divisors(n: int) -> list[int]:
@@ -283,10 +304,16 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.1f} GB"
 
 
-def training_memory(shape, gpu: str, gpus: int, seq_len: int = SEQ_LEN_DEFAULT,
-                    micro_batch: int = MICRO_BATCH_DEFAULT, recompute: str = "selective",
-                    vocab_size: int = VOCAB_SIZE_DEFAULT,
-                    gpu_memory_bytes: float | None = None) -> TrainingMemory:
+def training_memory(
+    shape,
+    gpu: str,
+    gpus: int,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    micro_batch: int = MICRO_BATCH_DEFAULT,
+    recompute: str = "selective",
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+    gpu_memory_bytes: float | None = None,
+) -> TrainingMemory:
     """Choose the smallest model-parallel layout on ``gpus`` × ``gpu`` that fits ``shape``.
 
     Parameters
@@ -320,29 +347,41 @@ def training_memory(shape, gpu: str, gpus: int, seq_len: int = SEQ_LEN_DEFAULT,
         raise InputError(f"gpu_memory_bytes must be positive, got {gpu_memory_bytes!r}")
     layouts = candidate_layouts(shape, n)
     if not layouts:
-        raise InputError(f"no parallel layout of {n} GPUs suits {shape.n_heads} heads and "
-                         f"{shape.n_blocks} blocks")
+        raise InputError(
+            f"no parallel layout of {n} GPUs suits {shape.n_heads} heads and "
+            f"{shape.n_blocks} blocks"
+        )
     least: tuple[Layout, PerGpuBytes, dict[str, Any]] | None = None
     for lay in layouts:
         mem, stage = memory_for_layout(shape, lay, s, b, recompute, v)
         common: dict[str, Any] = {
-            "gpu_memory_bytes": cap, "gpu": acc.name, "n_gpus": n, "seq_len": s,
-            "micro_batch": b, "recompute": recompute, "vocab_size": v, "stage": stage}
+            "gpu_memory_bytes": cap,
+            "gpu": acc.name,
+            "n_gpus": n,
+            "seq_len": s,
+            "micro_batch": b,
+            "recompute": recompute,
+            "vocab_size": v,
+            "stage": stage,
+        }
         if mem.total <= cap:
             return TrainingMemory(layout=lay, per_gpu_bytes=mem, fits=True, **common)
         if least is None or mem.total < least[1].total:
             least = (lay, mem, common)
-    assert least is not None   # layouts is not empty
+    assert least is not None  # layouts is not empty
     lay, mem, common = least
-    reason = (f"no layout of {n} x {acc.name} fits: the least memory per GPU is "
-              f"{_gb(mem.total)} (tp {lay.tp}, pp {lay.pp}, ep {lay.ep}, dp {lay.dp}; weights "
-              f"{_gb(mem.weights)}, gradients {_gb(mem.gradients)}, optimizer "
-              f"{_gb(mem.optimizer)}, activations {_gb(mem.activations)}) over {_gb(cap)}; "
-              f"use more GPUs, GPUs with more memory, a smaller micro-batch or a smaller model")
+    reason = (
+        f"no layout of {n} x {acc.name} fits: the least memory per GPU is "
+        f"{_gb(mem.total)} (tp {lay.tp}, pp {lay.pp}, ep {lay.ep}, dp {lay.dp}; weights "
+        f"{_gb(mem.weights)}, gradients {_gb(mem.gradients)}, optimizer "
+        f"{_gb(mem.optimizer)}, activations {_gb(mem.activations)}) over {_gb(cap)}; "
+        f"use more GPUs, GPUs with more memory, a smaller micro-batch or a smaller model"
+    )
     return TrainingMemory(layout=lay, per_gpu_bytes=mem, fits=False, reason=reason, **common)
 
 
 # --------------------------------------------------------------------------- executed FLOPs
+
 
 @dataclass(frozen=True)
 class ExecutedFlops:
@@ -364,12 +403,16 @@ class ExecutedFlops:
         def plain(x):
             a = np.asarray(x, dtype=float)
             return float(a) if a.ndim == 0 else a.tolist()
-        return {k: plain(v) if k not in ("seq_len", "vocab_size") else v
-                for k, v in asdict(self).items()}
+
+        return {
+            k: plain(v) if k not in ("seq_len", "vocab_size") else v
+            for k, v in asdict(self).items()
+        }
 
 
-def overhead_flops_per_token(d_model, n_blocks, seq_len: int = SEQ_LEN_DEFAULT,
-                             vocab_size: int = VOCAB_SIZE_DEFAULT):
+def overhead_flops_per_token(
+    d_model, n_blocks, seq_len: int = SEQ_LEN_DEFAULT, vocab_size: int = VOCAB_SIZE_DEFAULT
+):
     """Executed training FLOPs per token beyond the law's (SPEC.md §10), as a pair
     ``(attention scores 12·n_blocks·s·d_model, output head 6·d_model·V)``. Vectorised."""
     s = _whole(seq_len, "seq_len", hi=2**24)
@@ -378,10 +421,17 @@ def overhead_flops_per_token(d_model, n_blocks, seq_len: int = SEQ_LEN_DEFAULT,
     return 12.0 * np.asarray(n_blocks, dtype=float) * s * d, 6.0 * d * v
 
 
-def executed_flops(d_model, n_blocks, tokens, expansion_rate=accounting.EXPANSION_RATE_DEFAULT,
-                   granularity=1.0, seq_len: int = SEQ_LEN_DEFAULT,
-                   vocab_size: int = VOCAB_SIZE_DEFAULT, c_f=accounting.C_F_DEFAULT,
-                   c_r=accounting.C_R_DEFAULT) -> ExecutedFlops:
+def executed_flops(
+    d_model,
+    n_blocks,
+    tokens,
+    expansion_rate=accounting.EXPANSION_RATE_DEFAULT,
+    granularity=1.0,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+    c_f=accounting.C_F_DEFAULT,
+    c_r=accounting.C_R_DEFAULT,
+) -> ExecutedFlops:
     """Executed training FLOPs for ``tokens`` tokens: law + attention scores + output head.
 
     ``law_flops = (12·d²·c_f + d·E·G·c_r)·n_blocks·D`` (SPEC.md §3),
@@ -402,17 +452,33 @@ def executed_flops(d_model, n_blocks, tokens, expansion_rate=accounting.EXPANSIO
 
     def out(x):
         return float(x) if np.ndim(x) == 0 else x
-    return ExecutedFlops(flops=out(law + attention + head), law_flops=out(law),
-                         attention_flops=out(attention), head_flops=out(head), tokens=out(D),
-                         seq_len=s, vocab_size=v)
+
+    return ExecutedFlops(
+        flops=out(law + attention + head),
+        law_flops=out(law),
+        attention_flops=out(attention),
+        head_flops=out(head),
+        tokens=out(D),
+        seq_len=s,
+        vocab_size=v,
+    )
 
 
 # --------------------------------------------------------------------------- planner constraint
 
-def min_bytes_per_gpu(d_model, n_blocks, expansion_rate, granularity, gpus: int,
-                      seq_len: int = SEQ_LEN_DEFAULT, micro_batch: int = MICRO_BATCH_DEFAULT,
-                      recompute: str = "selective", vocab_size: int = VOCAB_SIZE_DEFAULT,
-                      tp_degrees=TP_DEGREES):
+
+def min_bytes_per_gpu(
+    d_model,
+    n_blocks,
+    expansion_rate,
+    granularity,
+    gpus: int,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    micro_batch: int = MICRO_BATCH_DEFAULT,
+    recompute: str = "selective",
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+    tp_degrees=TP_DEGREES,
+):
     """Least training bytes per GPU over all layouts, for real-valued shapes (vectorised).
 
     The same memory model as :func:`memory_for_layout` with ``d_expert = 4·d/G`` and
@@ -432,13 +498,14 @@ def min_bytes_per_gpu(d_model, n_blocks, expansion_rate, granularity, gpus: int,
     s = _whole(seq_len, "seq_len", hi=2**24)
     b = _whole(micro_batch, "micro_batch", hi=2**20)
     v = float(_whole(vocab_size, "vocab_size", lo=0, hi=2**31))
-    d, n, e, g = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
-                                       (d_model, n_blocks, expansion_rate, granularity)))
+    d, n, e, g = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (d_model, n_blocks, expansion_rate, granularity))
+    )
     n_exp = g * e
     whole_exp = np.abs(n_exp - np.round(n_exp)) < 1e-9
     dense_b = 4.0 * d * d + d * n_exp + 2.0 * d
-    expert_b = 8.0 * e * d * d          # n_experts · 2 · d · (4d/G)
-    heads = d / np.where(d < 2048, 64.0, 128.0)   # shapes.py's head rule; only a·s/h uses it
+    expert_b = 8.0 * e * d * d  # n_experts · 2 · d · (4d/G)
+    heads = d / np.where(d < 2048, 64.0, 128.0)  # shapes.py's head rule; only a·s/h uses it
     best = np.full(d.shape, np.inf)
     for tp in tp_degrees:
         if n_gpus % tp:
@@ -449,18 +516,25 @@ def min_bytes_per_gpu(d_model, n_blocks, expansion_rate, granularity, gpus: int,
             blocks = n / pp
             for ep in _divisors(dp):
                 ok = (pp <= n) & (~whole_exp | (np.mod(np.round(n_exp), ep) == 0))
-                w, gr, o = static_bytes(blocks * dense_b + (v * d if pp > 1 else 2 * v * d + d),
-                                        blocks * expert_b, tp, ep, dp)
+                w, gr, o = static_bytes(
+                    blocks * dense_b + (v * d if pp > 1 else 2 * v * d + d),
+                    blocks * expert_b,
+                    tp,
+                    ep,
+                    dp,
+                )
                 first = w + gr + o + per_layer * blocks * pp
                 if pp > 1:
-                    w2, g2, o2 = static_bytes(blocks * dense_b + v * d + d, blocks * expert_b,
-                                              tp, ep, dp)
+                    w2, g2, o2 = static_bytes(
+                        blocks * dense_b + v * d + d, blocks * expert_b, tp, ep, dp
+                    )
                     first = np.maximum(first, w2 + g2 + o2 + per_layer * blocks)
                 best = np.where(ok, np.minimum(best, first), best)
     return float(best) if best.ndim == 0 else best
 
 
 # --------------------------------------------------------------------------- a plan on GPUs
+
 
 @dataclass(frozen=True)
 class TrainingPlan:
@@ -483,39 +557,59 @@ class TrainingPlan:
     def to_dict(self) -> dict:
         best = self.choice.best
         return {
-            "law": self.law, "budget_flops": self.budget_flops,
-            "hardware_budget": None if self.hardware_budget is None
+            "law": self.law,
+            "budget_flops": self.budget_flops,
+            "hardware_budget": None
+            if self.hardware_budget is None
             else self.hardware_budget.to_dict(),
             "recommended": {**best.to_dict(), "law_flops": best.flops},
             "memory_bound": self.memory_bound,
             "training_memory": self.memory.to_dict(),
-            "training_time": {"flops": self.executed.flops, "law_flops": self.executed.law_flops,
-                              "attention_flops": self.executed.attention_flops,
-                              "head_flops": self.executed.head_flops,
-                              "gpu_hours": self.time.gpu_hours, "days": self.time.days,
-                              "gpu": self.time.gpu, "n_gpus": self.time.n_gpus,
-                              "mfu": self.time.mfu, "peak_flops": self.time.peak_flops},
+            "training_time": {
+                "flops": self.executed.flops,
+                "law_flops": self.executed.law_flops,
+                "attention_flops": self.executed.attention_flops,
+                "head_flops": self.executed.head_flops,
+                "gpu_hours": self.time.gpu_hours,
+                "days": self.time.days,
+                "gpu": self.time.gpu,
+                "n_gpus": self.time.n_gpus,
+                "mfu": self.time.mfu,
+                "peak_flops": self.time.peak_flops,
+            },
             "warnings": list(self.warnings),
         }
 
 
-def _largest_width_that_fits(ar, e, g, gpus, cap, seq_len, micro_batch, recompute,
-                             vocab_size) -> float | None:
+def _largest_width_that_fits(
+    ar, e, g, gpus, cap, seq_len, micro_batch, recompute, vocab_size
+) -> float | None:
     """Largest real d_model (shape rule n = d/ar) whose least training memory per GPU fits
     (memory grows with the width), to 0.5%; None when not even d_model = 16 fits."""
     d = np.exp(np.linspace(math.log(16.0), math.log(2.0**19), 2100))
-    m = min_bytes_per_gpu(d, np.maximum(d / ar, 1.0), e, g, gpus, seq_len, micro_batch,
-                          recompute, vocab_size)
+    m = min_bytes_per_gpu(
+        d, np.maximum(d / ar, 1.0), e, g, gpus, seq_len, micro_batch, recompute, vocab_size
+    )
     ok = np.nonzero(m <= cap)[0]
     return float(d[ok[-1]]) if ok.size else None
 
 
-def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
-                  days: float | None = None, gpu_hours: float | None = None,
-                  mfu: float | None = None, tp: int | None = None,
-                  seq_len: int = SEQ_LEN_DEFAULT, micro_batch: int = MICRO_BATCH_DEFAULT,
-                  vocab_size: int = VOCAB_SIZE_DEFAULT, recompute: str = "selective",
-                  granularities=None, expansion_rate=None) -> TrainingPlan:
+def plan_training(
+    law,
+    gpu: str,
+    gpus: int,
+    flops: float | None = None,
+    days: float | None = None,
+    gpu_hours: float | None = None,
+    mfu: float | None = None,
+    tp: int | None = None,
+    seq_len: int = SEQ_LEN_DEFAULT,
+    micro_batch: int = MICRO_BATCH_DEFAULT,
+    vocab_size: int = VOCAB_SIZE_DEFAULT,
+    recompute: str = "selective",
+    granularities=None,
+    expansion_rate=None,
+) -> TrainingPlan:
     """Plan a run a team can train: the best buildable shape that fits ``gpus`` × ``gpu``.
 
     Pipeline: budget (``flops``, or ``gpus × peak × mfu × days × 86,400`` / GPU-hours) →
@@ -559,11 +653,14 @@ def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
     cap = acc.memory_bytes
 
     def fits(shape):
-        return training_memory(shape, acc.name, n, seq_len, micro_batch, recompute,
-                               vocab_size).fits
+        return training_memory(shape, acc.name, n, seq_len, micro_batch, recompute, vocab_size).fits
 
-    caps = {g: _largest_width_that_fits(ar, e, float(g), n, cap, seq_len, micro_batch,
-                                        recompute, vocab_size) for g in grs}
+    caps = {
+        g: _largest_width_that_fits(
+            ar, e, float(g), n, cap, seq_len, micro_batch, recompute, vocab_size
+        )
+        for g in grs
+    }
 
     def choose(budget):
         widths, optimal = {}, {}
@@ -573,11 +670,20 @@ def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
             optimal[g] = shapes.optimal_width(law, budget, float(g), e, ar, cf, cr)
             widths[g] = min(optimal[g], caps[g])
         if not widths:
-            raise InputError(f"no model fits {n} x {acc.name} ({cap / 1e9:g} GB each) at any "
-                             f"granularity in training (ZeRO-1, micro-batch {micro_batch}, "
-                             f"sequence {seq_len}); use more GPUs or a shorter sequence")
-        choice = shapes.best_shape(law, budget, granularities=list(widths), expansion_rate=e,
-                                   rules=rules, widths=widths, accept=fits)
+            raise InputError(
+                f"no model fits {n} x {acc.name} ({cap / 1e9:g} GB each) at any "
+                f"granularity in training (ZeRO-1, micro-batch {micro_batch}, "
+                f"sequence {seq_len}); use more GPUs or a shorter sequence"
+            )
+        choice = shapes.best_shape(
+            law,
+            budget,
+            granularities=list(widths),
+            expansion_rate=e,
+            rules=rules,
+            widths=widths,
+            accept=fits,
+        )
         g_best = next(g for g in widths if float(g) == choice.best.shape.granularity)
         # memory moved the chosen granularity's width below its loss optimum
         return choice, caps[g_best] < optimal[g_best]
@@ -586,8 +692,17 @@ def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
     for _ in range(8):
         choice, bound = choose(budget)
         s = choice.best.shape
-        ex = executed_flops(s.d_model, s.n_blocks, choice.best.tokens, s.expansion_rate,
-                            s.granularity, seq_len, vocab_size, cf, cr)
+        ex = executed_flops(
+            s.d_model,
+            s.n_blocks,
+            choice.best.tokens,
+            s.expansion_rate,
+            s.granularity,
+            seq_len,
+            vocab_size,
+            cf,
+            cr,
+        )
         if hw is None or abs(ex.flops / target - 1.0) <= 1e-6:
             break
         budget = budget * target / ex.flops
@@ -595,9 +710,19 @@ def plan_training(law, gpu: str, gpus: int, flops: float | None = None,
     time = hardware.training_time(ex.flops, acc.name, u, n)
     warnings = list(choice.warnings)
     if bound:
-        warnings.append(f"memory limits the model: the loss-optimal model for {budget:.3g} "
-                        f"FLOPs does not fit {n} x {acc.name} in training, so the plan is the "
-                        f"best that fits (fewer parameters, more tokens)")
-    return TrainingPlan(law=getattr(law, "name", ""), budget_flops=float(budget),
-                        hardware_budget=hw, choice=choice, memory=memory, executed=ex, time=time,
-                        memory_bound=bound, warnings=tuple(warnings))
+        warnings.append(
+            f"memory limits the model: the loss-optimal model for {budget:.3g} "
+            f"FLOPs does not fit {n} x {acc.name} in training, so the plan is the "
+            f"best that fits (fewer parameters, more tokens)"
+        )
+    return TrainingPlan(
+        law=getattr(law, "name", ""),
+        budget_flops=float(budget),
+        hardware_budget=hw,
+        choice=choice,
+        memory=memory,
+        executed=ex,
+        time=time,
+        memory_bound=bound,
+        warnings=tuple(warnings),
+    )

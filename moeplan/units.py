@@ -60,7 +60,7 @@ def shorten(text, limit: int = _MAX_TEXT) -> str:
         return f"<a number of about {int(text.bit_length() * 0.30103):,} digits>"
     if len(shown) <= limit:
         return shown
-    return f"{shown[:limit // 2]}…{shown[-12:]} ({len(shown):,} characters)"
+    return f"{shown[: limit // 2]}…{shown[-12:]} ({len(shown):,} characters)"
 
 
 def _plain_float(text: str) -> float | None:
@@ -73,8 +73,9 @@ def _as_float(value, what: str) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond 1.8e308
-        raise InputError(f"{what}: {shorten(value)} is too large; moeplan's numbers stop "
-                         f"at 1.8e308") from None
+        raise InputError(
+            f"{what}: {shorten(value)} is too large; moeplan's numbers stop at 1.8e308"
+        ) from None
 
 
 def parse_number(text: str | float | int, what: str = "value") -> float:
@@ -98,8 +99,10 @@ def parse_number(text: str | float | int, what: str = "value") -> float:
         If the text is not a number, or is NaN or infinite.
     """
     if isinstance(text, bool) or not isinstance(text, (str, numbers.Real)):
-        raise InputError(f"{what}: expected a number or text such as '70B', got "
-                         f"{type(text).__name__}; {_NUMBER_HINT}")
+        raise InputError(
+            f"{what}: expected a number or text such as '70B', got "
+            f"{type(text).__name__}; {_NUMBER_HINT}"
+        )
     if isinstance(text, numbers.Real):
         value = _as_float(text, what)
     else:
@@ -161,8 +164,10 @@ def parse_memory(text: str | float | int, what: str = "memory") -> float:
         if mantissa is None:
             raise InputError(f"{what}: {raw!r} is not a memory size; {hint}")
         if m.group(2) == "e":  # as for counts: a truncated exponent, not exa
-            raise InputError(f"{what}: {raw!r} ends in a lowercase e (an unfinished exponent); "
-                             f"write {m.group(1)}E for exabytes or give the exponent")
+            raise InputError(
+                f"{what}: {raw!r} ends in a lowercase e (an unfinished exponent); "
+                f"write {m.group(1)}E for exabytes or give the exponent"
+            )
         if unit == "":
             value = mantissa
         elif unit in MEMORY_UNITS:
@@ -191,8 +196,9 @@ def format_count(value: float, digits: int = 3) -> str:
     if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise InputError(f"format_count: expected a number, got {shorten(value)}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
-        raise InputError(f"format_count: digits must be a whole number from 1 to 17, got "
-                         f"{shorten(digits)}")
+        raise InputError(
+            f"format_count: digits must be a whole number from 1 to 17, got {shorten(digits)}"
+        )
     if value is None or not math.isfinite(value):
         return str(value)
     sign = "-" if value < 0 else ""
@@ -203,7 +209,14 @@ def format_count(value: float, digits: int = 3) -> str:
     v = float(f"{v:.{digits}g}")
     if v >= 1e21:
         return sign + format_sci(v, digits)
-    for suffix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    for suffix, scale in (
+        ("E", 1e18),
+        ("P", 1e15),
+        ("T", 1e12),
+        ("B", 1e9),
+        ("M", 1e6),
+        ("K", 1e3),
+    ):
         if v >= scale:
             return f"{sign}{v / scale:.{digits}g}{suffix}"
     return f"{sign}{v:.{digits}g}"

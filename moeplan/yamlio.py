@@ -54,19 +54,22 @@ def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_
         raise FileFormatError(f"{what} {str(p)!r} cannot be read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise FileFormatError(
-            f"{what} {str(p)!r} is larger than {max_bytes // 1024} KiB; is it the right file?")
+            f"{what} {str(p)!r} is larger than {max_bytes // 1024} KiB; is it the right file?"
+        )
     _LAST_READ = (os.fspath(path), data)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in data and _looks_utf16(data)):
         raise FileFormatError(
             f"{what} {str(p)!r} is UTF-16 text; moeplan reads UTF-8: save it as UTF-8 (e.g. "
-            f"iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8)")
+            f"iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8)"
+        )
     if b"\x00" in data:
         raise FileFormatError(f"{what} {str(p)!r} is binary, expected text (YAML, JSON or CSV)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FileFormatError(
-            f"{what} {str(p)!r} is not UTF-8 text (bad byte at offset {exc.start})") from None
+            f"{what} {str(p)!r} is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -118,14 +121,18 @@ def _location(exc) -> str:
 #: Tag of plain scalars that YAML 1.1 reads as numbers in a way YAML 1.2 (and a reader) does
 #: not: ``024`` (octal 20), ``1:00:00`` (sexagesimal 3600), ``0x1F``, ``0o17``, ``1_000``.
 _AMBIGUOUS = "tag:moeplan,2026:ambiguous-number"
-_AMBIGUOUS_RE = (r"^[-+]?(?:0[0-9]+|0[xXoObB][0-9a-fA-F_]*"
-                 r"|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
-                 r"|[0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]+)?"
-                 r"|[0-9]*\.[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?)$")
+_AMBIGUOUS_RE = (
+    r"^[-+]?(?:0[0-9]+|0[xXoObB][0-9a-fA-F_]*"
+    r"|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]+)?"
+    r"|[0-9]*\.[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?)$"
+)
 #: YAML 1.2 core schema numbers: decimal only (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
 _INT_RE = r"^[-+]?[0-9]+$"
-_FLOAT_RE = (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_FLOAT_RE = (
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
 _LOADER = None
 
 
@@ -147,11 +154,13 @@ def _loader():
             raise FileFormatError(
                 f"line {node.start_mark.line + 1}: {node.value!r} is not a plain decimal number "
                 f"(YAML 1.1 reads it as octal, base 60, hex or with '_'); write it in decimal "
-                f"such as 24, 3600 or 1e22, or quote it if it is text")
+                f"such as 24, 3600 or 1e22, or quote it if it is text"
+            )
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag not in number_tags]
-        for first, resolvers in base.yaml_implicit_resolvers.items()}
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
     digits = list("-+0123456789.")
     # the order matters: the first resolver that matches names the tag
     Loader.add_implicit_resolver(_AMBIGUOUS, re.compile(_AMBIGUOUS_RE), digits)
@@ -179,8 +188,11 @@ def _duplicate_key(root):
                 if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
                     line = key.start_mark.line + 1
                     if key.value in lines:
-                        where = (f"{path}{key.value}" if not path or path.endswith(".")
-                                 else f"{path} key {key.value!r}")
+                        where = (
+                            f"{path}{key.value}"
+                            if not path or path.endswith(".")
+                            else f"{path} key {key.value!r}"
+                        )
                         first = lines[key.value]
                         at = f"on line {line}" if first == line else f"(lines {first} and {line})"
                         return f"{where} is given twice {at}; keep one"
@@ -208,7 +220,8 @@ def parse_yaml(text: str, source: str = "YAML", inspect_node=None):
             return None
         if _expanded_size(node) > MAX_YAML_NODES:
             raise FileFormatError(
-                f"{source}: expands to more than {MAX_YAML_NODES} nodes (alias bomb?)")
+                f"{source}: expands to more than {MAX_YAML_NODES} nodes (alias bomb?)"
+            )
         duplicate = _duplicate_key(node)
         if duplicate is not None:
             raise FileFormatError(f"{source}: {duplicate}")
@@ -235,8 +248,10 @@ def _digits_message(exc: Exception) -> str:
     import sys
 
     if "integer string conversion" in str(exc):
-        return (f"a number has more than {sys.get_int_max_str_digits():,} digits; write it in "
-                f"e notation such as 1e22")
+        return (
+            f"a number has more than {sys.get_int_max_str_digits():,} digits; write it in "
+            f"e notation such as 1e22"
+        )
     return f"a value cannot be read ({str(exc)[:80]})"
 
 
@@ -262,15 +277,17 @@ def parse_json(text: str, source: str = "JSON"):
     def finite_float(literal):
         value = float(literal)
         if not math.isfinite(value):  # 1e400 parses as inf
-            raise FileFormatError(f"{source}: {literal[:40]} is too large for a number "
-                                  f"(beyond 1.8e308)")
+            raise FileFormatError(
+                f"{source}: {literal[:40]} is too large for a number (beyond 1.8e308)"
+            )
         return value
 
     try:
         obj = json.loads(text, parse_constant=bad_constant, parse_float=finite_float)
     except json.JSONDecodeError as exc:
         raise FileFormatError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
     except ValueError as exc:  # an integer past Python's digit limit (int_max_str_digits)
         raise FileFormatError(f"{source}: {_digits_message(exc)}") from None
     except RecursionError:

@@ -12,8 +12,13 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 # A CI profile with a fixed seed: the suite is reproducible and bounded in time.
-settings.register_profile("moeplan", max_examples=100, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "moeplan",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "moeplan"))
 
 
@@ -38,8 +43,9 @@ def runner():
     class Runner(CliRunner):
         def invoke(self, app, *args, **kwargs):
             if isinstance(app, typer.Typer):
-                return super(CliRunner, self).invoke(fuzz_support.click_command(app), *args,
-                                                     **kwargs)
+                return super(CliRunner, self).invoke(
+                    fuzz_support.click_command(app), *args, **kwargs
+                )
             return super().invoke(app, *args, **kwargs)
 
     return Runner()
@@ -70,5 +76,6 @@ def pytest_runtest_makereport(item, call):
     reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     if ALLOWED_SKIP not in str(reason):
         report.outcome = "failed"
-        report.longrepr = (f"skipped under MOEPLAN_NO_SKIP=1 (only '{ALLOWED_SKIP}' may skip): "
-                           f"{reason}")
+        report.longrepr = (
+            f"skipped under MOEPLAN_NO_SKIP=1 (only '{ALLOWED_SKIP}' may skip): {reason}"
+        )

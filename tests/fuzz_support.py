@@ -27,38 +27,185 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 #: Commands and the module-level names of their required arguments/options (a valid base).
-COMMANDS = ("optimize", "compare", "sweep", "loss", "flops", "check", "inspect", "fit", "lr",
-            "laws")
+COMMANDS = (
+    "optimize",
+    "compare",
+    "sweep",
+    "loss",
+    "flops",
+    "check",
+    "inspect",
+    "fit",
+    "lr",
+    "laws",
+)
 
 # Numbers a user would type, then zero, negative, tiny, huge, overflowing, non-finite, garbage.
-PLAUSIBLE = ["1", "2", "4", "8", "16", "64", "0.5", "1.25", "1e22", "1e20", "1e15", "1e25",
-             "70B", "1.4T", "16k", "20B", "1.5", "0.9", "0.4", "100", "2048", "1e9", "1M"]
-NUMBERS = ["1", "2", "8", "64", "0.5", "1e22", "1e20", "1e15", "1e30", "70B", "1.4T", "16k",
-           "20B", "1.5", "0.9", "0", "-1", "-1e22", "1e-300", "1e300", "1e400", "-1e400",
-           "nan", "NaN", "inf", "-inf", "Infinity", "1e18", "123456789012345678901234567890",
-           "1e", "e5", "1.2.3", "abc", "", " ", "1,2", "0x10", "1_000", "1B5", "10 GB",
-           "5e-324", "1.7976931348623157e308", "1E", "2E", "+3", "--1", "1e+22", "٣"]
-LISTS = ["1,2,4,8", "8", "1,,2", ",", "0,1", "1,-2", "1,nan", "1e300,1", "1,2,4,8,16,32",
-         "64,128,256", "3", "1.5,2", "abc", "", "1e400", "1,1,1"]
-MEMORY = ["80GB", "640GiB", "1.5TB", "1", "0", "-5GB", "1e300", "1e400", "80XB", "nan",
-          "GB", "80 GB", "1e30B", "16k", "abc", ""]
-WORDS = ["", "x", "h100", "a100", "mi300x", "text", "json", "junit", "github", "moe", "dense",
-         "chinchilla", "paper", "gamma=0.58", "a=nan", "params=Model Size", "=", "foo=bar",
-         "max_flops=1e22", "max_loss_gap=-1", "max_memory=80GB", "max_memory=0",
-         "min_compute_efficiency=2", "max_flops=1e400", "max_total_params=abc",
-         "\x1b[31mred", "ü", "a" * 300]
-LAWS = ["krajewski2024-moe", "krajewski2024-dense", "krajewski2024-moe-e16",
-        "hoffmann2022-chinchilla", "ludziejewski2025-joint", "krajewski2024-moe-robust",
-        "besiroglu2024-chinchilla", "nope", "", "../../etc/passwd", "a/b"]
+PLAUSIBLE = [
+    "1",
+    "2",
+    "4",
+    "8",
+    "16",
+    "64",
+    "0.5",
+    "1.25",
+    "1e22",
+    "1e20",
+    "1e15",
+    "1e25",
+    "70B",
+    "1.4T",
+    "16k",
+    "20B",
+    "1.5",
+    "0.9",
+    "0.4",
+    "100",
+    "2048",
+    "1e9",
+    "1M",
+]
+NUMBERS = [
+    "1",
+    "2",
+    "8",
+    "64",
+    "0.5",
+    "1e22",
+    "1e20",
+    "1e15",
+    "1e30",
+    "70B",
+    "1.4T",
+    "16k",
+    "20B",
+    "1.5",
+    "0.9",
+    "0",
+    "-1",
+    "-1e22",
+    "1e-300",
+    "1e300",
+    "1e400",
+    "-1e400",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e18",
+    "123456789012345678901234567890",
+    "1e",
+    "e5",
+    "1.2.3",
+    "abc",
+    "",
+    " ",
+    "1,2",
+    "0x10",
+    "1_000",
+    "1B5",
+    "10 GB",
+    "5e-324",
+    "1.7976931348623157e308",
+    "1E",
+    "2E",
+    "+3",
+    "--1",
+    "1e+22",
+    "٣",
+]
+LISTS = [
+    "1,2,4,8",
+    "8",
+    "1,,2",
+    ",",
+    "0,1",
+    "1,-2",
+    "1,nan",
+    "1e300,1",
+    "1,2,4,8,16,32",
+    "64,128,256",
+    "3",
+    "1.5,2",
+    "abc",
+    "",
+    "1e400",
+    "1,1,1",
+]
+MEMORY = [
+    "80GB",
+    "640GiB",
+    "1.5TB",
+    "1",
+    "0",
+    "-5GB",
+    "1e300",
+    "1e400",
+    "80XB",
+    "nan",
+    "GB",
+    "80 GB",
+    "1e30B",
+    "16k",
+    "abc",
+    "",
+]
+WORDS = [
+    "",
+    "x",
+    "h100",
+    "a100",
+    "mi300x",
+    "text",
+    "json",
+    "junit",
+    "github",
+    "moe",
+    "dense",
+    "chinchilla",
+    "paper",
+    "gamma=0.58",
+    "a=nan",
+    "params=Model Size",
+    "=",
+    "foo=bar",
+    "max_flops=1e22",
+    "max_loss_gap=-1",
+    "max_memory=80GB",
+    "max_memory=0",
+    "min_compute_efficiency=2",
+    "max_flops=1e400",
+    "max_total_params=abc",
+    "\x1b[31mred",
+    "ü",
+    "a" * 300,
+]
+LAWS = [
+    "krajewski2024-moe",
+    "krajewski2024-dense",
+    "krajewski2024-moe-e16",
+    "hoffmann2022-chinchilla",
+    "ludziejewski2025-joint",
+    "krajewski2024-moe-robust",
+    "besiroglu2024-chinchilla",
+    "nope",
+    "",
+    "../../etc/passwd",
+    "a/b",
+]
 
 # Options whose valid-but-large values only cost time (not correctness): fuzz them with
 # small or invalid values so a run stays well under a second.
-EXPENSIVE = {"--bootstrap": ["0", "2", "-1", "abc", "1e400", ""],
-             "--starts": ["1", "2", "0", "-3", "1e300", "x"],
-             "--points": ["1", "3", "0", "-2", "1e18", "2.5", "nan", ""],
-             "--alternatives": ["1", "3", "0", "1e18", "-1"],
-             "--holdout": ["0.2", "0", "1", "2", "-0.5", "nan", "x"],
-             "--worst": ["0", "3", "-1", "1e9", "x"]}
+EXPENSIVE = {
+    "--bootstrap": ["0", "2", "-1", "abc", "1e400", ""],
+    "--starts": ["1", "2", "0", "-3", "1e300", "x"],
+    "--points": ["1", "3", "0", "-2", "1e18", "2.5", "nan", ""],
+    "--alternatives": ["1", "3", "0", "1e18", "-1"],
+    "--holdout": ["0.2", "0", "1", "2", "-0.5", "nan", "x"],
+    "--worst": ["0", "3", "-1", "1e9", "x"],
+}
 
 BASE = {
     "optimize": ["--flops", "1e22"],
@@ -88,9 +235,17 @@ limits:
   max_flops: 1.2e20
 """
 
-CONFIG = {"model_type": "mixtral", "hidden_size": 512, "num_hidden_layers": 4,
-          "num_attention_heads": 8, "num_key_value_heads": 2, "intermediate_size": 1024,
-          "num_local_experts": 8, "num_experts_per_tok": 2, "vocab_size": 32000}
+CONFIG = {
+    "model_type": "mixtral",
+    "hidden_size": 512,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "intermediate_size": 1024,
+    "num_local_experts": 8,
+    "num_experts_per_tok": 2,
+    "vocab_size": 32000,
+}
 
 LAW = """\
 name: fuzz-law
@@ -98,10 +253,12 @@ form: fine_grained_moe
 coefficients: {a: 18.1, alpha: 0.115, b: 30.8, beta: 0.147, g: 2.1, gamma: 0.58, c: 0.47}
 """
 
-BOMB = ("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-        "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-        "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n")
+BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+)
 
 
 def _runs_csv() -> str:
@@ -180,14 +337,20 @@ def make_files(folder: Path) -> dict[str, list[str]]:
         put("runs-empty.csv", ""),
         put("runs-header.csv", "params,tokens,granularity,loss\n"),
         put("runs-nan.csv", "params,tokens,granularity,loss\n1e8,1e9,1,nan\n"),
-        put("runs-huge.csv", "params,tokens,granularity,loss\n1e300,1e300,1e300,1e300\n"
-                             "1e-300,1e-300,1e-300,1e-300\n2,2,2,2\n"),
+        put(
+            "runs-huge.csv",
+            "params,tokens,granularity,loss\n1e300,1e300,1e300,1e300\n"
+            "1e-300,1e-300,1e-300,1e-300\n2,2,2,2\n",
+        ),
         put("runs-ragged.csv", "params,tokens,granularity,loss\n1,2\n"),
         put("runs-dup.csv", "params,params,loss\n1,2,3\n"),
         put("runs-one.csv", "params,tokens,granularity,loss\n1e8,1e10,1,3.2\n"),
         put("runs-same.csv", "params,tokens,granularity,loss\n" + "1e8,1e10,1,3.2\n" * 6),
-        put("runs.yaml", "- {params: 1e8, tokens: 1e10, granularity: 1, loss: 3.2}\n"
-                         "- {params: [1], tokens: x, granularity: 1, loss: 3}\n"),
+        put(
+            "runs.yaml",
+            "- {params: 1e8, tokens: 1e10, granularity: 1, loss: 3.2}\n"
+            "- {params: [1], tokens: x, granularity: 1, loss: 3}\n",
+        ),
     ]
     law_bad = [
         put("law-nan.yaml", LAW.replace("0.47", ".nan")),
@@ -198,8 +361,11 @@ def make_files(folder: Path) -> dict[str, list[str]]:
         put("law-big-alpha.yaml", LAW.replace("alpha: 0.115", "alpha: 1e300")),
         put("law-unknown.yaml", LAW + "extra: 1\n"),
         put("law-form.yaml", LAW.replace("fine_grained_moe", "quantum")),
-        put("law-dense.yaml", "name: d\nform: chinchilla\ncoefficients: {a: 406.4, alpha: "
-                              "0.34, b: 410.7, beta: 0.28, c: 1.69}\n"),
+        put(
+            "law-dense.yaml",
+            "name: d\nform: chinchilla\ncoefficients: {a: 406.4, alpha: "
+            "0.34, b: 410.7, beta: 0.28, c: 1.69}\n",
+        ),
         put("law-cf.yaml", LAW + "flops: {c_f: 1e300, c_r: 1e300, aspect_ratio: 1e-300}\n"),
         put("law-e.yaml", LAW + "flops: {expansion_rate: 1e-300}\n"),
     ]
@@ -209,10 +375,18 @@ def make_files(folder: Path) -> dict[str, list[str]]:
         "config": [put("config.json", config_text)] + hostile_json + common_bad,
         "runs": [put("runs.csv", _runs_csv())] + runs_bad + hostile_yaml[:6] + common_bad,
         "law": [put("law.yaml", LAW)] + law_bad + hostile_yaml[:8] + common_bad,
-        "out": [str(folder / "out.yaml"), str(folder / "out.txt"),
-                str(folder / "no" / "dir" / "out.yaml"), str(folder)],
-        "plot": [str(folder / "p.png"), str(folder / "p.txt"), str(folder / "no" / "p.png"),
-                 str(folder / "p.svg")],
+        "out": [
+            str(folder / "out.yaml"),
+            str(folder / "out.txt"),
+            str(folder / "no" / "dir" / "out.yaml"),
+            str(folder),
+        ],
+        "plot": [
+            str(folder / "p.png"),
+            str(folder / "p.txt"),
+            str(folder / "no" / "p.png"),
+            str(folder / "p.svg"),
+        ],
     }
 
 
@@ -249,8 +423,9 @@ def _gentle_values_for(flag: str, type_name: str, files: dict):
     if type_name == "MemoryType":
         return st.sampled_from(MEMORY[:3] + ["16GB", "1TB"])
     if type_name == "NumberListType" or flag == "--at-flops":
-        return st.lists(st.sampled_from(["1", "2", "4", "8", "16", "32"]), min_size=1,
-                        max_size=4).map(",".join)
+        return st.lists(
+            st.sampled_from(["1", "2", "4", "8", "16", "32"]), min_size=1, max_size=4
+        ).map(",".join)
     if type_name in ("NumberType", "FloatParamType", "IntParamType", "IntRange", "FloatRange"):
         return st.sampled_from(PLAUSIBLE)
     return _values_for(flag, type_name, files)
@@ -268,16 +443,24 @@ def _values_for(flag: str, type_name: str, files: dict):
     if type_name == "MemoryType":
         return st.sampled_from(MEMORY)
     if type_name == "NumberListType" or flag in ("--at-flops",):
-        return st.one_of(st.sampled_from(LISTS), st.lists(st.sampled_from(PLAUSIBLE[:8] + [
-            "1e300", "0", "32", "256", "1e-300"]), min_size=1, max_size=4).map(",".join))
+        return st.one_of(
+            st.sampled_from(LISTS),
+            st.lists(
+                st.sampled_from(PLAUSIBLE[:8] + ["1e300", "0", "32", "256", "1e-300"]),
+                min_size=1,
+                max_size=4,
+            ).map(",".join),
+        )
     if type_name in ("NumberType", "FloatParamType", "IntParamType", "IntRange", "FloatRange"):
-        return st.one_of(st.sampled_from(PLAUSIBLE), st.sampled_from(PLAUSIBLE),
-                         st.sampled_from(NUMBERS),
-                         st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                         st.floats(1e-30, 1e40).map(lambda v: f"{v:.3g}"),
-                         st.integers(-10**30, 10**30).map(str))
-    return st.one_of(st.sampled_from(WORDS + NUMBERS[:12]),
-                     st.text(max_size=12))
+        return st.one_of(
+            st.sampled_from(PLAUSIBLE),
+            st.sampled_from(PLAUSIBLE),
+            st.sampled_from(NUMBERS),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+            st.floats(1e-30, 1e40).map(lambda v: f"{v:.3g}"),
+            st.integers(-(10**30), 10**30).map(str),
+        )
+    return st.one_of(st.sampled_from(WORDS + NUMBERS[:12]), st.text(max_size=12))
 
 
 @st.composite
@@ -293,7 +476,7 @@ def argv(draw, app, command: str, files: dict):
         out.append(draw(st.sampled_from(files[kind])))
     if command == "check" and draw(st.integers(0, 4)) == 0:
         out.append(draw(st.sampled_from(files["proposal"] + files["config"])))
-    gentle = draw(st.booleans())   # half the examples: plausible values only
+    gentle = draw(st.booleans())  # half the examples: plausible values only
     values = _gentle_values_for if gentle else _values_for
     for _ in range(draw(st.integers(0, 4))):
         flag, type_name, is_flag = draw(st.sampled_from(opts))
@@ -358,8 +541,9 @@ def violation(args: list[str], result) -> str | None:
         if args[0] != "check" and result.stdout.strip():
             return "exit 2 printed on stdout"
     if code in (0, 1, 3):
-        wants_json = any(a == "--json" and not args[i - 1].startswith("--")
-                         for i, a in enumerate(args) if i) or result.stdout.startswith("{")
+        wants_json = any(
+            a == "--json" and not args[i - 1].startswith("--") for i, a in enumerate(args) if i
+        ) or result.stdout.startswith("{")
         if wants_json:
             try:
                 json.loads(result.stdout)
@@ -368,7 +552,7 @@ def violation(args: list[str], result) -> str | None:
         if _NONSENSE.search(result.stdout):
             m = _NONSENSE.search(result.stdout)
             start = max(0, m.start() - 80)
-            return f"'{m.group(0)}' on stdout: {result.stdout[start:m.end() + 40]!r}"
+            return f"'{m.group(0)}' on stdout: {result.stdout[start : m.end() + 40]!r}"
     return None
 
 

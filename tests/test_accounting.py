@@ -28,7 +28,7 @@ def test_spec_worked_check_exactly():
     assert fb.n_active == 201_326_592
     assert fb.n_total == 8_657_043_456
     dense_part = fb.attention_flops + fb.expert_flops
-    assert dense_part == pytest.approx(1.2080e19, rel=5e-5)   # SPEC gives 5 significant digits
+    assert dense_part == pytest.approx(1.2080e19, rel=5e-5)  # SPEC gives 5 significant digits
     assert fb.router_flops == pytest.approx(1.1744e18, rel=5e-5)
     assert fb.flops == pytest.approx(1.3254e19, rel=5e-5)
     # and exactly, from the formula F = (12 d^2 c_f + d E G c_r) D n with integers
@@ -67,12 +67,12 @@ positive = st.floats(min_value=1e3, max_value=1e14, allow_nan=False)
 granularities = st.sampled_from([1, 2, 4, 8, 16, 32, 64, 128, 256])
 
 
-@given(sizes, st.integers(1, 256), positive, st.floats(1, 256), granularities,
-       st.floats(0, 30))
+@given(sizes, st.integers(1, 256), positive, st.floats(1, 256), granularities, st.floats(0, 30))
 def test_parts_add_up_and_linear_in_tokens(d, n, D, E, G, c_r):
     fb = flops_breakdown(d, n, D, E, G, 6.0, c_r)
-    assert fb.attention_flops + fb.expert_flops + fb.router_flops == pytest.approx(fb.flops,
-                                                                                    rel=1e-12)
+    assert fb.attention_flops + fb.expert_flops + fb.router_flops == pytest.approx(
+        fb.flops, rel=1e-12
+    )
     fb2 = flops_breakdown(d, n, 3 * D, E, G, 6.0, c_r)
     assert fb2.flops == pytest.approx(3 * fb.flops, rel=1e-12)
     assert fb.flops == pytest.approx(float(moe_flops(d, n, D, E, G, 6.0, c_r)), rel=1e-12)
@@ -99,8 +99,16 @@ def test_embeddings_reported_when_vocab_known():
     assert "n_embedding" not in flops_breakdown(4096, 32, 1e12, 8, 2).to_dict()
 
 
-@pytest.mark.parametrize("kwargs", [dict(d_model=0), dict(n_blocks=-1), dict(tokens=float("nan")),
-                                    dict(granularity=0), dict(c_r=-1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(d_model=0),
+        dict(n_blocks=-1),
+        dict(tokens=float("nan")),
+        dict(granularity=0),
+        dict(c_r=-1),
+    ],
+)
 def test_bad_values_are_user_errors(kwargs):
     args = dict(d_model=1024, n_blocks=16, tokens=1e10, expansion_rate=64, granularity=8)
     c_r = kwargs.pop("c_r", 14.0)

@@ -35,41 +35,83 @@ BASE = {
     "lr": ["lr", "--params", "1.2B"],
 }
 #: Options that need another option to apply: the catalogue adds it.
-NEEDS = {("optimize", "--experts"): ["--law", "ludziejewski2025-joint"],
-         ("compare", "--experts"): ["--law", "ludziejewski2025-joint"],
-         ("sweep", "--experts"): ["--law", "ludziejewski2025-joint"],
-         ("compare", "--memory"): ["--law", "ludziejewski2025-joint"],
-         ("sweep", "--memory"): ["--law", "ludziejewski2025-joint"],
-         ("loss", "--n-experts"): ["--law", "ludziejewski2025-joint"],
-         ("optimize", "--mfu"): ["--gpu", "h100"], ("optimize", "--gpus"): ["--gpu", "h100"],
-         ("optimize", "--days"): ["--gpu", "h100", "--gpus", "8"],
-         ("optimize", "--gpu-hours"): ["--gpu", "h100"],
-         ("optimize", "--seq-len"): ["--gpu", "h100"],
-         ("optimize", "--micro-batch"): ["--gpu", "h100", "--gpus", "8"],
-         ("flops", "--n-experts"): ["--top-k", "1"], ("flops", "--top-k"): ["--n-experts", "64"]}
+NEEDS = {
+    ("optimize", "--experts"): ["--law", "ludziejewski2025-joint"],
+    ("compare", "--experts"): ["--law", "ludziejewski2025-joint"],
+    ("sweep", "--experts"): ["--law", "ludziejewski2025-joint"],
+    ("compare", "--memory"): ["--law", "ludziejewski2025-joint"],
+    ("sweep", "--memory"): ["--law", "ludziejewski2025-joint"],
+    ("loss", "--n-experts"): ["--law", "ludziejewski2025-joint"],
+    ("optimize", "--mfu"): ["--gpu", "h100"],
+    ("optimize", "--gpus"): ["--gpu", "h100"],
+    ("optimize", "--days"): ["--gpu", "h100", "--gpus", "8"],
+    ("optimize", "--gpu-hours"): ["--gpu", "h100"],
+    ("optimize", "--seq-len"): ["--gpu", "h100"],
+    ("optimize", "--micro-batch"): ["--gpu", "h100", "--gpus", "8"],
+    ("flops", "--n-experts"): ["--top-k", "1"],
+    ("flops", "--top-k"): ["--n-experts", "64"],
+}
 #: Options that stand instead of part of the base command line (so the row tests the value,
 #: not a contradiction with the base).
-INSTEAD = {("optimize", "--target-loss"): ["optimize"], ("optimize", "--days"): ["optimize"],
-           ("optimize", "--gpu-hours"): ["optimize"],
-           ("check", "--tokens"): ["check", "{config}"], ("check", "--flops"): ["check", "{config}"]}
+INSTEAD = {
+    ("optimize", "--target-loss"): ["optimize"],
+    ("optimize", "--days"): ["optimize"],
+    ("optimize", "--gpu-hours"): ["optimize"],
+    ("check", "--tokens"): ["check", "{config}"],
+    ("check", "--flops"): ["check", "{config}"],
+}
 #: Numeric options for which zero is a valid value (everything else must refuse 0).
-ZERO_OK = {"--c-r", "--kv-tokens", "--inference-tokens", "--drop-highest", "--weight-decay",
-           "--bootstrap", "--seed", "--worst"}
+ZERO_OK = {
+    "--c-r",
+    "--kv-tokens",
+    "--inference-tokens",
+    "--drop-highest",
+    "--weight-decay",
+    "--bootstrap",
+    "--seed",
+    "--worst",
+}
 #: Numeric options for which 1e300 is a valid value: a cap far above anything is no cap.
 HUGE_OK = {"--max-granularity"}
 #: Words that name each option's quantity in messages from the core (besides the flag itself).
-NAMES = {"--expansion-rate": "expansion", "--n-experts": "experts", "--c-f": "c_f",
-         "--c-r": "c_r", "--params": "param", "--tokens": "token", "--flops": "budget",
-         "--from": "budget", "--to": "budget", "--max-total-params": "param",
-         "--max-tokens": "token", "--vocab-size": "vocab", "--multiple-of": "multiple",
-         "--shape-tolerance": "tolerance", "--top-k": "top", "--granularity": "granularity",
-         "--experts": "experts", "--memory": "memory", "--aspect-ratio": "aspect",
-         "--bytes-per-param": "bytes", "--inference-tokens": "inference",
-         "--kv-tokens": "kv", "--target-loss": "loss", "--holdout": "holdout",
-         "--at-flops": "budget", "--huber-delta": "huber", "--weight-decay": "decay",
-         "--seq-len": "seq", "--points": "points", "--mfu": "mfu", "--gpus": "gpu",
-         "--days": "days", "--gpu-hours": "gpu_hours", "--micro-batch": "micro",
-         "--alternatives": "alternatives", "--max-granularity": "granularity"}
+NAMES = {
+    "--expansion-rate": "expansion",
+    "--n-experts": "experts",
+    "--c-f": "c_f",
+    "--c-r": "c_r",
+    "--params": "param",
+    "--tokens": "token",
+    "--flops": "budget",
+    "--from": "budget",
+    "--to": "budget",
+    "--max-total-params": "param",
+    "--max-tokens": "token",
+    "--vocab-size": "vocab",
+    "--multiple-of": "multiple",
+    "--shape-tolerance": "tolerance",
+    "--top-k": "top",
+    "--granularity": "granularity",
+    "--experts": "experts",
+    "--memory": "memory",
+    "--aspect-ratio": "aspect",
+    "--bytes-per-param": "bytes",
+    "--inference-tokens": "inference",
+    "--kv-tokens": "kv",
+    "--target-loss": "loss",
+    "--holdout": "holdout",
+    "--at-flops": "budget",
+    "--huber-delta": "huber",
+    "--weight-decay": "decay",
+    "--seq-len": "seq",
+    "--points": "points",
+    "--mfu": "mfu",
+    "--gpus": "gpu",
+    "--days": "days",
+    "--gpu-hours": "gpu_hours",
+    "--micro-batch": "micro",
+    "--alternatives": "alternatives",
+    "--max-granularity": "granularity",
+}
 #: Where the message names the quantity an option turns into instead of the option.
 NAMES_IN = {("check", "--flops"): "training tokens"}  # tokens = flops / flops per token
 #: A bad number's message states the allowed range or form: a bound, a span, a sign, or an
@@ -79,7 +121,8 @@ ALLOWED_RANGE = re.compile(
     r"\babove \S+ and at most|\b(must be|give) (a |an )?(zero or )?positive|"
     r"\bmust be (a )?whole number|\bwhole number up to|\b(e\.g\.|such as) [\w.+-]+|"
     r"\bfinite\b|\bone of\b|\b(choose|give|use) a (lower|higher|smaller|larger)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 #: Every other row says what would be right, or names the exact fact that is wrong.
 EXPECTED_FORM = re.compile(
     ALLOWED_RANGE.pattern + r"|\buse\b|\bgive\b|\bexpected\b|\bmust\b|\bchoose\b|"
@@ -91,7 +134,9 @@ EXPECTED_FORM = re.compile(
     r"\btoo large for a number\b|\bnot a valid JSON number\b|\bis more than\b|"
     r"\bcannot be written\b|\bunknown (key|law|GPU|name)\b|\bkeep one\b|\braise it\b|"
     r"\bis not a whole number\b|\bheaders are\b|\bmissing (argument|option)\b|"
-    r"\bunexpected extra argument\b|\bdid you mean\b", re.IGNORECASE)
+    r"\bunexpected extra argument\b|\bdid you mean\b",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +161,8 @@ def assert_one_line_error(args, files, needles=()):
     result = fz.run(app, args)
     shown = f"moeplan {' '.join(args)}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"{shown}\nraised {result.exception!r}")
+        f"{shown}\nraised {result.exception!r}"
+    )
     assert result.exit_code == 2, shown
     lines = result.stderr.splitlines()
     assert len(lines) == 1, shown
@@ -130,6 +176,7 @@ def assert_one_line_error(args, files, needles=()):
 
 
 # --------------------------------------------------------------------------- numbers
+
 
 def _numeric_options():
     out = []
@@ -145,9 +192,16 @@ def _numeric_options():
 
 
 NUMERIC = _numeric_options()
-BAD_NUMBERS = [("unparsable", "abc"), ("suffix-typo", "12Q"), ("negative", "-1"),
-               ("zero", "0"), ("nan", "nan"), ("infinite", "inf"), ("overflow", "1e400"),
-               ("absurd", "1e300")]
+BAD_NUMBERS = [
+    ("unparsable", "abc"),
+    ("suffix-typo", "12Q"),
+    ("negative", "-1"),
+    ("zero", "0"),
+    ("nan", "nan"),
+    ("infinite", "inf"),
+    ("overflow", "1e400"),
+    ("absurd", "1e300"),
+]
 
 
 def _number_rows():
@@ -167,13 +221,17 @@ def test_bad_number(files, command, flag, value):
     args = list(INSTEAD.get((command, flag), BASE[command]))
     if flag in args:  # replace the base value
         i = args.index(flag)
-        del args[i:i + 2]
+        del args[i : i + 2]
     args.append(f"{flag}={value}")  # '=' so that -1 is a value, not an option
     args += NEEDS.get((command, flag), [])
     line = assert_one_line_error(args, files)
     # it names the option (or its quantity) and states the allowed range or form
-    names = [flag, NAMES.get(flag, flag.lstrip("-").replace("-", " ")),
-             flag.lstrip("-").replace("-", "_"), NAMES_IN.get((command, flag), flag)]
+    names = [
+        flag,
+        NAMES.get(flag, flag.lstrip("-").replace("-", " ")),
+        flag.lstrip("-").replace("-", "_"),
+        NAMES_IN.get((command, flag), flag),
+    ]
     assert any(n.lower() in line.lower() for n in names), f"{names} not in: {line}"
     assert ALLOWED_RANGE.search(line), f"no allowed range or form in: {line}"
 
@@ -181,8 +239,18 @@ def test_bad_number(files, command, flag, value):
 def test_every_numeric_option_is_catalogued():
     # a new numeric option lands in the rows above automatically; this pins that it happened
     flags = {flag for _, flag in NUMERIC}
-    assert {"--flops", "--expansion-rate", "--memory", "--c-f", "--seq-len", "--huber-delta",
-            "--points", "--d-model", "--n-experts", "--mfu"} <= flags
+    assert {
+        "--flops",
+        "--expansion-rate",
+        "--memory",
+        "--c-f",
+        "--seq-len",
+        "--huber-delta",
+        "--points",
+        "--d-model",
+        "--n-experts",
+        "--mfu",
+    } <= flags
     assert len(NUMERIC) >= 80
 
 
@@ -216,8 +284,10 @@ ROWS = [
     (["compare", "--flops", "1e22", "--dense-law", "{missing}"], ["does not exist"]),
     (["sweep", "--from", "1e20", "--to", "1e22", "--dense-law", "nope"], ["unknown law"]),
     (["loss", "--params", "1B", "--tokens", "1B", "--law", "{latin1.yaml}"], ["UTF-8"]),
-    (["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--law", "{missing}"],
-     ["does not exist"]),
+    (
+        ["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--law", "{missing}"],
+        ["does not exist"],
+    ),
     (["inspect", "{config}", "--law", "{empty.yaml}"], ["expected a mapping"]),
     # --- hostile YAML: alias bomb, deep nesting, recursion, python tags, 1e400
     (["check", "{bomb.yaml}"], ["alias bomb"]),
@@ -242,7 +312,7 @@ ROWS = [
     (["check", "{inf.yaml}"], ["model.expansion_rate", "finite"]),
     (["check", "{unknown-key.yaml}"], ["unknown key 'surprise'"]),
     (["check", "{dup.yaml}"], ["given twice"]),
-    (["check", "{null.yaml}"], ["model.d_model", "missing"]),       # was a TypeError
+    (["check", "{null.yaml}"], ["model.d_model", "missing"]),  # was a TypeError
     (["check", "{scalar.yaml}"], ["expected a mapping"]),
     (["check", "{list.yaml}"], ["expected a mapping"]),
     (["check", "{dangling-config.yaml}"], ["nowhere.json", "does not exist"]),
@@ -258,7 +328,7 @@ ROWS = [
     (["laws", "{law-e.yaml}"], ["flops.expansion_rate"]),
     (["optimize", "--flops", "1e22", "--law", "{law-huge.yaml}"], ["coefficients.a"]),
     (["inspect", "{nan.json}"], ["NaN"]),
-    (["inspect", "{big.json}"], ["1e400", "too large"]),      # was an OverflowError
+    (["inspect", "{big.json}"], ["1e400", "too large"]),  # was an OverflowError
     (["inspect", "{deep.json}"], ["nested"]),
     (["inspect", "{bad.json}"], ["invalid JSON", "line 1"]),
     (["inspect", "{list.json}"], ["expected a JSON object"]),
@@ -282,8 +352,10 @@ ROWS = [
     (["fit", "{runs}", "--starts", "1", "--out", "{no-dir}"], ["--out", "does not exist"]),
     (["fit", "{runs}", "--out", "x.txt"], ["--out", ".yaml"]),
     (["sweep", "--from", "1e20", "--to", "1e22", "--plot", "{folder}/p.txt"], [".png"]),
-    (["sweep", "--from", "1e20", "--to", "1e22", "--plot", "{folder}/no/p.png"],
-     ["does not exist"]),
+    (
+        ["sweep", "--from", "1e20", "--to", "1e22", "--plot", "{folder}/no/p.png"],
+        ["does not exist"],
+    ),
     # --- contradictory or incomplete constraints
     (["optimize"], ["--flops"]),
     (["optimize", "--flops", "1e22", "--target-loss", "2"], ["not both"]),
@@ -294,42 +366,94 @@ ROWS = [
     (["optimize", "--flops", "1e22", "--memory", "1MB"], ["memory", "smallest model"]),
     (["optimize", "--flops", "1e22", "--max-granularity", "0.5"], ["max granularity"]),
     (["optimize", "--flops", "1e22", "--experts", "8"], ["--experts", "joint"]),
-    (["optimize", "--flops", "1e22", "--law", "krajewski2024-dense", "--granularity", "8"],
-     ["granularity", "dense"]),
-    (["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
-     ["--granularity", "ludziejewski2025-joint"]),
+    (
+        ["optimize", "--flops", "1e22", "--law", "krajewski2024-dense", "--granularity", "8"],
+        ["granularity", "dense"],
+    ),
+    (
+        ["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
+        ["--granularity", "ludziejewski2025-joint"],
+    ),
     (["optimize", "--flops", "1e22", "--inference-tokens", "1e20"], ["inference"]),
     (["optimize", "--flops", "1e22", "--params", "1"], ["1"]),
     (["optimize", "--flops", "1"], ["smallest model", "at least"]),
     (["optimize", "--target-loss", "0.3"], ["floor"]),
-    (["optimize", "--target-loss", "1e9"], ["smallest model"]),    # was a math domain error
+    (["optimize", "--target-loss", "1e9"], ["smallest model"]),  # was a math domain error
     (["optimize", "--flops", "1e22", "--expansion", "1e300"], ["expansion rate"]),  # ZeroDivision
     (["optimize", "--flops", "1e22", "--inference-tokens", "1e300"], ["inference"]),  # ZeroDiv.
     (["optimize", "--flops", "1e22", "--shape-tolerance", "1e300"], ["tolerance"]),  # overflow
     (["optimize", "--flops", "1e22", "--max-tokens", "1e-300"], ["token"]),  # overflow
-    (["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "1e300"],
-     ["memory"]),                                                    # hung the search
+    (
+        ["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "1e300"],
+        ["memory"],
+    ),  # hung the search
     (["compare", "--flops", "1e22", "--json", "--csv"], ["exclude"]),
     (["compare", "--flops", "1e22", "--memory", "1MB"], ["--memory", "smallest model"]),
     (["compare", "--flops", "1e22", "--dense-law", "krajewski2024-moe"], ["dense"]),
     (["compare", "--flops", "1e22", "--law", "krajewski2024-dense"], ["dense"]),
     (["compare", "--flops", "1"], ["smallest model"]),
-    (["compare", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "1"],
-     ["MoE candidate"]),
+    (
+        ["compare", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "1"],
+        ["MoE candidate"],
+    ),
     (["sweep", "--from", "1e22", "--to", "1e20"], ["--from"]),
     (["sweep", "--from", "1e20", "--to", "1e22", "--points", "1"], ["--points"]),
-    (["sweep", "--from", "1e300", "--to", "1e301"], ["budget"]),   # was a bogus target-loss error
+    (["sweep", "--from", "1e300", "--to", "1e301"], ["budget"]),  # was a bogus target-loss error
     (["sweep", "--from", "1e20", "--to", "1e22", "--json", "--csv"], ["exclude"]),
-    (["loss", "--params", "1B", "--tokens", "1B", "--law", "krajewski2024-dense",
-      "--granularity", "8"], ["--granularity"]),
+    (
+        [
+            "loss",
+            "--params",
+            "1B",
+            "--tokens",
+            "1B",
+            "--law",
+            "krajewski2024-dense",
+            "--granularity",
+            "8",
+        ],
+        ["--granularity"],
+    ),
     (["loss", "--params", "1B", "--tokens", "1B", "--n-experts", "8"], ["--n-experts"]),
     (["loss", "--params", "1B", "--tokens", "1B", "--granularity", "1e300"], ["granularity"]),
-    (["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--n-experts", "8"],
-     ["--top-k"]),
-    (["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--n-experts", "8",
-      "--top-k", "16"], ["more than"]),
-    (["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--n-experts", "8",
-      "--top-k", "2", "--granularity", "2"], ["not both"]),
+    (
+        ["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1", "--n-experts", "8"],
+        ["--top-k"],
+    ),
+    (
+        [
+            "flops",
+            "--d-model",
+            "64",
+            "--n-blocks",
+            "1",
+            "--tokens",
+            "1",
+            "--n-experts",
+            "8",
+            "--top-k",
+            "16",
+        ],
+        ["more than"],
+    ),
+    (
+        [
+            "flops",
+            "--d-model",
+            "64",
+            "--n-blocks",
+            "1",
+            "--tokens",
+            "1",
+            "--n-experts",
+            "8",
+            "--top-k",
+            "2",
+            "--granularity",
+            "2",
+        ],
+        ["not both"],
+    ),
     (["flops", "--d-model", "64", "--n-blocks", "1", "--tokens", "1e31"], ["--tokens", "1e+30"]),
     (["flops", "--d-model", "1e300", "--n-blocks", "1", "--tokens", "1"], ["--d-model"]),
     (["check", "{proposal}", "--tokens", "1T"], ["--tokens", "config.json"]),
@@ -372,8 +496,9 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("args, needles", [
-    pytest.param(args, needles, id=" ".join(args)[:80]) for args, needles in ROWS])
+@pytest.mark.parametrize(
+    "args, needles", [pytest.param(args, needles, id=" ".join(args)[:80]) for args, needles in ROWS]
+)
 def test_bad_input(files, args, needles):
     assert_one_line_error(args, files, needles)
 
@@ -392,11 +517,19 @@ def test_unreadable_file(files, tmp_path):
         assert_one_line_error(args, files, ["permission denied"])
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "{bomb.yaml}"], ["check", "{huge.yaml}"], ["check", "{deep.yaml}"],
-    ["inspect", "{deep.json}"], ["fit", "{bomb.yaml}"], ["laws", "{huge.yaml}"],
-    ["sweep", "--from", "1e20", "--to", "1e22", "--points", "1e18"],
-], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "{bomb.yaml}"],
+        ["check", "{huge.yaml}"],
+        ["check", "{deep.yaml}"],
+        ["inspect", "{deep.json}"],
+        ["fit", "{bomb.yaml}"],
+        ["laws", "{huge.yaml}"],
+        ["sweep", "--from", "1e20", "--to", "1e22", "--points", "1e18"],
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_hostile_inputs_use_bounded_memory(files, args):
     # the limits act before anything is expanded: a few MiB at most (the huge file is read
     # up to its 4 MiB limit plus one byte), never the gigabytes an alias bomb would build
@@ -413,10 +546,16 @@ def test_hostile_inputs_use_bounded_memory(files, args):
 
 def test_the_form_checks_are_not_any_sentence():
     # the catalogue's checks must fail messages that say nothing about what would be right
-    for vague in ("moeplan: error: --flops: bad value", "error: the value is too big",
-                  "error: only numbers below the line are accepted, add more"):
+    for vague in (
+        "moeplan: error: --flops: bad value",
+        "error: the value is too big",
+        "error: only numbers below the line are accepted, add more",
+    ):
         assert not ALLOWED_RANGE.search(vague) and not EXPECTED_FORM.search(vague), vague
-    for good in ("--c-r: '1e9' is above 1000; give a value up to 1000",
-                 "granularity G must be from 1 to 1e+06, got 0.5",
-                 "--mfu: '2' must be positive", "'abc' is not a number; use e.g. 1e22"):
+    for good in (
+        "--c-r: '1e9' is above 1000; give a value up to 1000",
+        "granularity G must be from 1 to 1e+06, got 0.5",
+        "--mfu: '2' must be positive",
+        "'abc' is not a number; use e.g. 1e22",
+    ):
         assert ALLOWED_RANGE.search(good), good

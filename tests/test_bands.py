@@ -11,11 +11,10 @@ import re
 
 import numpy as np
 import pytest
+from reference import DENSE, MOE, dense_flops_to_reach, moe_loss
 
 from moeplan import compare, load_law, optimize
 from moeplan.cli import app
-
-from reference import DENSE, MOE, dense_flops_to_reach, moe_loss
 
 #: half a unit in the last printed digit of SPEC.md §2's Table 1 values
 MOE_HALF = dict(a=0.05, alpha=0.0005, b=0.05, beta=0.0005, g=0.05, gamma=0.005, c=0.005)
@@ -64,14 +63,19 @@ def test_dense_multiplier_band_contains_spec_spread(cmp_1e20_1e25):
     rounding) must contain that spread."""
     row = cmp_1e20_1e25.rows[1]
     target = row.moe_opt.loss
-    by_hand = [dense_flops_to_reach(target, dict(DENSE, alpha=DENSE["alpha"] + da,
-                                                 beta=DENSE["beta"] + db)) / 1e25
-               for da in (-5e-4, 0, 5e-4) for db in (-5e-4, 0, 5e-4)]
-    assert 22 < min(by_hand) < 28 and 36 < max(by_hand) < 44      # SPEC's "about 25x to 40x"
+    by_hand = [
+        dense_flops_to_reach(
+            target, dict(DENSE, alpha=DENSE["alpha"] + da, beta=DENSE["beta"] + db)
+        )
+        / 1e25
+        for da in (-5e-4, 0, 5e-4)
+        for db in (-5e-4, 0, 5e-4)
+    ]
+    assert 22 < min(by_hand) < 28 and 36 < max(by_hand) < 44  # SPEC's "about 25x to 40x"
     lo, hi = row.dense_compute_multiplier_range
     assert lo <= min(by_hand) and hi >= max(by_hand)
     assert lo < row.dense_compute_multiplier < hi
-    assert hi / lo < 10      # a band, not everything
+    assert hi / lo < 10  # a band, not everything
 
 
 def test_optimal_loss_band_is_the_corner_extremes(cmp_1e20_1e25):
@@ -94,8 +98,7 @@ def test_optimal_loss_band_is_the_corner_extremes(cmp_1e20_1e25):
 def test_recommended_loss_band_over_all_corners(moe):
     res = optimize(moe, 1e21)
     rec = res.recommended
-    losses = [moe_loss(rec.n_total, rec.tokens, rec.granularity, k)
-              for k in corners(MOE, MOE_HALF)]
+    losses = [moe_loss(rec.n_total, rec.tokens, rec.granularity, k) for k in corners(MOE, MOE_HALF)]
     lo, hi = rec.loss_range
     assert lo == pytest.approx(min(losses), rel=1e-9)
     assert hi == pytest.approx(max(losses), rel=1e-9)
@@ -111,12 +114,14 @@ def test_dense_law_gets_bands_too():
     res = optimize(load_law("krajewski2024-dense"), 1e20)
     lo, hi = res.recommended.loss_range
     d = res.recommended
-    losses = [DENSE["c"] + s_c * 0.005 + (DENSE["a"] + s_a * 0.05) / d.n_total ** (
-        DENSE["alpha"] + s_al * 5e-4) + (DENSE["b"] + s_b * 0.05) / d.tokens ** (
-        DENSE["beta"] + s_be * 5e-4)
-        for s_c, s_a, s_al, s_b, s_be in itertools.product((-1, 1), repeat=5)]
-    assert lo == pytest.approx(min(losses), rel=1e-9) and hi == pytest.approx(max(losses),
-                                                                              rel=1e-9)
+    losses = [
+        DENSE["c"]
+        + s_c * 0.005
+        + (DENSE["a"] + s_a * 0.05) / d.n_total ** (DENSE["alpha"] + s_al * 5e-4)
+        + (DENSE["b"] + s_b * 0.05) / d.tokens ** (DENSE["beta"] + s_be * 5e-4)
+        for s_c, s_a, s_al, s_b, s_be in itertools.product((-1, 1), repeat=5)
+    ]
+    assert lo == pytest.approx(min(losses), rel=1e-9) and hi == pytest.approx(max(losses), rel=1e-9)
 
 
 def test_cli_compare_prints_bands_and_names_rows(runner):
@@ -130,8 +135,10 @@ def test_cli_compare_prints_bands_and_names_rows(runner):
         assert f"at 1e25 FLOPs, {name}" in out
     j = json.loads(runner.invoke(app, ["compare", "--flops", "1e25", "--json"]).stdout)
     row = j["rows"][0]
-    for key, point in (("dense_compute_multiplier_range", "dense_compute_multiplier"),
-                       ("g1_compute_multiplier_range", "g1_compute_multiplier")):
+    for key, point in (
+        ("dense_compute_multiplier_range", "dense_compute_multiplier"),
+        ("g1_compute_multiplier_range", "g1_compute_multiplier"),
+    ):
         lo, hi = row[key]
         assert lo < row[point] < hi
     for cfg in ("dense", "moe_g1", "moe_opt"):
@@ -191,7 +198,12 @@ def test_sweep_rows_carry_the_same_bands_as_compare(moe, cmp_1e20_1e25):
     rows = res.rows()
     for row, c in zip((rows[0], rows[-1]), cmp_1e20_1e25.rows):
         assert [row["loss_low"], row["loss_high"]] == pytest.approx(list(c.moe_opt.loss_range))
-        assert [row["dense_compute_multiplier_low"], row["dense_compute_multiplier_high"]] == \
-            pytest.approx(list(c.dense_compute_multiplier_range))
-        assert row["g1_compute_multiplier_low"] < row["g1_compute_multiplier"] < \
-            row["g1_compute_multiplier_high"]
+        assert [
+            row["dense_compute_multiplier_low"],
+            row["dense_compute_multiplier_high"],
+        ] == pytest.approx(list(c.dense_compute_multiplier_range))
+        assert (
+            row["g1_compute_multiplier_low"]
+            < row["g1_compute_multiplier"]
+            < row["g1_compute_multiplier_high"]
+        )

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import data_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +19,17 @@ from moeplan import fit as fitmod
 from moeplan.fit import bootstrap_fit, fit_law
 from moeplan.runs import Runs, read_runs
 
-PAPER_MOE = {"a": 18.1, "alpha": 0.115, "b": 30.8, "beta": 0.147, "g": 2.1, "gamma": 0.58, "c": 0.47}
+from conftest import data_path
+
+PAPER_MOE = {
+    "a": 18.1,
+    "alpha": 0.115,
+    "b": 30.8,
+    "beta": 0.147,
+    "g": 2.1,
+    "gamma": 0.58,
+    "c": 0.47,
+}
 
 
 def huber(r, delta):
@@ -38,10 +47,18 @@ def objective(coefficients, runs, weights, delta, weight_decay, form):
         theta = [math.log(k["a"]), k["alpha"], math.log(k["b"]), k["beta"], math.log(k["c"])]
     else:
         g = runs.granularity
-        pred = (k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"]
-                + k["b"] / d ** k["beta"])
-        theta = [math.log(k["a"]), k["alpha"], math.log(k["b"]), k["beta"], math.log(k["g"]),
-                 k["gamma"], math.log(k["c"])]
+        pred = (
+            k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"] + k["b"] / d ** k["beta"]
+        )
+        theta = [
+            math.log(k["a"]),
+            k["alpha"],
+            math.log(k["b"]),
+            k["beta"],
+            math.log(k["g"]),
+            k["gamma"],
+            math.log(k["c"]),
+        ]
     r = np.log(pred) - np.log(runs.loss)
     return float(np.sum(weights * huber(r, delta)) + weight_decay * np.sum(np.square(theta)))
 
@@ -64,8 +81,9 @@ def lbfgsb(problem, theta0, weights):
 @pytest.fixture(scope="module")
 def chinchilla():
     path = data_path("chinchilla", "svg_extracted_data.csv")
-    return read_runs(path, "dense", {"params": "Model Size", "flops": "Training FLOP"}) \
-        .drop_highest_loss(5)
+    return read_runs(
+        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
+    ).drop_highest_loss(5)
 
 
 @pytest.fixture(scope="module")
@@ -75,29 +93,65 @@ def chinchilla_fit(chinchilla):
 
 def moe_runs(seed=0, noise=0.01):
     rng = np.random.default_rng(seed)
-    n, d, g = (np.array(v, dtype=float).ravel() for v in np.meshgrid(
-        [1.29e8, 4e8, 1.2e9, 3.7e9], [1.6e10, 4.5e10, 1.3e11], [1, 2, 4, 8, 16], indexing="ij"))
+    n, d, g = (
+        np.array(v, dtype=float).ravel()
+        for v in np.meshgrid(
+            [1.29e8, 4e8, 1.2e9, 3.7e9], [1.6e10, 4.5e10, 1.3e11], [1, 2, 4, 8, 16], indexing="ij"
+        )
+    )
     k = PAPER_MOE
-    loss = (k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"]
-            + k["b"] / d ** k["beta"]) * np.exp(rng.normal(0.0, noise, n.shape))
-    return Runs(params=n, tokens=d, loss=loss, granularity=g,
-                labels=tuple(f"row {i + 1}" for i in range(n.size)), source="synthetic")
+    loss = (
+        k["c"] + (k["g"] / g ** k["gamma"] + k["a"]) / n ** k["alpha"] + k["b"] / d ** k["beta"]
+    ) * np.exp(rng.normal(0.0, noise, n.shape))
+    return Runs(
+        params=n,
+        tokens=d,
+        loss=loss,
+        granularity=g,
+        labels=tuple(f"row {i + 1}" for i in range(n.size)),
+        source="synthetic",
+    )
 
 
 def compare(runs, fitted, weights):
     """Newton and L-BFGS-B on the same resamples; both objectives recomputed independently."""
     form = fitted.form
-    problem = fitmod._Problem(runs, form, fitted.huber_delta, fitted.weight_decay,
-                              fitmod._fixed_indices(fitted.fixed, form))
+    problem = fitmod._Problem(
+        runs,
+        form,
+        fitted.huber_delta,
+        fitted.weight_decay,
+        fitmod._fixed_indices(fitted.fixed, form),
+    )
     newton = fitmod.newton_refit(problem, fitted.theta, weights)
     reference = lbfgsb(problem, fitted.theta, weights)
     assert all(r.success for r in reference)
-    mine = np.array([objective(fitmod.theta_to_coefficients(t, form), runs, w,
-                               fitted.huber_delta, fitted.weight_decay, form)
-                     for t, w in zip(newton.theta, weights, strict=True)])
-    theirs = np.array([objective(fitmod.theta_to_coefficients(r.theta, form), runs, w,
-                                 fitted.huber_delta, fitted.weight_decay, form)
-                       for r, w in zip(reference, weights, strict=True)])
+    mine = np.array(
+        [
+            objective(
+                fitmod.theta_to_coefficients(t, form),
+                runs,
+                w,
+                fitted.huber_delta,
+                fitted.weight_decay,
+                form,
+            )
+            for t, w in zip(newton.theta, weights, strict=True)
+        ]
+    )
+    theirs = np.array(
+        [
+            objective(
+                fitmod.theta_to_coefficients(r.theta, form),
+                runs,
+                w,
+                fitted.huber_delta,
+                fitted.weight_decay,
+                form,
+            )
+            for r, w in zip(reference, weights, strict=True)
+        ]
+    )
     # the objective the code reports is the one SPEC §5 defines
     np.testing.assert_allclose(newton.objective, mine, rtol=1e-11)
     return newton, reference, mine, theirs
@@ -118,13 +172,17 @@ def test_chinchilla_resamples_match_lbfgsb(chinchilla, chinchilla_fit):
         assert 0.0 <= t[1] <= 10.0 and 0.0 <= t[3] <= 10.0
 
 
-@pytest.mark.parametrize("options, noise, settled", [
-    ({}, 0.001, 6),
-    ({"objective": "paper"}, 0.01, 12),  # δ = 0.1 with weight decay
-    ({"objective": "paper"}, 0.001, 12),
-    ({"fixed": {"gamma": 0.58}}, 0.001, 6),
-    ({"fixed": {"c": 0.47, "alpha": 0.115}}, 0.001, 12),
-], ids=["chinchilla", "paper", "paper-quiet", "fixed-gamma", "fixed-c-alpha"])
+@pytest.mark.parametrize(
+    "options, noise, settled",
+    [
+        ({}, 0.001, 6),
+        ({"objective": "paper"}, 0.01, 12),  # δ = 0.1 with weight decay
+        ({"objective": "paper"}, 0.001, 12),
+        ({"fixed": {"gamma": 0.58}}, 0.001, 6),
+        ({"fixed": {"c": 0.47, "alpha": 0.115}}, 0.001, 12),
+    ],
+    ids=["chinchilla", "paper", "paper-quiet", "fixed-gamma", "fixed-c-alpha"],
+)
 def test_moe_resamples_match_lbfgsb(options, noise, settled):
     runs = moe_runs(noise=noise)
     fitted = fit_law(runs, "moe", n_starts=3, **options)
@@ -160,8 +218,7 @@ def test_noisy_moe_runs_under_a_tiny_huber_threshold_fall_back_to_lbfgsb():
 
 def test_bootstrap_percentiles_equal_the_lbfgsb_path(chinchilla, chinchilla_fit):
     a = bootstrap_fit(chinchilla, chinchilla_fit, 40, np.random.default_rng(11))
-    b = bootstrap_fit(chinchilla, chinchilla_fit, 40, np.random.default_rng(11),
-                      method="lbfgsb")
+    b = bootstrap_fit(chinchilla, chinchilla_fit, 40, np.random.default_rng(11), method="lbfgsb")
     assert a.n_failed == b.n_failed == 0 and a.n_fallback == 0
     for name in a.percentiles:
         for q in ("p10", "p50", "p90"):
@@ -169,10 +226,12 @@ def test_bootstrap_percentiles_equal_the_lbfgsb_path(chinchilla, chinchilla_fit)
             assert a.percentiles[name][q] == pytest.approx(b.percentiles[name][q], rel=5e-5)
 
 
-def test_a_resample_newton_leaves_unsettled_is_refitted_by_lbfgsb(chinchilla, chinchilla_fit,
-                                                                 monkeypatch):
-    reference = bootstrap_fit(chinchilla, chinchilla_fit, 6, np.random.default_rng(2),
-                              method="lbfgsb")
+def test_a_resample_newton_leaves_unsettled_is_refitted_by_lbfgsb(
+    chinchilla, chinchilla_fit, monkeypatch
+):
+    reference = bootstrap_fit(
+        chinchilla, chinchilla_fit, 6, np.random.default_rng(2), method="lbfgsb"
+    )
     monkeypatch.setattr(fitmod, "NEWTON_MAX_ITERATIONS", 0)  # no step: none settles
     fallback = bootstrap_fit(chinchilla, chinchilla_fit, 6, np.random.default_rng(2))
     assert fallback.n_fallback == 6 and fallback.n_failed == 0
@@ -186,9 +245,15 @@ def test_a_collapsed_term_falls_back_and_matches_lbfgsb():
     rng = np.random.default_rng(4)
     n = np.exp(rng.uniform(np.log(1e8), np.log(1e10), 40))
     d = np.exp(rng.uniform(np.log(1e10), np.log(1e12), 40))
-    loss = (1.5 + 300.0 / n ** 0.3 + 0.05 * (d / 1e10) ** 0.2) * np.exp(rng.normal(0, 0.003, 40))
-    runs = Runs(params=n, tokens=d, loss=loss, granularity=None,
-                labels=tuple(f"row {i + 1}" for i in range(40)), source="synthetic")
+    loss = (1.5 + 300.0 / n**0.3 + 0.05 * (d / 1e10) ** 0.2) * np.exp(rng.normal(0, 0.003, 40))
+    runs = Runs(
+        params=n,
+        tokens=d,
+        loss=loss,
+        granularity=None,
+        labels=tuple(f"row {i + 1}" for i in range(40)),
+        source="synthetic",
+    )
     fitted = fit_law(runs, "dense", n_starts=3)
     k = fitted.coefficients
     assert k["b"] / d.min() ** k["beta"] < 1e-6 * loss.min()
@@ -211,8 +276,13 @@ def test_blocks_stay_within_the_cell_budget(chinchilla, chinchilla_fit, monkeypa
     monkeypatch.setattr(fitmod, "newton_refit", spy)
     monkeypatch.setattr(fitmod, "BOOTSTRAP_CELLS", 1000)
     progress = []
-    bootstrap_fit(chinchilla, chinchilla_fit, 10, np.random.default_rng(0),
-                  progress=lambda done, total: progress.append((done, total)))
+    bootstrap_fit(
+        chinchilla,
+        chinchilla_fit,
+        10,
+        np.random.default_rng(0),
+        progress=lambda done, total: progress.append((done, total)),
+    )
     assert [s[0] for s in seen] == [4, 4, 2]  # 1000 // 240 runs = 4 resamples a block
     assert all(s[1] == len(chinchilla) for s in seen)
     assert progress == [(k, 10) for k in range(1, 11)]
@@ -237,8 +307,14 @@ def test_newton_never_ends_above_lbfgsb_or_its_start(seed):
     k0 = fitted.coefficients
     for i, w in enumerate(weights):
         start = objective(k0, runs, w, fitted.huber_delta, 0.0, "moe")
-        mine = objective(fitmod.theta_to_coefficients(newton.theta[i], "moe"), runs, w,
-                         fitted.huber_delta, 0.0, "moe")
+        mine = objective(
+            fitmod.theta_to_coefficients(newton.theta[i], "moe"),
+            runs,
+            w,
+            fitted.huber_delta,
+            0.0,
+            "moe",
+        )
         assert mine <= start * (1 + 1e-12)
         if newton.converged[i] and reference[i].success:
             assert mine <= reference[i].objective * (1 + 1e-10)

@@ -72,20 +72,66 @@ def _document():
     grid = cal.make_grid(quick=True)
     expert = []
     for i, p in enumerate(grid.expert_points):
-        rec = {"expansion_rate": p.expansion_rate, "d_model": p.d_model, "d_expert": p.d_expert,
-               "top_k": p.top_k, "experts_per_gpu": p.experts_per_gpu,
-               "tokens_per_expert": p.tokens_per_expert, "backend": "torch._grouped_mm"}
-        rec.update({"status": "ok", "ms": 1.5, "repetitions": 10, "tflops": 100.0 + i}
-                   if i else {"status": "oom", "ms": None, "repetitions": 0, "tflops": None})
+        rec = {
+            "expansion_rate": p.expansion_rate,
+            "d_model": p.d_model,
+            "d_expert": p.d_expert,
+            "top_k": p.top_k,
+            "experts_per_gpu": p.experts_per_gpu,
+            "tokens_per_expert": p.tokens_per_expert,
+            "backend": "torch._grouped_mm",
+        }
+        rec.update(
+            {"status": "ok", "ms": 1.5, "repetitions": 10, "tflops": 100.0 + i}
+            if i
+            else {"status": "oom", "ms": None, "repetitions": 0, "tflops": None}
+        )
         expert.append(rec)
-    dense = [{"part": "head", "d_model": 1024, "vocab": cal.HEAD_VOCAB, "status": "ok",
-              "ms": 2.0, "repetitions": 10, "tflops": 600.0}]
-    attention = [{"d_model": 1024, "seq_len": 4096, "head_dim": 128, "n_heads": 8, "batch": 4,
-                  "status": "ok", "ms": 3.0, "repetitions": 10, "tflops": 400.0}]
-    router = [{"expansion_rate": 8, "d_model": 1024, "n_experts": 8, "top_k": 1,
-               "status": "error", "ms": None, "repetitions": 0, "tflops": None, "error": "x"}]
-    prov = {"gpu": "Some GPU", "torch": type("V", (str,), {})("2.9.0"), "cuda": "12.8",
-            "date": "2026-11-30T00:00:00Z", "moeplan": "0.1.0", "command": "moeplan calibrate"}
+    dense = [
+        {
+            "part": "head",
+            "d_model": 1024,
+            "vocab": cal.HEAD_VOCAB,
+            "status": "ok",
+            "ms": 2.0,
+            "repetitions": 10,
+            "tflops": 600.0,
+        }
+    ]
+    attention = [
+        {
+            "d_model": 1024,
+            "seq_len": 4096,
+            "head_dim": 128,
+            "n_heads": 8,
+            "batch": 4,
+            "status": "ok",
+            "ms": 3.0,
+            "repetitions": 10,
+            "tflops": 400.0,
+        }
+    ]
+    router = [
+        {
+            "expansion_rate": 8,
+            "d_model": 1024,
+            "n_experts": 8,
+            "top_k": 1,
+            "status": "error",
+            "ms": None,
+            "repetitions": 0,
+            "tflops": None,
+            "error": "x",
+        }
+    ]
+    prov = {
+        "gpu": "Some GPU",
+        "torch": type("V", (str,), {})("2.9.0"),
+        "cuda": "12.8",
+        "date": "2026-11-30T00:00:00Z",
+        "moeplan": "0.1.0",
+        "command": "moeplan calibrate",
+    }
     return cal.build_document("mygpu", prov, grid, expert, dense, attention, router)
 
 
@@ -102,13 +148,16 @@ def test_written_profile_reads_back_with_every_point(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--out", "{tmp}/nofolder/p.yaml"], "does not exist"),
-    (["--out", "{tmp}/p.json"], ".yaml"),
-    (["--out", "{tmp}"], "directory"),
-    (["--out", "{tmp}/p.yaml", "--name", "a b"], "name"),
-    (["--out", "{tmp}/p.yaml", "--tokens", "1000"], "1024"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--out", "{tmp}/nofolder/p.yaml"], "does not exist"),
+        (["--out", "{tmp}/p.json"], ".yaml"),
+        (["--out", "{tmp}"], "directory"),
+        (["--out", "{tmp}/p.yaml", "--name", "a b"], "name"),
+        (["--out", "{tmp}/p.yaml", "--tokens", "1000"], "1024"),
+    ],
+)
 def test_bad_arguments_fail_before_measuring(runner, tmp_path, monkeypatch, args, words):
     def no_torch():
         raise AssertionError("torch must not be needed to reject these arguments")

@@ -59,9 +59,11 @@ def brute_force_flops_to_reach(target, lo=1e10, hi=1e32):
 
 
 def proposal(model=None, training=None, limits="absent", **top):
-    data = {"model": model or {"d_model": 1024, "n_blocks": 16, "expansion_rate": 64,
-                               "granularity": 8},
-            "training": training or {"tokens": "10B"}, **top}
+    data = {
+        "model": model or {"d_model": 1024, "n_blocks": 16, "expansion_rate": 64, "granularity": 8},
+        "training": training or {"tokens": "10B"},
+        **top,
+    }
     if limits != "absent":
         data["limits"] = limits
     return proposal_from_mapping(data, source="p.yaml")
@@ -69,11 +71,18 @@ def proposal(model=None, training=None, limits="absent", **top):
 
 # ---------------------------------------------------------------- the numbers
 
+
 def test_cli_md_example_numbers():
-    p = proposal(limits={"max_loss_gap": 0.01, "min_compute_efficiency": 0.9,
-                         "max_flops": "1e23", "max_total_params": "1T"},
-                 training={"tokens": "500B"},
-                 model={"d_model": 2048, "n_blocks": 32, "expansion_rate": 64, "granularity": 8})
+    p = proposal(
+        limits={
+            "max_loss_gap": 0.01,
+            "min_compute_efficiency": 0.9,
+            "max_flops": "1e23",
+            "max_total_params": "1T",
+        },
+        training={"tokens": "500B"},
+        model={"d_model": 2048, "n_blocks": 32, "expansion_rate": 64, "granularity": 8},
+    )
     r = check_proposal(p)
     d, n, E, G, D = 2048, 32, 64, 8, 500e9
     N = d * d * (8 * E + 4) * n
@@ -92,8 +101,12 @@ def test_cli_md_example_numbers():
     assert r.optimal["flops"] == pytest.approx(F, rel=1e-12)
     needed = brute_force_flops_to_reach(m["loss"])
     assert m["compute_efficiency"] == pytest.approx(needed / F, rel=2e-4)
-    assert [c.name for c in r.checks] == ["max_loss_gap", "min_compute_efficiency", "max_flops",
-                                          "max_total_params"]
+    assert [c.name for c in r.checks] == [
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+        "max_total_params",
+    ]
     assert [c.passed for c in r.checks] == [False, False, True, True]
     assert r.limits_from == "file" and not r.passed  # every default replaced by the file
     # memory: (N + router) * 2 bytes, no vocabulary given
@@ -107,15 +120,18 @@ def test_cli_md_example_numbers():
 def test_suggestion_is_true_to_its_word():
     # The suggested configuration spends the proposal's FLOPs (SPEC §3 formula, recomputed
     # here) and gains the loss it says (SPEC §2 formula, recomputed here).
-    p = proposal(model={"d_model": 1024, "n_blocks": 16, "n_experts": 64, "top_k": 1},
-                 training={"tokens": "120B"})
+    p = proposal(
+        model={"d_model": 1024, "n_blocks": 16, "n_experts": 64, "top_k": 1},
+        training={"tokens": "120B"},
+    )
     r = check_proposal(p)
     rec = r.optimal["recommended"]
     # E = 64 with power-of-two G always has whole-number shapes: a missing recommendation is a
     # regression, not a reason to skip.
     assert rec is not None
-    d, n, E, G, D = (rec[k] for k in ("d_model", "n_blocks", "expansion_rate", "granularity",
-                                      "tokens"))
+    d, n, E, G, D = (
+        rec[k] for k in ("d_model", "n_blocks", "expansion_rate", "granularity", "tokens")
+    )
     assert d == int(d) and n == int(n) and G == int(G) and (4 * d / G) == int(4 * d / G)
     F = (12 * d * d * 6 + d * E * G * 14) * D * n
     assert F == pytest.approx(r.proposal["flops"], rel=1e-9)
@@ -135,9 +151,19 @@ def test_flops_instead_of_tokens():
 
 
 def test_c_r_and_c_f_overrides_and_vocab():
-    p = proposal(model={"d_model": 1024, "n_blocks": 16, "n_experts": 512, "top_k": 8,
-                        "router_flops_per_param": 6, "flops_per_param": 8, "vocab_size": "50k",
-                        "tied_embeddings": True, "bytes_per_param": 4})
+    p = proposal(
+        model={
+            "d_model": 1024,
+            "n_blocks": 16,
+            "n_experts": 512,
+            "top_k": 8,
+            "router_flops_per_param": 6,
+            "flops_per_param": 8,
+            "vocab_size": "50k",
+            "tied_embeddings": True,
+            "bytes_per_param": 4,
+        }
+    )
     r = check_proposal(p)
     d, n, E, G, D = 1024, 16, 64, 8, 10e9
     assert r.proposal["flops"] == pytest.approx((12 * d * d * 8 + d * E * G * 6) * D * n)
@@ -153,8 +179,9 @@ def test_dense_law_numbers():
     r = check_proposal(p, law=law)
     N, D = 12 * 1024**2 * 16, 20e9
     k = DENSE
-    assert r.proposal["loss"] == pytest.approx(k["c"] + k["a"] / N ** k["alpha"]
-                                               + k["b"] / D ** k["beta"], rel=1e-12)
+    assert r.proposal["loss"] == pytest.approx(
+        k["c"] + k["a"] / N ** k["alpha"] + k["b"] / D ** k["beta"], rel=1e-12
+    )
     F = 6 * N * D
     assert r.proposal["flops"] == pytest.approx(F)
     # Chinchilla closed form: alpha*a/N^alpha = beta*b/D^beta with 6 N D = F
@@ -178,10 +205,13 @@ def test_joint_law_is_refused_with_a_message():
 def test_default_limits_and_report_only():
     r = check_proposal(proposal())
     assert r.limits_from == "defaults"
-    assert [(c.name, c.limit) for c in r.checks] == [(lim.name, lim.value)
-                                                     for lim in DEFAULT_LIMITS]
-    assert {lim.name: lim.value for lim in DEFAULT_LIMITS} == {"max_loss_gap": 0.02,
-                                                              "min_compute_efficiency": 0.8}
+    assert [(c.name, c.limit) for c in r.checks] == [
+        (lim.name, lim.value) for lim in DEFAULT_LIMITS
+    ]
+    assert {lim.name: lim.value for lim in DEFAULT_LIMITS} == {
+        "max_loss_gap": 0.02,
+        "min_compute_efficiency": 0.8,
+    }
     # issue 10 item 5: an empty limits section keeps the defaults; "report only" is explicit
     r = check_proposal(proposal(limits={}))
     assert [c.name for c in r.checks] == ["max_loss_gap", "min_compute_efficiency"]
@@ -193,14 +223,21 @@ def test_default_limits_and_report_only():
 
 def test_limit_overrides_replace_by_name():
     overrides = parse_limit_options(["max_loss_gap=0.5", "max_flops=1e30"])
-    r = check_proposal(proposal(limits={"max_loss_gap": 0.0, "max_total_params": "1T"}),
-                       limit_overrides=overrides)
-    assert {c.name: c.limit for c in r.checks} == {"max_total_params": 1e12,
-                                                   "max_loss_gap": 0.5, "max_flops": 1e30,
-                                                   "min_compute_efficiency": 0.8}
+    r = check_proposal(
+        proposal(limits={"max_loss_gap": 0.0, "max_total_params": "1T"}), limit_overrides=overrides
+    )
+    assert {c.name: c.limit for c in r.checks} == {
+        "max_total_params": 1e12,
+        "max_loss_gap": 0.5,
+        "max_flops": 1e30,
+        "min_compute_efficiency": 0.8,
+    }
     assert {c.name: c.source for c in r.checks} == {
-        "max_total_params": "file", "max_loss_gap": "command line", "max_flops": "command line",
-        "min_compute_efficiency": "default"}
+        "max_total_params": "file",
+        "max_loss_gap": "command line",
+        "max_flops": "command line",
+        "min_compute_efficiency": "default",
+    }
     assert r.limits_from == "defaults + file + command line"
     for bad in (["max_loss_gap"], ["nope=1"], ["max_flops=lots"]):
         with pytest.raises(MoeplanError):
@@ -221,8 +258,10 @@ def test_shape_rule_proposals_never_beat_the_optimum(n, g_exp, tokens):
     G = 2**g_exp
     if (4 * d) % G:
         return
-    p = proposal(model={"d_model": d, "n_blocks": n, "expansion_rate": 64, "granularity": G},
-                 training={"tokens": tokens})
+    p = proposal(
+        model={"d_model": d, "n_blocks": n, "expansion_rate": 64, "granularity": G},
+        training={"tokens": tokens},
+    )
     m = check_proposal(p).proposal
     assert m["loss_gap"] >= -1e-9
     assert m["compute_efficiency"] <= 1 + 1e-7
@@ -233,10 +272,12 @@ def test_shape_rule_proposals_never_beat_the_optimum(n, g_exp, tokens):
 
 # ---------------------------------------------------------------- real models
 
+
 def test_hf_config_check_uses_the_law_convention():
     path = FIXTURES / "hf" / "qwen3-30b-a3b.config.json"
     r = check_config(path, tokens=1e12, law=load_law("krajewski2024-moe"))
     from moeplan.hf import load_config
+
     m = load_config(path)
     assert r.proposal["flops"] == pytest.approx((6 * m.n_active + 14 * m.router_params) * 1e12)
     assert r.proposal["loss"] == pytest.approx(moe_loss(m.n_total, 1e12, 8), rel=1e-12)
@@ -253,8 +294,9 @@ def test_proposal_pointing_at_a_config(tmp_path):
     cfg = tmp_path / "models" / "olmoe.json"
     cfg.parent.mkdir()
     cfg.write_text((FIXTURES / "hf" / "granite-3.0-3b-a800m.config.json").read_text())
-    (tmp_path / "p.yaml").write_text("model:\n  config: models/olmoe.json\n"
-                                     "training:\n  tokens: 1T\nlimits:\n  max_memory: 8GB\n")
+    (tmp_path / "p.yaml").write_text(
+        "model:\n  config: models/olmoe.json\ntraining:\n  tokens: 1T\nlimits:\n  max_memory: 8GB\n"
+    )
     r = check_proposal(load_proposal(tmp_path / "p.yaml"))
     mem = {c.name: c for c in r.checks}["max_memory"]
     assert r.proposal["family"] == "granitemoe" and mem.source == "file"
@@ -265,48 +307,73 @@ def test_law_path_relative_to_the_proposal(tmp_path):
     law_text = (REPO / "coefficients" / "krajewski2024-moe-robust.yaml").read_text()
     (tmp_path / "laws").mkdir()
     (tmp_path / "laws" / "mine.yaml").write_text(law_text)
-    (tmp_path / "p.yaml").write_text("law: laws/mine.yaml\nmodel: {d_model: 1024, n_blocks: 16,"
-                                     " granularity: 8}\ntraining: {tokens: 10B}\n")
+    (tmp_path / "p.yaml").write_text(
+        "law: laws/mine.yaml\nmodel: {d_model: 1024, n_blocks: 16,"
+        " granularity: 8}\ntraining: {tokens: 10B}\n"
+    )
     r = check_proposal(load_proposal(tmp_path / "p.yaml"))
     assert r.law == "krajewski2024-moe-robust"
 
 
 # ---------------------------------------------------------------- validation
 
+
 def test_line_numbers_of_limits(tmp_path):
-    text = ("# comment\nmodel:\n  d_model: 1024\n  n_blocks: 16\n  granularity: 8\n"
-            "training:\n  tokens: 10B\nlimits:\n  max_flops: 1e18\n  max_loss_gap: 0.5\n")
+    text = (
+        "# comment\nmodel:\n  d_model: 1024\n  n_blocks: 16\n  granularity: 8\n"
+        "training:\n  tokens: 10B\nlimits:\n  max_flops: 1e18\n  max_loss_gap: 0.5\n"
+    )
     (tmp_path / "p.yaml").write_text(text)
     p = load_proposal(tmp_path / "p.yaml")
     lines = text.splitlines()
-    assert p.limits == (Limit("max_flops", 1e18, lines.index("  max_flops: 1e18") + 1),
-                        Limit("max_loss_gap", 0.5, lines.index("  max_loss_gap: 0.5") + 1))
+    assert p.limits == (
+        Limit("max_flops", 1e18, lines.index("  max_flops: 1e18") + 1),
+        Limit("max_loss_gap", 0.5, lines.index("  max_loss_gap: 0.5") + 1),
+    )
     assert p.line_of("model.granularity") == 5 and p.line_of("model.nothing") == 2
 
 
 BAD = [
     ({"modle": {}}, "unknown key 'modle'"),
-    ({"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8, "experts": 8}},
-     "unknown key 'experts'"),
+    (
+        {"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8, "experts": 8}},
+        "unknown key 'experts'",
+    ),
     ({"limits": {"max_loss": 0.1}}, "unknown key 'max_loss'"),
     ({"training": {"tokens": "1T", "epochs": 2}}, "unknown key 'epochs'"),
-    ({"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 65, "top_k": 8}},
-     "not divisible by model.top_k"),
+    (
+        {"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 65, "top_k": 8}},
+        "not divisible by model.top_k",
+    ),
     ({"model": {"d_model": 1000, "n_blocks": 16, "granularity": 64}}, "d_expert"),
     ({"model": {"d_model": 1024, "n_blocks": 16, "granularity": 2.5}}, "whole number"),
     ({"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 8, "top_k": 16}}, "more than"),
     ({"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 64}}, "go together"),
-    ({"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 64, "top_k": 8,
-                "granularity": 4}}, "contradicts"),
-    ({"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8, "c_r": 6,
-                "router_flops_per_param": 14}}, "different values"),
+    (
+        {"model": {"d_model": 1024, "n_blocks": 16, "n_experts": 64, "top_k": 8, "granularity": 4}},
+        "contradicts",
+    ),
+    (
+        {
+            "model": {
+                "d_model": 1024,
+                "n_blocks": 16,
+                "granularity": 8,
+                "c_r": 6,
+                "router_flops_per_param": 14,
+            }
+        },
+        "different values",
+    ),
     ({"model": {"n_blocks": 16, "granularity": 8}}, "model.d_model is missing"),
     ({"model": {"d_model": 1024.5, "n_blocks": 16, "granularity": 8}}, "whole number"),
     ({"model": {"d_model": True, "n_blocks": 16, "granularity": 8}}, "expected a number"),
     ({"model": {"d_model": "big", "n_blocks": 16, "granularity": 8}}, "not a number"),
     ({"model": {"d_model": -1024, "n_blocks": 16, "granularity": 8}}, "positive"),
-    ({"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8,
-                "tied_embeddings": "no"}}, "true or false"),
+    (
+        {"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8, "tied_embeddings": "no"}},
+        "true or false",
+    ),
     ({"model": {"config": "x.json", "d_model": 1024}}, "remove model.d_model"),
     ({"model": [1, 2]}, "expected a mapping"),
     ({"training": {"tokens": "1T", "flops": "1e22"}}, "both given"),
@@ -322,8 +389,10 @@ BAD = [
 
 @pytest.mark.parametrize("change, needle", BAD, ids=[b[1] for b in BAD])
 def test_bad_proposals_are_named(change, needle):
-    data = {"model": {"d_model": 1024, "n_blocks": 16, "granularity": 8},
-            "training": {"tokens": "10B"}}
+    data = {
+        "model": {"d_model": 1024, "n_blocks": 16, "granularity": 8},
+        "training": {"tokens": "10B"},
+    }
     data.update(change)
     with pytest.raises(FileFormatError) as err:
         proposal_from_mapping(data, source="p.yaml")
@@ -332,25 +401,33 @@ def test_bad_proposals_are_named(change, needle):
 
 
 def test_duplicate_keys_are_contradictions(tmp_path):
-    (tmp_path / "p.yaml").write_text("model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
-                                     "training:\n  tokens: 10B\n  tokens: 20B\n")
+    (tmp_path / "p.yaml").write_text(
+        "model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
+        "training:\n  tokens: 10B\n  tokens: 20B\n"
+    )
     with pytest.raises(FileFormatError, match=r"training.tokens is given twice \(lines 3 and 4\)"):
         load_proposal(tmp_path / "p.yaml")
 
 
 def test_missing_sections_and_empty_file(tmp_path):
-    for text, needle in (("", "empty"), ("model: {d_model: 8}\n", "missing section 'training'"),
-                         ("- 1\n- 2\n", "expected a mapping")):
+    for text, needle in (
+        ("", "empty"),
+        ("model: {d_model: 8}\n", "missing section 'training'"),
+        ("- 1\n- 2\n", "expected a mapping"),
+    ):
         (tmp_path / "p.yaml").write_text(text)
         with pytest.raises(FileFormatError, match=needle):
             load_proposal(tmp_path / "p.yaml")
 
 
 HOSTILE = {
-    "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
-        f"*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)),
+        f"*{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    ),
     "deep nesting": "model: " + "[" * 5000 + "]" * 5000 + "\n",
     "python tag": "model: !!python/object/apply:os.system ['echo pwned']\ntraining: {}\n",
     "invalid yaml": "model: {d_model: 1024\ntraining: [\n",
@@ -386,16 +463,23 @@ def test_examples_are_valid():
     bad = check_proposal(load_proposal(REPO / "examples" / "proposal-failing.yaml"))
     assert good.passed and len(good.checks) == 5
     assert not bad.passed
-    assert {c.name for c in bad.checks if not c.passed} == {"max_loss_gap",
-                                                            "min_compute_efficiency",
-                                                            "max_flops"}
+    assert {c.name for c in bad.checks if not c.passed} == {
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+    }
     json.dumps(good.to_dict())  # plain data
     real = check_proposal(load_proposal(REPO / "examples" / "proposal-real-model.yaml"))
     # 5T tokens on 1.07B active parameters is far past the compute optimum: the default
     # limits, which a limits section no longer drops (issue 10 item 5), fail it
     assert real.proposal["family"] == "olmoe" and not real.passed
-    assert [c.name for c in real.checks] == ["max_loss_gap", "min_compute_efficiency",
-                                             "max_flops", "max_memory", "max_total_params"]
+    assert [c.name for c in real.checks] == [
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+        "max_memory",
+        "max_total_params",
+    ]
     assert [c.passed for c in real.checks] == [False, False, True, True, True]
 
 
@@ -417,16 +501,25 @@ def test_expansion_rate_far_from_the_fitted_one_is_warned():
 
 # ---------------------------------------------------------------- issue 10 item 5
 
+
 def test_a_limits_section_adds_to_the_defaults_it_does_not_drop_them():
     # the real example printed PASS at 18% compute efficiency: its limits dropped the defaults
-    p = load_proposal(str(Path(__file__).resolve().parent.parent / "examples"
-                          / "proposal-real-model.yaml"))
+    p = load_proposal(
+        str(Path(__file__).resolve().parent.parent / "examples" / "proposal-real-model.yaml")
+    )
     r = check_proposal(p)
     by_name = {c.name: c for c in r.checks}
-    assert set(by_name) == {"max_loss_gap", "min_compute_efficiency", "max_flops",
-                            "max_memory", "max_total_params"}
+    assert set(by_name) == {
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+        "max_memory",
+        "max_total_params",
+    }
     eff = by_name["min_compute_efficiency"]
-    assert eff.source == "default" and eff.limit == 0.8 and eff.value < 0.5 and not eff.passed  # 41% under the E = 16 set it is judged by
+    assert (
+        eff.source == "default" and eff.limit == 0.8 and eff.value < 0.5 and not eff.passed
+    )  # 41% under the E = 16 set it is judged by
     assert by_name["max_flops"].source == "file"
     assert not r.passed and r.limits_from == "defaults + file"
     assert r.to_dict()["checks"][0]["source"] in ("default", "file")
@@ -434,31 +527,42 @@ def test_a_limits_section_adds_to_the_defaults_it_does_not_drop_them():
 
 def test_file_and_command_line_disable_or_replace_a_default():
     r = check_proposal(proposal(limits={"max_loss_gap": None, "max_flops": "1e30"}))
-    assert {c.name: c.source for c in r.checks} == {"min_compute_efficiency": "default",
-                                                    "max_flops": "file"}
+    assert {c.name: c.source for c in r.checks} == {
+        "min_compute_efficiency": "default",
+        "max_flops": "file",
+    }
     assert r.limits_disabled == ("max_loss_gap",)
     assert r.to_dict()["limits_disabled"] == ["max_loss_gap"]
-    r = check_proposal(proposal(), limit_overrides=parse_limit_options(
-        ["min_compute_efficiency=null", "max_loss_gap=0.5"]))
+    r = check_proposal(
+        proposal(),
+        limit_overrides=parse_limit_options(["min_compute_efficiency=null", "max_loss_gap=0.5"]),
+    )
     assert [(c.name, c.limit, c.source) for c in r.checks] == [
-        ("max_loss_gap", 0.5, "command line")]
+        ("max_loss_gap", 0.5, "command line")
+    ]
     assert r.limits_disabled == ("min_compute_efficiency",)
     # the command line can switch back on what the file switched off
-    r = check_proposal(proposal(limits={"max_loss_gap": None}),
-                       limit_overrides=parse_limit_options(["max_loss_gap=0.01"]))
+    r = check_proposal(
+        proposal(limits={"max_loss_gap": None}),
+        limit_overrides=parse_limit_options(["max_loss_gap=0.01"]),
+    )
     assert {c.name: c.source for c in r.checks}["max_loss_gap"] == "command line"
     assert r.limits_disabled == ()
 
 
 # ---------------------------------------------------------------- the joint law
 
+
 def test_joint_law_proposal_is_judged_with_its_own_counts():
     """law: ludziejewski2025-joint, model {d_model, n_blocks, n_experts}: N_act with embeddings
     (SPEC §7), F = 6·N_act·D, the loss from the reference, the optimum at least as good."""
     from reference import joint_chinchilla_optimum, joint_loss
 
-    p = proposal(law="ludziejewski2025-joint", training={"tokens": "50B"},
-                 model={"d_model": 1024, "n_blocks": 16, "n_experts": 8})
+    p = proposal(
+        law="ludziejewski2025-joint",
+        training={"tokens": "50B"},
+        model={"d_model": 1024, "n_blocks": 16, "n_experts": 8},
+    )
     r = check_proposal(p)
     assert r.law == "ludziejewski2025-joint"
     d, n, E, D, V = 1024, 16, 8, 50e9, 50257
@@ -469,17 +573,24 @@ def test_joint_law_proposal_is_judged_with_its_own_counts():
     assert m["flops"] == pytest.approx(6 * n_act * D, rel=1e-12)
     assert m["loss"] == pytest.approx(joint_loss(n_act, D, E), rel=1e-12)
     # no limit: the best E of 1..32 at these FLOPs is the closed form's best
-    best = min(joint_loss(*joint_chinchilla_optimum(e, m["flops"]), e)
-               for e in (1, 2, 4, 8, 16, 32))
+    best = min(
+        joint_loss(*joint_chinchilla_optimum(e, m["flops"]), e) for e in (1, 2, 4, 8, 16, 32)
+    )
     assert m["optimal_loss"] == pytest.approx(best, rel=1e-9)
     assert m["loss_gap"] > 0 and 0 < m["compute_efficiency"] < 1
     assert r.optimal["recommended"]["n_experts"] in (1, 2, 4, 8, 16, 32)
     assert r.suggestion is not None and r.suggestion.startswith("E=")
     # a compute-optimal proposal passes: take the planner's whole-number recommendation
     rec = r.optimal["recommended"]
-    good = proposal(law="ludziejewski2025-joint", training={"tokens": rec["tokens"]},
-                    model={"d_model": int(rec["d_model"]), "n_blocks": int(rec["n_blocks"]),
-                           "n_experts": int(rec["n_experts"])})
+    good = proposal(
+        law="ludziejewski2025-joint",
+        training={"tokens": rec["tokens"]},
+        model={
+            "d_model": int(rec["d_model"]),
+            "n_blocks": int(rec["n_blocks"]),
+            "n_experts": int(rec["n_experts"]),
+        },
+    )
     assert check_proposal(good).passed
 
 
@@ -487,5 +598,6 @@ def test_joint_law_needs_n_experts_and_other_laws_need_top_k():
     with pytest.raises(MoeplanError, match="go together"):
         proposal(model={"d_model": 1024, "n_blocks": 16, "n_experts": 8})
     with pytest.raises(MoeplanError, match="n_experts is missing"):
-        check_proposal(proposal(law="ludziejewski2025-joint",
-                                model={"d_model": 1024, "n_blocks": 16}))
+        check_proposal(
+            proposal(law="ludziejewski2025-joint", model={"d_model": 1024, "n_blocks": 16})
+        )

@@ -45,6 +45,7 @@ def write(tmp_path, text, name="p.yaml"):
 
 # ---------------------------------------------------------------- check: exit codes and text
 
+
 def test_passing_example(runner):
     r = run(runner, "check", GOOD)
     assert r.exit_code == 0, r.output
@@ -58,8 +59,11 @@ def test_failing_example_text_has_a_suggestion(runner):
     assert re.search(r"max_loss_gap\s+FAIL", r.stdout)
     assert re.search(r"min_compute_efficiency\s+FAIL", r.stdout)
     # "G=16 with 24.9B tokens (...): −0.140 loss at the same FLOPs"
-    assert re.search(r"suggestion .*: G=\d+ with [\d.]+[KMBT]? tokens .*: \u2212[\d.]+ loss at "
-                     r"the same FLOPs", r.stdout)
+    assert re.search(
+        r"suggestion .*: G=\d+ with [\d.]+[KMBT]? tokens .*: \u2212[\d.]+ loss at "
+        r"the same FLOPs",
+        r.stdout,
+    )
 
 
 def test_json_contract_keys(runner):
@@ -71,12 +75,31 @@ def test_json_contract_keys(runner):
         assert key in doc
     for c in doc["checks"]:
         assert set(c) >= {"name", "passed", "value", "limit", "message"}
-    assert {c["name"] for c in doc["checks"]} == {"max_loss_gap", "min_compute_efficiency",
-                                                  "max_flops"}
-    for key in ("granularity", "expansion_rate", "n_experts", "top_k", "d_model", "n_blocks",
-                "n_active", "n_total", "tokens", "flops", "router_flops", "loss",
-                "tokens_per_active_param", "optimal_loss", "loss_gap", "compute_efficiency",
-                "optimal_granularity", "memory_bytes"):
+    assert {c["name"] for c in doc["checks"]} == {
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+    }
+    for key in (
+        "granularity",
+        "expansion_rate",
+        "n_experts",
+        "top_k",
+        "d_model",
+        "n_blocks",
+        "n_active",
+        "n_total",
+        "tokens",
+        "flops",
+        "router_flops",
+        "loss",
+        "tokens_per_active_param",
+        "optimal_loss",
+        "loss_gap",
+        "compute_efficiency",
+        "optimal_granularity",
+        "memory_bytes",
+    ):
         assert key in doc["proposal"], key
     for key in ("granularity", "d_model", "n_blocks", "tokens", "loss", "flops"):
         assert key in doc["optimal"], key
@@ -99,9 +122,12 @@ def test_several_files(runner, tmp_path):
 
 # ---------------------------------------------------------------- junit
 
+
 def test_junit_structure(runner, tmp_path):
-    invalid = write(tmp_path, "model: {d_model: 1024, n_blocks: 16, n_experts: 65, top_k: 8}\n"
-                              "training: {tokens: 1T}\n")
+    invalid = write(
+        tmp_path,
+        "model: {d_model: 1024, n_blocks: 16, n_experts: 65, top_k: 8}\ntraining: {tokens: 1T}\n",
+    )
     r = run(runner, "check", GOOD, BAD, invalid, "--format", "junit")
     assert r.exit_code == 2
     root = ET.fromstring(r.stdout)
@@ -110,7 +136,12 @@ def test_junit_structure(runner, tmp_path):
     assert [s.get("name") for s in suites] == [GOOD, BAD, invalid]
     good, bad, inv = suites
     assert [c.get("name") for c in good.findall("testcase")] == [
-        "max_loss_gap", "min_compute_efficiency", "max_flops", "max_total_params", "max_memory"]
+        "max_loss_gap",
+        "min_compute_efficiency",
+        "max_flops",
+        "max_total_params",
+        "max_memory",
+    ]
     assert good.get("tests") == "5" and good.get("failures") == "0"
     assert not good.findall("testcase/failure")
     failures = bad.findall("testcase/failure")
@@ -131,6 +162,7 @@ def test_junit_passing_exit_zero(runner):
 
 # ---------------------------------------------------------------- github
 
+
 def test_github_annotations_point_at_the_limit_lines(runner):
     r = run(runner, "check", BAD, "--format", "github")
     assert r.exit_code == 1
@@ -145,8 +177,10 @@ def test_github_annotations_point_at_the_limit_lines(runner):
 
 
 def test_github_default_limits_point_at_the_training_length(runner, tmp_path):
-    path = write(tmp_path, "model:\n  d_model: 1024\n  n_blocks: 16\n  granularity: 1\n"
-                           "training:\n  tokens: 100B\n")
+    path = write(
+        tmp_path,
+        "model:\n  d_model: 1024\n  n_blocks: 16\n  granularity: 1\ntraining:\n  tokens: 100B\n",
+    )
     r = run(runner, "check", path, "--format", "github")
     assert r.exit_code == 1
     errors = [ln for ln in r.stdout.splitlines() if ln.startswith("::error ")]
@@ -155,8 +189,12 @@ def test_github_default_limits_point_at_the_training_length(runner, tmp_path):
 
 
 def test_github_invalid_file_and_escaping(runner, tmp_path):
-    path = write(tmp_path, "model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
-                           "training: {tokens: 1T, flops: 1e22}\n", name="a,b.yaml")
+    path = write(
+        tmp_path,
+        "model: {d_model: 1024, n_blocks: 16, granularity: 8}\n"
+        "training: {tokens: 1T, flops: 1e22}\n",
+        name="a,b.yaml",
+    )
     r = run(runner, "check", path, "--format", "github")
     assert r.exit_code == 2
     line = r.stdout.strip()
@@ -165,6 +203,7 @@ def test_github_invalid_file_and_escaping(runner, tmp_path):
 
 # ---------------------------------------------------------------- config.json, overrides
 
+
 def test_config_json_with_tokens(runner):
     path = data_path("hf-configs", "olmoe-1b-7b-0924.config.json")
     r = run(runner, "check", path, "--tokens", "5T", "--json")
@@ -172,8 +211,10 @@ def test_config_json_with_tokens(runner):
     # default limits must fail it, so exit 1 (accepting 0 as well let a broken gate pass)
     assert r.exit_code == 1, r.output
     doc = json.loads(r.stdout)
-    assert {c["name"] for c in doc["checks"] if not c["passed"]} == {"max_loss_gap",
-                                                                      "min_compute_efficiency"}
+    assert {c["name"] for c in doc["checks"] if not c["passed"]} == {
+        "max_loss_gap",
+        "min_compute_efficiency",
+    }
     assert doc["proposal"]["family"] == "olmoe" and doc["proposal"]["tokens"] == 5e12
     assert doc["limits_from"] == "defaults"
     r = run(runner, "check", path)
@@ -183,8 +224,18 @@ def test_config_json_with_tokens(runner):
 
 
 def test_limit_option(runner):
-    r = run(runner, "check", BAD, "--limit", "max_loss_gap=1", "--limit",
-            "min_compute_efficiency=0.1", "--limit", "max_flops=1e21", "--json")
+    r = run(
+        runner,
+        "check",
+        BAD,
+        "--limit",
+        "max_loss_gap=1",
+        "--limit",
+        "min_compute_efficiency=0.1",
+        "--limit",
+        "max_flops=1e21",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["limits_from"] == "command line"  # every limit of the file and default replaced
@@ -195,18 +246,28 @@ def test_limit_option(runner):
 
 # ---------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("text, needle", [
-    ("model: {d_model: 1024, n_blocks: 16, granularity: 8, wings: 2}\ntraining: {tokens: 1T}\n",
-     "unknown key 'wings'"),
-    ("model: {d_model: 1024\n", "invalid YAML"),
-    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
-     "alias bomb"),
-    ("x: " + "[" * 3000 + "]" * 3000 + "\n", "nested"),
-    ("model: {d_model: 1024, n_blocks: 16, granularity: 8}\ntraining: {tokens: 1T, flops: 1e22}\n",
-     "both given"),
-])
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            "model: {d_model: 1024, n_blocks: 16, granularity: 8, wings: 2}\ntraining: {tokens: 1T}\n",
+            "unknown key 'wings'",
+        ),
+        ("model: {d_model: 1024\n", "invalid YAML"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+            "alias bomb",
+        ),
+        ("x: " + "[" * 3000 + "]" * 3000 + "\n", "nested"),
+        (
+            "model: {d_model: 1024, n_blocks: 16, granularity: 8}\ntraining: {tokens: 1T, flops: 1e22}\n",
+            "both given",
+        ),
+    ],
+)
 def test_invalid_files_exit_2_with_one_line(runner, tmp_path, text, needle):
     path = write(tmp_path, text)
     for fmt in ("text", "json"):
@@ -230,17 +291,32 @@ def test_missing_file_and_bad_law(runner, tmp_path):
 
 # ---------------------------------------------------------------- inspect
 
+
 def test_inspect_json_contract(runner):
-    r = run(runner, "inspect", data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"),
-            "--json")
+    r = run(runner, "inspect", data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"), "--json")
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
-    for key in ("n_total", "n_active", "n_total_with_embedding", "n_active_with_embedding",
-                "n_embedding", "expansion_rate", "granularity", "n_experts", "top_k",
-                "flops_per_token", "warnings", "law_mapping"):
+    for key in (
+        "n_total",
+        "n_active",
+        "n_total_with_embedding",
+        "n_active_with_embedding",
+        "n_embedding",
+        "expansion_rate",
+        "granularity",
+        "n_experts",
+        "top_k",
+        "flops_per_token",
+        "warnings",
+        "law_mapping",
+    ):
         assert key in doc, key
     assert (doc["granularity"], doc["expansion_rate"], doc["n_experts"], doc["top_k"]) == (
-        2, 4, 8, 2)
+        2,
+        4,
+        8,
+        2,
+    )
     assert doc["n_total_with_embedding"] == pytest.approx(46.7e9, rel=0.01)
     assert doc["n_active_with_embedding"] == pytest.approx(12.9e9, rel=0.01)
     assert any("SwiGLU" in w for w in doc["warnings"])
@@ -251,8 +327,13 @@ def test_inspect_text_and_seq_len(runner):
     path = HF / "deepseek-v3.config.json"
     r = run(runner, "inspect", path, "--seq-len", "8k")
     assert r.exit_code == 0
-    for needle in ("multi-token prediction (not in totals)", "Mapping to the law",
-                   "attention scores (seq_len 8000)", "G, granularity (= top-k)", "671B"):
+    for needle in (
+        "multi-token prediction (not in totals)",
+        "Mapping to the law",
+        "attention scores (seq_len 8000)",
+        "G, granularity (= top-k)",
+        "671B",
+    ):
         assert needle in r.stdout, needle
     a = json.loads(run(runner, "inspect", path, "--seq-len", "1000", "--json").stdout)
     b = json.loads(run(runner, "inspect", path, "--seq-len", "2000", "--json").stdout)
@@ -277,6 +358,7 @@ def test_inspect_every_fixture_runs(runner):
 
 # ---------------------------------------------------------------- examples and CI workflow
 
+
 def test_github_workflow_example():
     wf = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
     triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` as true
@@ -289,8 +371,9 @@ def test_github_workflow_example():
     # moeplan is not on an index: installed from its repository, pinned to a tag or a commit
     install = next(s for s in steps if "pip install" in s.get("run", ""))
     url = install["env"]["MOEPLAN_GIT"]
-    assert re.fullmatch(r"git\+https://github\.com/[\w.-]+/moeplan\.git@(v[\d.]+|[0-9a-f]{40})",
-                        url), url
+    assert re.fullmatch(
+        r"git\+https://github\.com/[\w.-]+/moeplan\.git@(v[\d.]+|[0-9a-f]{40})", url
+    ), url
     assert "moeplan==" not in install["run"]
 
 
@@ -298,19 +381,26 @@ def test_installed_script_runs_check(tmp_path):
     exe = Path(sys.executable).parent / "moeplan"
     if not exe.exists():
         pytest.skip("moeplan script not installed")
-    out = subprocess.run([str(exe), "check", BAD, "--format", "github"], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [str(exe), "check", BAD, "--format", "github"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1 and out.stdout.startswith("::error file=")
 
 
-def test_real_model_example_fails_on_the_default_efficiency_and_says_where_limits_came_from(
-        runner):
+def test_real_model_example_fails_on_the_default_efficiency_and_says_where_limits_came_from(runner):
     r = run(runner, "check", str(EXAMPLES / "proposal-real-model.yaml"))
     assert r.exit_code == 1, r.output
     row = next(line for line in r.stdout.splitlines() if line.startswith("min_compute_efficiency"))
     assert "FAIL" in row and "default" in row
     assert "limits from defaults + file" in r.stdout
-    r = run(runner, "check", str(EXAMPLES / "proposal-real-model.yaml"), "--limit",
-            "min_compute_efficiency=null", "--limit", "max_loss_gap=null")
+    r = run(
+        runner,
+        "check",
+        str(EXAMPLES / "proposal-real-model.yaml"),
+        "--limit",
+        "min_compute_efficiency=null",
+        "--limit",
+        "max_loss_gap=null",
+    )
     assert r.exit_code == 0, r.output
     assert "limits switched off: min_compute_efficiency, max_loss_gap" in r.stdout

@@ -21,8 +21,17 @@ from conftest import data_path
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
 from reference import MOE as PAPER_MOE  # noqa: E402
 from reference import moe_loss  # noqa: E402
-CHIN_ARGS = ["--law-form", "dense", "--column", "params=Model Size", "--column",
-             "flops=Training FLOP", "--drop-highest", "5"]
+
+CHIN_ARGS = [
+    "--law-form",
+    "dense",
+    "--column",
+    "params=Model Size",
+    "--column",
+    "flops=Training FLOP",
+    "--drop-highest",
+    "5",
+]
 
 
 def run(runner, *args):
@@ -53,8 +62,18 @@ def test_chinchilla_json_contract_and_reference(runner, chinchilla_csv):
     r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    for key in ("coefficients", "objective", "rmse", "n_runs", "success", "warnings", "r2",
-                "message", "n_evaluations", "worst_runs"):
+    for key in (
+        "coefficients",
+        "objective",
+        "rmse",
+        "n_runs",
+        "success",
+        "warnings",
+        "r2",
+        "message",
+        "n_evaluations",
+        "worst_runs",
+    ):
         assert key in data, key
     assert set(data["coefficients"]) == {"a", "alpha", "b", "beta", "c"}
     assert data["n_runs"] == 240 and data["success"] is True
@@ -67,9 +86,16 @@ def test_chinchilla_json_contract_and_reference(runner, chinchilla_csv):
 def test_human_output_has_the_tables(runner, chinchilla_csv):
     r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--at-flops", "1e21,1e24")
     assert r.exit_code == 0, r.stderr
-    for needle in ("Fitted dense (Chinchilla form) law (240 runs", "Fit quality", "RMSE",
-                   "Worst-fitted runs", "Compute-optimal allocation", "alpha", "row 6",
-                   "5 highest-loss dropped"):
+    for needle in (
+        "Fitted dense (Chinchilla form) law (240 runs",
+        "Fit quality",
+        "RMSE",
+        "Worst-fitted runs",
+        "Compute-optimal allocation",
+        "alpha",
+        "row 6",
+        "5 highest-loss dropped",
+    ):
         assert needle in r.stdout, needle
     # 1e24 FLOPs needs ~1e11 parameters, far above the largest run (1.6e10)
     assert "an extrapolation" in r.stderr
@@ -77,8 +103,22 @@ def test_human_output_has_the_tables(runner, chinchilla_csv):
 
 def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     out = tmp_path / "mine.yaml"
-    r = run(runner, "fit", moe_csv, "--bootstrap", "12", "--seed", "3", "--at-flops",
-            "1e20,1e21", "--out", out, "--starts", "4", "--json")
+    r = run(
+        runner,
+        "fit",
+        moe_csv,
+        "--bootstrap",
+        "12",
+        "--seed",
+        "3",
+        "--at-flops",
+        "1e20,1e21",
+        "--out",
+        out,
+        "--starts",
+        "4",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert set(data["coefficients"]) == {"a", "alpha", "b", "beta", "g", "gamma", "c"}
@@ -102,8 +142,19 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
 
     # every command takes it as --law: the loss is the law's formula with the fitted numbers
     k = data["coefficients"]
-    r = run(runner, "loss", "--params", "1B", "--tokens", "20B", "--granularity", "8", "--law",
-            out, "--json")
+    r = run(
+        runner,
+        "loss",
+        "--params",
+        "1B",
+        "--tokens",
+        "20B",
+        "--granularity",
+        "8",
+        "--law",
+        out,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["loss"] == pytest.approx(moe_loss(1e9, 2e10, 8, k), rel=1e-12)
     # and `optimize` turns the stored bootstrap samples into 10-90% ranges
@@ -140,7 +191,7 @@ def test_recovered_coefficients_are_near_the_truth(runner, identifiable_csv):
     assert data["n_runs"] == 175 and data["success"] is True
     for name, truth in PAPER_MOE.items():
         assert data["coefficients"][name] == pytest.approx(truth, rel=0.05), name
-    assert data["rmse"] < 0.002 * 3.5   # the noise is 0.1% of losses up to ~3.4
+    assert data["rmse"] < 0.002 * 3.5  # the noise is 0.1% of losses up to ~3.4
     # holding gamma at its true value leaves the others where they were
     r = run(runner, "fit", identifiable_csv, "--fix", "gamma=0.58", "--starts", "4", "--json")
     data = json.loads(r.stdout)
@@ -150,12 +201,17 @@ def test_recovered_coefficients_are_near_the_truth(runner, identifiable_csv):
 
 
 def test_yaml_runs_and_holdout(runner, tmp_path):
-    n, d = (v.ravel() for v in np.meshgrid(np.geomspace(7e7, 1.6e10, 5),
-                                           np.geomspace(5e9, 5e11, 4)))
+    n, d = (
+        v.ravel() for v in np.meshgrid(np.geomspace(7e7, 1.6e10, 5), np.geomspace(5e9, 5e11, 4))
+    )
     loss = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
     path = tmp_path / "runs.yaml"
-    path.write_text("".join(f"- {{params: {float(a)!r}, tokens: {float(b)!r}, "
-                            f"loss: {float(c)!r}}}\n" for a, b, c in zip(n, d, loss)))
+    path.write_text(
+        "".join(
+            f"- {{params: {float(a)!r}, tokens: {float(b)!r}, loss: {float(c)!r}}}\n"
+            for a, b, c in zip(n, d, loss)
+        )
+    )
     r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
@@ -176,26 +232,33 @@ def write(tmp_path, name, text):
 HEADER = "params,tokens,granularity,loss\n"
 
 
-@pytest.mark.parametrize("name, text, extra, needles", [
-    ("empty.csv", "", [], ["empty.csv", "empty"]),
-    ("header.csv", HEADER, [], ["header.csv", "no runs"]),
-    ("nan.csv", HEADER + "1e8,1e9,1,nan\n", [], ["nan.csv", "row 1", "'loss'"]),
-    ("zero.csv", HEADER + "1e8,1e9,0,3\n", [], ["zero.csv", "row 1", "'granularity'"]),
-    ("neg.csv", HEADER + "-1e8,1e9,1,3\n", [], ["neg.csv", "row 1", "'params'"]),
-    ("word.csv", HEADER + "1e8,many,1,3\n", [], ["word.csv", "row 1", "'tokens'"]),
-    ("dup.csv", "params,params,tokens,granularity,loss\n1,1,1,1,1\n", [],
-     ["dup.csv", "header", "'params'", "twice"]),
-    ("nog.csv", "params,tokens,loss\n1e8,1e9,3\n", [], ["nog.csv", "'granularity'"]),
-    ("few.csv", HEADER + "1e8,1e9,1,3\n2e8,2e9,2,2.9\n", [], ["few.csv", "2 runs", "7 free"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--column", "params"], ["NAME=HEADER"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--fix", "gamma"], ["NAME=VALUE"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--law-form", "sparse"], ["moe or dense"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--objective", "mse"], ["chinchilla or paper"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--at-flops", "lots"], ["--at-flops"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--huber-delta", "-1"], ["--huber-delta"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--out", "x.json"], [".yaml"]),
-    ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--bootstrap", "-1"], ["--bootstrap"]),
-])
+@pytest.mark.parametrize(
+    "name, text, extra, needles",
+    [
+        ("empty.csv", "", [], ["empty.csv", "empty"]),
+        ("header.csv", HEADER, [], ["header.csv", "no runs"]),
+        ("nan.csv", HEADER + "1e8,1e9,1,nan\n", [], ["nan.csv", "row 1", "'loss'"]),
+        ("zero.csv", HEADER + "1e8,1e9,0,3\n", [], ["zero.csv", "row 1", "'granularity'"]),
+        ("neg.csv", HEADER + "-1e8,1e9,1,3\n", [], ["neg.csv", "row 1", "'params'"]),
+        ("word.csv", HEADER + "1e8,many,1,3\n", [], ["word.csv", "row 1", "'tokens'"]),
+        (
+            "dup.csv",
+            "params,params,tokens,granularity,loss\n1,1,1,1,1\n",
+            [],
+            ["dup.csv", "header", "'params'", "twice"],
+        ),
+        ("nog.csv", "params,tokens,loss\n1e8,1e9,3\n", [], ["nog.csv", "'granularity'"]),
+        ("few.csv", HEADER + "1e8,1e9,1,3\n2e8,2e9,2,2.9\n", [], ["few.csv", "2 runs", "7 free"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--column", "params"], ["NAME=HEADER"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--fix", "gamma"], ["NAME=VALUE"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--law-form", "sparse"], ["moe or dense"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--objective", "mse"], ["chinchilla or paper"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--at-flops", "lots"], ["--at-flops"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--huber-delta", "-1"], ["--huber-delta"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--out", "x.json"], [".yaml"]),
+        ("ok.csv", HEADER + "1e8,1e9,1,3\n", ["--bootstrap", "-1"], ["--bootstrap"]),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(runner, tmp_path, name, text, extra, needles):
     path = write(tmp_path, name, text)
     r = run(runner, "fit", path, *extra)
@@ -241,11 +304,17 @@ def test_plot_writes_a_png(runner, chinchilla_csv, tmp_path):
     assert f"wrote {png}" in r.stdout
 
 
-@pytest.mark.parametrize("name, needle", [("x.txt", "use a .png"),
-                                           ("missing/x.png", "does not exist"),
-                                           ("folder.png", "is a directory")])
-def test_bad_plot_path_fails_before_fitting_and_writes_nothing(runner, moe_csv, tmp_path, name,
-                                                               needle):
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("x.txt", "use a .png"),
+        ("missing/x.png", "does not exist"),
+        ("folder.png", "is a directory"),
+    ],
+)
+def test_bad_plot_path_fails_before_fitting_and_writes_nothing(
+    runner, moe_csv, tmp_path, name, needle
+):
     pytest.importorskip("matplotlib")
     out = tmp_path / "law.yaml"
     (tmp_path / "folder.png").mkdir()
@@ -274,8 +343,14 @@ def test_installed_script_fits_the_chinchilla_file(tmp_path, chinchilla_csv):
         pytest.skip("the moeplan script is not installed in this environment")
     env = dict(os.environ, NO_COLOR="1")
     env.pop("PYTHONPATH", None)
-    out = subprocess.run([script, "fit", str(chinchilla_csv), *CHIN_ARGS, "--json"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [script, "fit", str(chinchilla_csv), *CHIN_ARGS, "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["n_runs"] == 240
     # (its bad-input path is the in-process one; tests/test_install.py runs the script's errors)
@@ -298,7 +373,8 @@ def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, 
     assert data["skipped_runs"] == [
         {"run": "row 2 (line 3)", "column": "loss", "reason": "'nan'"},
         {"run": "row 3 (line 4)", "column": "tokens", "reason": "empty"},
-        {"run": "row 4 (line 5)", "column": "granularity", "reason": "missing (short row)"}]
+        {"run": "row 4 (line 5)", "column": "granularity", "reason": "missing (short row)"},
+    ]
     # the valid runs are the clean file's runs: the same fit
     assert data["coefficients"] == pytest.approx(ref["coefficients"], rel=1e-9)
     assert "left out 3 runs with a missing or NaN value: row 2 (line 3): 'loss'" in r.stderr

@@ -27,8 +27,11 @@ def test_lr_json(runner):
     assert data["learning_rate"] == pytest.approx(rule(1.2e9, 8), rel=1e-14)
     assert data["n_active"] == 1_200_000_000 and data["n_experts"] == 8
     assert "Ludziejewski" in data["source"] and "2502.05172" in data["source"]
-    assert data["fitted_range"] == {"n_active": [None, 2_480_000_000], "n_experts": [1, 8],
-                                    "n_experts_validated": [4, 32]}
+    assert data["fitted_range"] == {
+        "n_active": [None, 2_480_000_000],
+        "n_experts": [1, 8],
+        "n_experts_validated": [4, 32],
+    }
     assert data["warnings"] == [] and r.stderr == ""
 
 
@@ -50,14 +53,17 @@ def test_lr_warns_outside_fitted_range(runner):
     assert all(f"warning: {w}" in r.stderr for w in warnings)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--params", "1B", "--experts", "2.5"], "whole number"),
-    (["--params", "1B", "--experts", "0"], "positive"),
-    (["--params", "1B", "--experts", "-4"], "positive"),
-    (["--params", "0", "--experts", "4"], "positive"),
-    (["--params", "lots"], "not a number"),
-    (["--experts", "4"], "--params"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--params", "1B", "--experts", "2.5"], "whole number"),
+        (["--params", "1B", "--experts", "0"], "positive"),
+        (["--params", "1B", "--experts", "-4"], "positive"),
+        (["--params", "0", "--experts", "4"], "positive"),
+        (["--params", "lots"], "not a number"),
+        (["--experts", "4"], "--params"),
+    ],
+)
 def test_lr_bad_input_exit_2(runner, args, needle):
     r = run(runner, *args)
     assert r.exit_code == 2
@@ -75,9 +81,14 @@ def test_lr_installed_script(tmp_path):
     script = shutil.which("moeplan", path=str(Path(sys.executable).parent))
     if script is None:
         pytest.skip("the moeplan script is not installed in this environment")
-    out = subprocess.run([script, "lr", "--params", "1B", "--experts", "4", "--json"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={"PATH": "", "NO_COLOR": "1"})
+    out = subprocess.run(
+        [script, "lr", "--params", "1B", "--experts", "4", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "", "NO_COLOR": "1"},
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["learning_rate"] == pytest.approx(rule(1e9, 4), rel=1e-14)
 
@@ -89,8 +100,8 @@ def test_lr_limit_is_the_largest_model_without_embeddings():
     lo, hi = 256.0, 8192.0
     for _ in range(200):
         d = 0.5 * (lo + hi)
-        lo, hi = (d, hi) if 2 * d * v + 13 * d ** 3 / 64 < 2.7e9 else (lo, d)
-    non_embedding = 13 * lo ** 3 / 64
+        lo, hi = (d, hi) if 2 * d * v + 13 * d**3 / 64 < 2.7e9 else (lo, d)
+    non_embedding = 13 * lo**3 / 64
     assert non_embedding == pytest.approx(2.48e9, rel=0.005)
     from typer.testing import CliRunner
 
@@ -99,8 +110,10 @@ def test_lr_limit_is_the_largest_model_without_embeddings():
     assert len(data["warnings"]) == 1 and "2.7B with embeddings" in data["warnings"][0]
 
 
-@pytest.mark.parametrize("experts, words", [(1, None), (4, None), (8, None),
-                                            (16, "fitted on"), (32, None), (64, "extrapolation")])
+@pytest.mark.parametrize(
+    "experts, words",
+    [(1, None), (4, None), (8, None), (16, "fitted on"), (32, None), (64, "extrapolation")],
+)
 def test_lr_experts_fitted_at_1_and_8_validated_at_4_and_32(runner, experts, words):
     data = json.loads(run(runner, "--params", "1B", "--experts", str(experts), "--json").stdout)
     if words is None:

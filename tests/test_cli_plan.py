@@ -14,9 +14,22 @@ import yaml
 from moeplan.cli import app
 from moeplan.coefficients import law_to_mapping, load_law
 
-CONFIG_KEYS = {"granularity", "expansion_rate", "n_experts", "top_k", "d_model", "n_blocks",
-               "d_expert", "n_active", "n_total", "tokens", "flops", "router_flops", "loss",
-               "tokens_per_active_param"}
+CONFIG_KEYS = {
+    "granularity",
+    "expansion_rate",
+    "n_experts",
+    "top_k",
+    "d_model",
+    "n_blocks",
+    "d_expert",
+    "n_active",
+    "n_total",
+    "tokens",
+    "flops",
+    "router_flops",
+    "loss",
+    "tokens_per_active_param",
+}
 from reference import dense_flops_to_reach  # noqa: E402
 
 
@@ -39,6 +52,7 @@ def one_line_error(r, *needles):
 # optimize
 # --------------------------------------------------------------------------------------------
 
+
 def test_optimize_json_contract(runner):
     r = run(runner, "optimize", "--flops", "1e22", "--json")
     assert r.exit_code == 0, r.stderr
@@ -49,12 +63,15 @@ def test_optimize_json_contract(runner):
     rec, cont = data["recommended"], data["continuous"]
     assert CONFIG_KEYS <= set(rec) and CONFIG_KEYS <= set(cont)
     for key in ("d_model", "n_blocks", "n_experts", "top_k", "d_expert", "n_active", "n_total"):
-        assert isinstance(rec[key], int), key      # whole numbers, plain JSON ints
+        assert isinstance(rec[key], int), key  # whole numbers, plain JSON ints
     assert rec["d_model"] % 64 == 0
     assert rec["n_experts"] == rec["granularity"] * 64
     assert rec["flops"] == pytest.approx(1e22, rel=1e-12)
-    spent = (12 * rec["d_model"] ** 2 * 6 + rec["d_model"] * 64 * rec["granularity"] * 14) \
-        * rec["tokens"] * rec["n_blocks"]
+    spent = (
+        (12 * rec["d_model"] ** 2 * 6 + rec["d_model"] * 64 * rec["granularity"] * 14)
+        * rec["tokens"]
+        * rec["n_blocks"]
+    )
     assert spent == pytest.approx(1e22, rel=1e-12)
     assert not float(cont["d_model"]).is_integer()
     assert cont["best_real_granularity"] > 1
@@ -70,18 +87,38 @@ def test_optimize_human_tables(runner):
     r = run(runner, "optimize", "--flops", "1e21", "--gpu", "h100", "--gpus", "256")
     assert r.exit_code == 0, r.stderr
     out = r.stdout
-    for text in ("Recommended configuration (krajewski2024-moe; 1.000e21 FLOPs)",
-                 "Best loss at each candidate granularity", "Realizable configurations",
-                 "d_model x n_blocks", "heads x head dim", "memory (2 bytes/param)",
-                 "tokens per active param", "router share", "predicted loss",
-                 "best real-valued G", "time on 256 x h100 at 40% MFU", "Train "):
+    for text in (
+        "Recommended configuration (krajewski2024-moe; 1.000e21 FLOPs)",
+        "Best loss at each candidate granularity",
+        "Realizable configurations",
+        "d_model x n_blocks",
+        "heads x head dim",
+        "memory (2 bytes/param)",
+        "tokens per active param",
+        "router share",
+        "predicted loss",
+        "best real-valued G",
+        "time on 256 x h100 at 40% MFU",
+        "Train ",
+    ):
         assert text in out, text
     assert "{" not in out  # no JSON on the human path
 
 
 def test_optimize_gpu_time_json(runner):
-    r = run(runner, "optimize", "--flops", "1e22", "--gpu", "mi300x", "--mfu", "0.5",
-            "--gpus", "2048", "--json")
+    r = run(
+        runner,
+        "optimize",
+        "--flops",
+        "1e22",
+        "--gpu",
+        "mi300x",
+        "--mfu",
+        "0.5",
+        "--gpus",
+        "2048",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     t, rec = data["training_time"], data["recommended"]
@@ -96,13 +133,24 @@ def test_optimize_gpu_time_json(runner):
 
 
 def test_optimize_constraints_say_what_binds(runner):
-    r = run(runner, "optimize", "--flops", "1e22", "--memory", "80GB", "--kv-tokens", "100k",
-            "--max-tokens", "2T")
+    r = run(
+        runner,
+        "optimize",
+        "--flops",
+        "1e22",
+        "--memory",
+        "80GB",
+        "--kv-tokens",
+        "100k",
+        "--max-tokens",
+        "2T",
+    )
     assert r.exit_code == 0, r.stderr
     assert "Constraints" in r.stdout and "memory" in r.stdout and "80 GB" in r.stdout
     assert "binds: it costs" in r.stderr
-    r = run(runner, "optimize", "--flops", "1e22", "--memory", "80GB", "--kv-tokens", "100k",
-            "--json")
+    r = run(
+        runner, "optimize", "--flops", "1e22", "--memory", "80GB", "--kv-tokens", "100k", "--json"
+    )
     data = json.loads(r.stdout)
     (mem,) = data["constraints"]
     assert mem["name"] == "memory" and mem["binding"] and mem["loss_cost"] > 0
@@ -142,8 +190,10 @@ def test_optimize_dense_law_and_granularity_list(runner):
 def test_optimize_with_bootstrap_law_file(runner, tmp_path):
     mapping = law_to_mapping(load_law("krajewski2024-moe"))
     mapping["name"] = "boot"
-    mapping["bootstrap"] = {k: [v * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)]
-                            for k, v in mapping["coefficients"].items()}
+    mapping["bootstrap"] = {
+        k: [v * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)]
+        for k, v in mapping["coefficients"].items()
+    }
     path = tmp_path / "boot.yaml"
     path.write_text(yaml.safe_dump(mapping))
     r = run(runner, "optimize", "--flops", "1e21", "--law", path)
@@ -155,35 +205,43 @@ def test_optimize_with_bootstrap_law_file(runner, tmp_path):
     assert b["n_total"][0] <= b["n_total"][1] <= b["n_total"][2]
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["--flops", "0"], ["--flops", "positive"]),
-    (["--flops", "-1e20"], ["--flops", "positive"]),
-    (["--flops", "nan"], ["--flops", "not a number"]),
-    (["--flops", "inf"], ["--flops", "not a number"]),
-    (["--flops", "1e22", "--granularity", "0"], ["--granularity", "positive"]),
-    (["--flops", "1e22", "--granularity", "4,-8"], ["--granularity", "positive"]),
-    (["--flops", "1e22", "--memory", "1MB"], ["smallest model", "MB"]),
-    (["--target-loss", "0.45"], ["floor", "0.47"]),
-    (["--target-loss", "1.2", "--memory", "10GB"], ["cannot be reached", "10 GB"]),
-    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
-     ["--granularity", "does not apply", "ludziejewski2025-joint"]),
-    (["--target-loss", "2.2", "--law", "ludziejewski2025-joint", "--gpu", "h100"],
-     ["--target-loss", "does not apply"]),
-    (["--law", "ludziejewski2025-joint"], ["--flops"]),
-    (["--flops", "1e22", "--experts", "4"], ["--experts", "ludziejewski2025-joint"]),
-    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "2.5"],
-     ["whole number"]),
-    (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "10MB"],
-     ["smallest"]),
-    (["--flops", "1e22", "--gpu", "tpu"], ["unknown GPU", "h100"]),
-    (["--flops", "1e22", "--mfu", "0.5"], ["--gpu"]),
-    (["--flops", "1e22", "--gpu", "h100", "--mfu", "2"], ["--mfu"]),
-    (["--params", "7B"], ["--flops", "--target-loss"]),
-    (["--flops", "1e22", "--target-loss", "2"], ["not both"]),
-    (["--flops", "1e22", "--max-granularity", "0.5"], ["max granularity"]),
-    (["--flops", "1e21", "--law", "krajewski2024-dense", "--granularity", "8"], ["dense"]),
-    (["--flops", "1e22", "--law", "no-such-law"], ["unknown law"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--flops", "0"], ["--flops", "positive"]),
+        (["--flops", "-1e20"], ["--flops", "positive"]),
+        (["--flops", "nan"], ["--flops", "not a number"]),
+        (["--flops", "inf"], ["--flops", "not a number"]),
+        (["--flops", "1e22", "--granularity", "0"], ["--granularity", "positive"]),
+        (["--flops", "1e22", "--granularity", "4,-8"], ["--granularity", "positive"]),
+        (["--flops", "1e22", "--memory", "1MB"], ["smallest model", "MB"]),
+        (["--target-loss", "0.45"], ["floor", "0.47"]),
+        (["--target-loss", "1.2", "--memory", "10GB"], ["cannot be reached", "10 GB"]),
+        (
+            ["--flops", "1e22", "--law", "ludziejewski2025-joint", "--granularity", "8"],
+            ["--granularity", "does not apply", "ludziejewski2025-joint"],
+        ),
+        (
+            ["--target-loss", "2.2", "--law", "ludziejewski2025-joint", "--gpu", "h100"],
+            ["--target-loss", "does not apply"],
+        ),
+        (["--law", "ludziejewski2025-joint"], ["--flops"]),
+        (["--flops", "1e22", "--experts", "4"], ["--experts", "ludziejewski2025-joint"]),
+        (
+            ["--flops", "1e22", "--law", "ludziejewski2025-joint", "--experts", "2.5"],
+            ["whole number"],
+        ),
+        (["--flops", "1e22", "--law", "ludziejewski2025-joint", "--memory", "10MB"], ["smallest"]),
+        (["--flops", "1e22", "--gpu", "tpu"], ["unknown GPU", "h100"]),
+        (["--flops", "1e22", "--mfu", "0.5"], ["--gpu"]),
+        (["--flops", "1e22", "--gpu", "h100", "--mfu", "2"], ["--mfu"]),
+        (["--params", "7B"], ["--flops", "--target-loss"]),
+        (["--flops", "1e22", "--target-loss", "2"], ["not both"]),
+        (["--flops", "1e22", "--max-granularity", "0.5"], ["max granularity"]),
+        (["--flops", "1e21", "--law", "krajewski2024-dense", "--granularity", "8"], ["dense"]),
+        (["--flops", "1e22", "--law", "no-such-law"], ["unknown law"]),
+    ],
+)
 def test_optimize_bad_input_is_one_line_exit_2(runner, args, needles):
     one_line_error(run(runner, "optimize", *args), *needles)
 
@@ -191,6 +249,7 @@ def test_optimize_bad_input_is_one_line_exit_2(runner, args, needles):
 # --------------------------------------------------------------------------------------------
 # compare
 # --------------------------------------------------------------------------------------------
+
 
 def test_compare_json_and_multipliers(runner):
     r = run(runner, "compare", "--flops", "1e20", "--flops", "1e23", "--json")
@@ -237,16 +296,30 @@ def test_compare_without_a_comparable_dense_law(runner):
     assert r.exit_code == 0 and "not comparable" in r.stderr
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["--flops", "0"], ["--flops"]),
-    (["--flops", "1e20", "--law", "krajewski2024-dense"], ["MoE law"]),
-    (["--flops", "1e20", "--law", "ludziejewski2025-joint", "--dense-law",
-      "krajewski2024-dense"], ["--dense-law", "does not apply"]),
-    (["--flops", "1e20", "--law", "ludziejewski2025-joint", "--granularity", "8"],
-     ["--granularity", "does not apply"]),
-    (["--flops", "1e20", "--dense-law", "krajewski2024-moe"], ["--dense-law"]),
-    (["--flops", "1e20", "--json", "--csv"], ["--json", "--csv"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--flops", "0"], ["--flops"]),
+        (["--flops", "1e20", "--law", "krajewski2024-dense"], ["MoE law"]),
+        (
+            [
+                "--flops",
+                "1e20",
+                "--law",
+                "ludziejewski2025-joint",
+                "--dense-law",
+                "krajewski2024-dense",
+            ],
+            ["--dense-law", "does not apply"],
+        ),
+        (
+            ["--flops", "1e20", "--law", "ludziejewski2025-joint", "--granularity", "8"],
+            ["--granularity", "does not apply"],
+        ),
+        (["--flops", "1e20", "--dense-law", "krajewski2024-moe"], ["--dense-law"]),
+        (["--flops", "1e20", "--json", "--csv"], ["--json", "--csv"]),
+    ],
+)
 def test_compare_bad_input(runner, args, needles):
     one_line_error(run(runner, "compare", *args), *needles)
 
@@ -254,6 +327,7 @@ def test_compare_bad_input(runner, args, needles):
 # --------------------------------------------------------------------------------------------
 # sweep
 # --------------------------------------------------------------------------------------------
+
 
 def test_sweep_csv_json_and_table(runner):
     r = run(runner, "sweep", "--from", "1e18", "--to", "1e24", "--points", "7", "--csv")
@@ -265,15 +339,17 @@ def test_sweep_csv_json_and_table(runner):
     for a, b in zip(flops, flops[1:]):
         assert b / a == pytest.approx(10.0, rel=1e-9)
     gs = [float(x["granularity"]) for x in rows]
-    assert gs == sorted(gs) and gs[-1] > gs[0]          # optimal G grows with the budget
+    assert gs == sorted(gs) and gs[-1] > gs[0]  # optimal G grows with the budget
     mult = [float(x["dense_compute_multiplier"]) for x in rows]
-    assert mult == sorted(mult)                            # ... and so does the advantage
+    assert mult == sorted(mult)  # ... and so does the advantage
     for x in rows:
         assert float(x["loss"]) < float(x["loss_g1"]) < float(x["loss_dense"])
         assert float(x["dense_compute_multiplier"]) == pytest.approx(
-            dense_flops_to_reach(float(x["loss"])) / float(x["flops"]), rel=1e-9)
-    data = json.loads(run(runner, "sweep", "--from", "1e18", "--to", "1e24", "--points", "7",
-                          "--json").stdout)
+            dense_flops_to_reach(float(x["loss"])) / float(x["flops"]), rel=1e-9
+        )
+    data = json.loads(
+        run(runner, "sweep", "--from", "1e18", "--to", "1e24", "--points", "7", "--json").stdout
+    )
     assert len(data["rows"]) == 7 and data["law"] == "krajewski2024-moe"
     r = run(runner, "sweep", "--from", "1e18", "--to", "1e24", "--points", "7")
     assert "Compute-optimal frontier" in r.stdout and "dense needs" in r.stdout
@@ -291,8 +367,12 @@ def test_sweep_plot(runner, tmp_path, suffix, magic):
 
 
 def test_sweep_plot_without_matplotlib(runner, tmp_path, monkeypatch):
-    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends",
-                 "matplotlib.backends.backend_agg"):
+    for name in (
+        "matplotlib",
+        "matplotlib.figure",
+        "matplotlib.backends",
+        "matplotlib.backends.backend_agg",
+    ):
         monkeypatch.setitem(sys.modules, name, None)
     path = tmp_path / "f.png"
     r = run(runner, "sweep", "--from", "1e18", "--to", "1e23", "--plot", path)
@@ -300,18 +380,23 @@ def test_sweep_plot_without_matplotlib(runner, tmp_path, monkeypatch):
     assert not path.exists()
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["--from", "1e22", "--to", "1e20"], ["--from", "above"]),
-    (["--from", "1e20", "--to", "1e22", "--points", "0"], ["--points"]),
-    (["--from", "1e20", "--to", "1e22", "--points", "200000"], ["points"]),
-    (["--from", "1e20", "--to", "1e22", "--points", "1"], ["one point"]),
-    (["--from", "0", "--to", "1e22"], ["--from"]),
-    (["--from", "1e20", "--to", "1e22", "--plot", "out.txt"], [".png, .svg or .pdf"]),
-    (["--from", "1e20", "--to", "1e22", "--plot", "/no/such/dir/f.png"], ["does not exist"]),
-    (["--from", "1e20", "--to", "1e22", "--law", "ludziejewski2025-joint", "--c-r", "6"],
-     ["--c-r", "does not apply"]),
-    (["--from", "1e20", "--to", "1e22", "--memory", "1MB"], ["--memory", "smallest"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--from", "1e22", "--to", "1e20"], ["--from", "above"]),
+        (["--from", "1e20", "--to", "1e22", "--points", "0"], ["--points"]),
+        (["--from", "1e20", "--to", "1e22", "--points", "200000"], ["points"]),
+        (["--from", "1e20", "--to", "1e22", "--points", "1"], ["one point"]),
+        (["--from", "0", "--to", "1e22"], ["--from"]),
+        (["--from", "1e20", "--to", "1e22", "--plot", "out.txt"], [".png, .svg or .pdf"]),
+        (["--from", "1e20", "--to", "1e22", "--plot", "/no/such/dir/f.png"], ["does not exist"]),
+        (
+            ["--from", "1e20", "--to", "1e22", "--law", "ludziejewski2025-joint", "--c-r", "6"],
+            ["--c-r", "does not apply"],
+        ),
+        (["--from", "1e20", "--to", "1e22", "--memory", "1MB"], ["--memory", "smallest"]),
+    ],
+)
 def test_sweep_bad_input(runner, args, needles):
     one_line_error(run(runner, "sweep", *args), *needles)
 
@@ -335,14 +420,27 @@ def test_json_numbers_are_plain(runner):
                 walk(x)
         elif isinstance(v, float):
             assert math.isfinite(v)
+
     walk(data)
 
 
 # --- the joint law through the same three commands (SPEC §7) ---------------------------------
 
+
 def test_optimize_joint_law_under_memory(runner):
-    r = run(runner, "optimize", "--flops", "1e21", "--law", "ludziejewski2025-joint",
-            "--memory", "16GB", "--kv-tokens", "4k", "--json")
+    r = run(
+        runner,
+        "optimize",
+        "--flops",
+        "1e21",
+        "--law",
+        "ludziejewski2025-joint",
+        "--memory",
+        "16GB",
+        "--kv-tokens",
+        "4k",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     rec = data["recommended"]
@@ -359,13 +457,35 @@ def test_optimize_joint_law_under_memory(runner):
 
 
 def test_compare_and_sweep_joint_law(runner, tmp_path):
-    r = run(runner, "compare", "--flops", "1e21", "--law", "ludziejewski2025-joint",
-            "--memory", "16GB", "--json")
+    r = run(
+        runner,
+        "compare",
+        "--flops",
+        "1e21",
+        "--law",
+        "ludziejewski2025-joint",
+        "--memory",
+        "16GB",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     row = json.loads(r.stdout)["rows"][0]
     assert row["moe_opt"]["loss"] <= row["dense"]["loss"]
-    r = run(runner, "sweep", "--from", "1e19", "--to", "1e23", "--points", "5", "--law",
-            "ludziejewski2025-joint", "--memory", "16GB", "--csv")
+    r = run(
+        runner,
+        "sweep",
+        "--from",
+        "1e19",
+        "--to",
+        "1e23",
+        "--points",
+        "5",
+        "--law",
+        "ludziejewski2025-joint",
+        "--memory",
+        "16GB",
+        "--csv",
+    )
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith("budget_flops,n_experts") and len(lines) == 6
@@ -374,8 +494,19 @@ def test_compare_and_sweep_joint_law(runner, tmp_path):
 
 
 def test_sweep_warns_like_compare_for_a_dense_law_fitted_on_other_data(runner):
-    r = run(runner, "sweep", "--from", "1e20", "--to", "1e21", "--points", "2", "--dense-law",
-            "hoffmann2022-chinchilla", "--json")
+    r = run(
+        runner,
+        "sweep",
+        "--from",
+        "1e20",
+        "--to",
+        "1e21",
+        "--points",
+        "2",
+        "--dense-law",
+        "hoffmann2022-chinchilla",
+        "--json",
+    )
     assert r.exit_code == 0 and "not comparable" in r.stderr
 
 
@@ -391,9 +522,22 @@ def test_compare_and_sweep_take_memory_limits_under_every_law(runner, law):
     for key in ("dense", "moe_g1", "moe_opt"):
         assert row[key]["memory_bytes"] <= 16e9 * (1 + 1e-12)
     free = json.loads(run(runner, "compare", "--flops", "1e22", "--law", law, "--json").stdout)
-    assert free["rows"][0]["moe_opt"]["loss"] < row["moe_opt"]["loss"]   # the limit binds
-    r = run(runner, "sweep", "--from", "1e20", "--to", "1e23", "--points", "4", "--law", law,
-            "--memory", "16GB", "--json")
+    assert free["rows"][0]["moe_opt"]["loss"] < row["moe_opt"]["loss"]  # the limit binds
+    r = run(
+        runner,
+        "sweep",
+        "--from",
+        "1e20",
+        "--to",
+        "1e23",
+        "--points",
+        "4",
+        "--law",
+        law,
+        "--memory",
+        "16GB",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     for x in json.loads(r.stdout)["rows"]:
         assert x["budget_flops"] == x["flops"] and x["loss"] is not None
@@ -405,10 +549,13 @@ def test_every_law_has_the_same_json_keys(runner):
     keys = {}
     for law in ("krajewski2024-moe", "krajewski2024-dense", "ludziejewski2025-joint"):
         docs = {}
-        for args in (["optimize", "--flops", "1e21"], ["compare", "--flops", "1e21"],
-                     ["sweep", "--from", "1e20", "--to", "1e21", "--points", "2"]):
+        for args in (
+            ["optimize", "--flops", "1e21"],
+            ["compare", "--flops", "1e21"],
+            ["sweep", "--from", "1e20", "--to", "1e21", "--points", "2"],
+        ):
             r = run(runner, *args, "--law", law, "--json")
-            if r.exit_code == 2 and args[0] != "optimize":   # compare/sweep need an MoE law
+            if r.exit_code == 2 and args[0] != "optimize":  # compare/sweep need an MoE law
                 assert law == "krajewski2024-dense", r.stderr
                 continue
             assert r.exit_code == 0, r.stderr
@@ -424,11 +571,26 @@ def test_every_law_has_the_same_json_keys(runner):
                 docs["dense"] = set(d["rows"][0]["dense"])
                 assert set(d["rows"][0]["moe_opt"]) == docs["config"]
         keys[law] = docs
-    moe, dense, joint = (keys[k] for k in ("krajewski2024-moe", "krajewski2024-dense",
-                                           "ludziejewski2025-joint"))
+    moe, dense, joint = (
+        keys[k] for k in ("krajewski2024-moe", "krajewski2024-dense", "ludziejewski2025-joint")
+    )
     assert moe == joint
     assert {k: v for k, v in moe.items() if k in dense} == dense
-    assert {"n_active", "n_total", "tokens", "flops", "loss", "d_model", "n_blocks", "n_experts",
-            "top_k", "d_expert", "n_heads", "head_dim", "granularity", "expansion_rate",
-            "loss_range"} <= moe["config"]
+    assert {
+        "n_active",
+        "n_total",
+        "tokens",
+        "flops",
+        "loss",
+        "d_model",
+        "n_blocks",
+        "n_experts",
+        "top_k",
+        "d_expert",
+        "n_heads",
+        "head_dim",
+        "granularity",
+        "expansion_rate",
+        "loss_range",
+    } <= moe["config"]
     assert "budget_flops" in moe["compare_row"] and "budget_flops" in moe["sweep_row"]

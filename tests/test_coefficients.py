@@ -12,9 +12,15 @@ from hypothesis import strategies as st
 from moeplan.coefficients import law_from_mapping, law_to_mapping, load_law, shipped_law_names
 from moeplan.errors import FileFormatError
 
-CLI_MD_NAMES = {"krajewski2024-moe", "krajewski2024-moe-robust", "krajewski2024-moe-e16",
-                "krajewski2024-dense", "hoffmann2022-chinchilla", "besiroglu2024-chinchilla",
-                "ludziejewski2025-joint"}
+CLI_MD_NAMES = {
+    "krajewski2024-moe",
+    "krajewski2024-moe-robust",
+    "krajewski2024-moe-e16",
+    "krajewski2024-dense",
+    "hoffmann2022-chinchilla",
+    "besiroglu2024-chinchilla",
+    "ludziejewski2025-joint",
+}
 
 
 def test_every_name_in_cli_md_is_shipped():
@@ -34,7 +40,12 @@ def test_shipped_files_are_complete(name):
 def test_conventions():
     moe = load_law("krajewski2024-moe")
     assert (moe.form, moe.params_meaning, moe.expansion_rate, moe.c_r, moe.aspect_ratio) == (
-        "fine_grained_moe", "total_non_embedding", 64, 14, 64)
+        "fine_grained_moe",
+        "total_non_embedding",
+        64,
+        14,
+        64,
+    )
     assert load_law("krajewski2024-moe-e16").expansion_rate == 16
     assert load_law("krajewski2024-dense").form == "chinchilla"
     joint = load_law("ludziejewski2025-joint")
@@ -61,23 +72,26 @@ def test_user_file_by_path_round_trips(tmp_path):
     assert law_to_mapping(law) == data
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda d: d.update(colour="red"), "'colour'"),
-    (lambda d: d["coefficients"].update(zeta=1.0), "'zeta'"),
-    (lambda d: d["flops"].update(c_x=1), "'c_x'"),
-    (lambda d: d["coefficients"].pop("gamma"), "'gamma'"),
-    (lambda d: d.pop("form"), "'form'"),
-    (lambda d: d.update(form="quadratic"), "quadratic"),
-    (lambda d: d["coefficients"].update(alpha=-0.1), "coefficients.alpha"),
-    (lambda d: d["coefficients"].update(a="lots"), "coefficients.a"),
-    (lambda d: d["coefficients"].update(a=[1, 2]), "coefficients.a"),
-    (lambda d: d["coefficients"].update(b=True), "coefficients.b"),
-    (lambda d: d["fitted_range"].update(params=[5, 1]), "fitted_range.params"),
-    (lambda d: d["fitted_range"].update(params=7), "fitted_range.params"),
-    (lambda d: d["variables"].update(params="everything"), "everything"),
-    (lambda d: d.update(comparable_with="x"), "comparable_with"),
-    (lambda d: d.update(bootstrap={"a": [1.0], "b": [1.0, 2.0]}), "bootstrap"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda d: d.update(colour="red"), "'colour'"),
+        (lambda d: d["coefficients"].update(zeta=1.0), "'zeta'"),
+        (lambda d: d["flops"].update(c_x=1), "'c_x'"),
+        (lambda d: d["coefficients"].pop("gamma"), "'gamma'"),
+        (lambda d: d.pop("form"), "'form'"),
+        (lambda d: d.update(form="quadratic"), "quadratic"),
+        (lambda d: d["coefficients"].update(alpha=-0.1), "coefficients.alpha"),
+        (lambda d: d["coefficients"].update(a="lots"), "coefficients.a"),
+        (lambda d: d["coefficients"].update(a=[1, 2]), "coefficients.a"),
+        (lambda d: d["coefficients"].update(b=True), "coefficients.b"),
+        (lambda d: d["fitted_range"].update(params=[5, 1]), "fitted_range.params"),
+        (lambda d: d["fitted_range"].update(params=7), "fitted_range.params"),
+        (lambda d: d["variables"].update(params="everything"), "everything"),
+        (lambda d: d.update(comparable_with="x"), "comparable_with"),
+        (lambda d: d.update(bootstrap={"a": [1.0], "b": [1.0, 2.0]}), "bootstrap"),
+    ],
+)
 def test_invalid_files_name_the_problem(tmp_path, mutate, needle):
     data = base()
     mutate(data)
@@ -87,7 +101,9 @@ def test_invalid_files_name_the_problem(tmp_path, mutate, needle):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("text", ["a: [1, 2", "- just\n- a list\n", "42", "", "!!python/object:os.system {}\n"])
+@pytest.mark.parametrize(
+    "text", ["a: [1, 2", "- just\n- a list\n", "42", "", "!!python/object:os.system {}\n"]
+)
 def test_malformed_yaml(tmp_path, text):
     with pytest.raises(FileFormatError):
         load_law(write(tmp_path, text))
@@ -119,16 +135,24 @@ def test_non_finite_rejected(tmp_path):
         load_law(write(tmp_path, data))
 
 
-@given(st.fixed_dictionaries({k: st.floats(1e-3, 1e3 if k in ("a", "b", "g") else 10) for k in
-                              ("a", "alpha", "b", "beta", "g", "gamma")}),
-       st.floats(0, 5), st.lists(st.floats(0.01, 100), min_size=1, max_size=5))
+@given(
+    st.fixed_dictionaries(
+        {
+            k: st.floats(1e-3, 1e3 if k in ("a", "b", "g") else 10)
+            for k in ("a", "alpha", "b", "beta", "g", "gamma")
+        }
+    ),
+    st.floats(0, 5),
+    st.lists(st.floats(0.01, 100), min_size=1, max_size=5),
+)
 def test_yaml_round_trip(coeffs, c, samples):
     # only laws whose optimum a double can hold (issue 17: a = 1, b = 1e10 at exponents 1e-3
     # put N* at 1e5000 and crashed the solver): |log10(alpha*a / (beta*b))| / (alpha + beta)
     k = coeffs
     for a in (k["a"], k["a"] + k["g"]):
-        assume(abs(math.log10(k["alpha"] * a / (k["beta"] * k["b"]))) / (k["alpha"] + k["beta"])
-               < 249)
+        assume(
+            abs(math.log10(k["alpha"] * a / (k["beta"] * k["b"]))) / (k["alpha"] + k["beta"]) < 249
+        )
     data = base()
     data["coefficients"] = dict(coeffs, c=c)
     data["bootstrap"] = {"a": samples, "c": samples}

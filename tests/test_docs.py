@@ -20,7 +20,8 @@ def test_readme_command_reference_matches_the_commands():
     text = README.read_text(encoding="utf-8")
     assert replace_section(text, markdown()) == text, (
         "README.md's command reference differs from the commands; regenerate it with "
-        "`python -m moeplan.cli.reference README.md`")
+        "`python -m moeplan.cli.reference README.md`"
+    )
     assert BEGIN in text and END in text
 
 
@@ -120,10 +121,10 @@ def test_readme_fit_example_runs_on_the_shipped_file(runner, monkeypatch):
     args = shlex.split(block.group(1))[1:]
     assert (REPO / args[1]).is_file(), args[1]
     i = args.index("--bootstrap")
-    del args[i:i + 2]
+    del args[i : i + 2]
     if "--out" in args:
         j = args.index("--out")
-        del args[j:j + 2]
+        del args[j : j + 2]
     monkeypatch.chdir(REPO)
     r = runner.invoke(app, [*args, "--json"])
     assert r.exit_code == 0, r.output

@@ -36,10 +36,11 @@ from moeplan.runs import Runs, read_runs
 from conftest import data_path
 
 FROZEN = Path(__file__).parent / "data" / "chinchilla_exhaustive.json"
-from reference import BESIROGLU, MOE as PAPER_MOE  # noqa: E402
-
+from reference import BESIROGLU  # noqa: E402
+from reference import MOE as PAPER_MOE  # noqa: E402
 
 # -- independent reference formulas (SPEC.md §2, §5) ------------------------------------------
+
 
 def moe_law(n, d, g, a, alpha, b, beta, g_coef, gamma, c):
     return c + (g_coef / g**gamma + a) / n**alpha + b / d**beta
@@ -56,23 +57,35 @@ def huber(r, delta):
 
 def chinchilla_objective(k, runs, delta=1e-3):
     """Besiroglu et al.'s objective: sum of Huber(LSE(a − α log N, b − β log D, e) − log L)."""
-    z = np.stack([math.log(k["a"]) - k["alpha"] * np.log(runs.params),
-                  math.log(k["b"]) - k["beta"] * np.log(runs.tokens),
-                  np.full(len(runs), math.log(k["c"]))])
+    z = np.stack(
+        [
+            math.log(k["a"]) - k["alpha"] * np.log(runs.params),
+            math.log(k["b"]) - k["beta"] * np.log(runs.tokens),
+            np.full(len(runs), math.log(k["c"])),
+        ]
+    )
     pred = np.log(np.sum(np.exp(z), axis=0))
     return float(np.sum(huber(pred - np.log(runs.loss), delta)))
 
 
 def make_runs(loss, n, d, g=None):
-    return Runs(params=np.asarray(n, float), tokens=np.asarray(d, float),
-                loss=np.asarray(loss, float),
-                granularity=None if g is None else np.asarray(g, float),
-                labels=tuple(f"row {i + 1}" for i in range(len(n))), source="synthetic")
+    return Runs(
+        params=np.asarray(n, float),
+        tokens=np.asarray(d, float),
+        loss=np.asarray(loss, float),
+        granularity=None if g is None else np.asarray(g, float),
+        labels=tuple(f"row {i + 1}" for i in range(len(n))),
+        source="synthetic",
+    )
 
 
 def moe_grid_runs(coeffs=PAPER_MOE, noise=0.0, rng=None):
-    n, d, g = (np.array(v, dtype=float).ravel() for v in np.meshgrid(
-        [1.29e8, 4e8, 1.2e9, 3.7e9], [1.6e10, 4.5e10, 1.3e11], [1, 2, 4, 8, 16], indexing="ij"))
+    n, d, g = (
+        np.array(v, dtype=float).ravel()
+        for v in np.meshgrid(
+            [1.29e8, 4e8, 1.2e9, 3.7e9], [1.6e10, 4.5e10, 1.3e11], [1, 2, 4, 8, 16], indexing="ij"
+        )
+    )
     k = dict(coeffs)
     loss = moe_law(n, d, g, k["a"], k["alpha"], k["b"], k["beta"], k["g"], k["gamma"], k["c"])
     if noise:
@@ -83,8 +96,9 @@ def moe_grid_runs(coeffs=PAPER_MOE, noise=0.0, rng=None):
 @pytest.fixture(scope="module")
 def chinchilla():
     path = data_path("chinchilla", "svg_extracted_data.csv")
-    return read_runs(path, "dense", {"params": "Model Size", "flops": "Training FLOP"}) \
-        .drop_highest_loss(5)
+    return read_runs(
+        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
+    ).drop_highest_loss(5)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +107,7 @@ def chinchilla_fit(chinchilla):
 
 
 # -- the real-data requirement ---------------------------------------------------------------
+
 
 def test_frozen_reference_has_provenance():
     ref = json.loads(FROZEN.read_text())
@@ -110,8 +125,9 @@ def test_chinchilla_fit_reaches_the_exhaustive_search(chinchilla, chinchilla_fit
     # objective no higher than the 4,500-start search (a relative 1e-12 for rounding)
     assert res.objective <= ref["objective"] * (1 + 1e-12)
     # and the objective is what SPEC §5 says it is, recomputed independently
-    assert chinchilla_objective(res.coefficients, chinchilla) == pytest.approx(res.objective,
-                                                                               rel=1e-10)
+    assert chinchilla_objective(res.coefficients, chinchilla) == pytest.approx(
+        res.objective, rel=1e-10
+    )
     for k, v in ref["coefficients"].items():
         assert res.coefficients[k] == pytest.approx(v, rel=1e-5), k
 
@@ -142,8 +158,9 @@ def test_frozen_optimum_against_an_independent_scipy_minimisation():
 
     def objective(t):
         log_a, alpha, log_b, beta, log_c = t
-        pred = logsumexp([log_a - alpha * np.log(n), log_b - beta * np.log(d),
-                          np.full_like(n, log_c)], axis=0)
+        pred = logsumexp(
+            [log_a - alpha * np.log(n), log_b - beta * np.log(d), np.full_like(n, log_c)], axis=0
+        )
         return float(np.sum(scipy_huber(1e-3, pred - np.log(loss))))
 
     ref = json.loads(FROZEN.read_text())
@@ -151,11 +168,23 @@ def test_frozen_optimum_against_an_independent_scipy_minimisation():
     frozen = np.array([th["log_a"], th["alpha"], th["log_b"], th["beta"], th["log_c"]])
     assert len(loss) == ref["data"]["n_runs"] == 240
     assert objective(frozen) == pytest.approx(ref["objective"], rel=1e-12)
-    for start in ([math.log(BESIROGLU["a"]), BESIROGLU["alpha"], math.log(BESIROGLU["b"]),
-                   BESIROGLU["beta"], math.log(BESIROGLU["c"])], [5.0, 0.5, 5.0, 0.5, 0.5]):
+    for start in (
+        [
+            math.log(BESIROGLU["a"]),
+            BESIROGLU["alpha"],
+            math.log(BESIROGLU["b"]),
+            BESIROGLU["beta"],
+            math.log(BESIROGLU["c"]),
+        ],
+        [5.0, 0.5, 5.0, 0.5, 0.5],
+    ):
         res = minimize(objective, np.array(start), method="BFGS")
-        res = minimize(objective, res.x, method="Nelder-Mead",
-                       options=dict(xatol=1e-10, fatol=1e-14, maxiter=20_000))
+        res = minimize(
+            objective,
+            res.x,
+            method="Nelder-Mead",
+            options=dict(xatol=1e-10, fatol=1e-14, maxiter=20_000),
+        )
         # no lower objective anywhere it looked, and the same optimum
         assert res.fun >= ref["objective"] * (1 - 1e-9)
         assert res.fun == pytest.approx(ref["objective"], rel=1e-9)
@@ -188,16 +217,24 @@ def test_rmse_r2_and_worst_runs_independently(chinchilla, chinchilla_fit):
     worst = chinchilla_fit.worst_runs
     assert len(worst) == 5
     assert abs(worst[0].residual) == pytest.approx(np.max(np.abs(err)), rel=1e-10)
-    assert [abs(w.residual) for w in worst] == sorted((abs(w.residual) for w in worst),
-                                                      reverse=True)
+    assert [abs(w.residual) for w in worst] == sorted(
+        (abs(w.residual) for w in worst), reverse=True
+    )
 
 
 # -- analytic gradients ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("form, delta, wd, weighted", [
-    ("dense", 1e-3, 0.0, False), ("dense", 0.1, 5e-4, True),
-    ("moe", 1e-3, 0.0, False), ("moe", 0.1, 5e-4, True), ("moe", 1e-2, 0.0, True),
-])
+
+@pytest.mark.parametrize(
+    "form, delta, wd, weighted",
+    [
+        ("dense", 1e-3, 0.0, False),
+        ("dense", 0.1, 5e-4, True),
+        ("moe", 1e-3, 0.0, False),
+        ("moe", 0.1, 5e-4, True),
+        ("moe", 1e-2, 0.0, True),
+    ],
+)
 def test_analytic_gradient_matches_finite_differences(form, delta, wd, weighted):
     rng = np.random.default_rng(7)
     runs = moe_grid_runs(noise=0.02, rng=rng)
@@ -205,8 +242,11 @@ def test_analytic_gradient_matches_finite_differences(form, delta, wd, weighted)
     problem = fitmod._Problem(runs, form, delta, wd, weights=weights)
     for _ in range(5):
         theta = coefficients_to_theta(
-            PAPER_MOE if form == "moe" else {k: PAPER_MOE[k] for k in ("a", "alpha", "b", "beta",
-                                                                    "c")}, form)
+            PAPER_MOE
+            if form == "moe"
+            else {k: PAPER_MOE[k] for k in ("a", "alpha", "b", "beta", "c")},
+            form,
+        )
         theta = theta + rng.normal(0, 0.3, theta.shape)
         f, grad = problem.value_grad_full(theta)
         assert f == pytest.approx(problem.objective(theta), rel=1e-12)
@@ -214,8 +254,9 @@ def test_analytic_gradient_matches_finite_differences(form, delta, wd, weighted)
         for j in range(theta.size):
             e = np.zeros_like(theta)
             e[j] = h
-            fd = (problem.value_grad_full(theta + e)[0] - problem.value_grad_full(theta - e)[0]) \
-                / (2 * h)
+            fd = (problem.value_grad_full(theta + e)[0] - problem.value_grad_full(theta - e)[0]) / (
+                2 * h
+            )
             assert grad[j] == pytest.approx(fd, rel=1e-5, abs=1e-10 * max(1.0, abs(f))), j
 
 
@@ -226,10 +267,12 @@ def test_objective_matches_the_independent_definition():
     problem = fitmod._Problem(runs, "dense", 1e-3, 0.0)
     k = dict(a=300.0, alpha=0.3, b=900.0, beta=0.33, c=1.7)
     assert problem.objective(coefficients_to_theta(k, "dense")) == pytest.approx(
-        chinchilla_objective(k, runs), rel=1e-12)
+        chinchilla_objective(k, runs), rel=1e-12
+    )
 
 
 # -- recovering known coefficients -----------------------------------------------------------
+
 
 def test_noiseless_moe_runs_recover_the_paper_coefficients():
     res = fit_law(moe_grid_runs(), "moe", n_starts=4)
@@ -241,8 +284,9 @@ def test_noiseless_moe_runs_recover_the_paper_coefficients():
 
 def test_noiseless_dense_runs_recover_the_coefficients():
     k = dict(a=406.4, alpha=0.34, b=410.7, beta=0.28, c=1.69)
-    n, d = (v.ravel() for v in np.meshgrid(np.geomspace(7e7, 1.6e10, 6),
-                                           np.geomspace(5e9, 5e11, 5)))
+    n, d = (
+        v.ravel() for v in np.meshgrid(np.geomspace(7e7, 1.6e10, 6), np.geomspace(5e9, 5e11, 5))
+    )
     res = fit_law(make_runs(dense_law(n, d, **k), n, d), "dense")
     assert res.success
     for name, v in k.items():
@@ -267,9 +311,14 @@ def test_fixed_coefficients_stay_fixed_and_single_granularity_needs_them():
     assert res.coefficients["g"] == pytest.approx(2.1, rel=1e-4)
 
 
-@pytest.mark.parametrize("fixed, needle", [
-    ({"zeta": 1.0}, "not a coefficient"), ({"a": -1.0}, "positive"), ({"alpha": -0.1}, "between"),
-])
+@pytest.mark.parametrize(
+    "fixed, needle",
+    [
+        ({"zeta": 1.0}, "not a coefficient"),
+        ({"a": -1.0}, "positive"),
+        ({"alpha": -0.1}, "between"),
+    ],
+)
 def test_bad_fixed_values(fixed, needle):
     with pytest.raises(InputError, match=needle):
         fit_law(moe_grid_runs(), "moe", fixed=fixed)
@@ -297,8 +346,20 @@ def test_paper_objective_uses_its_delta_and_weight_decay():
     assert (res.huber_delta, res.weight_decay) == (0.1, 5e-4)
     theta = coefficients_to_theta(res.coefficients, "moe")
     k = res.coefficients
-    pred = np.log(moe_law(runs.params, runs.tokens, runs.granularity, k["a"], k["alpha"], k["b"],
-                          k["beta"], k["g"], k["gamma"], k["c"]))
+    pred = np.log(
+        moe_law(
+            runs.params,
+            runs.tokens,
+            runs.granularity,
+            k["a"],
+            k["alpha"],
+            k["b"],
+            k["beta"],
+            k["g"],
+            k["gamma"],
+            k["c"],
+        )
+    )
     expected = np.sum(huber(pred - np.log(runs.loss), 0.1)) + 5e-4 * np.sum(theta**2)
     assert res.objective == pytest.approx(expected, rel=1e-9)
 
@@ -313,6 +374,7 @@ def test_non_convergence_is_data_not_an_exception(monkeypatch):
 
 # -- uncertainty -----------------------------------------------------------------------------
 
+
 def test_bootstrap_is_seeded_and_ordered(chinchilla, chinchilla_fit):
     a = bootstrap_fit(chinchilla, chinchilla_fit, 20, np.random.default_rng(5), seed=5)
     b = bootstrap_fit(chinchilla, chinchilla_fit, 20, np.random.default_rng(5), seed=5)
@@ -324,8 +386,11 @@ def test_bootstrap_is_seeded_and_ordered(chinchilla, chinchilla_fit):
         assert p["p50"] == pytest.approx(np.percentile(a.samples[k], 50), rel=1e-12)
         assert p["p10"] <= chinchilla_fit.coefficients[k] * 1.3
     # the full-data exponent sits inside the bootstrap's 10-90% range
-    assert a.percentiles["alpha"]["p10"] < chinchilla_fit.coefficients["alpha"] < \
-        a.percentiles["alpha"]["p90"]
+    assert (
+        a.percentiles["alpha"]["p10"]
+        < chinchilla_fit.coefficients["alpha"]
+        < a.percentiles["alpha"]["p90"]
+    )
 
 
 def test_bootstrap_of_noiseless_runs_returns_the_truth():
@@ -344,14 +409,16 @@ def test_holdout_validates_on_the_lowest_loss_runs(chinchilla):
     order = np.argsort(chinchilla.loss)
     val = chinchilla.subset(np.sort(order[:48]))
     pred = dense_law(val.params, val.tokens, **hold.fit.coefficients)
-    assert hold.validation_rmse == pytest.approx(np.sqrt(np.mean((pred - val.loss) ** 2)),
-                                                 rel=1e-10)
+    assert hold.validation_rmse == pytest.approx(
+        np.sqrt(np.mean((pred - val.loss) ** 2)), rel=1e-10
+    )
     assert hold.fit.n_runs == 192 and hold.fit.success
     with pytest.raises(InputError, match="between 0 and 1"):
         holdout_fit(chinchilla, 1.0, "dense")
 
 
 # -- compute-optimal allocation ----------------------------------------------------------------
+
 
 def test_dense_compute_optimum_against_brute_force():
     k = dict(a=482.01, alpha=0.3478, b=2085.43, beta=0.3658, c=1.8172)
@@ -381,8 +448,18 @@ def test_moe_compute_optimum_spends_the_budget_and_beats_neighbours():
     def loss_at(d, g):
         nb = d / r
         tokens = 1e21 / ((12 * d**2 * cf + d * E * g * cr) * nb)
-        return moe_law(d**2 * (8 * E + 4) * nb, tokens, g, k["a"], k["alpha"], k["b"],
-                       k["beta"], k["g"], k["gamma"], k["c"])
+        return moe_law(
+            d**2 * (8 * E + 4) * nb,
+            tokens,
+            g,
+            k["a"],
+            k["alpha"],
+            k["b"],
+            k["beta"],
+            k["g"],
+            k["gamma"],
+            k["c"],
+        )
 
     best = loss_at(d_model, G)
     for d in np.geomspace(d_model / 3, d_model * 3, 301):
@@ -405,6 +482,7 @@ def test_optimum_table_with_percentiles(chinchilla, chinchilla_fit):
 
 # -- writing a law ---------------------------------------------------------------------------
 
+
 def test_parameter_vector_round_trip():
     theta = coefficients_to_theta(PAPER_MOE, "moe")
     assert theta_to_coefficients(theta, "moe") == pytest.approx(PAPER_MOE, rel=1e-14)
@@ -417,8 +495,17 @@ exponent = st.floats(min_value=1e-3, max_value=3.0, allow_nan=False)
 
 
 @settings(max_examples=40)
-@given(a=positive, alpha=exponent, b=positive, beta=exponent, g=positive, gamma=exponent,
-       c=positive, k=st.integers(min_value=0, max_value=5), moe=st.booleans())
+@given(
+    a=positive,
+    alpha=exponent,
+    b=positive,
+    beta=exponent,
+    g=positive,
+    gamma=exponent,
+    c=positive,
+    k=st.integers(min_value=0, max_value=5),
+    moe=st.booleans(),
+)
 def test_fitted_law_round_trips_through_yaml(a, alpha, b, beta, g, gamma, c, k, moe):
     # only laws whose optimum a double can hold (law files refuse the others, issue 17):
     # |log10(alpha*a / (beta*b))| / (alpha + beta) below 250 decades
@@ -429,17 +516,35 @@ def test_fitted_law_round_trips_through_yaml(a, alpha, b, beta, g, gamma, c, k, 
     coeffs = {name: coeffs[name] for name in fitmod.COEFFICIENTS[form]}
     runs = moe_grid_runs()
     result = fitmod.FitResult(
-        form=form, coefficients=coeffs, theta=coefficients_to_theta(coeffs, form), success=True,
-        message="", n_evaluations=1, n_starts=1, objective=0.0, rmse=0.0, r2=1.0,
-        n_runs=len(runs), huber_delta=1e-3, weight_decay=0.0, objective_name="chinchilla",
-        fixed={}, at_bound=(), worst_runs=(), predicted=runs.loss, projected_gradient=0.0)
+        form=form,
+        coefficients=coeffs,
+        theta=coefficients_to_theta(coeffs, form),
+        success=True,
+        message="",
+        n_evaluations=1,
+        n_starts=1,
+        objective=0.0,
+        rmse=0.0,
+        r2=1.0,
+        n_runs=len(runs),
+        huber_delta=1e-3,
+        weight_decay=0.0,
+        objective_name="chinchilla",
+        fixed={},
+        at_bound=(),
+        worst_runs=(),
+        predicted=runs.loss,
+        projected_gradient=0.0,
+    )
     boot = None
     if k:
         samples = {name: np.full(k, v) * np.linspace(0.9, 1.1, k) for name, v in coeffs.items()}
-        boot = fitmod.BootstrapResult(n_samples=k, n_failed=0, seed=0, samples=samples,
-                                      percentiles={})
-    mapping = fitted_law_mapping(result, runs, "mine", bootstrap=boot,
-                                 provenance={"tool": "test", "n_runs": len(runs)})
+        boot = fitmod.BootstrapResult(
+            n_samples=k, n_failed=0, seed=0, samples=samples, percentiles={}
+        )
+    mapping = fitted_law_mapping(
+        result, runs, "mine", bootstrap=boot, provenance={"tool": "test", "n_runs": len(runs)}
+    )
     law = law_from_mapping(mapping)
     text = yaml.safe_dump(law_to_mapping(law), sort_keys=False, default_flow_style=None)
     again = law_from_mapping(yaml.safe_load(text))
@@ -455,17 +560,21 @@ def test_fitted_law_round_trips_through_yaml(a, alpha, b, beta, g, gamma, c, k, 
     if moe:
         assert again.expansion_rate == 64.0 and again.c_r == 14.0
         assert float(again.loss(1e9, 1e10, granularity=8)) == pytest.approx(
-            moe_law(1e9, 1e10, 8, a, alpha, b, beta, g, gamma, c), rel=1e-12)
+            moe_law(1e9, 1e10, 8, a, alpha, b, beta, g, gamma, c), rel=1e-12
+        )
     else:
         assert again.c_r == 0.0 and again.params_meaning == "non_embedding"
 
 
 # -- architecture ------------------------------------------------------------------------------
 
+
 def test_core_imports_no_cli_or_scipy():
-    code = ("import sys, moeplan.fit, moeplan.runs, moeplan.plot; "
-            "bad = [m for m in ('scipy', 'typer', 'rich', 'click', 'matplotlib') "
-            "if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, moeplan.fit, moeplan.runs, moeplan.plot; "
+        "bad = [m for m in ('scipy', 'typer', 'rich', 'click', 'matplotlib') "
+        "if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -27,8 +27,8 @@ def test_70b_holds_the_size_and_the_shape_rule(moe):
     # before: 2176 x 30 (aspect 72.5), 73.3B, rounding "penalty" -0.0025 from being bigger
     assert n_total(rec.d_model, rec.n_blocks) == rec.n_total
     assert abs(rec.n_total / 70e9 - 1) <= 0.03
-    assert rec.d_model / rec.n_blocks == 64        # 2048 x 32 follows d_model = 64·n_blocks
-    assert rec.loss_penalty >= 0                   # a smaller-or-equal model cannot beat it
+    assert rec.d_model / rec.n_blocks == 64  # 2048 x 32 follows d_model = 64·n_blocks
+    assert rec.loss_penalty >= 0  # a smaller-or-equal model cannot beat it
 
 
 @pytest.mark.parametrize("F, N", [(1e21, 5e9), (1e22, 70e9), (1e22, 2e10), (1e23, 3e11)])
@@ -51,7 +51,8 @@ def test_target_headline_is_the_plans(moe, runner):
     assert r.exit_code == 0, r.output
     head = r.stdout.splitlines()[0]
     assert f"the plan needs {res.plan_flops:.3e}".replace("e+", "e") in head, head
-    d = json.loads(runner.invoke(app, ["optimize", "--params", "30B", "--target-loss", "2.3",
-                                       "--json"]).stdout)
+    d = json.loads(
+        runner.invoke(app, ["optimize", "--params", "30B", "--target-loss", "2.3", "--json"]).stdout
+    )
     spent = d["recommended"]["flops"] + d["recommended"]["inference_flops"]
     assert d["plan_flops"] == pytest.approx(spent, rel=1e-12)

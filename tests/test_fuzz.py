@@ -22,20 +22,58 @@ from moeplan.units import parse_memory, parse_number, parse_number_list
 
 import fuzz_support as fz
 
-FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
-VALID = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                 suppress_health_check=list(HealthCheck))
-CLI = settings(max_examples=20, deadline=None, derandomize=True, database=None,
-               suppress_health_check=list(HealthCheck))
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+VALID = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+CLI = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 # Text that looks like numbers and sizes as often as like garbage.
 number_text = st.one_of(
     st.text(max_size=20),
     st.text(alphabet="0123456789.eE+-_kKMBGTPEiI ", max_size=16),
-    st.builds(lambda m, s: f"{m}{s}", st.floats(allow_nan=True, allow_infinity=True).map(repr),
-              st.sampled_from(["", "K", "M", "B", "G", "T", "P", "E", "e", "k", "GB", "GiB",
-                               "TB", "kB", "PiB", "X", " GB", "b"])),
+    st.builds(
+        lambda m, s: f"{m}{s}",
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.sampled_from(
+            [
+                "",
+                "K",
+                "M",
+                "B",
+                "G",
+                "T",
+                "P",
+                "E",
+                "e",
+                "k",
+                "GB",
+                "GiB",
+                "TB",
+                "kB",
+                "PiB",
+                "X",
+                " GB",
+                "b",
+            ]
+        ),
+    ),
     st.sampled_from(fz.NUMBERS + fz.MEMORY + fz.LISTS),
 )
 
@@ -88,9 +126,14 @@ def test_parse_number_round_trips(value, suffix):
 
 # --------------------------------------------------------------------------- file loaders
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30),
-                    st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=8), st.sampled_from(["1e400", "70B", "-1", "nan", "1T"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["1e400", "70B", "-1", "nan", "1T"]),
+)
 
 
 def _mutated(base: dict):
@@ -160,10 +203,19 @@ def test_law_loader_never_crashes(tmp_path_factory, data):
 
 
 @FAST
-@given(rows=st.lists(st.lists(st.one_of(scalars.map(str), st.sampled_from(
-    ["1e8", "2e10", "3.1", "8", ""])), min_size=0, max_size=5), max_size=6),
-    header=st.sampled_from(["params,tokens,granularity,loss", "params,flops,loss", "a,b",
-                            "params,tokens,loss", ""]))
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(scalars.map(str), st.sampled_from(["1e8", "2e10", "3.1", "8", ""])),
+            min_size=0,
+            max_size=5,
+        ),
+        max_size=6,
+    ),
+    header=st.sampled_from(
+        ["params,tokens,granularity,loss", "params,flops,loss", "a,b", "params,tokens,loss", ""]
+    ),
+)
 def test_runs_loader_never_crashes(tmp_path_factory, rows, header):
     from moeplan.runs import read_runs
 
@@ -210,34 +262,45 @@ def spec_moe_loss(N, D, G, k):
 
 
 @FAST
-@given(values=st.lists(st.floats(1e-6, 1e20), min_size=1, max_size=6),
-       suffix=st.sampled_from(sorted(SUFFIXES)),
-       size=st.floats(1e-3, 1e5), unit=st.sampled_from(["GB", "GiB", "TB", "MB"]))
+@given(
+    values=st.lists(st.floats(1e-6, 1e20), min_size=1, max_size=6),
+    suffix=st.sampled_from(sorted(SUFFIXES)),
+    size=st.floats(1e-3, 1e5),
+    unit=st.sampled_from(["GB", "GiB", "TB", "MB"]),
+)
 def test_valid_numbers_lists_and_sizes_parse(values, suffix, size, unit):
     text = ",".join(f"{v!r}{suffix}" for v in values)
-    assert parse_number_list(text) == pytest.approx([v * SUFFIXES[suffix] for v in values],
-                                                    rel=1e-15)
+    assert parse_number_list(text) == pytest.approx(
+        [v * SUFFIXES[suffix] for v in values], rel=1e-15
+    )
     scale = {"GB": 1e9, "GiB": 2.0**30, "TB": 1e12, "MB": 1e6}[unit]
     assert parse_memory(f"{size!r}{unit}") == pytest.approx(size * scale, rel=1e-15)
 
 
 @VALID
-@given(k=st.integers(1, 48), n_blocks=st.integers(1, 64),
-       G=st.sampled_from([1, 2, 4, 8, 16]), E=st.sampled_from([8, 16, 64]),
-       tokens=st.floats(1e9, 1e13), suffix=st.sampled_from(["", "B"]))
+@given(
+    k=st.integers(1, 48),
+    n_blocks=st.integers(1, 64),
+    G=st.sampled_from([1, 2, 4, 8, 16]),
+    E=st.sampled_from([8, 16, 64]),
+    tokens=st.floats(1e9, 1e13),
+    suffix=st.sampled_from(["", "B"]),
+)
 def test_valid_proposals_load_and_check(tmp_path_factory, k, n_blocks, G, E, tokens, suffix):
     from moeplan.check import check_proposal
     from moeplan.proposal import load_proposal
 
     d = 64 * k * G  # d_expert = 4 d / G is whole
     shown = f"{tokens / 1e9!r}B" if suffix else repr(tokens)
-    text = (f"name: valid\nlaw: krajewski2024-moe\nmodel:\n  d_model: {d}\n"
-            f"  n_blocks: {n_blocks}\n  expansion_rate: {E}\n  granularity: {G}\n"
-            f"training:\n  tokens: {shown}\n")
+    text = (
+        f"name: valid\nlaw: krajewski2024-moe\nmodel:\n  d_model: {d}\n"
+        f"  n_blocks: {n_blocks}\n  expansion_rate: {E}\n  granularity: {G}\n"
+        f"training:\n  tokens: {shown}\n"
+    )
     res = check_proposal(load_proposal(_write(tmp_path_factory, "p.yaml", text)))
     p = res.proposal
     assert p["tokens"] == pytest.approx(tokens, rel=1e-15)
-    N = d * d * (8 * E + 4) * n_blocks                       # SPEC.md §1
+    N = d * d * (8 * E + 4) * n_blocks  # SPEC.md §1
     flops = (12 * d * d * 6 + d * E * G * 14) * tokens * n_blocks  # SPEC.md §3
     assert p["n_total"] == pytest.approx(N, rel=1e-12)
     assert p["flops"] == pytest.approx(flops, rel=1e-12)
@@ -248,16 +311,25 @@ def test_valid_proposals_load_and_check(tmp_path_factory, k, n_blocks, G, E, tok
 
 
 @VALID
-@given(a=st.floats(5.0, 500.0), alpha=st.floats(0.08, 0.4), b=st.floats(5.0, 500.0),
-       beta=st.floats(0.08, 0.4), g=st.floats(0.1, 10.0), gamma=st.floats(0.1, 1.0),
-       c=st.floats(0.0, 3.0))
+@given(
+    a=st.floats(5.0, 500.0),
+    alpha=st.floats(0.08, 0.4),
+    b=st.floats(5.0, 500.0),
+    beta=st.floats(0.08, 0.4),
+    g=st.floats(0.1, 10.0),
+    gamma=st.floats(0.1, 1.0),
+    c=st.floats(0.0, 3.0),
+)
 def test_valid_law_files_load_and_plan(tmp_path_factory, a, alpha, b, beta, g, gamma, c):
     from moeplan import optimize
     from moeplan.coefficients import load_law
 
     k = dict(a=a, alpha=alpha, b=b, beta=beta, g=g, gamma=gamma, c=c)
-    text = ("name: valid-law\nform: fine_grained_moe\ncoefficients: {"
-            + ", ".join(f"{key}: {v!r}" for key, v in k.items()) + "}\n")
+    text = (
+        "name: valid-law\nform: fine_grained_moe\ncoefficients: {"
+        + ", ".join(f"{key}: {v!r}" for key, v in k.items())
+        + "}\n"
+    )
     law = load_law(str(_write(tmp_path_factory, "law.yaml", text)))
     assert law.coefficients == k
     try:
@@ -266,20 +338,31 @@ def test_valid_law_files_load_and_plan(tmp_path_factory, a, alpha, b, beta, g, g
         event(f"refused: {assert_refusal_is_true(exc, k)}")
         return
     event("planned")
-    assert rec.loss == pytest.approx(spec_moe_loss(rec.n_total, rec.tokens, rec.granularity, k),
-                                     rel=1e-12)
+    assert rec.loss == pytest.approx(
+        spec_moe_loss(rec.n_total, rec.tokens, rec.granularity, k), rel=1e-12
+    )
     assert rec.tokens >= 1 and rec.flops == pytest.approx(1e21, rel=1e-9)
 
 
 @VALID
-@given(rows=st.lists(st.tuples(st.floats(1e6, 1e12), st.floats(1e8, 1e13),
-                               st.sampled_from([1, 2, 4, 8]), st.floats(1.5, 5.0)),
-                     min_size=1, max_size=8))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(1e6, 1e12),
+            st.floats(1e8, 1e13),
+            st.sampled_from([1, 2, 4, 8]),
+            st.floats(1.5, 5.0),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_valid_runs_files_read_exactly(tmp_path_factory, rows):
     from moeplan.runs import read_runs
 
     text = "params,tokens,granularity,loss\n" + "".join(
-        f"{n!r},{d!r},{g},{loss!r}\n" for n, d, g, loss in rows)
+        f"{n!r},{d!r},{g},{loss!r}\n" for n, d, g, loss in rows
+    )
     runs = read_runs(_write(tmp_path_factory, "runs.csv", text), "moe")
     for i, name in enumerate(("params", "tokens", "granularity", "loss")):
         assert getattr(runs, name).tolist() == [float(r[i]) for r in rows]
@@ -287,27 +370,41 @@ def test_valid_runs_files_read_exactly(tmp_path_factory, rows):
 
 
 @VALID
-@given(h=st.sampled_from([256, 512, 1024]), L=st.integers(1, 8), E=st.sampled_from([4, 8, 16]),
-       k=st.integers(1, 4), ff=st.sampled_from([512, 1024, 2048]), kv=st.sampled_from([1, 2, 8]))
+@given(
+    h=st.sampled_from([256, 512, 1024]),
+    L=st.integers(1, 8),
+    E=st.sampled_from([4, 8, 16]),
+    k=st.integers(1, 4),
+    ff=st.sampled_from([512, 1024, 2048]),
+    kv=st.sampled_from([1, 2, 8]),
+)
 def test_valid_configs_count_exactly(tmp_path_factory, h, L, E, k, ff, kv):
     import json
 
     from moeplan.hf import load_config
 
     heads = 8
-    config = dict(fz.CONFIG, hidden_size=h, num_hidden_layers=L, num_local_experts=E,
-                  num_experts_per_tok=k, intermediate_size=ff, num_key_value_heads=kv,
-                  num_attention_heads=heads)
+    config = dict(
+        fz.CONFIG,
+        hidden_size=h,
+        num_hidden_layers=L,
+        num_local_experts=E,
+        num_experts_per_tok=k,
+        intermediate_size=ff,
+        num_key_value_heads=kv,
+        num_attention_heads=heads,
+    )
     m = load_config(_write(tmp_path_factory, "config.json", json.dumps(config)))
     hd = h // heads
     attn = 2 * h * heads * hd + 2 * h * kv * hd  # Mixtral: q, o and grouped k, v; no biases
-    per_block = attn + E * 3 * h * ff + 2 * h    # SwiGLU experts, two RMSNorms
-    assert m.n_total == L * per_block + h        # plus the final norm
+    per_block = attn + E * 3 * h * ff + 2 * h  # SwiGLU experts, two RMSNorms
+    assert m.n_total == L * per_block + h  # plus the final norm
     assert m.n_active == L * (attn + k * 3 * h * ff + 2 * h) + h
     assert (m.granularity, m.expansion_rate) == (k, E / k)
 
 
 # --------------------------------------------------------------------------- the command line
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):

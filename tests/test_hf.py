@@ -41,6 +41,7 @@ def cfg(name):
 
 # ---------------------------------------------------------------- the shared, real fixtures
 
+
 def test_mixtral_matches_published_counts():
     # Mistral AI: 46.7B total, 12.9B active (everything a token touches); README counting notes.
     m = load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"))
@@ -54,8 +55,8 @@ def test_mixtral_matches_published_counts():
 def test_mixtral_exact_closed_form():
     m = load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json"))
     h, L, V, ff, E, k = 4096, 32, 32000, 14336, 8, 2
-    attn = h * 32 * 128 + 2 * h * 8 * 128 + 32 * 128 * h   # q, k, v (GQA, 8 kv heads), o
-    expert = 3 * h * ff                                    # SwiGLU: gate, up, down
+    attn = h * 32 * 128 + 2 * h * 8 * 128 + 32 * 128 * h  # q, k, v (GQA, 8 kv heads), o
+    expert = 3 * h * ff  # SwiGLU: gate, up, down
     norms = 2 * h
     assert m.n_total == L * (attn + E * expert + norms) + h
     assert m.n_active == L * (attn + k * expert + norms) + h
@@ -79,7 +80,7 @@ def test_olmoe_matches_published_counts():
 def test_olmoe_exact_closed_form_with_full_width_qk_norm():
     m = load_config(data_path("hf-configs", "olmoe-1b-7b-0924.config.json"))
     h, L, _V, ff, E, k = 2048, 16, 50304, 1024, 64, 8
-    attn = 4 * h * h + h + h          # q, k, v, o, and q_norm/k_norm over the full width
+    attn = 4 * h * h + h + h  # q, k, v, o, and q_norm/k_norm over the full width
     per_block_total = attn + E * 3 * h * ff + 2 * h
     assert m.n_total == L * per_block_total + h
     assert m.n_active == L * (attn + k * 3 * h * ff + 2 * h) + h
@@ -123,21 +124,28 @@ PUBLISHED = [
 ]
 
 
-@pytest.mark.parametrize("name, total, tol_total, active, convention, tol_active", PUBLISHED,
-                         ids=[p[0].split(".config")[0] for p in PUBLISHED])
+@pytest.mark.parametrize(
+    "name, total, tol_total, active, convention, tol_active",
+    PUBLISHED,
+    ids=[p[0].split(".config")[0] for p in PUBLISHED],
+)
 def test_published_counts(name, total, tol_total, active, convention, tol_active):
     m = fixture(name)
     assert m.n_total_with_embedding == pytest.approx(total, rel=tol_total)
-    got = {"with_embedding": m.n_active_with_embedding,
-           "with_output_head": m.n_active_with_output_head,
-           "non_embedding": m.n_active}[convention]
+    got = {
+        "with_embedding": m.n_active_with_embedding,
+        "with_output_head": m.n_active_with_output_head,
+        "non_embedding": m.n_active,
+    }[convention]
     assert got == pytest.approx(active, rel=tol_active)
 
 
 def test_every_supported_family_is_tested():
     families = {json.loads(p.read_text())["model_type"] for p in FIXTURES.glob("*.json")}
-    families |= {json.loads(p.read_text())["model_type"]  # real configs of the newer families
-                 for p in (FIXTURES.parent.parent / "data" / "hf-configs").glob("*.json")}
+    families |= {
+        json.loads(p.read_text())["model_type"]  # real configs of the newer families
+        for p in (FIXTURES.parent.parent / "data" / "hf-configs").glob("*.json")
+    }
     # mixtral and olmoe: the shared fixtures; granitemoeshared: the closed-form test below
     assert families | {"mixtral", "olmoe", "granitemoeshared"} == set(supported_families())
 
@@ -145,8 +153,11 @@ def test_every_supported_family_is_tested():
 def test_granitemoeshared_closed_form():
     # No published count at hand for this family: the HF layout written out instead
     # (GraniteMoe plus a shared SwiGLU MLP, input_linear h -> 2*s, output_linear s -> h).
-    config = dict(cfg("granite-3.0-3b-a800m.config.json"), model_type="granitemoeshared",
-                  shared_intermediate_size=1024)
+    config = dict(
+        cfg("granite-3.0-3b-a800m.config.json"),
+        model_type="granitemoeshared",
+        shared_intermediate_size=1024,
+    )
     m = count_config(config)
     h, L = 1536, 32
     attn = 2 * h * h + 2 * h * 512
@@ -159,11 +170,13 @@ def test_qwen3_uses_the_configs_head_dim():
     # 32 heads x 128 = 4096 != hidden 2048: deriving head_dim would undercount attention.
     m = fixture("qwen3-30b-a3b.config.json")
     h, hd, nh, nkv = 2048, 128, 32, 4
-    attn = h * nh * hd + 2 * h * nkv * hd + nh * hd * h + 2 * hd   # + per-head q/k norms
+    attn = h * nh * hd + 2 * h * nkv * hd + nh * hd * h + 2 * hd  # + per-head q/k norms
     assert m.breakdown["attention"]["total"] == 48 * attn
     derived = dict(cfg("qwen3-30b-a3b.config.json"))
     del derived["head_dim"]
-    assert count_config(derived).breakdown["attention"]["total"] != m.breakdown["attention"]["total"]
+    assert (
+        count_config(derived).breakdown["attention"]["total"] != m.breakdown["attention"]["total"]
+    )
     # non-embedding figure Qwen publishes: 29.9B (router included there)
     assert m.n_total + m.router_params == pytest.approx(29.9e9, rel=0.005)
 
@@ -171,12 +184,12 @@ def test_qwen3_uses_the_configs_head_dim():
 def test_qwen2_moe_shared_expert_and_qkv_bias():
     m = fixture("qwen1.5-moe-a2.7b.config.json")
     h, L = 2048, 24
-    attn = 4 * h * h + 3 * h                          # q, k, v with biases; o without
+    attn = 4 * h * h + 3 * h  # q, k, v with biases; o without
     routed = 60 * 3 * h * 1408
     shared = 3 * h * 5632
     assert m.breakdown["attention"]["total"] == L * attn
     assert m.breakdown["shared_experts"]["total"] == L * shared
-    assert m.router_params == L * (h * 60 + h)        # router + the shared expert's gate
+    assert m.router_params == L * (h * 60 + h)  # router + the shared expert's gate
     assert m.n_total == L * (attn + routed + shared + 2 * h) + h
     assert (m.granularity, m.expansion_rate, m.n_shared_experts) == (4, 15, 1)
 
@@ -184,18 +197,23 @@ def test_qwen2_moe_shared_expert_and_qkv_bias():
 def test_deepseek_v3_mla_dense_layers_and_mtp():
     m = fixture("deepseek-v3.config.json")
     h, nh, ql, kvl, rope, nope, vd, V = 7168, 128, 1536, 512, 64, 128, 128, 129280
-    attn = (h * ql + ql + ql * nh * (nope + rope)          # q_a, q_a_layernorm, q_b
-            + h * (kvl + rope) + kvl                       # kv_a_proj_with_mqa, kv_a_layernorm
-            + kvl * nh * (nope + vd) + nh * vd * h)        # kv_b, o
+    attn = (
+        h * ql
+        + ql
+        + ql * nh * (nope + rope)  # q_a, q_a_layernorm, q_b
+        + h * (kvl + rope)
+        + kvl  # kv_a_proj_with_mqa, kv_a_layernorm
+        + kvl * nh * (nope + vd)
+        + nh * vd * h
+    )  # kv_b, o
     dense_mlp = 3 * h * 18432
     expert = 3 * h * 2048
-    moe_total = 256 * expert + expert                      # routed + 1 shared
-    router = h * 256 + 256                                 # gate + e_score_correction_bias
+    moe_total = 256 * expert + expert  # routed + 1 shared
+    router = h * 256 + 256  # gate + e_score_correction_bias
     assert m.breakdown["attention"]["total"] == 61 * attn
     assert m.breakdown["dense_mlp"]["total"] == 3 * dense_mlp
     assert m.n_total == 3 * (attn + dense_mlp + 2 * h) + 58 * (attn + moe_total + 2 * h) + h
-    assert m.n_active == (3 * (attn + dense_mlp + 2 * h)
-                          + 58 * (attn + 9 * expert + 2 * h) + h)
+    assert m.n_active == (3 * (attn + dense_mlp + 2 * h) + 58 * (attn + 9 * expert + 2 * h) + h)
     assert m.router_params == 58 * router
     assert (m.n_dense_blocks, m.n_moe_blocks, m.granularity, m.expansion_rate) == (3, 58, 8, 32)
     mtp_own = 2 * h + 2 * h * h + (attn + moe_total + 2 * h) + router + h
@@ -214,14 +232,14 @@ def test_deepseek_v2_lite_without_query_compression():
     attn = h * nh * 192 + h * 576 + 512 + 512 * nh * 256 + nh * 128 * h
     assert m.breakdown["attention"]["total"] == 27 * attn
     assert m.breakdown["shared_experts"]["total"] == 26 * 3 * h * (2 * 1408)
-    assert m.router_params == 26 * h * 64                 # no correction bias in V2
+    assert m.router_params == 26 * h * 64  # no correction bias in V2
     assert m.expansion_rate == pytest.approx(64 / 6)
 
 
 def test_dbrx_nested_configs():
     m = fixture("dbrx-base.config.json")
     d, L = 6144, 40
-    attn = d * (d + 2 * 8 * 128) + d * d                  # fused Wqkv with 8 kv heads, out_proj
+    attn = d * (d + 2 * 8 * 128) + d * d  # fused Wqkv with 8 kv heads, out_proj
     assert m.n_total == L * (attn + 16 * 3 * d * 10752 + 2 * d) + d
     assert (m.granularity, m.expansion_rate) == (4, 4)
 
@@ -253,7 +271,8 @@ def test_gpt_oss_biases_sinks_and_sliding_window_flops():
     fwd = 2 * m.n_active + 2 * m.router_params + 2 * V * h + scores
     assert m.flops_per_token_forward == pytest.approx(fwd, rel=1e-12)
     assert m.flops_per_token == pytest.approx(
-        6 * (m.n_active + V * h) + 14 * m.router_params + 3 * scores, rel=1e-12)
+        6 * (m.n_active + V * h) + 14 * m.router_params + 3 * scores, rel=1e-12
+    )
 
 
 def test_llama_dense_maps_to_e_g_one():
@@ -262,7 +281,7 @@ def test_llama_dense_maps_to_e_g_one():
     assert (m.granularity, m.expansion_rate, m.n_experts, m.top_k) == (1, 1, 1, 1)
     assert m.n_active == m.n_total
     h = 4096
-    attn = 2 * h * h + 2 * h * (8 * 128)                  # q, o; k, v with 8 kv heads of 128
+    attn = 2 * h * h + 2 * h * (8 * 128)  # q, o; k, v with 8 kv heads of 128
     assert m.n_total == 32 * (attn + 3 * h * 14336 + 2 * h) + h
     warnings = architecture_warnings(m, load_law("krajewski2024-moe"))
     assert any("dense model" in w for w in warnings)
@@ -282,26 +301,49 @@ def test_law_flops_and_seq_len():
 def test_warnings_name_the_differences():
     law = load_law("krajewski2024-moe")
     w = " | ".join(architecture_warnings(fixture("deepseek-v3.config.json"), law))
-    for needle in ("SwiGLU", "shared expert", "dense", "multi-token", "above the range",
-                   "expansion rate E = 32"):
+    for needle in (
+        "SwiGLU",
+        "shared expert",
+        "dense",
+        "multi-token",
+        "above the range",
+        "expansion rate E = 32",
+    ):
         assert needle in w
-    w = " | ".join(architecture_warnings(
-        load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json")), law))
+    w = " | ".join(
+        architecture_warnings(
+            load_config(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json")), law
+        )
+    )
     assert "experts are larger than the paper's" in w
 
 
 # ---------------------------------------------------------------- invariants (Hypothesis)
 
-@given(h=st.integers(1, 64).map(lambda x: 64 * x), layers=st.integers(1, 64),
-       kv_div=st.sampled_from([1, 2, 4]), ff=st.integers(1, 20000),
-       n_experts=st.integers(1, 256), data=st.data())
+
+@given(
+    h=st.integers(1, 64).map(lambda x: 64 * x),
+    layers=st.integers(1, 64),
+    kv_div=st.sampled_from([1, 2, 4]),
+    ff=st.integers(1, 20000),
+    n_experts=st.integers(1, 256),
+    data=st.data(),
+)
 def test_mixtral_like_closed_form_and_invariants(h, layers, kv_div, ff, n_experts, data):
     k = data.draw(st.integers(1, n_experts))
     nh = h // 64
     nkv = max(1, nh // kv_div) if nh % max(1, nh // kv_div) == 0 else nh
-    config = {"model_type": "mixtral", "hidden_size": h, "num_hidden_layers": layers,
-              "num_attention_heads": nh, "num_key_value_heads": nkv, "intermediate_size": ff,
-              "num_local_experts": n_experts, "num_experts_per_tok": k, "vocab_size": 1000}
+    config = {
+        "model_type": "mixtral",
+        "hidden_size": h,
+        "num_hidden_layers": layers,
+        "num_attention_heads": nh,
+        "num_key_value_heads": nkv,
+        "intermediate_size": ff,
+        "num_local_experts": n_experts,
+        "num_experts_per_tok": k,
+        "vocab_size": 1000,
+    }
     m = count_config(config)
     attn = 2 * h * nh * 64 + 2 * h * nkv * 64
     assert m.n_total == layers * (attn + n_experts * 3 * h * ff + 2 * h) + h
@@ -314,6 +356,7 @@ def test_mixtral_like_closed_form_and_invariants(h, layers, kv_div, ff, n_expert
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def write(tmp_path, obj, name="config.json"):
     p = tmp_path / name
@@ -328,18 +371,21 @@ def test_unknown_family_lists_the_supported_ones(tmp_path):
     assert "'mamba'" in msg and "mixtral" in msg and "deepseek_v3" in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda c: c.pop("num_local_experts"), "num_local_experts is missing"),
-    (lambda c: c.update(hidden_size="4096"), "hidden_size must be a whole number"),
-    (lambda c: c.update(hidden_size=4096.5), "hidden_size must be a whole number"),
-    (lambda c: c.update(hidden_size=True), "hidden_size must be a whole number"),
-    (lambda c: c.update(num_hidden_layers=0), "num_hidden_layers must be between"),
-    (lambda c: c.update(num_hidden_layers=10**9), "num_hidden_layers must be between"),
-    (lambda c: c.update(num_experts_per_tok=9), "more than num_local_experts"),
-    (lambda c: c.update(num_key_value_heads=7), "not a multiple"),
-    (lambda c: c.update(tie_word_embeddings="yes"), "true or false"),
-    (lambda c: c.pop("model_type"), "no model_type"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda c: c.pop("num_local_experts"), "num_local_experts is missing"),
+        (lambda c: c.update(hidden_size="4096"), "hidden_size must be a whole number"),
+        (lambda c: c.update(hidden_size=4096.5), "hidden_size must be a whole number"),
+        (lambda c: c.update(hidden_size=True), "hidden_size must be a whole number"),
+        (lambda c: c.update(num_hidden_layers=0), "num_hidden_layers must be between"),
+        (lambda c: c.update(num_hidden_layers=10**9), "num_hidden_layers must be between"),
+        (lambda c: c.update(num_experts_per_tok=9), "more than num_local_experts"),
+        (lambda c: c.update(num_key_value_heads=7), "not a multiple"),
+        (lambda c: c.update(tie_word_embeddings="yes"), "true or false"),
+        (lambda c: c.pop("model_type"), "no model_type"),
+    ],
+)
 def test_bad_fields_are_named(tmp_path, mutate, needle):
     config = json.loads(data_path("hf-configs", "mixtral-8x7b-v0.1.config.json").read_text())
     mutate(config)
@@ -348,10 +394,15 @@ def test_bad_fields_are_named(tmp_path, mutate, needle):
     assert needle in str(err.value)
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("{", "invalid JSON"), ("[1, 2]", "expected a JSON object"), ('{"a": NaN}', "NaN"),
-    ("[" * 200 + "]" * 200, "nested"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("{", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"a": NaN}', "NaN"),
+        ("[" * 200 + "]" * 200, "nested"),
+    ],
+)
 def test_malformed_json(tmp_path, text, needle):
     with pytest.raises(FileFormatError) as err:
         load_config(write(tmp_path, text))
@@ -370,8 +421,10 @@ def test_dbrx_needs_its_nested_objects(tmp_path):
 
 
 def test_core_imports_no_cli_libraries():
-    code = ("import sys, moeplan.hf, moeplan.proposal, moeplan.check; "
-            "bad = [m for m in ('typer', 'rich', 'click', 'scipy', 'matplotlib') "
-            "if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, moeplan.hf, moeplan.proposal, moeplan.check; "
+        "bad = [m for m in ('typer', 'rich', 'click', 'scipy', 'matplotlib') "
+        "if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

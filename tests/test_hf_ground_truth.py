@@ -31,8 +31,10 @@ FIXTURES = sorted(str(p.relative_to(ROOT)) for d in CONFIG_DIRS for p in d.glob(
 @pytest.fixture(scope="module")
 def truth():
     if not COUNTS.is_file():
-        pytest.skip("tests/data/hf_param_counts.json not generated yet: run "
-                    "tools/count_params.py where torch and transformers are installed")
+        pytest.skip(
+            "tests/data/hf_param_counts.json not generated yet: run "
+            "tools/count_params.py where torch and transformers are installed"
+        )
     return json.loads(COUNTS.read_text())
 
 
@@ -40,16 +42,19 @@ def _entry(truth, key):
     entry = truth["models"].get(key)
     assert entry is not None, f"{key} has no entry: rerun tools/count_params.py"
     if entry.get("status") == "not in transformers" and "counted_as" not in entry:
-        pytest.skip(f"{key}: {entry['model_type']} is not in transformers "
-                    f"{truth['transformers_version']}")
+        pytest.skip(
+            f"{key}: {entry['model_type']} is not in transformers {truth['transformers_version']}"
+        )
     assert entry.get("status") in ("ok", "not in transformers"), (
-        f"{key}: transformers failed: {entry.get('error')}")
+        f"{key}: transformers failed: {entry.get('error')}"
+    )
     return entry
 
 
 def test_every_fixture_was_counted(truth):
     assert set(FIXTURES) <= set(truth["models"]), (
-        f"fixtures without a ground-truth count: {sorted(set(FIXTURES) - set(truth['models']))}")
+        f"fixtures without a ground-truth count: {sorted(set(FIXTURES) - set(truth['models']))}"
+    )
     assert truth["script"] == "tools/count_params.py"
     assert truth["transformers_version"] and truth["torch_version"] and truth["date"]
 
@@ -62,7 +67,8 @@ def test_total_to_the_parameter(truth, key):
     assert m.n_total_with_embedding == stored, (
         f"{key}: moeplan {m.n_total_with_embedding:,} vs transformers {entry['n_parameters']:,} "
         f"parameters + {entry['n_persistent_buffers']:,} persistent buffers "
-        f"({entry['persistent_buffer_kinds']})")
+        f"({entry['persistent_buffer_kinds']})"
+    )
 
 
 @pytest.mark.parametrize("key", FIXTURES)
@@ -90,4 +96,5 @@ def test_active_through_the_routed_share(truth, key):
     assert active.denominator == 1, f"{key}: routed params not a whole number per expert"
     assert m.n_active_with_embedding == int(active), (
         f"{key}: moeplan active {m.n_active_with_embedding:,} vs {int(active):,} from "
-        f"transformers' total and routed-expert share")
+        f"transformers' total and routed-expert share"
+    )

@@ -38,8 +38,9 @@ def run(runner, *args, **kw):
 def one_error_line(result, code=2):
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in result.stderr, \
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in result.stderr, (
         result.stderr
+    )
     return lines[0]
 
 
@@ -48,8 +49,13 @@ def cli(*args, env=None, **kw):
     full_env = {k: v for k, v in os.environ.items() if k not in ("MOEPLAN_DEBUG",)}
     full_env["PYTHONPATH"] = str(REPO)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "moeplan", *map(str, args)], env=full_env,
-                          capture_output=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "moeplan", *map(str, args)],
+        env=full_env,
+        capture_output=True,
+        timeout=120,
+        **kw,
+    )
 
 
 def moe_loss(n, d, g, k=PAPER_MOE):
@@ -73,18 +79,20 @@ def runs_csv(tmp_path):
 def law_text(**changes):
     coeffs = dict(PAPER_MOE, **changes)
     body = "\n".join(f"  {k}: {v!r}" for k, v in coeffs.items())
-    return (f"name: hostile\nform: fine_grained_moe\ncoefficients:\n{body}\n"
-            f"flops: {{c_f: 6, c_r: 14, expansion_rate: 64, aspect_ratio: 64}}\n")
+    return (
+        f"name: hostile\nform: fine_grained_moe\ncoefficients:\n{body}\n"
+        f"flops: {{c_f: 6, c_r: 14, expansion_rate: 64, aspect_ratio: 64}}\n"
+    )
 
 
 # ------------------------------------------------------------------ 1-3: outputs, data loss
+
 
 def test_item1_output_equal_to_input_is_refused_and_input_kept(runner, runs_csv, tmp_path):
     runs = tmp_path / "runs.yaml"  # YAML runs: a name --out accepts
     header, *rows = runs_csv.read_text().split()
     keys = header.split(",")
-    items = (", ".join(f"{k}: {v}" for k, v in zip(keys, r.split(","), strict=True))
-             for r in rows)
+    items = (", ".join(f"{k}: {v}" for k, v in zip(keys, r.split(","), strict=True)) for r in rows)
     runs.write_text("".join("- {" + item + "}\n" for item in items))
     before = runs.read_bytes()
     assert run(runner, "fit", runs, "--starts", "1").exit_code == 0  # a valid runs file
@@ -144,11 +152,13 @@ def test_item2_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_item2_sigterm_during_a_write_leaves_the_old_file(tmp_path):
     target = tmp_path / "big.svg"
     target.write_text("old picture\n")
-    code = (f"import sys, time\nsys.path.insert(0, {str(REPO)!r})\n"
-            "from moeplan.fileio import atomic_write\n"
-            "def slow(fh):\n    fh.write(b'<svg'); fh.flush(); print('writing', flush=True)\n"
-            "    time.sleep(30)\n"
-            f"atomic_write({str(target)!r}, slow)\n")
+    code = (
+        f"import sys, time\nsys.path.insert(0, {str(REPO)!r})\n"
+        "from moeplan.fileio import atomic_write\n"
+        "def slow(fh):\n    fh.write(b'<svg'); fh.flush(); print('writing', flush=True)\n"
+        "    time.sleep(30)\n"
+        f"atomic_write({str(target)!r}, slow)\n"
+    )
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) as proc:
         assert proc.stdout.readline().strip() == b"writing"
         proc.send_signal(signal.SIGTERM)
@@ -173,16 +183,32 @@ def test_item1_sweep_plot_over_the_law_file_is_refused(runner, tmp_path):
     law = tmp_path / "law.svg"  # an odd name, but a law file all the same
     law.write_text(law_text())
     before = law.read_text()
-    line = one_error_line(run(runner, "sweep", "--from", "1e20", "--to", "1e21", "--points",
-                              "2", "--law", law, "--plot", law))
+    line = one_error_line(
+        run(
+            runner,
+            "sweep",
+            "--from",
+            "1e20",
+            "--to",
+            "1e21",
+            "--points",
+            "2",
+            "--law",
+            law,
+            "--plot",
+            law,
+        )
+    )
     assert "input" in line and law.read_text() == before
 
 
 # ------------------------------------------------------------------ 4: narrow terminals
 
+
 @pytest.mark.parametrize("columns", ["0", "20", "45"])
-def test_item4_narrow_terminal_keeps_the_verdict_and_the_failed_checks(runner, monkeypatch,
-                                                                      columns):
+def test_item4_narrow_terminal_keeps_the_verdict_and_the_failed_checks(
+    runner, monkeypatch, columns
+):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(render, "use_rich", lambda stream=None: True)
     monkeypatch.setenv("COLUMNS", columns)
@@ -197,8 +223,11 @@ def test_issue10_item15_headers_whole_at_80_columns(runner, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(render, "use_rich", lambda stream=None: True)
     monkeypatch.setenv("COLUMNS", "80")
-    for args in (["compare", "--flops", "1e22"], ["optimize", "--flops", "1e22"],
-                 ["sweep", "--from", "1e20", "--to", "1e22", "--points", "3"]):
+    for args in (
+        ["compare", "--flops", "1e22"],
+        ["optimize", "--flops", "1e22"],
+        ["sweep", "--from", "1e20", "--to", "1e22", "--points", "3"],
+    ):
         r = run(runner, *args)
         assert r.exit_code == 0, r.stderr
         assert "…" not in r.stdout
@@ -214,10 +243,14 @@ def test_split_and_stacked_tables_keep_every_cell():
     assert parts is not None and len(parts) == 2
     assert [p.columns for p in parts] == [["name", "alpha beta"], ["name", "gamma"]]
     assert render.stacked_table(table).splitlines()[2:] == [
-        "name: r1", "alpha beta: 1.5", "gamma: x y z"]
+        "name: r1",
+        "alpha beta: 1.5",
+        "gamma: x y z",
+    ]
 
 
 # ------------------------------------------------------------------ 5-10: crashes
+
 
 def test_item5_huge_integers_in_files_are_one_line_exit_2(runner, tmp_path, runs_csv):
     digits = "9" * 5000
@@ -260,21 +293,30 @@ def test_item7_rich_markup_in_user_data_is_shown_verbatim(runner, tmp_path, monk
     folder = tmp_path / "exp[draft]"
     folder.mkdir()
     proposal = folder / "p.yaml"
-    proposal.write_text(FAILING.read_text().replace(
-        "name: moe-1024x16-g1-overtrained", 'name: "run [/bold] v2"'))
+    proposal.write_text(
+        FAILING.read_text().replace("name: moe-1024x16-g1-overtrained", 'name: "run [/bold] v2"')
+    )
     r = run(runner, "check", proposal)
     assert r.exit_code == 1, r.stderr
     assert "run [/bold] v2" in r.stdout and "exp[draft]" in r.stdout
 
 
-@pytest.mark.parametrize("changes", [dict(b=1e-300), dict(a=1e-300, alpha=0.001, beta=0.001),
-                                     dict(g=1e-300),
-                                     dict(a=1.0, b=1e10, alpha=0.001, beta=0.001, g=1e-20)])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(b=1e-300),
+        dict(a=1e-300, alpha=0.001, beta=0.001),
+        dict(g=1e-300),
+        dict(a=1.0, b=1e10, alpha=0.001, beta=0.001, g=1e-20),
+    ],
+)
 def test_item8_law_that_crashed_the_solver_is_refused(runner, tmp_path, changes):
     law = tmp_path / "law.yaml"
     law.write_text(law_text(**changes))
-    for args in (["optimize", "--flops", "1e22"], ["sweep", "--from", "1e18", "--to", "1e22",
-                                                    "--points", "3"]):
+    for args in (
+        ["optimize", "--flops", "1e22"],
+        ["sweep", "--from", "1e18", "--to", "1e22", "--points", "3"],
+    ):
         line = one_error_line(run(runner, *args, "--law", law))
         assert "coefficients" in line
 
@@ -300,14 +342,21 @@ def test_item9_closed_or_full_stdout_exits_4():
     for args in (["optimize", "--flops", "1e22"], ["check", FAILING]):
         closed = subprocess.run(
             ["bash", "-c", f'"{sys.executable}" -m moeplan {" ".join(map(str, args))} >&-'],
-            env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, timeout=120)
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            capture_output=True,
+            timeout=120,
+        )
         assert closed.returncode == 4, closed.stderr
         assert b"Traceback" not in closed.stderr
         if os.path.exists("/dev/full"):
             with open("/dev/full", "w") as full:
-                r = subprocess.run([sys.executable, "-m", "moeplan", *map(str, args)],
-                                   stdout=full, stderr=subprocess.PIPE, timeout=120,
-                                   env=dict(os.environ, PYTHONPATH=str(REPO)))
+                r = subprocess.run(
+                    [sys.executable, "-m", "moeplan", *map(str, args)],
+                    stdout=full,
+                    stderr=subprocess.PIPE,
+                    timeout=120,
+                    env=dict(os.environ, PYTHONPATH=str(REPO)),
+                )
             assert r.returncode == 4, r.stderr
             assert b"Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
 
@@ -331,8 +380,11 @@ def test_item9_reader_that_closes_early_exits_4(monkeypatch):
 
 def test_item10_junit_with_control_characters_parses(runner, tmp_path):
     proposal = tmp_path / "p.yaml"
-    proposal.write_text(FAILING.read_text().replace(
-        "name: moe-1024x16-g1-overtrained", 'name: "bell\\x07 and \\x1b[31m escape"'))
+    proposal.write_text(
+        FAILING.read_text().replace(
+            "name: moe-1024x16-g1-overtrained", 'name: "bell\\x07 and \\x1b[31m escape"'
+        )
+    )
     r = run(runner, "check", proposal, "--format", "junit")
     assert r.exit_code == 1
     root = ET.fromstring(r.stdout.encode("utf-8"))
@@ -342,9 +394,22 @@ def test_item10_junit_with_control_characters_parses(runner, tmp_path):
 
 # ------------------------------------------------------------------ 11-13: blow-ups, hangs
 
+
 def test_item11_sweep_size_is_bounded(runner):
-    line = one_error_line(run(runner, "sweep", "--from", "1e18", "--to", "1e25", "--points",
-                              "100000", "--granularity", ",".join(map(str, range(1, 1001)))))
+    line = one_error_line(
+        run(
+            runner,
+            "sweep",
+            "--from",
+            "1e18",
+            "--to",
+            "1e25",
+            "--points",
+            "100000",
+            "--granularity",
+            ",".join(map(str, range(1, 1001))),
+        )
+    )
     assert "1,000,000" in line and "--points" in line
 
 
@@ -393,20 +458,28 @@ def test_item13_progress_callback_counts_every_refit(runs_csv):
     runs = read_runs(runs_csv)
     result = fit_law(runs, n_starts=1)
     seen = []
-    bootstrap_fit(runs, result, 4, np.random.default_rng(0), progress=lambda d, t: seen.append(
-        (d, t)))
+    bootstrap_fit(
+        runs, result, 4, np.random.default_rng(0), progress=lambda d, t: seen.append((d, t))
+    )
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
 # ------------------------------------------------------------------ 14-17: misreads, wording
 
-@pytest.mark.parametrize("value, shown", [("024", "'024'"), ("1:00:00", "'1:00:00'"),
-                                          ("0x18", "'0x18'"), ("0o30", "'0o30'"),
-                                          ("1_000", "'1_000'")])
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("024", "'024'"),
+        ("1:00:00", "'1:00:00'"),
+        ("0x18", "'0x18'"),
+        ("0o30", "'0o30'"),
+        ("1_000", "'1_000'"),
+    ],
+)
 def test_item14_yaml11_number_forms_are_refused(runner, tmp_path, value, shown):
     proposal = tmp_path / "p.yaml"
-    proposal.write_text(f"model: {{d_model: 512, n_blocks: {value}}}\n"
-                        f"training: {{tokens: 1e10}}\n")
+    proposal.write_text(f"model: {{d_model: 512, n_blocks: {value}}}\ntraining: {{tokens: 1e10}}\n")
     line = one_error_line(run(runner, "check", proposal))
     assert shown in line and "decimal" in line
 
@@ -415,7 +488,8 @@ def test_item14_yaml12_decimal_numbers_still_read():
     from moeplan.yamlio import parse_yaml
 
     assert parse_yaml("a: 24\nb: 1e22\nc: .5\nd: -3\ne: 1.5E3\nf: 0\n") == dict(
-        a=24, b=1e22, c=0.5, d=-3, e=1500.0, f=0)
+        a=24, b=1e22, c=0.5, d=-3, e=1500.0, f=0
+    )
 
 
 def test_item14_duplicate_keys_refused_in_law_files(runner, tmp_path):
@@ -450,8 +524,9 @@ def test_item15_memory_e_suffix_matches_counts(runner):
 
 def test_item16_wording(runner, tmp_path, runs_csv):
     # the exact integer, not the limit it rounds to
-    line = one_error_line(run(runner, "loss", "--params", "1B", "--tokens", "20B",
-                              "--granularity", "1000001"))
+    line = one_error_line(
+        run(runner, "loss", "--params", "1B", "--tokens", "20B", "--granularity", "1000001")
+    )
     assert "1000001" in line and "got 1e+06" not in line
     # a UTF-16 file says so and what to do
     p = tmp_path / "p.yaml"
@@ -483,14 +558,18 @@ def test_item17_no_arguments_is_usage_on_stderr_exit_2():
 
 # ------------------------------------------------------------------ 18: the library
 
+
 def _bad_calls():
     law = moeplan.load_law()
     joint_k = dict(moeplan.load_law("ludziejewski2025-joint").coefficients)
     m = moeplan
     return {
         "load_law": [lambda: m.load_law(123), lambda: m.load_law("")],
-        "Law.loss": [lambda: law.loss("70B", 1e10), lambda: law.loss(-1, 1e10),
-                     lambda: law.loss(1e9, 1e10, granularity=0)],
+        "Law.loss": [
+            lambda: law.loss("70B", 1e10),
+            lambda: law.loss(-1, 1e10),
+            lambda: law.loss(1e9, 1e10, granularity=0),
+        ],
         "active_params": [lambda: m.active_params(-1, 4), lambda: m.active_params("8", 4)],
         "total_params": [lambda: m.total_params(-1024, 16), lambda: m.total_params(64, 4, 0.5)],
         "router_params": [lambda: m.router_params(64, 4, 64, 0)],
@@ -500,17 +579,20 @@ def _bad_calls():
         "moe_flops": [lambda: m.moe_flops(64, 4, float("nan"))],
         "dense_flops": [lambda: m.dense_flops(-1, 1e9)],
         "tokens_for_flops": [lambda: m.tokens_for_flops(-1e22, 1024, 16)],
-        "flops_breakdown": [lambda: m.flops_breakdown(0, 16, 1e10),
-                            lambda: m.flops_breakdown(64, 4, 1e9, vocab_size=-1)],
+        "flops_breakdown": [
+            lambda: m.flops_breakdown(0, 16, 1e10),
+            lambda: m.flops_breakdown(64, 4, 1e9, vocab_size=-1),
+        ],
         "parse_number": [lambda: m.parse_number(10**400), lambda: m.parse_number(None)],
         "parse_memory": [lambda: m.parse_memory(["80GB"]), lambda: m.parse_memory(10**400)],
         "format_count": [lambda: m.format_count("x")],
         "shipped_law_names": [],
         "fine_grained_loss": [lambda: m.fine_grained_loss(-1, 1e10, 1, **PAPER_MOE)],
-        "chinchilla_loss": [lambda: m.chinchilla_loss(-1, 1e10, 406.4, 0.34, 410.7, 0.28,
-                                                       1.69)],
-        "joint_loss": [lambda: m.joint_loss(-1, 1e10, 8, **joint_k),
-                       lambda: m.joint_loss(1e9, 1e10, 0, **joint_k)],
+        "chinchilla_loss": [lambda: m.chinchilla_loss(-1, 1e10, 406.4, 0.34, 410.7, 0.28, 1.69)],
+        "joint_loss": [
+            lambda: m.joint_loss(-1, 1e10, 8, **joint_k),
+            lambda: m.joint_loss(1e9, 1e10, 0, **joint_k),
+        ],
         "joint_e_hat": [lambda: m.joint_e_hat(-1, 1, 2)],
         "optimize": [lambda: m.optimize(123, 1e22), lambda: m.optimize(law, -1)],
         "compare": [lambda: m.compare(law, "x"), lambda: m.compare(law, 1e20, dense_law=5)],
@@ -551,16 +633,18 @@ def test_item18_public_functions_raise_moeplan_errors_naming_the_parameter(name)
 
 
 def test_item18_every_public_callable_is_covered():
-    callables = {n for n in moeplan.__all__ if callable(getattr(moeplan, n))
-                 and not isinstance(getattr(moeplan, n), type)}
+    callables = {
+        n
+        for n in moeplan.__all__
+        if callable(getattr(moeplan, n)) and not isinstance(getattr(moeplan, n), type)
+    }
     assert callables <= set(_bad_calls()), callables - set(_bad_calls())
 
 
 def test_item18_domain_loss_arguments_for_the_planner():
     from moeplan.domain import loss_arguments
 
-    for args, name in (((("70B"), 1e10), "params"), ((-1, 1e10), "params"),
-                       ((1e9, 0), "tokens")):
+    for args, name in (((("70B"), 1e10), "params"), ((-1, 1e10), "params"), ((1e9, 0), "tokens")):
         with pytest.raises(InputError, match=name):
             loss_arguments(*args)
     with pytest.raises(InputError, match="granularity"):
@@ -573,15 +657,24 @@ def test_item18_valid_calls_still_work():
     # hand-computed: 12*64^2*4 = 196,608; 64^2*(8*64+4)*4 = 8,454,144
     assert float(moeplan.active_params(64, 4)) == 196_608
     assert float(moeplan.total_params(64, 4, 64)) == 8_454_144
-    assert np.allclose(moeplan.total_params(np.array([64, 128]), 4, 64),
-                       [8_454_144, 4 * 8_454_144])
+    assert np.allclose(moeplan.total_params(np.array([64, 128]), 4, 64), [8_454_144, 4 * 8_454_144])
 
 
 # ------------------------------------------------------------------ issue 10 item 3
 
-@pytest.mark.parametrize("value, text", [(999.7e9, "1T"), (999.8e6, "1B"), (999.4e9, "999B"),
-                                         (999.96, "1K"), (1.4e12, "1.4T"), (201326592, "201M"),
-                                         (9.9996e20, "1E21")])
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (999.7e9, "1T"),
+        (999.8e6, "1B"),
+        (999.4e9, "999B"),
+        (999.96, "1K"),
+        (1.4e12, "1.4T"),
+        (201326592, "201M"),
+        (9.9996e20, "1E21"),
+    ],
+)
 def test_issue10_item3_format_count_never_rounds_across_a_unit(value, text):
     from moeplan.units import format_count
 

@@ -28,34 +28,65 @@ def _script():
     return path
 
 
-WORKED = ["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "1e10", "--expansion",
-          "64", "--granularity", "8", "--json"]
+WORKED = [
+    "flops",
+    "--d-model",
+    "1024",
+    "--n-blocks",
+    "16",
+    "--tokens",
+    "1e10",
+    "--expansion",
+    "64",
+    "--granularity",
+    "8",
+    "--json",
+]
 
 
 @pytest.mark.parametrize("prefix", ["script", "module"])
 def test_installed_command_from_another_folder(tmp_path, prefix):
     cmd = [_script()] if prefix == "script" else [sys.executable, "-m", "moeplan"]
-    out = subprocess.run(cmd + WORKED, cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        cmd + WORKED, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["flops"] == (12 * 1024**2 * 6 + 1024 * 64 * 8 * 14) * 10**10 * 16
-    bad = subprocess.run(cmd + ["loss", "--params", "x", "--tokens", "1"], cwd=tmp_path,
-                         env=_env(), capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        cmd + ["loss", "--params", "x", "--tokens", "1"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
 
 
 def test_laws_found_by_installed_script(tmp_path):
-    out = subprocess.run([_script(), "laws", "--json"], cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [_script(), "laws", "--json"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)["laws"]) >= 7
 
 
 def _loaded(code):
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
-                         env=_env(), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout))
 
@@ -64,14 +95,18 @@ HEAVY = ("typer", "click", "rich", "scipy", "matplotlib")
 
 
 def test_core_imports_no_cli_or_heavy_modules():
-    code = ("import sys, json, pkgutil, importlib, moeplan\n"
-            "for m in pkgutil.iter_modules(moeplan.__path__):\n"
-            "    if m.name not in ('cli', '__main__'): importlib.import_module('moeplan.' + m.name)\n"
-            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    code = (
+        "import sys, json, pkgutil, importlib, moeplan\n"
+        "for m in pkgutil.iter_modules(moeplan.__path__):\n"
+        "    if m.name not in ('cli', '__main__'): importlib.import_module('moeplan.' + m.name)\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     assert _loaded(code) == set()
 
 
 def test_cli_start_up_imports_no_rich_scipy_matplotlib():
-    code = ("import sys, json, moeplan.cli\n"
-            "print(json.dumps([m for m in ('rich', 'scipy', 'matplotlib') if m in sys.modules]))")
+    code = (
+        "import sys, json, moeplan.cli\n"
+        "print(json.dumps([m for m in ('rich', 'scipy', 'matplotlib') if m in sys.modules]))"
+    )
     assert _loaded(code) == set()

@@ -18,20 +18,28 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import ASPECT as R  # noqa: E402,F401
+from reference import JOINT as K
+from reference import VOCAB as V
+from reference import e_hat, reduction  # noqa: E402
+from reference import joint_chinchilla_optimum as chinchilla_optimum
+from reference import joint_loss as ref_loss  # noqa: E402
+from reference import joint_n_act as n_act_int
+from reference import joint_n_total as n_total_int  # noqa: E402
 
-from moeplan import load_law
+from moeplan import compare, load_law, optimize, sweep
 from moeplan.errors import InfeasibleError, InputError
-from moeplan import compare, optimize, sweep
 from moeplan.laws import joint_chinchilla_coefficients, joint_e_hat
 from moeplan.laws.joint import learning_rate, learning_rate_advice
 from moeplan.plan import Limits
-from moeplan.plan.experts import (DEFAULT_EXPERTS, flops_to_reach_joint, joint_frontier,
-                                  memory_bytes, parse_experts, rule_of_thumb_check)
-
-from reference import ASPECT as R, JOINT as K, VOCAB as V  # noqa: E402,F401
-from reference import e_hat, joint_chinchilla_optimum as chinchilla_optimum  # noqa: E402
-from reference import joint_loss as ref_loss, joint_n_act as n_act_int  # noqa: E402
-from reference import joint_n_total as n_total_int, reduction  # noqa: E402
+from moeplan.plan.experts import (
+    DEFAULT_EXPERTS,
+    flops_to_reach_joint,
+    joint_frontier,
+    memory_bytes,
+    parse_experts,
+    rule_of_thumb_check,
+)
 
 LAW = "ludziejewski2025-joint"
 
@@ -56,6 +64,7 @@ def fits(n_blocks, e, memory, kv_tokens, bpp):
 
 # ---- the law pieces in moeplan.laws ----------------------------------------------------------
 
+
 def test_coefficient_set_matches_spec():
     law = load_law(LAW)
     assert law.form == "joint_moe"
@@ -68,7 +77,7 @@ def test_e_hat_transform():
     es = np.array([1, 2, 3, 4, 8, 16, 32, 64, 1e3, 1e9])
     got = joint_e_hat(es, K["e_start"], K["e_max"])
     assert got == pytest.approx([e_hat(float(e)) for e in es], rel=1e-14)
-    assert np.all(np.diff(got) > 0)                       # grows with E ...
+    assert np.all(np.diff(got) > 0)  # grows with E ...
     assert got[-1] == pytest.approx(K["e_max"], rel=1e-6)  # ... and saturates at E_max
 
 
@@ -89,11 +98,13 @@ def test_reduction_and_loss_per_e(e):
     got = [float(x) for x in joint_chinchilla_coefficients(e, **K)]
     assert got == pytest.approx(list(reduction(float(e))), rel=1e-13)
     law = load_law(LAW)
-    assert float(law.loss(1e9, 3e10, n_experts=e)) == pytest.approx(ref_loss(1e9, 3e10, e),
-                                                                    rel=1e-13)
+    assert float(law.loss(1e9, 3e10, n_experts=e)) == pytest.approx(
+        ref_loss(1e9, 3e10, e), rel=1e-13
+    )
 
 
 # ---- architecture ---------------------------------------------------------------------------
+
 
 def test_counts_and_memory_formulas():
     cfg = optimize_joint(LAW, 1e21, experts=[8]).recommended
@@ -112,10 +123,12 @@ def test_counts_and_memory_formulas():
     assert d_["d_expert"] == 3 * d and d_["n_heads"] == d / 64
     # memory with a KV cache: (N_total + 2·T·n_blocks·d_model)·bytes
     assert float(memory_bytes(1024, 8, kv_tokens=1000, bytes_per_param=2)) == pytest.approx(
-        2 * (n_total_int(16, 8) + 2 * 1000 * 16 * 1024), rel=1e-15)
+        2 * (n_total_int(16, 8) + 2 * 1000 * 16 * 1024), rel=1e-15
+    )
 
 
 # ---- the solver -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("e", [1, 2, 8, 32])
 def test_compute_optimal_matches_closed_form(e):
@@ -194,8 +207,10 @@ def brute_force_best(F, e, memory=None, kv=0.0, bpp=2.0, d_inf=0.0):
     return best
 
 
-@pytest.mark.parametrize("memory, kv, d_inf", [
-    (None, 0.0, 0.0), (8e9, 0.0, 0.0), (80e9, 1e6, 0.0), (16e9, 0.0, 2e11), (3e9, 5e4, 1e10)])
+@pytest.mark.parametrize(
+    "memory, kv, d_inf",
+    [(None, 0.0, 0.0), (8e9, 0.0, 0.0), (80e9, 1e6, 0.0), (16e9, 0.0, 2e11), (3e9, 5e4, 1e10)],
+)
 def test_recommended_is_best_whole_model(memory, kv, d_inf):
     F = 3e20
     plan = optimize_joint(LAW, F, memory=memory, kv_tokens=kv, inference_tokens=d_inf)
@@ -216,13 +231,18 @@ def test_recommended_is_best_whole_model(memory, kv, d_inf):
 
 
 @settings(max_examples=40)
-@given(memory=st.floats(2e7, 1e12), kv=st.sampled_from([0.0, 1e3, 3.3e5, 1e7]),
-       bpp=st.sampled_from([0.5, 1.0, 2.0, 4.0]), log_f=st.floats(18, 25),
-       experts=st.lists(st.integers(1, 64), min_size=1, max_size=4))
+@given(
+    memory=st.floats(2e7, 1e12),
+    kv=st.sampled_from([0.0, 1e3, 3.3e5, 1e7]),
+    bpp=st.sampled_from([0.5, 1.0, 2.0, 4.0]),
+    log_f=st.floats(18, 25),
+    experts=st.lists(st.integers(1, 64), min_size=1, max_size=4),
+)
 def test_recommended_respects_memory_exactly(memory, kv, bpp, log_f, experts):
     try:
-        plan = optimize_joint(LAW, 10.0**log_f, experts=experts, memory=memory, kv_tokens=kv,
-                              bytes_per_param=bpp)
+        plan = optimize_joint(
+            LAW, 10.0**log_f, experts=experts, memory=memory, kv_tokens=kv, bytes_per_param=bpp
+        )
     except InfeasibleError:
         # only when even one block at the smallest E does not fit
         assert not fits(1, min(experts), memory, kv, bpp)
@@ -244,8 +264,7 @@ def test_recommended_respects_memory_exactly(memory, kv, bpp, log_f, experts):
 @settings(max_examples=30)
 @given(log_f=st.floats(17, 26), e=st.sampled_from([1, 2, 8, 32]))
 def test_optimum_loss_falls_with_budget(log_f, e):
-    fr = joint_frontier(LAW, [10.0**log_f, 10.0 ** (log_f + 0.1)], [e],
-                        Limits(memory=1e10))
+    fr = joint_frontier(LAW, [10.0**log_f, 10.0 ** (log_f + 0.1)], [e], Limits(memory=1e10))
     assert fr.loss[1, 0] < fr.loss[0, 0]
 
 
@@ -261,8 +280,10 @@ def test_vectorised_equals_scalar():
 
 # ---- bad input ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("experts", [[2.5], [0], [-1], [float("nan")], [], [True], ["x"],
-                                     [1, 2, 3.5]])
+
+@pytest.mark.parametrize(
+    "experts", [[2.5], [0], [-1], [float("nan")], [], [True], ["x"], [1, 2, 3.5]]
+)
 def test_bad_experts(experts):
     with pytest.raises(InputError, match="experts") as exc:
         optimize_joint(LAW, 1e21, experts=experts)
@@ -289,19 +310,22 @@ def test_memory_below_smallest_model():
 
 def test_max_total_params_below_smallest_model():
     with pytest.raises(InfeasibleError, match="max_total_params") as exc:
-        optimize_joint(LAW, 1e21, max_total_params=5e4)   # one block of d_model 64: 53,248
+        optimize_joint(LAW, 1e21, max_total_params=5e4)  # one block of d_model 64: 53,248
     assert exc.value.param == "max_total_params"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(flops=3e7), "too small"),
-    (dict(flops=1e20, inference_tokens=1e13), "inference"),
-    (dict(flops=-1.0), "flops"),
-    (dict(flops=float("inf")), "flops"),
-    (dict(flops=1e21, memory=0), "memory"),
-    (dict(flops=1e21, kv_tokens=-5), "kv_tokens"),
-    (dict(flops=1e21, bytes_per_param=0), "bytes_per_param"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(flops=3e7), "too small"),
+        (dict(flops=1e20, inference_tokens=1e13), "inference"),
+        (dict(flops=-1.0), "flops"),
+        (dict(flops=float("inf")), "flops"),
+        (dict(flops=1e21, memory=0), "memory"),
+        (dict(flops=1e21, kv_tokens=-5), "kv_tokens"),
+        (dict(flops=1e21, bytes_per_param=0), "bytes_per_param"),
+    ],
+)
 def test_bad_numbers(kwargs, match):
     """Core errors name the parameter (``param``), never a CLI flag."""
     with pytest.raises((InputError, InfeasibleError)) as exc:
@@ -328,6 +352,7 @@ def test_extrapolation_warnings():
 
 # ---- learning rate, inverse question, compare, rule of thumb, sweep -------------------------
 
+
 def test_learning_rate_rule():
     for n, e in [(1e8, 1), (1.2e9, 8), (3e7, 32)]:
         expect = math.exp(8.39 - 0.81 * math.log(n) - 0.25 * math.log(e))
@@ -340,8 +365,8 @@ def test_learning_rate_rule():
         learning_rate(1e9, 0.5)
     rec = optimize_joint(LAW, 1e20).recommended
     assert rec.learning_rate == pytest.approx(
-        math.exp(8.39 - 0.81 * math.log(rec.n_active) - 0.25 * math.log(rec.n_experts)),
-        rel=1e-14)
+        math.exp(8.39 - 0.81 * math.log(rec.n_active) - 0.25 * math.log(rec.n_experts)), rel=1e-14
+    )
 
 
 @pytest.mark.parametrize("memory", [None, 1.6e10])
@@ -395,19 +420,27 @@ def test_compare_dense_vs_moe():
     for row in cmp.rows:
         dense_plan = optimize_joint(LAW, row.budget_flops, experts=[1], memory=16e9)
         same = ("d_model", "n_blocks", "n_experts", "tokens", "loss")
-        assert [getattr(row.dense, k) for k in same] == \
-            [getattr(dense_plan.recommended, k) for k in same]
+        assert [getattr(row.dense, k) for k in same] == [
+            getattr(dense_plan.recommended, k) for k in same
+        ]
         moe_plan = optimize_joint(LAW, row.budget_flops, experts=[2, 4, 8, 16, 32], memory=16e9)
-        assert [getattr(row.moe_opt, k) for k in same] == \
-            [getattr(moe_plan.recommended, k) for k in same]
-        mult = flops_to_reach_joint(LAW, moe_plan.continuous.loss, 1,
-                                    Limits(memory=16e9))
+        assert [getattr(row.moe_opt, k) for k in same] == [
+            getattr(moe_plan.recommended, k) for k in same
+        ]
+        mult = flops_to_reach_joint(LAW, moe_plan.continuous.loss, 1, Limits(memory=16e9))
         assert row.dense_compute_multiplier == pytest.approx(mult / row.budget_flops, rel=1e-12)
-        assert (row.dense_compute_multiplier > 1) == (moe_plan.continuous.loss
-                                                      < dense_plan.continuous.loss)
+        assert (row.dense_compute_multiplier > 1) == (
+            moe_plan.continuous.loss < dense_plan.continuous.loss
+        )
     d = cmp.to_dict()
-    assert set(d["rows"][0]) >= {"budget_flops", "dense", "moe_g1", "moe_opt",
-                                 "dense_compute_multiplier", "g1_compute_multiplier"}
+    assert set(d["rows"][0]) >= {
+        "budget_flops",
+        "dense",
+        "moe_g1",
+        "moe_opt",
+        "dense_compute_multiplier",
+        "g1_compute_multiplier",
+    }
     assert {"n_params", "tokens", "loss"} <= set(d["rows"][0]["dense"])
     with pytest.raises(InputError, match="E >= 2"):
         compare_joint(LAW, 1e21, experts=[1])
@@ -416,8 +449,8 @@ def test_compare_dense_vs_moe():
 def test_sweep_memory_optimal_experts():
     sw = sweep_joint(LAW, 1e19, 1e24, 11, memory=16e9)
     best = sw.n_experts
-    assert best[0] == 32 and best[-1] == 1          # MoE wins small budgets, dense wins big ones
-    assert np.all(np.diff(best) <= 0)                # fewer experts as the budget grows
+    assert best[0] == 32 and best[-1] == 1  # MoE wins small budgets, dense wins big ones
+    assert np.all(np.diff(best) <= 0)  # fewer experts as the budget grows
     assert np.all(sw.unconstrained_choice == 32)
     plan = optimize_joint(LAW, sw.flops[5], memory=16e9)
     assert sw.rows()[5]["loss"] == pytest.approx(plan.continuous.loss, rel=1e-13)
@@ -454,11 +487,18 @@ def test_plot_without_matplotlib(tmp_path, monkeypatch):
 
 
 def test_core_imports_no_cli_or_heavy_modules():
-    code = ("import sys, json, moeplan.plan.experts, moeplan.plot; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('typer', 'rich', 'click', 'scipy', 'matplotlib'))))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
-                         capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, json, moeplan.plan.experts, moeplan.plot; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('typer', 'rich', 'click', 'scipy', 'matplotlib'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
 
@@ -475,6 +515,6 @@ def test_public_frontier_is_vectorised_for_the_joint_law():
         assert fr.loss[i] == pytest.approx(best[0], rel=1e-12)
         assert fr.choice[i] == best[1] and fr.granularity[i] == 1
         d = fr.d_model[i]
-        assert fr.n_active[i] == pytest.approx(13 * d**3 / R, rel=1e-12)   # no embeddings
+        assert fr.n_active[i] == pytest.approx(13 * d**3 / R, rel=1e-12)  # no embeddings
     capped = frontier(LAW, budgets, memory=16e9)
     assert np.all(capped.loss >= fr.loss - 1e-12)

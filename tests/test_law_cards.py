@@ -30,6 +30,7 @@ from moeplan.precision import band, coefficient_samples, rounding_intervals
 
 # -- item 10: fitted ranges from each source's own table ---------------------------------------
 
+
 def test_dense_set_has_its_own_runs_range_not_the_moe_one():
     # Table 4: about 3M to 85M non-embedding parameters, 16B to 66B tokens
     dense = load_law("krajewski2024-dense")
@@ -71,17 +72,37 @@ def test_joint_law_has_a_token_range_and_a_tokens_per_parameter_limit():
 
 def test_joint_plan_beyond_the_token_data_says_so(runner):
     # the issue's plan: 1e21 FLOPs in 24 GB puts ~300B tokens on a small active model
-    r = runner.invoke(app, ["optimize", "--flops", "1e21", "--law", "ludziejewski2025-joint",
-                            "--memory", "24GB", "--kv-tokens", "16384", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "optimize",
+            "--flops",
+            "1e21",
+            "--law",
+            "ludziejewski2025-joint",
+            "--memory",
+            "24GB",
+            "--kv-tokens",
+            "16384",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     warnings = json.loads(r.stdout)["warnings"]
     assert any("tokens per parameter" in w and "414" in w for w in warnings)
     assert any(w.startswith("tokens ") and "8e+10" in w for w in warnings)
 
 
-@pytest.mark.parametrize("name", ["krajewski2024-dense", "krajewski2024-moe-e16",
-                                  "krajewski2024-moe", "ludziejewski2025-joint",
-                                  "hoffmann2022-chinchilla"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "krajewski2024-dense",
+        "krajewski2024-moe-e16",
+        "krajewski2024-moe",
+        "ludziejewski2025-joint",
+        "hoffmann2022-chinchilla",
+    ],
+)
 def test_each_set_cites_where_its_range_comes_from(name):
     law = load_law(name)
     assert re.search(r"Table \d|Appendix [A-Z]|Section \d", law.fitted_range_source), name
@@ -96,6 +117,7 @@ def test_loader_accepts_tokens_per_param_and_rejects_a_bad_one():
 
 
 # -- item 11: Chinchilla sets count embeddings ---------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["hoffmann2022-chinchilla", "besiroglu2024-chinchilla"])
 def test_chinchilla_sets_count_all_parameters(name):
@@ -127,8 +149,9 @@ def test_hoffmann_published_coefficients_give_32b_3t_not_70b_1_4t():
     from moeplan.fit import compute_optimal
 
     law = load_law("hoffmann2022-chinchilla")
-    out = compute_optimal("dense", {k: law.coefficients[k] for k in ("a", "alpha", "b", "beta",
-                                                                     "c")}, [5.76e23])
+    out = compute_optimal(
+        "dense", {k: law.coefficients[k] for k in ("a", "alpha", "b", "beta", "c")}, [5.76e23]
+    )
     assert float(np.ravel(out["params"])[0]) == pytest.approx(n, rel=1e-9)
     assert abs(n - 70e9) / 70e9 > 0.5
 
@@ -143,8 +166,10 @@ def test_laws_card_says_the_chinchilla_coefficients_do_not_give_70b(runner):
 
 # -- item 14: what the loss is ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["krajewski2024-moe", "krajewski2024-moe-robust",
-                                  "krajewski2024-moe-e16"])
+
+@pytest.mark.parametrize(
+    "name", ["krajewski2024-moe", "krajewski2024-moe-robust", "krajewski2024-moe-e16"]
+)
 def test_krajewski_loss_definition(name, runner):
     law = load_law(name)
     for word in ("C4", "GPT-2", "Expert Choice", "Top-k token choice"):
@@ -173,6 +198,7 @@ def test_every_shipped_set_states_loss_and_precision(name):
 
 # -- item 13 (data): published precision, half a unit in the last printed digit ----------------
 
+
 def _literals(name):
     """Coefficient -> the number as printed in the YAML file (its text, not the parsed float)."""
     text = (coefficients_dir() / f"{name}.yaml").read_text()
@@ -185,7 +211,7 @@ def test_precision_is_half_a_unit_in_the_last_published_digit(name):
     law = load_law(name)
     for key, literal in _literals(name).items():
         decimals = len(literal.split(".")[1]) if "." in literal else 0
-        assert law.precision[key] == pytest.approx(0.5 * 10.0 ** -decimals), (key, literal)
+        assert law.precision[key] == pytest.approx(0.5 * 10.0**-decimals), (key, literal)
 
 
 def test_precision_examples_from_the_issue():
@@ -208,10 +234,11 @@ def test_loader_rejects_precision_of_an_unknown_coefficient_or_negative():
 
 # -- moeplan.precision ---------------------------------------------------------------------------
 
+
 def test_samples_stay_within_the_rounding_box_and_include_point_and_corners():
     law = load_law("krajewski2024-moe")
     s = coefficient_samples(law, 200, 1)
-    size = 1 + 2 ** 7 + 200
+    size = 1 + 2**7 + 200
     for k in COEFFICIENT_NAMES[law.form]:
         v, h = law.coefficients[k], law.precision[k]
         assert s[k].shape == (size,)
@@ -243,13 +270,18 @@ def test_samples_are_seeded():
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not all(np.array_equal(a[k], c[k]) for k in a)
     # 11 uncertain coefficients: 2**11 corners are within MAX_CORNER_DIMS
-    assert coefficient_samples(law, 5)["a"].shape == (1 + 2 ** 11 + 5,)
+    assert coefficient_samples(law, 5)["a"].shape == (1 + 2**11 + 5,)
 
 
 def test_a_fitted_law_uses_its_bootstrap_samples():
     m = law_to_mapping(load_law("krajewski2024-dense"))
-    m["bootstrap"] = {"a": [16.0, 16.5], "alpha": [0.12, 0.13], "b": [26.0, 27.0],
-                      "beta": [0.12, 0.13], "c": [0.46, 0.48]}
+    m["bootstrap"] = {
+        "a": [16.0, 16.5],
+        "alpha": [0.12, 0.13],
+        "b": [26.0, 27.0],
+        "beta": [0.12, 0.13],
+        "c": [0.46, 0.48],
+    }
     s = coefficient_samples(law_from_mapping(m), 100)
     assert s["alpha"].tolist() == [0.126, 0.12, 0.13]
 
@@ -279,7 +311,9 @@ def test_property_every_sample_is_inside_its_interval(n, seed, name):
     s = coefficient_samples(law, n, seed, corners=False)
     for k, (lo, hi) in rounding_intervals(law).items():
         assert s[k].shape == (n + 1,)
-        assert np.all((s[k] >= lo - 1e-12 * max(1.0, abs(lo))) & (s[k] <= hi + 1e-12 * max(1.0, abs(hi))))
+        assert np.all(
+            (s[k] >= lo - 1e-12 * max(1.0, abs(lo))) & (s[k] <= hi + 1e-12 * max(1.0, abs(hi)))
+        )
         assert math.isclose(s[k][0], law.coefficients[k])
 
 

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference import SPEC_SETS, dense_loss, moe_loss
 
 from moeplan import load_law
-
-from reference import SPEC_SETS, dense_loss, moe_loss
 
 
 def spec_moe_loss(k, N, D, G):
@@ -29,8 +28,9 @@ def test_shipped_coefficients_are_specs(name):
 
 
 @pytest.mark.parametrize("name", sorted(SPEC_SETS))
-@pytest.mark.parametrize("N, D, G", [(1.29e8, 1.6e10, 1), (8.657e9, 1e10, 8), (3.7e9, 1.3e11, 16),
-                                     (1e12, 1e13, 64)])
+@pytest.mark.parametrize(
+    "N, D, G", [(1.29e8, 1.6e10, 1), (8.657e9, 1e10, 8), (3.7e9, 1.3e11, 16), (1e12, 1e13, 64)]
+)
 def test_loss_matches_spec_formula(name, N, D, G):
     k = SPEC_SETS[name]
     law = load_law(name)
@@ -50,13 +50,15 @@ def test_hand_computed_value():
     # L(N=1e9, D=1e11, G=8) for the main MoE set, each power evaluated with math.exp/log.
     p = (2.1 * math.exp(-0.58 * math.log(8)) + 18.1) * math.exp(-0.115 * math.log(1e9))
     d = 30.8 * math.exp(-0.147 * math.log(1e11))
-    assert float(load_law().loss(1e9, 1e11, granularity=8)) == pytest.approx(0.47 + p + d,
-                                                                             rel=1e-13)
+    assert float(load_law().loss(1e9, 1e11, granularity=8)) == pytest.approx(
+        0.47 + p + d, rel=1e-13
+    )
     assert 0.47 + p + d == pytest.approx(2.9418, abs=1e-4)
 
 
-moe_names = st.sampled_from(["krajewski2024-moe", "krajewski2024-moe-robust",
-                             "krajewski2024-moe-e16"])
+moe_names = st.sampled_from(
+    ["krajewski2024-moe", "krajewski2024-moe-robust", "krajewski2024-moe-e16"]
+)
 Ns = st.floats(1e6, 1e14)
 Ds = st.floats(1e8, 1e15)
 Gs = st.floats(0.5, 512)

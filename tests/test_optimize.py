@@ -12,16 +12,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from moeplan import load_law
-from moeplan.coefficients import law_from_mapping
-from moeplan.errors import InfeasibleError, InputError
-from moeplan import optimize
-from moeplan.plan.solve import (GRANULARITIES_DEFAULT, compute_optimal_loss, flops_to_reach,
-                                frontier)
-
 from reference import DENSE, MOE, chinchilla_params
 from reference import moe_loss as spec_moe_loss  # noqa: E402
+
+from moeplan import load_law, optimize
+from moeplan.coefficients import law_from_mapping
+from moeplan.errors import InfeasibleError, InputError
+from moeplan.plan.solve import GRANULARITIES_DEFAULT, compute_optimal_loss, flops_to_reach, frontier
+
 POWERS = [2.0**i for i in range(9)]
 
 
@@ -66,8 +64,9 @@ def test_matches_brute_force_grid(moe, budget):
     assert abs(got - expected) / expected <= 1e-9
 
 
-@pytest.mark.parametrize("G,c_r,E", [(1.0, 14.0, 64.0), (64.0, 20.0, 64.0), (8.0, 6.0, 16.0),
-                                     (256.0, 14.0, 64.0)])
+@pytest.mark.parametrize(
+    "G,c_r,E", [(1.0, 14.0, 64.0), (64.0, 20.0, 64.0), (8.0, 6.0, 16.0), (256.0, 14.0, 64.0)]
+)
 def test_single_granularity_matches_brute_force(moe, G, c_r, E):
     budget = 3e21
     expected, _ = brute_force(budget, G, c_r=c_r, E=E)
@@ -135,8 +134,7 @@ def test_flops_to_reach_inverts_compute_optimal_loss(moe, dense):
         losses = compute_optimal_loss(law, budgets)
         back = flops_to_reach(law, losses)
         np.testing.assert_allclose(back, budgets, rtol=1e-9)
-    one = flops_to_reach(moe, compute_optimal_loss(moe, 1e21, granularities=[4]),
-                         granularities=[4])
+    one = flops_to_reach(moe, compute_optimal_loss(moe, 1e21, granularities=[4]), granularities=[4])
     assert one == pytest.approx(1e21, rel=1e-9)
 
 
@@ -203,8 +201,11 @@ def test_more_compute_never_hurts(moe, log_f, ratio):
 
 
 @settings(max_examples=40, deadline=None)
-@given(log_f=st.floats(16.0, 27.0), G=st.sampled_from(POWERS),
-       factor=st.floats(0.5, 2.0).filter(lambda f: abs(f - 1) > 1e-3))
+@given(
+    log_f=st.floats(16.0, 27.0),
+    G=st.sampled_from(POWERS),
+    factor=st.floats(0.5, 2.0).filter(lambda f: abs(f - 1) > 1e-3),
+)
 def test_optimum_beats_any_other_width(moe, log_f, G, factor):
     budget = 10.0**log_f
     best = compute_optimal_loss(moe, budget, granularities=[G])
@@ -221,6 +222,7 @@ def test_default_granularities_are_powers_of_two():
 # --------------------------------------------------------------------------------------------
 # optimize(): constraints, inference, inverse questions, bootstrap (independent brute force)
 # --------------------------------------------------------------------------------------------
+
 
 def grid_min(loss_fn, lo=math.log(1e-4), hi=math.log(4e6), rounds=4, n=20001):
     """Brute force: minimum of loss_fn(d_model) over a refined grid of ln d_model (inf allowed
@@ -245,13 +247,14 @@ def moe_loss(d, G, N_fn_tokens, k=MOE):
     N = d * d * (8 * 64 + 4) * n
     D = N_fn_tokens(d, n)
     with np.errstate(all="ignore"):
-        out = k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] \
-            + k["b"] / D ** k["beta"]
+        out = (
+            k["c"] + (k["g"] / G ** k["gamma"] + k["a"]) / N ** k["alpha"] + k["b"] / D ** k["beta"]
+        )
     return np.where(D > 0, out, np.inf)
 
 
 def test_memory_constraint_matches_brute_force(moe):
-    F, M, T = 1e23, 160e9, 2e5   # 160 GB, KV cache of 200k tokens, bf16
+    F, M, T = 1e23, 160e9, 2e5  # 160 GB, KV cache of 200k tokens, bf16
 
     def per_g(G):
         def fn(d):
@@ -259,6 +262,7 @@ def test_memory_constraint_matches_brute_force(moe):
             mem = ((8 * 64 + 4) * d * d * n + d * 64 * G * n + 2 * T * n * d) * 2.0
             D = F / ((12 * d * d * 6 + d * 64 * G * 14) * n)
             return np.where(mem <= M, moe_loss(d, G, lambda d, n: D), np.inf)
+
         return grid_min(fn)[0]
 
     expected = min(per_g(G) for G in POWERS)
@@ -268,8 +272,9 @@ def test_memory_constraint_matches_brute_force(moe):
     assert res.continuous.memory_bytes == pytest.approx(M, rel=1e-9)  # it binds
     mem = res.constraints[0]
     assert mem.name == "memory" and mem.binding and mem.loss_cost > 0
-    assert mem.loss_cost == pytest.approx(res.continuous.loss - compute_optimal_loss(moe, F),
-                                          rel=1e-9)
+    assert mem.loss_cost == pytest.approx(
+        res.continuous.loss - compute_optimal_loss(moe, F), rel=1e-9
+    )
     assert res.recommended.memory_bytes <= M
     assert any("memory" in w and "binds" in w for w in res.warnings)
 
@@ -283,6 +288,7 @@ def test_max_tokens_leaves_budget_unspent_when_data_runs_out(moe):
             N = d * d * (8 * 64 + 4) * n
             D = np.minimum(F / ((12 * d * d * 6 + d * 64 * G * 14) * n), Dmax)
             return np.where(N <= Nmax, moe_loss(d, G, lambda d, n: D), np.inf)
+
         return grid_min(fn)[0]
 
     expected = min(per_g(G) for G in POWERS)
@@ -304,7 +310,7 @@ def test_max_tokens_alone_raises_the_model_size(moe):
     assert free.continuous.tokens > Dmax
     assert capped.continuous.tokens == pytest.approx(Dmax, rel=1e-9)
     spent = capped.continuous.flops
-    assert spent == pytest.approx(F, rel=1e-9)   # a bigger model still spends the budget
+    assert spent == pytest.approx(F, rel=1e-9)  # a bigger model still spends the budget
     assert capped.continuous.n_total > free.continuous.n_total
     assert capped.continuous.loss > free.continuous.loss
 
@@ -318,6 +324,7 @@ def test_inference_tokens_share_the_budget(moe):
             inference = Dinf * (2 * 12 * d * d * n + 3 / 7 * 14 * d * 64 * G * n)
             D = (F - inference) / ((12 * d * d * 6 + d * 64 * G * 14) * n)
             return moe_loss(d, G, lambda d, n: D)
+
         return grid_min(fn, hi=math.log(1e5))[0]
 
     expected = min(per_g(G) for G in POWERS)
@@ -326,9 +333,10 @@ def test_inference_tokens_share_the_budget(moe):
     assert abs(c.loss - expected) / expected <= 1e-9
     assert c.flops + c.inference_flops == pytest.approx(F, rel=1e-9)
     assert c.inference_flops == pytest.approx(
-        Dinf * (2 * c.n_active + 6 * c.router_params), rel=1e-12)
+        Dinf * (2 * c.n_active + 6 * c.router_params), rel=1e-12
+    )
     free = optimize(moe, F).continuous
-    assert c.n_active < free.n_active   # serving many tokens favours a smaller model
+    assert c.n_active < free.n_active  # serving many tokens favours a smaller model
     rec = res.recommended
     assert rec.flops + rec.inference_flops == pytest.approx(F, rel=1e-12)
 
@@ -337,8 +345,12 @@ def test_fixed_model_size(moe):
     F, N = 1e21, 1e10
     res = optimize(moe, F, params=N)
     d = (N * 64 / (8 * 64 + 4)) ** (1 / 3)
-    losses = {G: float(moe_loss(np.array(d), G, lambda d_, n: F / (
-        (12 * d_ * d_ * 6 + d_ * 64 * G * 14) * n))) for G in POWERS}
+    losses = {
+        G: float(
+            moe_loss(np.array(d), G, lambda d_, n: F / ((12 * d_ * d_ * 6 + d_ * 64 * G * 14) * n))
+        )
+        for G in POWERS
+    }
     best_g = min(losses, key=losses.get)
     assert res.continuous.granularity == best_g
     assert res.continuous.n_total == pytest.approx(N, rel=1e-12)
@@ -428,7 +440,8 @@ def test_dense_law_plans_a_dense_model(dense):
 
 def _law_with_bootstrap(samples):
     mapping = {
-        "name": "boot-test", "form": "fine_grained_moe",
+        "name": "boot-test",
+        "form": "fine_grained_moe",
         "coefficients": dict(MOE),
         "flops": {"c_f": 6, "c_r": 14, "expansion_rate": 64, "aspect_ratio": 64},
         "bootstrap": {k: [s[k] for s in samples] for k in MOE},
@@ -452,8 +465,11 @@ def test_bootstrap_ranges_solve_every_sample():
     for s in samples:
         best = None
         for G in POWERS:
-            loss, d = grid_min(lambda d_, G=G: moe_loss(d_, G, lambda d2, n: F / (
-                (12 * d2 * d2 * 6 + d2 * 64 * G * 14) * n), k=s))
+            loss, d = grid_min(
+                lambda d_, G=G: moe_loss(
+                    d_, G, lambda d2, n: F / ((12 * d2 * d2 * 6 + d2 * 64 * G * 14) * n), k=s
+                )
+            )
             if best is None or loss < best[0]:
                 best = (loss, d, G)
         _, d, G = best
@@ -471,17 +487,32 @@ def test_bootstrap_ranges_solve_every_sample():
 def test_c_r_zero_frontier_has_no_router(moe):
     fr = frontier(moe, [1e20, 1e22], c_r=0.0)
     assert np.all(fr.router_flops == 0)
-    assert np.all(fr.granularity == 256)   # with free routing, the finest G always wins
+    assert np.all(fr.granularity == 256)  # with free routing, the finest G always wins
 
 
 def test_optimize_result_to_dict_has_contract_keys(moe):
     d = optimize(moe, 1e22, vocab_size=50257).to_dict()
     for key in ("budget_flops", "law", "recommended", "continuous", "candidates", "warnings"):
         assert key in d
-    need = {"granularity", "expansion_rate", "n_experts", "top_k", "d_model", "n_blocks",
-            "d_expert", "n_active", "n_total", "tokens", "flops", "router_flops", "loss",
-            "tokens_per_active_param", "n_embedding", "n_active_with_embedding",
-            "n_total_with_embedding"}
+    need = {
+        "granularity",
+        "expansion_rate",
+        "n_experts",
+        "top_k",
+        "d_model",
+        "n_blocks",
+        "d_expert",
+        "n_active",
+        "n_total",
+        "tokens",
+        "flops",
+        "router_flops",
+        "loss",
+        "tokens_per_active_param",
+        "n_embedding",
+        "n_active_with_embedding",
+        "n_total_with_embedding",
+    }
     for cfg in [d["recommended"], d["continuous"]] + d["candidates"]:
         assert need <= set(cfg)
     assert "best_real_granularity" in d["continuous"]

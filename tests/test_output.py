@@ -23,9 +23,22 @@ import fuzz_support as fz
 ANSI = "\x1b["
 BOX = set("━─│┃╭╮╰╯┏┓┗┛")
 
-CONFIG_KEYS = {"granularity", "expansion_rate", "n_experts", "top_k", "d_model", "n_blocks",
-               "d_expert", "n_active", "n_total", "tokens", "flops", "router_flops", "loss",
-               "tokens_per_active_param"}
+CONFIG_KEYS = {
+    "granularity",
+    "expansion_rate",
+    "n_experts",
+    "top_k",
+    "d_model",
+    "n_blocks",
+    "d_expert",
+    "n_active",
+    "n_total",
+    "tokens",
+    "flops",
+    "router_flops",
+    "loss",
+    "tokens_per_active_param",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,7 @@ def run(args, **env):
 def json_of(args):
     result = run(args)
     assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout), result   # the whole stdout is one document
+    return json.loads(result.stdout), result  # the whole stdout is one document
 
 
 # --------------------------------------------------------------------------- plain vs Rich
@@ -68,7 +81,7 @@ def _fill(args, files):
 
 @pytest.mark.parametrize("args", COMMANDS_WITH_TABLES, ids=lambda a: a[0])
 def test_plain_text_when_not_a_terminal(files, args, monkeypatch):
-    monkeypatch.delenv("NO_COLOR", raising=False)   # not a TTY is enough
+    monkeypatch.delenv("NO_COLOR", raising=False)  # not a TTY is enough
     result = run(_fill(args, files))
     assert result.exit_code in (0, 1), result.output
     assert result.stdout.strip()
@@ -97,7 +110,7 @@ def test_use_rich_rules(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert render.use_rich(Stream(True)) is True
     assert render.use_rich(Stream(False)) is False
-    monkeypatch.setenv("NO_COLOR", "")   # no-color.org: set at all, whatever its value
+    monkeypatch.setenv("NO_COLOR", "")  # no-color.org: set at all, whatever its value
     assert render.use_rich(Stream(True)) is False
 
 
@@ -108,14 +121,15 @@ def _on_a_pty(args, no_color):
     env.update(COLUMNS="120", TERM="xterm-256color")
     if no_color:
         env["NO_COLOR"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "moeplan", *args], stdout=slave,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moeplan", *args], stdout=slave, stderr=subprocess.DEVNULL, env=env
+    )
     os.close(slave)
     chunks = []
     while True:
         try:
             data = os.read(master, 65536)
-        except OSError:   # EIO: the child closed the terminal
+        except OSError:  # EIO: the child closed the terminal
             break
         if not data:
             break
@@ -142,8 +156,18 @@ JSON_COMMANDS = [
     ["compare", "--flops", "1e20", "--flops", "1e22", "--json"],
     ["compare", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--json"],
     ["sweep", "--from", "1e20", "--to", "1e22", "--points", "3", "--json"],
-    ["sweep", "--from", "1e20", "--to", "1e22", "--points", "3", "--law",
-     "ludziejewski2025-joint", "--json"],
+    [
+        "sweep",
+        "--from",
+        "1e20",
+        "--to",
+        "1e22",
+        "--points",
+        "3",
+        "--law",
+        "ludziejewski2025-joint",
+        "--json",
+    ],
     ["loss", "--params", "100B", "--tokens", "20T", "--json"],
     ["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "1e10", "--json"],
     ["check", "{proposal}", "--json"],
@@ -174,45 +198,67 @@ def test_json_warnings_are_really_exercised():
 
 
 def test_json_numbers_are_plain_base_units():
-    doc, _ = json_of(["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "10B",
-                      "--json"])
+    doc, _ = json_of(
+        ["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "10B", "--json"]
+    )
     assert doc["tokens"] == 10_000_000_000 and isinstance(doc["n_active"], int)
 
 
 # --------------------------------------------------------------------------- the JSON contract
 
+
 def test_contract_optimize():
     doc, _ = json_of(["optimize", "--flops", "1e22", "--json"])
-    assert {"budget_flops", "law", "recommended", "continuous", "candidates",
-            "warnings"} <= set(doc)
+    assert {"budget_flops", "law", "recommended", "continuous", "candidates", "warnings"} <= set(
+        doc
+    )
     for cfg in (doc["recommended"], doc["continuous"], *doc["candidates"]):
         assert CONFIG_KEYS <= set(cfg), CONFIG_KEYS - set(cfg)
     doc, _ = json_of(["optimize", "--flops", "1e22", "--vocab-size", "32000", "--json"])
-    assert {"n_active_with_embedding", "n_total_with_embedding",
-            "n_embedding"} <= set(doc["recommended"])
+    assert {"n_active_with_embedding", "n_total_with_embedding", "n_embedding"} <= set(
+        doc["recommended"]
+    )
 
 
 def test_contract_optimize_joint_law():
-    doc, _ = json_of(["optimize", "--flops", "1e22", "--law", "ludziejewski2025-joint",
-                      "--memory", "80GB", "--json"])
-    assert {"budget_flops", "law", "recommended", "continuous", "candidates",
-            "warnings"} <= set(doc)
-    assert CONFIG_KEYS | {"n_active_with_embedding", "n_total_with_embedding",
-                          "n_embedding"} <= set(doc["recommended"])
+    doc, _ = json_of(
+        [
+            "optimize",
+            "--flops",
+            "1e22",
+            "--law",
+            "ludziejewski2025-joint",
+            "--memory",
+            "80GB",
+            "--json",
+        ]
+    )
+    assert {"budget_flops", "law", "recommended", "continuous", "candidates", "warnings"} <= set(
+        doc
+    )
+    assert CONFIG_KEYS | {
+        "n_active_with_embedding",
+        "n_total_with_embedding",
+        "n_embedding",
+    } <= set(doc["recommended"])
 
 
 def test_contract_compare():
     doc, _ = json_of(["compare", "--flops", "1e20", "--flops", "1e22", "--json"])
     assert len(doc["rows"]) == 2
     for row in doc["rows"]:
-        assert {"budget_flops", "dense", "moe_g1", "moe_opt", "dense_compute_multiplier",
-                "g1_compute_multiplier"} <= set(row)
+        assert {
+            "budget_flops",
+            "dense",
+            "moe_g1",
+            "moe_opt",
+            "dense_compute_multiplier",
+            "g1_compute_multiplier",
+        } <= set(row)
         assert {"n_params", "tokens", "loss"} <= set(row["dense"])
         assert CONFIG_KEYS <= set(row["moe_g1"]) and CONFIG_KEYS <= set(row["moe_opt"])
-    doc, _ = json_of(["compare", "--flops", "1e22", "--law", "ludziejewski2025-joint",
-                      "--json"])
-    assert {"budget_flops", "dense", "moe_opt", "dense_compute_multiplier"} <= set(
-        doc["rows"][0])
+    doc, _ = json_of(["compare", "--flops", "1e22", "--law", "ludziejewski2025-joint", "--json"])
+    assert {"budget_flops", "dense", "moe_opt", "dense_compute_multiplier"} <= set(doc["rows"][0])
 
 
 def test_contract_loss():
@@ -223,8 +269,9 @@ def test_contract_loss():
 
 
 def test_contract_flops():
-    doc, _ = json_of(["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "1e10",
-                      "--json"])
+    doc, _ = json_of(
+        ["flops", "--d-model", "1024", "--n-blocks", "16", "--tokens", "1e10", "--json"]
+    )
     assert {"flops", "router_flops", "n_active", "n_total", "router_params"} <= set(doc)
 
 
@@ -247,27 +294,67 @@ def test_contract_fit(files):
 def test_contract_sweep():
     doc, _ = json_of(["sweep", "--from", "1e20", "--to", "1e22", "--points", "3", "--json"])
     assert {"law", "rows", "warnings"} <= set(doc) and len(doc["rows"]) == 3
-    assert {"flops", "granularity", "d_model", "n_blocks", "n_active", "n_total", "tokens",
-            "tokens_per_active_param", "router_flops", "loss", "loss_g1", "loss_dense",
-            "g1_compute_multiplier", "dense_compute_multiplier"} <= set(doc["rows"][0])
-    doc, _ = json_of(["sweep", "--from", "1e20", "--to", "1e22", "--points", "3", "--law",
-                      "ludziejewski2025-joint", "--json"])
+    assert {
+        "flops",
+        "granularity",
+        "d_model",
+        "n_blocks",
+        "n_active",
+        "n_total",
+        "tokens",
+        "tokens_per_active_param",
+        "router_flops",
+        "loss",
+        "loss_g1",
+        "loss_dense",
+        "g1_compute_multiplier",
+        "dense_compute_multiplier",
+    } <= set(doc["rows"][0])
+    doc, _ = json_of(
+        [
+            "sweep",
+            "--from",
+            "1e20",
+            "--to",
+            "1e22",
+            "--points",
+            "3",
+            "--law",
+            "ludziejewski2025-joint",
+            "--json",
+        ]
+    )
     assert {"budget_flops", "n_experts", "loss", "tokens"} <= set(doc["rows"][0])
 
 
 def test_contract_inspect(files):
     doc, _ = json_of(["inspect", files["config"], "--json"])
-    assert {"n_total", "n_active", "n_total_with_embedding", "n_active_with_embedding",
-            "n_embedding", "expansion_rate", "granularity", "n_experts", "top_k",
-            "flops_per_token"} <= set(doc)
+    assert {
+        "n_total",
+        "n_active",
+        "n_total_with_embedding",
+        "n_active_with_embedding",
+        "n_embedding",
+        "expansion_rate",
+        "granularity",
+        "n_experts",
+        "top_k",
+        "flops_per_token",
+    } <= set(doc)
 
 
 def test_contract_laws_and_lr():
     doc, _ = json_of(["laws", "--json"])
     names = {law["name"] for law in doc["laws"]}
-    assert {"krajewski2024-moe", "krajewski2024-moe-robust", "krajewski2024-moe-e16",
-            "krajewski2024-dense", "hoffmann2022-chinchilla", "besiroglu2024-chinchilla",
-            "ludziejewski2025-joint"} <= names
+    assert {
+        "krajewski2024-moe",
+        "krajewski2024-moe-robust",
+        "krajewski2024-moe-e16",
+        "krajewski2024-dense",
+        "hoffmann2022-chinchilla",
+        "besiroglu2024-chinchilla",
+        "ludziejewski2025-joint",
+    } <= names
     for law in doc["laws"]:
         assert {"name", "form", "coefficients"} <= set(law)
     doc, _ = json_of(["lr", "--params", "1.2B", "--experts", "8", "--json"])

@@ -8,15 +8,17 @@ import yaml
 from moeplan import yamlio
 from moeplan.proposal import load_proposal
 
-TEXT = ("# a proposal\n"
-        "model:\n"
-        "  d_model: 1024\n"
-        "  n_blocks: 16\n"
-        "  granularity: 8\n"
-        "training:\n"
-        "  tokens: 10B\n"
-        "limits:\n"
-        "  max_total_params: 10B\n")
+TEXT = (
+    "# a proposal\n"
+    "model:\n"
+    "  d_model: 1024\n"
+    "  n_blocks: 16\n"
+    "  granularity: 8\n"
+    "training:\n"
+    "  tokens: 10B\n"
+    "limits:\n"
+    "  max_total_params: 10B\n"
+)
 
 
 def test_a_proposal_is_parsed_once_and_keeps_its_line_numbers(tmp_path, monkeypatch):

@@ -39,24 +39,29 @@ def test_shipped_profiles_live_in_the_package_and_load():
         assert p.name == name and p.ok("expert")
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda d: d.update(colour="red"), ["unknown key 'colour'"]),
-    (lambda d: d["expert"][0].update(speed=1), ["expert[0]", "unknown key 'speed'"]),
-    (lambda d: d["provenance"].update(hostname="x"), ["provenance", "'hostname'"]),
-    (lambda d: d["grid"].update(foo=1), ["grid", "'foo'"]),
-    (lambda d: d.pop("router"), ["missing key 'router'"]),
-    (lambda d: d.update(schema="moeplan-profile/9"), ["schema"]),
-    (lambda d: d["expert"][1].update(tflops=None), ["expert[1]", "needs tflops"]),
-    (lambda d: d["expert"][1].update(tflops=-3), ["expert[1]", "tflops", "positive"]),
-    (lambda d: d["expert"][1].update(status="fast"), ["status"]),
-    (lambda d: d["expert"][1].update(d_model=1.5), ["d_model", "whole number"]),
-    (lambda d: d["expert"][1].update(experts_per_gpu=2048), ["1024"]),
-    (lambda d: d["expert"][12].update(tflops=5), ["expert[12]", "oom", "null"]),
-    (lambda d: d["dense"][0].update(part="mlp"), ["dense[0]", "part"]),
-    (lambda d: d.update(expert=[dict(r, status="oom", tflops=None) for r in d["expert"]]),
-     ["no expert point"]),
-    (lambda d: d.update(dense={"a": 1}), ["dense", "list"]),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda d: d.update(colour="red"), ["unknown key 'colour'"]),
+        (lambda d: d["expert"][0].update(speed=1), ["expert[0]", "unknown key 'speed'"]),
+        (lambda d: d["provenance"].update(hostname="x"), ["provenance", "'hostname'"]),
+        (lambda d: d["grid"].update(foo=1), ["grid", "'foo'"]),
+        (lambda d: d.pop("router"), ["missing key 'router'"]),
+        (lambda d: d.update(schema="moeplan-profile/9"), ["schema"]),
+        (lambda d: d["expert"][1].update(tflops=None), ["expert[1]", "needs tflops"]),
+        (lambda d: d["expert"][1].update(tflops=-3), ["expert[1]", "tflops", "positive"]),
+        (lambda d: d["expert"][1].update(status="fast"), ["status"]),
+        (lambda d: d["expert"][1].update(d_model=1.5), ["d_model", "whole number"]),
+        (lambda d: d["expert"][1].update(experts_per_gpu=2048), ["1024"]),
+        (lambda d: d["expert"][12].update(tflops=5), ["expert[12]", "oom", "null"]),
+        (lambda d: d["dense"][0].update(part="mlp"), ["dense[0]", "part"]),
+        (
+            lambda d: d.update(expert=[dict(r, status="oom", tflops=None) for r in d["expert"]]),
+            ["no expert point"],
+        ),
+        (lambda d: d.update(dense={"a": 1}), ["dense", "list"]),
+    ],
+)
 def test_invalid_profiles_name_the_problem(tmp_path, edit, words):
     doc = _doc()
     edit(doc)
@@ -90,7 +95,8 @@ def test_profile_by_path_gives_expert_tflops_as_in_the_file(runner):
     assert len(got) == len(raw)
     for g, w in zip(got, raw):
         assert {k: g[k] for k in ("d_model", "d_expert", "top_k", "tflops")} == {
-            k: w[k] for k in ("d_model", "d_expert", "top_k", "tflops")}
+            k: w[k] for k in ("d_model", "d_expert", "top_k", "tflops")
+        }
     assert {r["part"] for r in data["dense_tflops"]} == {"attention_proj", "ffn", "head"}
     assert data["attention_tflops"] and data["router_tflops"]
     assert "communication" in data["profile"]["not_measured"]

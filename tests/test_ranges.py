@@ -10,10 +10,10 @@ import pytest
 
 from moeplan import compare, load_law, optimize, sweep
 
-MOE_N = (1.29e8, 3.7e9)      # krajewski2024-moe, the E = 64 runs
+MOE_N = (1.29e8, 3.7e9)  # krajewski2024-moe, the E = 64 runs
 MOE_D = (1.6e10, 1.3e11)
 MOE_G = (1.0, 16.0)
-DENSE_N = (3.0e6, 8.5e7)     # krajewski2024-dense, Table 4
+DENSE_N = (3.0e6, 8.5e7)  # krajewski2024-dense, Table 4
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_optimize_1e22_warns_about_g32_and_tokens(moe):
     assert _factor(text, "granularity") == pytest.approx(32 / MOE_G[1], rel=1e-3)
     # the message prints 3 significant digits: 1.34 for 1.3367 is within half a unit (0.4%)
     assert _factor(text, "tokens") == pytest.approx(rec.tokens / MOE_D[1], rel=4e-3)
-    assert rec.tokens / MOE_D[1] > 1.2     # ~166B tokens vs 130B
+    assert rec.tokens / MOE_D[1] > 1.2  # ~166B tokens vs 130B
 
 
 @pytest.mark.parametrize("E", [16, 1024])
@@ -68,8 +68,10 @@ def test_compare_names_every_extrapolating_row(moe):
     row = res.rows[0]
     dense = [w for w in res.warnings if "dense baseline" in w]
     # 199B dense parameters, 8.4T tokens: thousands of times beyond the dense runs
-    assert any(_factor(w, "parameters") == pytest.approx(row.dense.n_total / DENSE_N[1],
-                                                         rel=2e-3) for w in dense)
+    assert any(
+        _factor(w, "parameters") == pytest.approx(row.dense.n_total / DENSE_N[1], rel=2e-3)
+        for w in dense
+    )
     assert any("tokens" in w for w in dense)
     assert any("MoE with G = 1" in w for w in res.warnings)
     assert any("optimal MoE (G = 64)" in w and "granularity 64" in w for w in res.warnings)
@@ -80,8 +82,9 @@ def test_sweep_checks_every_point(moe):
     res = sweep(moe, 1e19, 1e24, points=25)
     tokens = np.asarray(res.columns["tokens"])
     G = np.asarray(res.columns["granularity"])
-    above = [w for w in res.warnings if w.startswith("optimal MoE") and "tokens" in w
-             and "above" in w]
+    above = [
+        w for w in res.warnings if w.startswith("optimal MoE") and "tokens" in w and "above" in w
+    ]
     assert len(above) == 1
     assert f"at {int(np.sum(tokens > MOE_D[1]))} of 25 budgets" in above[0]
     g_warn = [w for w in res.warnings if w.startswith("optimal MoE") and "granularity" in w]

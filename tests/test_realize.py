@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moeplan import load_law
+from moeplan import load_law, optimize
 from moeplan.errors import InfeasibleError
 from moeplan.hardware import ACCELERATORS, get_accelerator, training_time
-from moeplan import optimize
 
 MOE = dict(a=18.1, alpha=0.115, b=30.8, beta=0.147, g=2.1, gamma=0.58, c=0.47)
 POWERS = [2.0**i for i in range(9)]
@@ -69,14 +68,16 @@ def test_recommended_is_the_best_rule_shape(moe, budget):
     assert rec.loss == pytest.approx(expected, rel=1e-12)
     assert (rec.granularity, rec.d_model, rec.n_blocks) == (G, d, n)
     # tokens recomputed so the FLOPs (SPEC §3) equal the budget
-    flops = (12 * rec.d_model**2 * 6 + rec.d_model * 64 * rec.granularity * 14) \
-        * rec.tokens * rec.n_blocks
+    flops = (
+        (12 * rec.d_model**2 * 6 + rec.d_model * 64 * rec.granularity * 14)
+        * rec.tokens
+        * rec.n_blocks
+    )
     assert flops == pytest.approx(budget, rel=1e-12)
     assert rec.flops == pytest.approx(budget, rel=1e-12)
     assert rec.n_total == rec.d_model**2 * (8 * 64 + 4) * rec.n_blocks
     assert rec.n_active == 12 * rec.d_model**2 * rec.n_blocks
-    assert rec.loss == pytest.approx(spec_loss(rec.n_total, rec.tokens, rec.granularity),
-                                     rel=1e-12)
+    assert rec.loss == pytest.approx(spec_loss(rec.n_total, rec.tokens, rec.granularity), rel=1e-12)
     # the rounding penalty is measured against the continuous optimum, and it is small
     assert rec.loss_penalty == pytest.approx(rec.loss - res.continuous.loss, abs=1e-15)
     assert 0 <= rec.loss_penalty < 2e-3
@@ -102,7 +103,7 @@ def test_shape_tolerance_and_multiple_of(moe):
         assert 64 / 1.25 - 1e-9 <= c.d_model / c.n_blocks <= 64 * 1.25 + 1e-9
     # wider shapes spend less on routing for the same N: the law rewards them
     assert res.recommended.loss <= optimize(moe, 1e22).recommended.loss + 1e-12
-    res = optimize(moe, 1e22, multiple_of=96)   # lcm with the 64-wide head: 192
+    res = optimize(moe, 1e22, multiple_of=96)  # lcm with the 64-wide head: 192
     for c in res.realizable:
         assert c.d_model % 192 == 0
 
@@ -124,7 +125,7 @@ def test_memory_below_the_smallest_model(moe):
     need = (516 * 64 * 64 + 64 * 64) * 2
     with pytest.raises(InfeasibleError, match="smallest model") as exc:
         optimize(moe, 1e20, memory=need * 0.99, multiple_of=64)
-    assert f"allow at least {need:,} bytes" in str(exc.value)   # exact, not a rounded 4.24 MB
+    assert f"allow at least {need:,} bytes" in str(exc.value)  # exact, not a rounded 4.24 MB
     res = optimize(moe, 1e20, memory=need * 1.01, granularities=[1], multiple_of=64)
     assert res.recommended.d_model == 64 and res.recommended.n_blocks == 1
 
@@ -154,8 +155,9 @@ def test_realizable_always_spends_the_budget(moe, log_f):
     res = optimize(moe, budget, n_alternatives=3)
     for c in res.realizable:
         check_whole(c)
-        spent = (12 * c.d_model**2 * 6 + c.d_model * 64 * c.granularity * 14) * c.tokens \
-            * c.n_blocks
+        spent = (
+            (12 * c.d_model**2 * 6 + c.d_model * 64 * c.granularity * 14) * c.tokens * c.n_blocks
+        )
         assert spent == pytest.approx(budget, rel=1e-12)
         assert c.loss >= res.continuous.loss - 1e-12  # the rule shape cannot beat the optimum
 
@@ -163,7 +165,12 @@ def test_realizable_always_spends_the_budget(moe, log_f):
 def test_training_time_from_the_spec_sheets():
     # dense bf16 peaks from the vendors' spec sheets (the numbers the brief lists)
     assert {k: a.peak_flops for k, a in ACCELERATORS.items()} == {
-        "a100": 312e12, "h100": 989e12, "h200": 989e12, "b200": 2.25e15, "mi300x": 1307e12}
+        "a100": 312e12,
+        "h100": 989e12,
+        "h200": 989e12,
+        "b200": 2.25e15,
+        "mi300x": 1307e12,
+    }
     for a in ACCELERATORS.values():
         assert a.source.startswith(("NVIDIA", "AMD")) and "https://" in a.source
     t = training_time(1e22, "H100", mfu=0.4, n_gpus=1024)
@@ -200,8 +207,9 @@ def test_target_loss_realizable_reaches_it_with_least_flops(moe):
         N = d * d * 516 * n
         gap = target - MOE["c"] - (MOE["g"] / G ** MOE["gamma"] + MOE["a"]) / N ** MOE["alpha"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            D = np.where(gap > 0, (MOE["b"] / np.where(gap > 0, gap, 1)) ** (1 / MOE["beta"]),
-                         np.inf)
+            D = np.where(
+                gap > 0, (MOE["b"] / np.where(gap > 0, gap, 1)) ** (1 / MOE["beta"]), np.inf
+            )
         F = (12 * d * d * 6 + d * 64 * G * 14) * D * n
         F = np.where((d % 128 == 0) & ((4 * d / G) % 64 == 0), F, np.inf)
         j = int(np.argmin(F))

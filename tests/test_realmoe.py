@@ -26,16 +26,30 @@ OLD = ROOT / "tests" / "fixtures" / "hf"
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "moeplan", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "moeplan", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 # ------------------------------------------------------------------ nearest fitted E
 
-@pytest.mark.parametrize("E, name", [(16, "krajewski2024-moe-e16"), (64, "krajewski2024-moe"),
-                                     (8, "krajewski2024-moe-e16"), (20, "krajewski2024-moe-e16"),
-                                     (48, "krajewski2024-moe"), (128, "krajewski2024-moe"),
-                                     (32, "krajewski2024-moe-e16")])  # 32: a tie, to E = 16
+
+@pytest.mark.parametrize(
+    "E, name",
+    [
+        (16, "krajewski2024-moe-e16"),
+        (64, "krajewski2024-moe"),
+        (8, "krajewski2024-moe-e16"),
+        (20, "krajewski2024-moe-e16"),
+        (48, "krajewski2024-moe"),
+        (128, "krajewski2024-moe"),
+        (32, "krajewski2024-moe-e16"),
+    ],
+)  # 32: a tie, to E = 16
 def test_nearest_fitted_set(E, name):
     assert nearest_fitted(E)[0] == name
 
@@ -51,15 +65,32 @@ def test_nearest_is_nearest_in_log_e(E):
 
 
 def _model(n_experts, top_k, name="x"):
-    cfg = {"model_type": "mixtral", "hidden_size": 64, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "intermediate_size": 32, "num_local_experts": n_experts,
-           "num_experts_per_tok": top_k, "vocab_size": 100}
+    cfg = {
+        "model_type": "mixtral",
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 32,
+        "num_local_experts": n_experts,
+        "num_experts_per_tok": top_k,
+        "vocab_size": 100,
+    }
     return count_config(cfg, name=name)
 
 
-@pytest.mark.parametrize("n_e, k, far", [(8, 2, True), (64, 8, False), (128, 8, False),
-                                         (256, 8, False), (512, 4, False), (1024, 4, True),
-                                         (16, 1, False), (24, 4, True)])
+@pytest.mark.parametrize(
+    "n_e, k, far",
+    [
+        (8, 2, True),
+        (64, 8, False),
+        (128, 8, False),
+        (256, 8, False),
+        (512, 4, False),
+        (1024, 4, True),
+        (16, 1, False),
+        (24, 4, True),
+    ],
+)
 def test_far_threshold_is_more_than_2x(n_e, k, far):
     # E = n_e/k; fitted 16 and 64: supported E from 8 to 128 inclusive
     E = n_e / k
@@ -75,11 +106,15 @@ def test_dense_model_gets_the_dense_set():
 
 # ------------------------------------------------------------------ check on real models
 
-@pytest.mark.parametrize("path, tokens, law", [
-    (OLD / "qwen3-30b-a3b.config.json", 36e12, "krajewski2024-moe-e16"),   # E = 128/8 = 16
-    (OLD / "deepseek-v3.config.json", 14.8e12, "krajewski2024-moe-e16"),   # E = 256/8 = 32, tie
-    (DATA / "olmoe-1b-7b-0924.config.json", 5e12, "krajewski2024-moe-e16"),  # E = 64/8 = 8
-])
+
+@pytest.mark.parametrize(
+    "path, tokens, law",
+    [
+        (OLD / "qwen3-30b-a3b.config.json", 36e12, "krajewski2024-moe-e16"),  # E = 128/8 = 16
+        (OLD / "deepseek-v3.config.json", 14.8e12, "krajewski2024-moe-e16"),  # E = 256/8 = 32, tie
+        (DATA / "olmoe-1b-7b-0924.config.json", 5e12, "krajewski2024-moe-e16"),  # E = 64/8 = 8
+    ],
+)
 def test_check_real_moe_is_sane(path, tokens, law):
     res = check_config(path, tokens=tokens)
     d = res.to_dict()
@@ -102,17 +137,18 @@ def test_check_picks_the_e64_set_above_e32():
 
 
 def test_check_far_from_every_fit_gives_no_suggestion():
-    res = check_config(DATA / "mixtral-8x7b-v0.1.config.json", tokens=8e12)   # E = 4
+    res = check_config(DATA / "mixtral-8x7b-v0.1.config.json", tokens=8e12)  # E = 4
     d = res.to_dict()
     assert d["suggestion"] is None and d["optimal"]["recommended"] is None
     assert "no suggestion" in d["law_choice"]
     assert any("not a recommendation" in w for w in d["warnings"])
-    assert d["optimal"]["loss"] > 0   # the law's figures are still given
+    assert d["optimal"]["loss"] > 0  # the law's figures are still given
 
 
 def test_named_law_is_used_as_is():
-    res = check_config(OLD / "qwen3-30b-a3b.config.json", tokens=36e12,
-                       law=load_law("krajewski2024-moe"))
+    res = check_config(
+        OLD / "qwen3-30b-a3b.config.json", tokens=36e12, law=load_law("krajewski2024-moe")
+    )
     assert res.law == "krajewski2024-moe" and res.law_choice is None
 
 
@@ -125,16 +161,17 @@ def test_check_json_has_law_choice():
 
 # ------------------------------------------------------------------ families
 
+
 def test_phimoe_closed_form():
     m = load_config(DATA / "phi-3.5-moe-instruct.config.json")
     h, L, V, ff, E, k, hd = 4096, 32, 32064, 6400, 16, 2, 128
     q, kv = 32 * hd, 8 * hd
-    attn = h * q + q + 2 * (h * kv + kv) + q * h + h        # all four projections biased
-    norms = 2 * (2 * h)                                      # two LayerNorms, weight + bias
+    attn = h * q + q + 2 * (h * kv + kv) + q * h + h  # all four projections biased
+    norms = 2 * (2 * h)  # two LayerNorms, weight + bias
     assert m.n_total == L * (attn + norms + E * 3 * h * ff) + 2 * h
     assert m.n_active == L * (attn + norms + k * 3 * h * ff) + 2 * h
     assert m.router_params == L * h * E
-    assert m.n_embedding == V * h + (V * h + V)              # untied; head with a bias
+    assert m.n_embedding == V * h + (V * h + V)  # untied; head with a bias
     # Microsoft: 41.9B total, 6.6B active
     assert round(m.n_total_with_embedding / 1e8) == 419
     assert round(m.n_active_with_embedding / 1e8) == 66
@@ -142,12 +179,12 @@ def test_phimoe_closed_form():
 
 def test_glm45_air_closed_form_and_mtp():
     m = load_config(DATA / "glm-4.5-air.config.json")
-    h, hd, Er, de, dff = 4096, 128, 128, 1408, 10944        # 46 blocks: 1 dense, 45 MoE
+    h, hd, Er, de, dff = 4096, 128, 128, 1408, 10944  # 46 blocks: 1 dense, 45 MoE
     q, kv = 96 * hd, 8 * hd
-    attn = h * q + q + 2 * (h * kv + kv) + q * h             # q, k, v biased; o not; no QK-norm
-    moe = attn + 2 * h + Er * 3 * h * de + 3 * h * de        # routed + one shared expert
+    attn = h * q + q + 2 * (h * kv + kv) + q * h  # q, k, v biased; o not; no QK-norm
+    moe = attn + 2 * h + Er * 3 * h * de + 3 * h * de  # routed + one shared expert
     dense = attn + 2 * h + 3 * h * dff
-    router = h * Er + Er                                     # weight + score-correction bias
+    router = h * Er + Er  # weight + score-correction bias
     assert m.n_total == 1 * dense + 45 * moe + h
     assert m.router_params == 45 * router
     assert m.n_dense_blocks == 1 and m.n_shared_experts == 1
@@ -160,7 +197,7 @@ def test_glm45_qk_norm_and_dense_bottom():
     m = load_config(DATA / "glm-4.5.config.json")
     h, hd = 5120, 128
     q, kv = 96 * hd, 8 * hd
-    attn = h * q + q + 2 * (h * kv + kv) + q * h + 2 * hd    # per-head QK-norm
+    attn = h * q + q + 2 * (h * kv + kv) + q * h + 2 * hd  # per-head QK-norm
     assert m.breakdown["attention"]["total"] == 92 * attn
     assert m.n_dense_blocks == 3
 
@@ -185,6 +222,7 @@ def test_dots1_published_counts():
 
 
 # ------------------------------------------------------------------ --as FAMILY
+
 
 def test_as_family_reads_an_unknown_model_type():
     cfg = json.loads((DATA / "mixtral-8x7b-v0.1.config.json").read_text())
@@ -215,20 +253,26 @@ def test_inspect_as_cli(tmp_path):
 
 # ------------------------------------------------------------------ the joint law
 
+
 def test_joint_mapping_variables():
     m = load_config(DATA / "olmoe-1b-7b-0924.config.json")
     jm = joint_mapping(m)
     # everything a token touches: blocks, router, input embedding and output head
     assert jm.n_active == m.n_active + m.router_params + m.n_embedding
-    assert round(jm.n_active / 1e6) == 1282                  # OLMoE's exact 1.282B
+    assert round(jm.n_active / 1e6) == 1282  # OLMoE's exact 1.282B
     assert jm.n_experts == 64 and jm.top_k == 8
     assert jm.flops_per_token == 6 * jm.n_active
     assert any("top-1" in n for n in jm.notes)
 
 
 def test_inspect_under_joint_law():
-    r = run_cli("inspect", str(DATA / "phi-3.5-moe-instruct.config.json"), "--law",
-                "ludziejewski2025-joint", "--json")
+    r = run_cli(
+        "inspect",
+        str(DATA / "phi-3.5-moe-instruct.config.json"),
+        "--law",
+        "ludziejewski2025-joint",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     lm = d["law_mapping"]
@@ -248,4 +292,4 @@ def test_check_config_under_joint_law():
     # the optimum at the same FLOPs and E is at least as good, so efficiency <= 1
     assert d["optimal"]["loss"] <= p["loss"] + 1e-9
     assert 0 < p["compute_efficiency"] <= 1 + 1e-6
-    assert d["suggestion"] is None     # top-8: outside the joint law's top-1 data
+    assert d["suggestion"] is None  # top-8: outside the joint law's top-1 data

@@ -29,7 +29,7 @@ from moeplan.plan.solve import compute_optimal_loss, frontier
 
 SOME = settings(max_examples=25, deadline=None)
 
-log_budget = st.floats(15.0, 30.0)                       # log10 FLOPs: the range
+log_budget = st.floats(15.0, 30.0)  # log10 FLOPs: the range
 expansion = st.sampled_from([1.0, 2.0, 8.0, 64.0, 1024.0, 1e6])
 granularity = st.sampled_from([1.0, 2.0, 16.0, 256.0, 4096.0, 1e6])
 c_f = st.sampled_from([1e-3, 0.5, 6.0, 20.0, 1e3])
@@ -52,6 +52,7 @@ def moe():
 
 # --------------------------------------------------------------------------- the continuous optimum
 
+
 @SOME
 @given(lf=log_budget, E=expansion, G=granularity, cf=c_f, cr=c_r, ratio=st.floats(1.5, 1e3))
 def test_extremes_finite_and_loss_falls_with_budget(moe, lf, E, G, cf, cr, ratio):
@@ -64,18 +65,19 @@ def test_extremes_finite_and_loss_falls_with_budget(moe, lf, E, G, cf, cr, ratio
         assert finite(float(fr.loss), float(fr.d_model), float(fr.tokens), float(fr.n_total))
         assert float(fr.loss) > moe.floor
         # the optimum spends the budget (SPEC.md §3 formula, router included)
-        spent = spec_flops(float(fr.d_model), float(fr.n_blocks), float(fr.tokens), E, G, cf,
-                           cr)
+        spent = spec_flops(float(fr.d_model), float(fr.n_blocks), float(fr.tokens), E, G, cf, cr)
         assert spent == pytest.approx(float(fr.flops), rel=1e-9)
         # and its loss is the law's at (N, D, G)
         k = moe.coefficients
         assert float(fr.loss) == pytest.approx(
-            spec_loss(float(fr.n_total), float(fr.tokens), G, k), rel=1e-12)
+            spec_loss(float(fr.n_total), float(fr.tokens), G, k), rel=1e-12
+        )
     assert float(hi.loss) < float(lo.loss)
 
 
-@pytest.mark.parametrize("name", [n for n in shipped_law_names()
-                                  if load_law(n).form != "joint_moe"])
+@pytest.mark.parametrize(
+    "name", [n for n in shipped_law_names() if load_law(n).form != "joint_moe"]
+)
 def test_every_law_from_1e15_to_1e30(name):
     law = load_law(name)
     budgets = np.logspace(15, 30, 16)
@@ -93,9 +95,14 @@ def test_every_law_from_1e15_to_1e30(name):
 def test_compare_and_sweep_finite_across_the_range(moe, budget):
     res = compare(moe, budget)
     row = res.rows[0]
-    assert finite(row.dense_compute_multiplier, row.g1_compute_multiplier, row.moe_opt.loss,
-                  row.moe_g1.loss, row.dense.loss)
-    assert row.g1_compute_multiplier >= 1.0 - 1e-9   # G = 1 is among the optimum's candidates
+    assert finite(
+        row.dense_compute_multiplier,
+        row.g1_compute_multiplier,
+        row.moe_opt.loss,
+        row.moe_g1.loss,
+        row.dense.loss,
+    )
+    assert row.g1_compute_multiplier >= 1.0 - 1e-9  # G = 1 is among the optimum's candidates
     sw = sweep(moe, budget, budget * 10, 3)
     for r in sw.rows():
         values = [v for k, v in r.items() if k != "loss_by_choice"]
@@ -119,8 +126,11 @@ COEFFS = MOE
 
 
 @settings(max_examples=40, deadline=None)
-@given(key=st.sampled_from(sorted(COEFFS)), scale=st.sampled_from(
-    [1e-30, 1e-6, 1e-3, 0.1, 10.0, 1e3, 1e6, 1e30]), lf=st.sampled_from([15.0, 22.0, 30.0]))
+@given(
+    key=st.sampled_from(sorted(COEFFS)),
+    scale=st.sampled_from([1e-30, 1e-6, 1e-3, 0.1, 10.0, 1e3, 1e6, 1e30]),
+    lf=st.sampled_from([15.0, 22.0, 30.0]),
+)
 def test_extreme_coefficients_give_a_plan_or_a_true_message(key, scale, lf):
     value = COEFFS[key] * scale
     k = dict(COEFFS, **{key: value})
@@ -128,7 +138,8 @@ def test_extreme_coefficients_give_a_plan_or_a_true_message(key, scale, lf):
     # the law-file domain (README "Limits"): exponents alpha, beta from 0.001 to 10, gamma above
     # 0 and at most 10, scales a, b, g, c at most 1e30
     lo, hi = {"alpha": (1e-3, 10.0), "beta": (1e-3, 10.0), "gamma": (0.0, 10.0)}.get(
-        key, (0.0, 1e30))
+        key, (0.0, 1e30)
+    )
     if not lo <= value <= hi:
         with pytest.raises(MoeplanError, match=rf"coefficients\.{key} must be"):
             law_from_mapping(mapping)
@@ -136,9 +147,11 @@ def test_extreme_coefficients_give_a_plan_or_a_true_message(key, scale, lf):
         return
     law = law_from_mapping(mapping)
     assert law.coefficients[key] == value
-    for what, call in (("optimize", lambda: optimize(law, 10.0**lf)),
-                       ("compare", lambda: compare(law, 10.0**lf)),
-                       ("sweep", lambda: sweep(law, 10.0**lf / 10, 10.0**lf, 2))):
+    for what, call in (
+        ("optimize", lambda: optimize(law, 10.0**lf)),
+        ("compare", lambda: compare(law, 10.0**lf)),
+        ("sweep", lambda: sweep(law, 10.0**lf / 10, 10.0**lf, 2)),
+    ):
         try:
             res = call()
         except MoeplanError as exc:
@@ -149,8 +162,9 @@ def test_extreme_coefficients_give_a_plan_or_a_true_message(key, scale, lf):
         _assert_no_nan(doc)
         if what == "optimize":
             rec = res.recommended
-            assert rec.loss == pytest.approx(spec_loss(rec.n_total, rec.tokens, rec.granularity,
-                                                       k), rel=1e-12)
+            assert rec.loss == pytest.approx(
+                spec_loss(rec.n_total, rec.tokens, rec.granularity, k), rel=1e-12
+            )
             assert rec.tokens >= 1.0
 
 
@@ -178,30 +192,49 @@ def _assert_no_nan(obj, path="doc"):
 
 # --------------------------------------------------------------------------- FLOPs accounting
 
+
 @SOME
-@given(d=st.integers(1, 2**40), n=st.integers(1, 2**20), D=st.floats(1.0, domain.MAX_COUNT),
-       E=st.floats(1.0, domain.MAX_EXPERTS), G=st.floats(1.0, domain.MAX_EXPERTS), cf=c_f,
-       cr=c_r)
+@given(
+    d=st.integers(1, 2**40),
+    n=st.integers(1, 2**20),
+    D=st.floats(1.0, domain.MAX_COUNT),
+    E=st.floats(1.0, domain.MAX_EXPERTS),
+    G=st.floats(1.0, domain.MAX_EXPERTS),
+    cf=c_f,
+    cr=c_r,
+)
 def test_flops_parts_add_up_at_extreme_sizes(d, n, D, E, G, cf, cr):
     try:
         fb = flops_breakdown(d, n, D, E, G, cf, cr)
-    except MoeplanError as exc:   # a total beyond a double is refused, not inf
+    except MoeplanError as exc:  # a total beyond a double is refused, not inf
         event("overflow refused")
         assert "overflow" in str(exc)
-        assert not math.isfinite(spec_flops(float(d), float(n), D, E, G, cf, cr)) or \
-            spec_flops(float(d), float(n), D, E, G, cf, cr) > 1e300
+        assert (
+            not math.isfinite(spec_flops(float(d), float(n), D, E, G, cf, cr))
+            or spec_flops(float(d), float(n), D, E, G, cf, cr) > 1e300
+        )
         return
-    assert fb.attention_flops + fb.expert_flops + fb.router_flops == pytest.approx(fb.flops,
-                                                                                   rel=1e-12)
+    assert fb.attention_flops + fb.expert_flops + fb.router_flops == pytest.approx(
+        fb.flops, rel=1e-12
+    )
     assert fb.flops == pytest.approx(spec_flops(d, n, D, E, G, cf, cr), rel=1e-12)
     assert fb.n_active == pytest.approx(12.0 * d * d * n, rel=1e-15)
     assert fb.n_total == pytest.approx(d * d * (8.0 * E + 4.0) * n, rel=1e-12)
     assert 0.0 <= fb.router_share <= 1.0
 
 
-@pytest.mark.parametrize("kwargs", [dict(expansion_rate=0.5), dict(expansion_rate=1e7),
-                                    dict(granularity=0.5), dict(granularity=1e7),
-                                    dict(c_f=1e4), dict(c_r=1e4), dict(c_f=1e-4)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(expansion_rate=0.5),
+        dict(expansion_rate=1e7),
+        dict(granularity=0.5),
+        dict(granularity=1e7),
+        dict(c_f=1e4),
+        dict(c_r=1e4),
+        dict(c_f=1e-4),
+    ],
+)
 def test_accounting_domain(kwargs):
     args = dict(d_model=1024, n_blocks=16, tokens=1e10)
     args.update(kwargs)
@@ -211,15 +244,17 @@ def test_accounting_domain(kwargs):
 
 # --------------------------------------------------------------------------- realizable configs
 
-constraint_sets = st.fixed_dictionaries({
-    "memory": st.one_of(st.none(), st.floats(1e8, 1e14)),
-    "max_total_params": st.one_of(st.none(), st.floats(1e7, 1e13)),
-    "max_granularity": st.one_of(st.none(), st.sampled_from([1.0, 4.0, 16.0, 100.0])),
-    "max_tokens": st.one_of(st.none(), st.floats(1e8, 1e14)),
-    "kv_tokens": st.sampled_from([0.0, 1e4, 1e6]),
-    "bytes_per_param": st.sampled_from([0.5, 2.0, 4.0]),
-    "vocab_size": st.sampled_from([None, 32000, 256000]),
-})
+constraint_sets = st.fixed_dictionaries(
+    {
+        "memory": st.one_of(st.none(), st.floats(1e8, 1e14)),
+        "max_total_params": st.one_of(st.none(), st.floats(1e7, 1e13)),
+        "max_granularity": st.one_of(st.none(), st.sampled_from([1.0, 4.0, 16.0, 100.0])),
+        "max_tokens": st.one_of(st.none(), st.floats(1e8, 1e14)),
+        "kv_tokens": st.sampled_from([0.0, 1e4, 1e6]),
+        "bytes_per_param": st.sampled_from([0.5, 2.0, 4.0]),
+        "vocab_size": st.sampled_from([None, 32000, 256000]),
+    }
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -241,20 +276,22 @@ def test_realizable_configs_respect_every_constraint(moe, lf, cons):
             if cons["vocab_size"]:
                 w += 2 * cons["vocab_size"] * d
             return (w + 2 * cons["kv_tokens"] * n * d) * cons["bytes_per_param"]
+
         if "smallest model" in str(exc):
             assert cons["memory"] is not None and memory_of(128.0, 2.0) > cons["memory"]
         else:
             assert "no realizable configuration" in str(exc), str(exc)
-            assert (cons["memory"] is not None and memory_of(128.0, 2.0) > cons["memory"]) or \
-                (cons["max_total_params"] is not None
-                 and 128.0**2 * (8 * E + 4) * 2 > cons["max_total_params"]), str(exc)
+            assert (cons["memory"] is not None and memory_of(128.0, 2.0) > cons["memory"]) or (
+                cons["max_total_params"] is not None
+                and 128.0**2 * (8 * E + 4) * 2 > cons["max_total_params"]
+            ), str(exc)
         return
     event("planned")
     assert res.realizable, "a plan without realizable configurations must say why"
     for cfg in res.realizable:
         d, n, G, D = cfg.d_model, cfg.n_blocks, cfg.granularity, cfg.tokens
         assert d == int(d) and n == int(n) and G == int(G) and cfg.n_experts == int(cfg.n_experts)
-        assert (4 * d / G) % 64 == 0 and d % 128 == 0   # GPU-friendly: d_expert, d_model
+        assert (4 * d / G) % 64 == 0 and d % 128 == 0  # GPU-friendly: d_expert, d_model
         assert finite(cfg.loss, cfg.tokens, cfg.flops) and D >= 1.0
         # memory: weights + router [+ embeddings] + KV cache, SPEC.md §1 and CLI.md
         weights = d * d * (8 * E + 4) * n + d * E * G * n
@@ -276,20 +313,25 @@ def test_realizable_configs_respect_every_constraint(moe, lf, cons):
         assert spent <= F * (1 + 1e-9)
         if cons["max_tokens"] is None or D < cons["max_tokens"] * (1 - 1e-9):
             assert spent == pytest.approx(F, rel=1e-9)
-        assert cfg.loss == pytest.approx(spec_loss(d * d * (8 * E + 4) * n, D, G,
-                                                   moe.coefficients), rel=1e-12)
+        assert cfg.loss == pytest.approx(
+            spec_loss(d * d * (8 * E + 4) * n, D, G, moe.coefficients), rel=1e-12
+        )
 
 
 @SOME
-@given(lf=st.floats(15.0, 30.0), E=st.sampled_from([1.0, 8.0, 64.0, 1024.0]),
-       G=st.sampled_from([1.0, 2.0, 8.0, 64.0]))
+@given(
+    lf=st.floats(15.0, 30.0),
+    E=st.sampled_from([1.0, 8.0, 64.0, 1024.0]),
+    G=st.sampled_from([1.0, 2.0, 8.0, 64.0]),
+)
 def test_realizable_spends_the_budget_at_extremes(moe, lf, E, G):
     F = 10.0**lf
     res = optimize(moe, F, granularities=[G], expansion_rate=E)  # no constraint: always plans
     rec = res.recommended
     assert rec is not None and finite(rec.loss, rec.flops, rec.tokens)
     assert spec_flops(rec.d_model, rec.n_blocks, rec.tokens, E, G, 6.0, 14.0) == pytest.approx(
-        F, rel=1e-9)
+        F, rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("budget", [1e15, 1e30, 1e40])

@@ -42,9 +42,14 @@ def check_rules(s, tp, ep, g, e, ar):
     assert s.n_blocks in (max(1, math.floor(s.d_model / ar)), max(1, math.ceil(s.d_model / ar)))
 
 
-@given(d=st.floats(100, 30_000), g=st.sampled_from([1, 2, 3, 4, 6, 8, 12, 16, 32, 64]),
-       e=st.sampled_from([8, 16, 64]), tp=st.sampled_from([1, 2, 4, 8]),
-       ep=st.sampled_from([1, 2, 4, 8, 16, 64]), ar=st.sampled_from([32.0, 64.0, 100.0]))
+@given(
+    d=st.floats(100, 30_000),
+    g=st.sampled_from([1, 2, 3, 4, 6, 8, 12, 16, 32, 64]),
+    e=st.sampled_from([8, 16, 64]),
+    tp=st.sampled_from([1, 2, 4, 8]),
+    ep=st.sampled_from([1, 2, 4, 8, 16, 64]),
+    ar=st.sampled_from([32.0, 64.0, 100.0]),
+)
 def test_every_shape_obeys_every_rule(d, g, e, tp, ep, ar):
     shapes = enumerate_shapes(d, g, e, ar, ShapeRules(tp=tp, ep=ep))
     if (g * e) % ep:
@@ -82,9 +87,9 @@ def test_nearest_width_is_first():
 
 
 def test_unbuildable_expert_counts_give_no_shape_and_bad_input_is_refused():
-    assert enumerate_shapes(2048, 3, 64, 64, ShapeRules(ep=128)) == []   # 192 % 128
+    assert enumerate_shapes(2048, 3, 64, 64, ShapeRules(ep=128)) == []  # 192 % 128
     assert enumerate_shapes(2048, 2, 1.5, 64) == enumerate_shapes(2048, 2, 1.5, 64)
-    assert enumerate_shapes(2048, 3, 1.5, 64) == []                      # 4.5 experts
+    assert enumerate_shapes(2048, 3, 1.5, 64) == []  # 4.5 experts
     with pytest.raises(InputError, match="granularity"):
         enumerate_shapes(2048, 2.5, 64, 64)
     with pytest.raises(InputError, match="d_model"):
@@ -127,13 +132,16 @@ def continuous_optimum(law, flops):
 
     best = math.inf
     for g in (2.0**i for i in range(9)):
+
         def loss(x, g=g):
             d = math.exp(x)
             n = d / 64
             tokens = flops / ((12 * d * d * 6 + d * 64 * g * 14) * n)
             return float(law.loss(d * d * (8 * 64 + 4) * n, tokens, g))
-        r = minimize_scalar(loss, bounds=(math.log(64), math.log(2**18)), method="bounded",
-                            options={"xatol": 1e-10})
+
+        r = minimize_scalar(
+            loss, bounds=(math.log(64), math.log(2**18)), method="bounded", options={"xatol": 1e-10}
+        )
         best = min(best, r.fun)
     return best
 

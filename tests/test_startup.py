@@ -18,18 +18,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: Never needed to plan and print one optimum, nor for --help.
 HEAVY = ("scipy", "matplotlib", "rich", "yaml", "hashlib", "pandas", "torch", "transformers")
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS",
-               "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def _fresh(code: str, env_extra: dict | None = None, drop_threads=True) -> dict:
     """Run ``code`` in a fresh interpreter; it prints a JSON object as its last line."""
-    env = {k: v for k, v in os.environ.items()
-           if not (drop_threads and k in THREAD_VARS)}
+    env = {k: v for k, v in os.environ.items() if not (drop_threads and k in THREAD_VARS)}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(env_extra or {})
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -55,10 +61,12 @@ def _heavy(modules) -> list:
 
 def test_package_import_is_lazy():
     # `import moeplan` loads no numpy, so the command line can choose BLAS threads first
-    res = _fresh("import json, sys, moeplan\n"
-                 "print(json.dumps({'numpy': 'numpy' in sys.modules,"
-                 " 'law': moeplan.load_law().name, 'all': sorted(moeplan.__all__),"
-                 " 'missing': [n for n in moeplan.__all__ if not hasattr(moeplan, n)]}))")
+    res = _fresh(
+        "import json, sys, moeplan\n"
+        "print(json.dumps({'numpy': 'numpy' in sys.modules,"
+        " 'law': moeplan.load_law().name, 'all': sorted(moeplan.__all__),"
+        " 'missing': [n for n in moeplan.__all__ if not hasattr(moeplan, n)]}))"
+    )
     assert res["numpy"] is False
     assert res["law"] == "krajewski2024-moe"
     assert res["missing"] == []
@@ -74,11 +82,13 @@ def test_lazy_package_names_match_all():
 
 
 def test_building_optimize_imports_nothing_heavy():
-    res = _fresh("import json, sys\n"
-                 "import typer.main\n"
-                 "from moeplan.cli import build_app\n"
-                 "typer.main.get_command(build_app(['optimize']))\n"
-                 "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))")
+    res = _fresh(
+        "import json, sys\n"
+        "import typer.main\n"
+        "from moeplan.cli import build_app\n"
+        "typer.main.get_command(build_app(['optimize']))\n"
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
     assert isinstance(res, list) and "moeplan" in res
     assert _heavy(res) == []
 
@@ -114,15 +124,16 @@ print(json.dumps({"env": {k: os.environ.get(k) for k in moeplan.cli.BLAS_THREAD_
 """
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
-                    reason="counts threads through /proc on a multi-core machine")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+    reason="counts threads through /proc on a multi-core machine",
+)
 def test_one_blas_thread_by_default_and_the_environment_left_as_it_was():
     res = _fresh(_THREADS)
     assert res["tasks"] == 1  # OpenBLAS started no worker threads
     assert all(v is None for v in res["env"].values())  # nothing left behind for children
     # the reference point: numpy alone starts its threads, so the check above can fail
-    plain = _fresh("import json, os, numpy\n"
-                   "print(json.dumps(len(os.listdir('/proc/self/task'))))")
+    plain = _fresh("import json, os, numpy\nprint(json.dumps(len(os.listdir('/proc/self/task'))))")
     assert plain > 1
 
 

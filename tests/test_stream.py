@@ -20,17 +20,19 @@ def _generic_csv(res) -> str:
     w.writerow(cols + choice_cols)
     for row in res.rows():
         cells = [row[c] for c in cols] + list(row["loss_by_choice"].values())
-        w.writerow([repr(v) if isinstance(v, float) and math.isfinite(v) else v
-                    for v in cells])
+        w.writerow([repr(v) if isinstance(v, float) and math.isfinite(v) else v for v in cells])
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("law, kw", [
-    ("krajewski2024-moe", {}),
-    ("krajewski2024-moe", {"memory": 64e9, "dense_law": "krajewski2024-dense"}),
-    ("ludziejewski2025-joint", {"memory": 16e9}),
-    ("krajewski2024-moe", {"granularities": [1, 8], "inference_tokens": 1e11}),
-])
+@pytest.mark.parametrize(
+    "law, kw",
+    [
+        ("krajewski2024-moe", {}),
+        ("krajewski2024-moe", {"memory": 64e9, "dense_law": "krajewski2024-dense"}),
+        ("ludziejewski2025-joint", {"memory": 16e9}),
+        ("krajewski2024-moe", {"granularities": [1, 8], "inference_tokens": 1e11}),
+    ],
+)
 def test_streamed_csv_equals_generic(law, kw):
     res = moeplan.sweep(law, 1e20, 1e23, 7, **kw)
     expected = _generic_csv(res)

@@ -29,13 +29,20 @@ BIG = dict(gpus=64, days=10)
 
 # ---------------------------------------------------------------- independent time model
 
+
 @functools.lru_cache(maxsize=1)
 def _raw():
     raw = yaml.safe_load(H200.read_text())
-    raw["_experts"] = [(p["expansion_rate"], p["d_model"], p["d_expert"], p["tflops"])
-                       for p in raw["expert"] if p["status"] == "ok"]
-    raw["_router"] = [(p["expansion_rate"], p["d_model"], 4.0 * p["d_model"] / p["top_k"],
-                       p["tflops"]) for p in raw["router"] if p["status"] == "ok"]
+    raw["_experts"] = [
+        (p["expansion_rate"], p["d_model"], p["d_expert"], p["tflops"])
+        for p in raw["expert"]
+        if p["status"] == "ok"
+    ]
+    raw["_router"] = [
+        (p["expansion_rate"], p["d_model"], 4.0 * p["d_model"] / p["top_k"], p["tflops"])
+        for p in raw["router"]
+        if p["status"] == "ok"
+    ]
     return raw
 
 
@@ -69,13 +76,16 @@ def _seconds_per_token(raw, d, G, E=64.0, r=64.0, seq=4096, vocab=50257, c_r=14.
         pts = [p for p in raw["dense"] if p["part"] == part and p["status"] == "ok"]
         return _lerp_log(d, [p["d_model"] for p in pts], [p["tflops"] for p in pts])
 
-    attn = _lerp_log(d, [p["d_model"] for p in raw["attention"]],
-                     [p["tflops"] for p in raw["attention"]])
-    parts = [(6 * nb * k * 2 * d * de, _rate_3d(experts, E, d, de)),
-             (6 * nb * 4 * d * d, dense("attention_proj")),
-             (12 * nb * seq * d, attn),
-             (c_r * nb * d * ne, _rate_3d(router, E, d, de)),
-             (6 * d * vocab, dense("head"))]
+    attn = _lerp_log(
+        d, [p["d_model"] for p in raw["attention"]], [p["tflops"] for p in raw["attention"]]
+    )
+    parts = [
+        (6 * nb * k * 2 * d * de, _rate_3d(experts, E, d, de)),
+        (6 * nb * 4 * d * d, dense("attention_proj")),
+        (12 * nb * seq * d, attn),
+        (c_r * nb * d * ne, _rate_3d(router, E, d, de)),
+        (6 * d * vocab, dense("head")),
+    ]
     return sum(f / (t * 1e12) for f, t in parts)
 
 
@@ -102,25 +112,27 @@ def big(law):
 
 # ---------------------------------------------------------------- the brute force
 
+
 def test_time_optimal_width_matches_an_independent_brute_force(law, small):
     raw = _raw()
     S = SMALL["gpus"] * SMALL["days"] * 86400.0
     assert small.budget.gpu_seconds == pytest.approx(S, rel=1e-15)
     for cand in small.candidates:
         G = cand.choice
+
         # the rates are piecewise power laws with kinks at the measured shapes (powers of
         # two here): the optimum may sit on a kink, so the grid holds them all
         def losses_on(ds):
             return [_loss(law, d, S / _seconds_per_token(raw, d, G), G) for d in ds]
 
-        ds = np.union1d(np.exp(np.linspace(math.log(1024), math.log(8192), 300)),
-                        2.0 ** np.arange(10, 14))
+        ds = np.union1d(
+            np.exp(np.linspace(math.log(1024), math.log(8192), 300)), 2.0 ** np.arange(10, 14)
+        )
         losses = losses_on(ds)
         i = int(np.argmin(losses))
         assert 0 < i < len(ds) - 1, "the brute-force optimum must be inside the grid"
         # then a fine grid between the neighbours (with the kink there, if any)
-        ds = np.union1d(np.exp(np.linspace(math.log(ds[i - 1]), math.log(ds[i + 1]), 301)),
-                        [ds[i]])
+        ds = np.union1d(np.exp(np.linspace(math.log(ds[i - 1]), math.log(ds[i + 1]), 301)), [ds[i]])
         losses = losses_on(ds)
         i = int(np.argmin(losses))
         t = cand.time_optimal
@@ -129,7 +141,8 @@ def test_time_optimal_width_matches_an_independent_brute_force(law, small):
         assert t.config.d_model == pytest.approx(ds[i], rel=3e-3)
         # its time per token and tokens are the profile's, by our own interpolation
         assert t.seconds_per_token == pytest.approx(
-            _seconds_per_token(raw, t.config.d_model, G), rel=1e-9)
+            _seconds_per_token(raw, t.config.d_model, G), rel=1e-9
+        )
         assert t.config.tokens == pytest.approx(S / t.seconds_per_token, rel=1e-12)
         # no grid point beats it
         assert t.config.loss <= min(losses) * (1 + 1e-12)
@@ -187,8 +200,7 @@ def test_a2a_model_adds_its_bytes_over_bandwidth(law):
     comm = optimize_time(law, "h200", choices=[8], gpu_hours=20_000, a2a_bandwidth=bw)
     c = comm.candidates[0].time_optimal
     d, nb = c.config.d_model, c.config.n_blocks
-    assert c.communication_seconds_per_token == pytest.approx(4 * nb * 8 * d * 2 / bw,
-                                                              rel=1e-12)
+    assert c.communication_seconds_per_token == pytest.approx(4 * nb * 8 * d * 2 / bw, rel=1e-12)
     # slower tokens: fewer tokens and a worse loss than without the model
     assert comm.recommended.config.loss > base.recommended.config.loss
     assert any("model" in w and "not a measurement" in w for w in comm.warnings)
@@ -206,43 +218,89 @@ def test_joint_and_dense_laws_plan_by_time():
 
 # ---------------------------------------------------------------- CLI
 
+
 def test_cli_json_keys(runner):
-    res = runner.invoke(app, ["optimize", "--profile", "h200", "--gpus", "8", "--days", "30",
-                              "--granularity", "1,8", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "optimize",
+            "--profile",
+            "h200",
+            "--gpus",
+            "8",
+            "--days",
+            "30",
+            "--granularity",
+            "1,8",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["command"] == "optimize" and doc["objective"] == "time"
-    for key in ("recommended", "continuous", "flops_optimal", "candidates", "budget", "profile",
-                "warnings", "budget_flops", "communication"):
+    for key in (
+        "recommended",
+        "continuous",
+        "flops_optimal",
+        "candidates",
+        "budget",
+        "profile",
+        "warnings",
+        "budget_flops",
+        "communication",
+    ):
         assert key in doc
     assert doc["flops_optimal"]["loss_at_same_time"] == doc["flops_optimal"]["loss"]
     assert doc["budget"]["gpu_hours"] == 8 * 30 * 24
     assert doc["profile"]["name"] == "h200"
-    for key in ("seconds_per_token", "achieved_tflops", "efficiency", "granularity", "d_model",
-                "tokens", "loss", "profile_extrapolated"):
+    for key in (
+        "seconds_per_token",
+        "achieved_tflops",
+        "efficiency",
+        "granularity",
+        "d_model",
+        "tokens",
+        "loss",
+        "profile_extrapolated",
+    ):
         assert key in doc["recommended"]
     assert [c["choice"] for c in doc["candidates"]] and len(doc["candidates"]) == 2
     assert doc["communication"] == "not measured"
 
 
 def test_cli_table_shows_both_losses_and_efficiency(runner):
-    res = runner.invoke(app, ["optimize", "--profile", "h200", "--gpu-hours", "50000",
-                              "--granularity", "1,16", "--a2a-bandwidth", "100"])
+    res = runner.invoke(
+        app,
+        [
+            "optimize",
+            "--profile",
+            "h200",
+            "--gpu-hours",
+            "50000",
+            "--granularity",
+            "1,16",
+            "--a2a-bandwidth",
+            "100",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "FLOP-opt loss" in res.stdout and "time-opt loss" in res.stdout
     assert "MODEL" in res.stdout and "TFLOP/s" in res.stdout
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--profile", "nope", "--gpus", "8", "--days", "1"], "unknown profile"),
-    (["--profile", "h200"], "--gpus N --days T"),
-    (["--profile", "h200", "--days", "3"], "--gpus"),
-    (["--profile", "h200", "--gpus", "8", "--days", "1", "--gpu-hours", "5"], "exactly one"),
-    (["--profile", "h200", "--gpus", "8", "--days", "1", "--flops", "1e22"], "--flops"),
-    (["--flops", "1e22", "--days", "3"], "--profile"),
-    (["--flops", "1e22", "--a2a-bandwidth", "50"], "--profile"),
-    (["--profile", "h200", "--gpus", "8", "--days", "1", "--experts", "4"], "experts"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--profile", "nope", "--gpus", "8", "--days", "1"], "unknown profile"),
+        (["--profile", "h200"], "--gpus N --days T"),
+        (["--profile", "h200", "--days", "3"], "--gpus"),
+        (["--profile", "h200", "--gpus", "8", "--days", "1", "--gpu-hours", "5"], "exactly one"),
+        (["--profile", "h200", "--gpus", "8", "--days", "1", "--flops", "1e22"], "--flops"),
+        (["--flops", "1e22", "--days", "3"], "--profile"),
+        (["--flops", "1e22", "--a2a-bandwidth", "50"], "--profile"),
+        (["--profile", "h200", "--gpus", "8", "--days", "1", "--experts", "4"], "experts"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(runner, args, words):
     res = runner.invoke(app, ["optimize"] + args)
     assert res.exit_code == 2, res.output
@@ -251,6 +309,7 @@ def test_cli_bad_input_is_one_line_exit_2(runner, args, words):
 
 
 # ---------------------------------------------------------------- compare and sweep by time
+
 
 def test_sweep_by_time_rows_match_single_plans(law, small):
     from moeplan.plan.timeopt import sweep_time
@@ -268,41 +327,84 @@ def test_sweep_by_time_rows_match_single_plans(law, small):
 
 
 def test_cli_sweep_and_compare_by_time(runner):
-    res = runner.invoke(app, ["sweep", "--profile", "h200", "--gpus", "8", "--from-days", "1",
-                              "--to-days", "100", "--points", "2", "--granularity", "1,8",
-                              "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--profile",
+            "h200",
+            "--gpus",
+            "8",
+            "--from-days",
+            "1",
+            "--to-days",
+            "100",
+            "--points",
+            "2",
+            "--granularity",
+            "1,8",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["command"] == "sweep" and doc["objective"] == "time"
     assert [r["days"] for r in doc["rows"]] == [1, 100]
-    for key in ("choice", "loss", "loss_at_same_time", "flops_optimal_choice", "gpu_hours",
-                "achieved_tflops", "loss_by_choice"):
+    for key in (
+        "choice",
+        "loss",
+        "loss_at_same_time",
+        "flops_optimal_choice",
+        "gpu_hours",
+        "achieved_tflops",
+        "loss_by_choice",
+    ):
         assert key in doc["rows"][0]
-    res = runner.invoke(app, ["compare", "--profile", "h200", "--gpus", "8", "--days", "30",
-                              "--granularity", "1,8", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "--profile",
+            "h200",
+            "--gpus",
+            "8",
+            "--days",
+            "30",
+            "--granularity",
+            "1,8",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     row = json.loads(res.stdout)["rows"][0]
     for key in ("dense", "moe_g1", "moe_opt", "moe_flops_optimal", "loss_gain_vs_dense"):
         assert key in row
     assert row["moe_opt"]["loss"] <= row["moe_g1"]["loss"] + 1e-12
     assert row["moe_opt"]["loss"] <= row["moe_flops_optimal"]["loss"] + 1e-12
-    res = runner.invoke(app, ["compare", "--profile", "h200", "--gpu-hours", "5000",
-                              "--granularity", "1,8", "--csv"])
+    res = runner.invoke(
+        app,
+        ["compare", "--profile", "h200", "--gpu-hours", "5000", "--granularity", "1,8", "--csv"],
+    )
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[0].startswith("gpu_hours,days,model")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["sweep", "--profile", "h200", "--gpus", "8"], "--from-days"),
-    (["sweep", "--profile", "h200", "--gpus", "8", "--from-days", "10", "--to-days", "1"],
-     "shorter time first"),
-    (["sweep", "--from", "1e20", "--to", "1e22", "--from-days", "1"], "--profile"),
-    (["sweep"], "--from F1 --to F2"),
-    (["compare", "--profile", "h200"], "--days"),
-    (["compare", "--profile", "h200", "--days", "3"], "--gpus"),
-    (["compare", "--flops", "1e22", "--days", "3"], "--profile"),
-    (["compare"], "--flops"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["sweep", "--profile", "h200", "--gpus", "8"], "--from-days"),
+        (
+            ["sweep", "--profile", "h200", "--gpus", "8", "--from-days", "10", "--to-days", "1"],
+            "shorter time first",
+        ),
+        (["sweep", "--from", "1e20", "--to", "1e22", "--from-days", "1"], "--profile"),
+        (["sweep"], "--from F1 --to F2"),
+        (["compare", "--profile", "h200"], "--days"),
+        (["compare", "--profile", "h200", "--days", "3"], "--gpus"),
+        (["compare", "--flops", "1e22", "--days", "3"], "--profile"),
+        (["compare"], "--flops"),
+    ],
+)
 def test_cli_sweep_compare_bad_input(runner, args, words):
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
@@ -315,8 +417,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=4, deadline=None)
-@given(hours=st.floats(1e3, 1e6), g=st.sampled_from([1.0, 2.0, 8.0, 32.0, 128.0]),
-       factor=st.floats(0.5, 2.0))
+@given(
+    hours=st.floats(1e3, 1e6),
+    g=st.sampled_from([1.0, 2.0, 8.0, 32.0, 128.0]),
+    factor=st.floats(0.5, 2.0),
+)
 def test_no_other_width_beats_the_time_optimal_one(law, hours, g, factor):
     res = optimize_time(law, "h200", gpu_hours=hours, choices=[g])
     t = res.continuous
@@ -344,14 +449,19 @@ def test_warnings_memory_law_range_and_profile_grid(law):
     assert any("outside the profile's measured grid" in w for w in tiny.warnings)
 
 
-@pytest.mark.parametrize("command", [
-    ["optimize", "--gpus", "8", "--days", "3"],
-    ["compare", "--gpus", "8", "--days", "3"],
-    ["sweep", "--gpus", "8", "--from-days", "1", "--to-days", "3"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["optimize", "--gpus", "8", "--days", "3"],
+        ["compare", "--gpus", "8", "--days", "3"],
+        ["sweep", "--gpus", "8", "--from-days", "1", "--to-days", "3"],
+    ],
+)
 def test_cli_other_laws_choice_is_refused_by_time(runner, command):
-    res = runner.invoke(app, command + ["--profile", "h200", "--law", "ludziejewski2025-joint",
-                                        "--granularity", "4"])
+    res = runner.invoke(
+        app,
+        command + ["--profile", "h200", "--law", "ludziejewski2025-joint", "--granularity", "4"],
+    )
     assert res.exit_code == 2 and "--granularity does not apply" in res.output, res.output
     res = runner.invoke(app, command + ["--profile", "h200", "--experts", "4"])
     assert res.exit_code == 2 and "--experts does not apply" in res.output, res.output

@@ -56,16 +56,20 @@ def test_log_midpoints_are_geometric_means(model):
     assert not extrap
 
 
-@pytest.mark.parametrize("d_model, d_expert, expansion_rate, edge", [
-    (512, 1024, 8, 450),      # d_model below the grid: d_model 1024's value
-    (1024, 32, 8, 119),       # d_expert below the row: its smallest measured d_expert
-    (1024, 8192, 8, 568),     # d_expert above the row
-    (16384, 1024, 8, 557),    # d_model above the grid
-    (1024, 4096, 128, 500),   # expansion rate above the grid
-    (1024, 4096, 4, 568),     # expansion rate below the grid
-])
-def test_outside_the_grid_is_flagged_and_held_at_the_edge(model, d_model, d_expert,
-                                                           expansion_rate, edge):
+@pytest.mark.parametrize(
+    "d_model, d_expert, expansion_rate, edge",
+    [
+        (512, 1024, 8, 450),  # d_model below the grid: d_model 1024's value
+        (1024, 32, 8, 119),  # d_expert below the row: its smallest measured d_expert
+        (1024, 8192, 8, 568),  # d_expert above the row
+        (16384, 1024, 8, 557),  # d_model above the grid
+        (1024, 4096, 128, 500),  # expansion rate above the grid
+        (1024, 4096, 4, 568),  # expansion rate below the grid
+    ],
+)
+def test_outside_the_grid_is_flagged_and_held_at_the_edge(
+    model, d_model, d_expert, expansion_rate, edge
+):
     rate, extrap = model.expert_tflops(d_model, d_expert, expansion_rate)
     assert bool(extrap)
     assert float(rate) == pytest.approx(edge, rel=1e-12)
@@ -80,12 +84,13 @@ def test_a_failed_point_narrows_its_row_and_is_flagged(model):
     assert not bool(extrap) and float(rate) == pytest.approx(560, rel=1e-12)
 
 
-@given(st.sampled_from([(8, 1024), (8, 4096), (64, 1024), (64, 4096)]),
-       st.floats(0.0, 1.0))
+@given(st.sampled_from([(8, 1024), (8, 4096), (64, 1024), (64, 4096)]), st.floats(0.0, 1.0))
 def test_monotone_between_neighbouring_grid_points(model, profile, row, t):
     expansion_rate, d_model = row
-    pts = sorted((r["d_expert"], r["tflops"]) for r in
-                 profile.ok("expert", expansion_rate=expansion_rate, d_model=d_model))
+    pts = sorted(
+        (r["d_expert"], r["tflops"])
+        for r in profile.ok("expert", expansion_rate=expansion_rate, d_model=d_model)
+    )
     for (de0, r0), (de1, r1) in itertools.pairwise(pts):
         de = math.exp(math.log(de0) + t * (math.log(de1) - math.log(de0)))
         rate, extrap = model.expert_tflops(d_model, de, expansion_rate)
@@ -112,15 +117,15 @@ def test_step_time_sums_flops_over_measured_rates():
     assert float(t.parts["experts"]) == pytest.approx(experts, rel=1e-12)
     assert float(t.parts["router"]) == pytest.approx(router, rel=1e-12)
     assert float(t.seconds_per_token) == pytest.approx(
-        experts + proj + attention + router + head, rel=1e-12)
+        experts + proj + attention + router + head, rel=1e-12
+    )
     assert not bool(t.extrapolated)
     assert t.communication_model is None
 
 
 def test_dense_model_uses_the_dense_ffn_rate_and_no_router():
     t = step_time(load_profile(FIXTURE), 4096, 64, 16384, 1, 1, seq_len=4096, vocab=65536)
-    assert float(t.parts["experts"]) == pytest.approx(6 * 64 * 2 * 4096 * 16384 / 710e12,
-                                                      rel=1e-12)
+    assert float(t.parts["experts"]) == pytest.approx(6 * 64 * 2 * 4096 * 16384 / 710e12, rel=1e-12)
     assert float(t.parts["router"]) == 0.0
 
 
@@ -133,8 +138,7 @@ def test_vectorised_equals_one_by_one(model):
     many = model.step_time(d, nb, de, k, ne, 4096, 50257)
     for i in range(len(d)):
         one = model.step_time(d[i], nb[i], de[i], k[i], ne[i], 4096, 50257)
-        assert many.seconds_per_token[i] == pytest.approx(float(one.seconds_per_token),
-                                                          rel=1e-12)
+        assert many.seconds_per_token[i] == pytest.approx(float(one.seconds_per_token), rel=1e-12)
         assert bool(many.extrapolated[i]) == bool(one.extrapolated)
     assert list(many.extrapolated) == [False, False, False, True]  # d_model 8192 is off-grid
 
@@ -154,18 +158,32 @@ def test_all_to_all_model_is_off_by_default_and_adds_bytes_over_bandwidth(model)
     base = model.step_time(1024, 16, 1024, 4, 32, 4096, 50257)
     with_a2a = model.step_time(1024, 16, 1024, 4, 32, 4096, 50257, a2a_bandwidth=bw)
     assert float(with_a2a.seconds_per_token - base.seconds_per_token) == pytest.approx(
-        expected, rel=1e-9)
+        expected, rel=1e-9
+    )
     assert float(a2a_seconds_per_token(1024, 16, 4, bw, remote_fraction=0.5)) == pytest.approx(
-        expected / 2, rel=1e-12)
+        expected / 2, rel=1e-12
+    )
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"d_model": -1}, "d_model"), ({"n_blocks": 0}, "n_blocks"),
-    ({"d_expert": float("nan")}, "d_expert"), ({"n_experts": 2, "top_k": 4}, "n_experts"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"d_model": -1}, "d_model"),
+        ({"n_blocks": 0}, "n_blocks"),
+        ({"d_expert": float("nan")}, "d_expert"),
+        ({"n_experts": 2, "top_k": 4}, "n_experts"),
+    ],
+)
 def test_bad_candidates_are_input_errors(model, kwargs, word):
-    args = {"d_model": 1024, "n_blocks": 16, "d_expert": 1024, "top_k": 4, "n_experts": 32,
-            "seq_len": 4096, "vocab": 50257}
+    args = {
+        "d_model": 1024,
+        "n_blocks": 16,
+        "d_expert": 1024,
+        "top_k": 4,
+        "n_experts": 32,
+        "seq_len": 4096,
+        "vocab": 50257,
+    }
     args.update(kwargs)
     with pytest.raises(InputError, match=word):
         model.step_time(**args)

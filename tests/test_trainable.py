@@ -44,6 +44,7 @@ def gpu_friendly(cfg, tp=1, multiple=128, E=64):
 
 # --------------------------------------------------------------------------- 1. shapes
 
+
 @pytest.mark.parametrize("budget", [1e19, 1e21, 1e23])
 def test_gpu_shapes_cost_little_loss_with_tp8(moe, budget):
     res = optimize(moe, budget, tp=8)
@@ -87,6 +88,7 @@ def test_all_to_all_bytes_per_candidate_and_top_k_warning(runner):
 
 # --------------------------------------------------------------------------- 2. memory, layout
 
+
 def _stage_bytes(rec, lay, stage, seq=S, mb=1, vocab=V):
     """SPEC §9 written out: a stage's weights/grads/optimizer under ZeRO-1, and selective-
     recomputation activations (Korthikanti: 34·s·b·h/tp per layer, plus 2·top_k·s·b·h/tp routed
@@ -120,7 +122,7 @@ def test_training_memory_and_layout_through_the_cli(runner):
     assert pb["activations"] == pytest.approx(a, rel=1e-12)
     assert pb["total"] == pytest.approx(2 * w + o + a, rel=1e-12)
     assert tm["fits"] is True and pb["total"] <= GB80
-    gpu_friendly(rec, tp=8)   # 1024 GPUs: heads divisible by 8, every TP degree stays open
+    gpu_friendly(rec, tp=8)  # 1024 GPUs: heads divisible by 8, every TP degree stays open
 
 
 def test_memory_bound_plan_is_the_best_that_fits(runner, moe):
@@ -131,7 +133,7 @@ def test_memory_bound_plan_is_the_best_that_fits(runner, moe):
     assert plan.memory_bound and rec.binding == "training_memory"
     assert plan.training_memory.fits and plan.training_memory.per_gpu_bytes.total <= GB80
     assert rec.n_total < free.n_total and rec.loss > free.loss
-    assert rec.flops == pytest.approx(1e23, rel=1e-9)          # the whole budget is spent
+    assert rec.flops == pytest.approx(1e23, rel=1e-9)  # the whole budget is spent
     assert any("training memory binds" in w for w in plan.result.warnings)
     r = run(runner, "optimize", "--flops", "1e23", "--gpu", "a100", "--gpus", "8")
     assert r.exit_code == 0, r.stderr
@@ -139,6 +141,7 @@ def test_memory_bound_plan_is_the_best_that_fits(runner, moe):
 
 
 # --------------------------------------------------------------------------- 3. budget, 4. time
+
 
 def test_budget_from_gpus_and_days_is_executed_flops(runner):
     r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json")
@@ -169,8 +172,19 @@ def test_budget_from_gpu_hours(runner):
 
 def test_time_never_counts_the_inference_share(runner):
     # issue 10 item 1: the time was computed on 1e22 although training is a part of it
-    r = run(runner, "optimize", "--flops", "1e22", "--inference-tokens", "1T", "--gpu", "h100",
-            "--gpus", "1024", "--json")
+    r = run(
+        runner,
+        "optimize",
+        "--flops",
+        "1e22",
+        "--inference-tokens",
+        "1T",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "1024",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     t, rec = data["training_time"], data["recommended"]
@@ -183,15 +197,17 @@ def test_time_never_counts_the_inference_share(runner):
     assert t["gpu_hours"] == pytest.approx(executed / (H100_PEAK * 0.4) / 3600, rel=1e-12)
 
 
-@pytest.mark.parametrize("args, text", [
-    (["--days", "30", "--gpu", "h100"], "--days needs --gpus"),
-    (["--days", "30", "--gpus", "8"], "go with --gpu"),
-    (["--days", "30", "--gpus", "8", "--gpu", "h100", "--flops", "1e22"], "leave out --flops"),
-    (["--days", "3", "--gpu-hours", "9", "--gpus", "8", "--gpu", "h100"], "not both"),
-    (["--days", "3", "--gpus", "8", "--gpu", "h100", "--inference-tokens", "1T"],
-     "inference"),
-    (["--flops", "1e22", "--hf-config", "/nonexistent-folder/config.json"], "hf-config"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["--days", "30", "--gpu", "h100"], "--days needs --gpus"),
+        (["--days", "30", "--gpus", "8"], "go with --gpu"),
+        (["--days", "30", "--gpus", "8", "--gpu", "h100", "--flops", "1e22"], "leave out --flops"),
+        (["--days", "3", "--gpu-hours", "9", "--gpus", "8", "--gpu", "h100"], "not both"),
+        (["--days", "3", "--gpus", "8", "--gpu", "h100", "--inference-tokens", "1T"], "inference"),
+        (["--flops", "1e22", "--hf-config", "/nonexistent-folder/config.json"], "hf-config"),
+    ],
+)
 def test_hardware_mistakes_exit_2(runner, args, text):
     r = run(runner, "optimize", *args)
     assert r.exit_code == 2, (r.stdout, r.stderr)
@@ -200,10 +216,22 @@ def test_hardware_mistakes_exit_2(runner, args, text):
 
 # --------------------------------------------------------------------------- 5. export
 
+
 def test_hf_config_round_trips_through_inspect(runner, tmp_path):
     path = tmp_path / "config.json"
-    r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30",
-            "--hf-config", str(path), "--json")
+    r = run(
+        runner,
+        "optimize",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "1024",
+        "--days",
+        "30",
+        "--hf-config",
+        str(path),
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     rec = json.loads(r.stdout)["recommended"]
     cfg = json.loads(path.read_text())
@@ -263,13 +291,16 @@ def test_check_hardware_section_runs_max_memory_per_gpu(runner, tmp_path):
     assert not c["passed"] and c["limit"] == 1e9
 
 
-@pytest.mark.parametrize("tail, text", [
-    ("hardware:\n  gpu: h100\n  gpus: 8\n  nodes: 2\n", "unknown key 'nodes'"),
-    ("hardware:\n  gpu: h100\n", "hardware.gpus is missing"),
-    ("hardware:\n  gpu: tpu9\n  gpus: 8\n", "hardware.gpu"),
-    ("hardware:\n  gpu: h100\n  gpus: 8.5\n", "hardware.gpus"),
-    ("limits:\n  max_memory_per_gpu: 80GB\n", "needs a hardware: section"),
-])
+@pytest.mark.parametrize(
+    "tail, text",
+    [
+        ("hardware:\n  gpu: h100\n  gpus: 8\n  nodes: 2\n", "unknown key 'nodes'"),
+        ("hardware:\n  gpu: h100\n", "hardware.gpus is missing"),
+        ("hardware:\n  gpu: tpu9\n  gpus: 8\n", "hardware.gpu"),
+        ("hardware:\n  gpu: h100\n  gpus: 8.5\n", "hardware.gpus"),
+        ("limits:\n  max_memory_per_gpu: 80GB\n", "needs a hardware: section"),
+    ],
+)
 def test_check_hardware_mistakes_name_the_key(runner, tmp_path, tail, text):
     r = _check(runner, tmp_path, PROPOSAL + tail)
     assert r.exit_code == 2, (r.stdout, r.stderr)
@@ -278,8 +309,19 @@ def test_check_hardware_mistakes_name_the_key(runner, tmp_path, tail, text):
 
 def test_joint_law_training_memory_counts_its_swiglu_experts(runner):
     # the joint law's experts are SwiGLU of 3·d_model: 9·d_model² parameters each (SPEC §7)
-    r = run(runner, "optimize", "--law", "ludziejewski2025-joint", "--flops", "1e21", "--gpu",
-            "h100", "--gpus", "8", "--json")
+    r = run(
+        runner,
+        "optimize",
+        "--law",
+        "ludziejewski2025-joint",
+        "--flops",
+        "1e21",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "8",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     rec, tm = data["recommended"], data["training_memory"]
@@ -289,16 +331,19 @@ def test_joint_law_training_memory_counts_its_swiglu_experts(runner):
     dense = n * (4 * d * d + d * E + 2 * d) + 2 * V * d + d
     expert = n * E * 9 * d * d
     assert tm["per_gpu_bytes"]["weights"] == pytest.approx(
-        2 * dense / lay["tp"] + 2 * expert / lay["ep"], rel=1e-12)
+        2 * dense / lay["tp"] + 2 * expert / lay["ep"], rel=1e-12
+    )
     assert not tm["fits"] and "does not fit" in " ".join(data["warnings"])
 
 
 def test_library_budget_from_hardware_and_executed_time(moe):
     plan = plan_on_hardware(moe, gpu="h200", gpus=64, days=10, mfu=0.35)
-    budget = 64 * 989e12 * 0.35 * 10 * 86_400       # H200: the H100's dense BF16 peak
+    budget = 64 * 989e12 * 0.35 * 10 * 86_400  # H200: the H100's dense BF16 peak
     assert plan.hardware_budget.flops == pytest.approx(budget, rel=1e-12)
     tt, rec = plan.training_time, plan.result.recommended
-    assert tt["flops"] == pytest.approx(budget, rel=2e-3) and tt["days"] == pytest.approx(10, rel=2e-3)
+    assert tt["flops"] == pytest.approx(budget, rel=2e-3) and tt["days"] == pytest.approx(
+        10, rel=2e-3
+    )
     assert tt["law_flops"] == rec.flops == pytest.approx(plan.result.budget_flops, rel=1e-9)
     assert plan.training_memory.fits and plan.training_memory.n_gpus == 64
     with pytest.raises(InputError, match="inference"):

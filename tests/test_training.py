@@ -24,8 +24,15 @@ from moeplan.training import (
 
 
 def moe_shape(d=2048, n=32, g=8, e=64, head=128):
-    return Shape(d_model=d, n_blocks=n, n_heads=d // head, head_dim=head, d_expert=4 * d // g,
-                 n_experts=g * e, top_k=g)
+    return Shape(
+        d_model=d,
+        n_blocks=n,
+        n_heads=d // head,
+        head_dim=head,
+        d_expert=4 * d // g,
+        n_experts=g * e,
+        top_k=g,
+    )
 
 
 # ------------------------------------------------------------------ EleutherAI cookbook, dense
@@ -61,8 +68,13 @@ def test_dense_activations_match_the_cookbook():
 
 # ------------------------------------------------------------------ the static part, SPEC §9
 
-@given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4, 8, 16]),
-       ep=st.sampled_from([1, 2, 4, 8, 16]), k=st.integers(1, 8))
+
+@given(
+    tp=st.sampled_from([1, 2, 4, 8]),
+    pp=st.sampled_from([1, 2, 4, 8, 16]),
+    ep=st.sampled_from([1, 2, 4, 8, 16]),
+    k=st.integers(1, 8),
+)
 def test_static_part_against_the_spec_formula(tp, pp, ep, k):
     """SPEC §9 written out: dense/(TP·PP) + expert/(EP·PP), ZeRO-1 over DP and DP/EP."""
     shape = moe_shape(d=2048, n=32, g=8, e=64)
@@ -70,7 +82,7 @@ def test_static_part_against_the_spec_formula(tp, pp, ep, k):
     lay = Layout(tp=tp, pp=pp, ep=ep, dp=dp)
     mem, stage = memory_for_layout(shape, lay, vocab_size=0)
     d, n, ne, de = 2048, 32, 512, 1024
-    dense = n * (4 * d * d + d * ne + 2 * d) + (d if pp == 1 else 0)   # final norm on 'only'
+    dense = n * (4 * d * d + d * ne + 2 * d) + (d if pp == 1 else 0)  # final norm on 'only'
     expert = n * ne * 2 * d * de
     weights = 2 * dense / (tp * pp) + 2 * expert / (ep * pp)
     optimizer = 12 * dense / (tp * pp * dp) + 12 * expert / (ep * pp * (dp // ep))
@@ -89,9 +101,9 @@ def test_embeddings_sit_on_the_first_and_last_stage():
     v = 50_257
     only, _ = memory_for_layout(shape, Layout(1, 1, 1, 1), vocab_size=v)
     base, _ = memory_for_layout(shape, Layout(1, 1, 1, 1), vocab_size=0)
-    assert only.weights - base.weights == pytest.approx(2 * 2 * v * 1024)   # embedding + head
+    assert only.weights - base.weights == pytest.approx(2 * 2 * v * 1024)  # embedding + head
     first, stage = memory_for_layout(shape, Layout(1, 2, 1, 1), vocab_size=v)
-    assert stage == "first"                      # 2 micro-batches in flight outweigh the norm
+    assert stage == "first"  # 2 micro-batches in flight outweigh the norm
     first0, _ = memory_for_layout(shape, Layout(1, 2, 1, 1), vocab_size=0)
     assert first.weights - first0.weights == pytest.approx(2 * v * 1024)
 
@@ -113,6 +125,7 @@ def test_activation_recompute_and_moe_terms_by_hand():
 
 # ------------------------------------------------------------------ layout choice
 
+
 def test_small_model_needs_no_model_parallelism():
     shape = moe_shape(d=512, n=8, g=4, e=8, head=64)
     tm = training_memory(shape, "h100", 8)
@@ -121,15 +134,18 @@ def test_small_model_needs_no_model_parallelism():
     assert tm.gpu_memory_bytes == 80e9
     d = tm.to_dict()
     assert set(d["layout"]) == {"tp", "pp", "ep", "dp", "zero"}
-    assert set(d["per_gpu_bytes"]) == {"weights", "gradients", "optimizer", "activations",
-                                       "total"}
+    assert set(d["per_gpu_bytes"]) == {"weights", "gradients", "optimizer", "activations", "total"}
     assert d["fits"] is True and d["layout"]["zero"] == 1
 
 
-@given(d=st.sampled_from([1024, 2048, 4096]), n=st.sampled_from([8, 16, 24, 48]),
-       g=st.sampled_from([1, 4, 8, 16]), e=st.sampled_from([8, 64]),
-       gpus=st.sampled_from([8, 16, 64, 96, 256, 1024]),
-       gpu=st.sampled_from(sorted(ACCELERATORS)))
+@given(
+    d=st.sampled_from([1024, 2048, 4096]),
+    n=st.sampled_from([8, 16, 24, 48]),
+    g=st.sampled_from([1, 4, 8, 16]),
+    e=st.sampled_from([8, 64]),
+    gpus=st.sampled_from([8, 16, 64, 96, 256, 1024]),
+    gpu=st.sampled_from(sorted(ACCELERATORS)),
+)
 def test_layout_is_valid_and_the_least_that_fits(d, n, g, e, gpus, gpu):
     shape = moe_shape(d=d, n=n, g=g, e=e)
     tm = training_memory(shape, gpu, gpus)
@@ -140,7 +156,7 @@ def test_layout_is_valid_and_the_least_that_fits(d, n, g, e, gpus, gpu):
     total = tm.per_gpu_bytes.total
     assert tm.fits == (total <= ACCELERATORS[gpu].memory_bytes)
     order = candidate_layouts(shape, gpus)
-    before = order[:order.index(lay)]
+    before = order[: order.index(lay)]
     if tm.fits:
         # nothing earlier in the order of preference fits
         assert all(memory_for_layout(shape, x)[0].total > tm.gpu_memory_bytes for x in before)
@@ -150,7 +166,7 @@ def test_layout_is_valid_and_the_least_that_fits(d, n, g, e, gpus, gpu):
 
 
 def test_a_model_too_large_says_why():
-    shape = moe_shape(d=8192, n=128, g=32, e=64)      # 4.4T parameters
+    shape = moe_shape(d=8192, n=128, g=32, e=64)  # 4.4T parameters
     tm = training_memory(shape, "h100", 64)
     assert not tm.fits
     assert "no layout of 64 x h100 fits" in tm.reason and "80.0 GB" in tm.reason
@@ -163,10 +179,11 @@ def test_a_model_too_large_says_why():
 def test_once_a_layout_fits_more_gpus_keep_it_fitting():
     shape = moe_shape(d=4096, n=64, g=16, e=64)
     fits = [training_memory(shape, "h200", w).fits for w in (64, 128, 256, 512)]
-    assert fits == sorted(fits) and fits[-1]     # 512 x 141 GB hold this 554B model
+    assert fits == sorted(fits) and fits[-1]  # 512 x 141 GB hold this 554B model
 
 
 # ------------------------------------------------------------------ executed FLOPs (SPEC §10)
+
 
 def test_executed_flops_by_hand():
     ex = executed_flops(1024, 16, 1e10, 64, 8)
@@ -174,21 +191,23 @@ def test_executed_flops_by_hand():
     assert ex.law_flops == pytest.approx(1.3254e19, rel=1e-4)
     assert ex.attention_flops == pytest.approx(12 * 16 * 4096 * 1024 * 1e10, rel=1e-15)
     assert ex.head_flops == pytest.approx(6 * 1024 * 50_257 * 1e10, rel=1e-15)
-    assert ex.flops == pytest.approx(ex.law_flops + ex.attention_flops + ex.head_flops,
-                                     rel=1e-15)
+    assert ex.flops == pytest.approx(ex.law_flops + ex.attention_flops + ex.head_flops, rel=1e-15)
     d = ex.to_dict()
     assert {"flops", "law_flops", "attention_flops", "head_flops"} <= set(d)
     short = executed_flops(1024, 16, 1e10, 64, 8, seq_len=1024, vocab_size=32_000)
     assert short.attention_flops == pytest.approx(ex.attention_flops / 4)
 
 
-@given(d=st.floats(64, 1e5), n=st.floats(1, 500), tokens=st.floats(1, 1e15),
-       g=st.sampled_from([1.0, 8.0, 64.0]))
+@given(
+    d=st.floats(64, 1e5),
+    n=st.floats(1, 500),
+    tokens=st.floats(1, 1e15),
+    g=st.sampled_from([1.0, 8.0, 64.0]),
+)
 def test_executed_flops_exceed_law_flops(d, n, tokens, g):
     ex = executed_flops(d, n, tokens, 64, g)
     assert ex.flops > ex.law_flops > 0
-    assert math.isclose(ex.flops, ex.law_flops + ex.attention_flops + ex.head_flops,
-                        rel_tol=1e-12)
+    assert math.isclose(ex.flops, ex.law_flops + ex.attention_flops + ex.head_flops, rel_tol=1e-12)
 
 
 def test_executed_flops_vectorised_and_validated():
@@ -202,6 +221,7 @@ def test_executed_flops_vectorised_and_validated():
 
 # ------------------------------------------------------------------ budget from hardware
 
+
 def test_budget_from_gpus_and_days_by_hand():
     b = budget_from_hardware("h100", 1024, days=30, mfu=0.4)
     assert b.flops == pytest.approx(1024 * 989e12 * 0.4 * 30 * 86_400, rel=1e-15)
@@ -212,9 +232,13 @@ def test_budget_from_gpus_and_days_by_hand():
 
 
 def test_budget_from_hardware_validation():
-    for kwargs, match in (({"days": 1, "gpu_hours": 1}, "exactly one"), ({}, "exactly one"),
-                          ({"days": 0}, "days"), ({"days": 1, "mfu": 1.5}, "mfu"),
-                          ({"gpu_hours": float("inf")}, "gpu_hours")):
+    for kwargs, match in (
+        ({"days": 1, "gpu_hours": 1}, "exactly one"),
+        ({}, "exactly one"),
+        ({"days": 0}, "days"),
+        ({"days": 1, "mfu": 1.5}, "mfu"),
+        ({"gpu_hours": float("inf")}, "gpu_hours"),
+    ):
         with pytest.raises(InputError, match=match):
             budget_from_hardware("h100", 8, **kwargs)
     with pytest.raises(InputError, match="gpus"):
@@ -229,14 +253,21 @@ def test_accelerator_memory_table():
 
 # ------------------------------------------------------------------ the planner's constraint
 
-@given(g=st.sampled_from([1, 4, 16]), e=st.sampled_from([8, 64]),
-       gpus=st.sampled_from([8, 32, 256]), recompute=st.sampled_from(["selective", "none"]))
+
+@given(
+    g=st.sampled_from([1, 4, 16]),
+    e=st.sampled_from([8, 64]),
+    gpus=st.sampled_from([8, 32, 256]),
+    recompute=st.sampled_from(["selective", "none"]),
+)
 def test_min_bytes_equals_the_least_layout_of_a_buildable_shape(g, e, gpus, recompute):
     from moeplan.training import min_bytes_per_gpu
 
-    shape = moe_shape(d=4096, n=64, g=g, e=e)           # 32 heads, 64 blocks: every tp, pp
-    least = min(memory_for_layout(shape, lay, recompute=recompute)[0].total
-                for lay in candidate_layouts(shape, gpus))
+    shape = moe_shape(d=4096, n=64, g=g, e=e)  # 32 heads, 64 blocks: every tp, pp
+    least = min(
+        memory_for_layout(shape, lay, recompute=recompute)[0].total
+        for lay in candidate_layouts(shape, gpus)
+    )
     got = min_bytes_per_gpu(4096, 64, e, g, gpus, recompute=recompute)
     assert got == pytest.approx(least, rel=1e-12)
 
@@ -260,6 +291,7 @@ def test_min_bytes_grows_with_the_model_and_is_vectorised():
 
 
 # ------------------------------------------------------------------ a plan on GPUs
+
 
 def test_plan_on_1024_h100_for_30_days_fits_and_spends_the_time():
     """The issue's 'done when': a buildable architecture, a layout that fits, executed FLOPs

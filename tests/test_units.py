@@ -18,17 +18,51 @@ from moeplan.units import (
 )
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("1e22", 1e22), ("70B", 70e9), ("1.4T", 1.4e12), ("16k", 16e3), ("16K", 16e3),
-    ("2.5M", 2.5e6), ("3G", 3e9), ("1P", 1e15), ("2E", 2e18), ("1E5", 1e5),
-    ("  42 ", 42.0), ("-3", -3.0), (".5", 0.5), ("6.0e+23", 6e23), ("1.5 B", 1.5e9),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1e22", 1e22),
+        ("70B", 70e9),
+        ("1.4T", 1.4e12),
+        ("16k", 16e3),
+        ("16K", 16e3),
+        ("2.5M", 2.5e6),
+        ("3G", 3e9),
+        ("1P", 1e15),
+        ("2E", 2e18),
+        ("1E5", 1e5),
+        ("  42 ", 42.0),
+        ("-3", -3.0),
+        (".5", 0.5),
+        ("6.0e+23", 6e23),
+        ("1.5 B", 1.5e9),
+    ],
+)
 def test_parse_number(text, expected):
     assert parse_number(text) == pytest.approx(expected, rel=1e-15)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1x", "B", "1e", "nan", "inf", "-inf", "1e400",
-                                  "1..2", "1,5", "0x10", "1BB", "NaNB", "x" * 500, "1e22e3"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "1x",
+        "B",
+        "1e",
+        "nan",
+        "inf",
+        "-inf",
+        "1e400",
+        "1..2",
+        "1,5",
+        "0x10",
+        "1BB",
+        "NaNB",
+        "x" * 500,
+        "1e22e3",
+    ],
+)
 def test_parse_number_rejects(text):
     with pytest.raises(InputError) as err:
         parse_number(text, what="--flops")
@@ -42,10 +76,19 @@ def test_parse_number_rejects_bool_and_nonfinite_numbers():
             parse_number(bad)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("80GB", 80e9), ("640GiB", 640 * 2**30), ("1.5TB", 1.5e12), ("512MiB", 512 * 2**20),
-    ("80G", 80e9), ("1024", 1024.0), ("2 TiB", 2 * 2**40), ("80gb", 80e9),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("80GB", 80e9),
+        ("640GiB", 640 * 2**30),
+        ("1.5TB", 1.5e12),
+        ("512MiB", 512 * 2**20),
+        ("80G", 80e9),
+        ("1024", 1024.0),
+        ("2 TiB", 2 * 2**40),
+        ("80gb", 80e9),
+    ],
+)
 def test_parse_memory(text, expected):
     assert parse_memory(text) == pytest.approx(expected, rel=1e-15)
 
@@ -71,8 +114,10 @@ def test_plain_repr_round_trips(x):
     assert parse_number(repr(x)) == x
 
 
-@given(st.floats(min_value=0.001, max_value=999.0, allow_nan=False),
-       st.sampled_from(["K", "M", "B", "G", "T", "P", "E"]))
+@given(
+    st.floats(min_value=0.001, max_value=999.0, allow_nan=False),
+    st.sampled_from(["K", "M", "B", "G", "T", "P", "E"]),
+)
 def test_suffix_round_trips(mantissa, suffix):
     scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}[suffix]
     text = f"{mantissa!r}{suffix}"

@@ -27,8 +27,13 @@ def test_chinchilla_runs_are_the_epoch_file_unchanged():
 
 def test_provenance_readmes_name_source_commit_and_licence():
     text = (DATA / "chinchilla" / "README.md").read_text()
-    for needle in ("epoch-research/analyzing-chinchilla",
-                   "92258837425e1b5f2851d624287f0120583a3d0e", "Licence", "Hoffmann et al. 2022", "Besiroglu et al. 2024"):
+    for needle in (
+        "epoch-research/analyzing-chinchilla",
+        "92258837425e1b5f2851d624287f0120583a3d0e",
+        "Licence",
+        "Hoffmann et al. 2022",
+        "Besiroglu et al. 2024",
+    ):
         assert needle in text, needle
     text = (DATA / "hf-configs" / "README.md").read_text()
     for name in ("mixtral-8x7b-v0.1.config.json", "olmoe-1b-7b-0924.config.json"):

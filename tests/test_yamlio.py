@@ -34,8 +34,10 @@ def test_small_aliases_are_fine():
     assert parse_yaml("a: &x {k: 1}\nb: *x\n") == {"a": {"k": 1}, "b": {"k": 1}}
 
 
-@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, "a:\n" + "".join(
-    "  " * i + f"k{i}:\n" for i in range(1, 200))])
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 5000 + "]" * 5000, "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 200))],
+)
 def test_deep_nesting_rejected(text):
     with pytest.raises(FileFormatError):
         parse_yaml(text, "deep.yaml")

@@ -50,7 +50,8 @@ def count(path: Path) -> dict:
     entry = {"model_type": data.get("model_type")}
     t0 = time.time()
     config = CONFIG_MAPPING[data["model_type"]].from_dict(
-        {k: v for k, v in data.items() if k != "model_type"})
+        {k: v for k, v in data.items() if k != "model_type"}
+    )
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     params = dict(model.named_parameters())
@@ -64,23 +65,34 @@ def count(path: Path) -> dict:
     e, k = data["num_experts"], data["num_experts_per_tok"]
     n_total = n_all - emb - head - router
     n_active = n_total - routed + routed * k // e
-    entry.update(model_class=type(model).__name__, n_parameters=n_all, routed_expert_params=routed,
-                 router_params=router, input_embedding_params=emb, output_head_params=head,
-                 n_total=n_total, n_active=n_active, seconds=round(time.time() - t0, 2))
-    try:   # what moeplan reads back, and the plan's counts
+    entry.update(
+        model_class=type(model).__name__,
+        n_parameters=n_all,
+        routed_expert_params=routed,
+        router_params=router,
+        input_embedding_params=emb,
+        output_head_params=head,
+        n_total=n_total,
+        n_active=n_active,
+        seconds=round(time.time() - t0, 2),
+    )
+    try:  # what moeplan reads back, and the plan's counts
         from moeplan.hf import count_config
 
         m = count_config(data)
         d, n = data["hidden_size"], data["num_hidden_layers"]
         plan_total = d * d * (8 * e / k + 4) * n
         plan_active = 12 * d * d * n
-        entry.update(moeplan_inspect_n_total=m.n_total, moeplan_inspect_n_active=m.n_active,
-                     moeplan_inspect_router=m.router_params,
-                     plan_n_total=plan_total, plan_n_active=plan_active,
-                     inspect_equals_transformers=(m.n_total == n_total
-                                                  and m.n_active == n_active),
-                     transformers_vs_plan_total=n_total / plan_total - 1,
-                     transformers_vs_plan_active=n_active / plan_active - 1)
+        entry.update(
+            moeplan_inspect_n_total=m.n_total,
+            moeplan_inspect_n_active=m.n_active,
+            moeplan_inspect_router=m.router_params,
+            plan_n_total=plan_total,
+            plan_n_active=plan_active,
+            inspect_equals_transformers=(m.n_total == n_total and m.n_active == n_active),
+            transformers_vs_plan_total=n_total / plan_total - 1,
+            transformers_vs_plan_active=n_active / plan_active - 1,
+        )
     except Exception as exc:  # noqa: BLE001 - the transformers count is the point; keep it
         entry["moeplan_error"] = f"{type(exc).__name__}: {exc}"
     entry["status"] = "ok"
@@ -89,8 +101,11 @@ def count(path: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("configs", nargs="*", help="exported config.json files "
-                    "(default tests/fixtures/export/*.config.json)")
+    ap.add_argument(
+        "configs",
+        nargs="*",
+        help="exported config.json files (default tests/fixtures/export/*.config.json)",
+    )
     ap.add_argument("--out", required=True, help="folder for export_meta_counts.json")
     args = ap.parse_args(argv)
     import torch
@@ -99,24 +114,37 @@ def main(argv=None) -> int:
     files = [Path(p) for p in args.configs] or sorted(DEFAULT_DIR.glob("*.config.json"))
     results = {}
     for path in files:
-        key = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) \
+        key = (
+            str(path.resolve().relative_to(ROOT))
+            if path.resolve().is_relative_to(ROOT)
             else str(path)
+        )
         try:
             results[key] = count(path)
         except Exception as exc:  # noqa: BLE001 - one failure recorded, the others still run
-            results[key] = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                            "traceback": traceback.format_exc(limit=4)}
+            results[key] = {
+                "status": "error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=4),
+            }
         r = results[key]
-        print(f"{key}: {r['status']} n_total={r.get('n_total')} n_active={r.get('n_active')} "
-              f"inspect_equal={r.get('inspect_equals_transformers')} "
-              f"vs_plan={r.get('transformers_vs_plan_total')}", flush=True)
-    doc = {"script": "tools/check_export.py", "transformers_version": transformers.__version__,
-           "torch_version": torch.__version__, "python_version": platform.python_version(),
-           "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "method": "AutoModelForCausalLM.from_config(CONFIG_MAPPING[model_type]"
-                     ".from_dict(config)) "
-                     "on the meta device; non-embedding router-excluded n_total and n_active",
-           "models": results}
+        print(
+            f"{key}: {r['status']} n_total={r.get('n_total')} n_active={r.get('n_active')} "
+            f"inspect_equal={r.get('inspect_equals_transformers')} "
+            f"vs_plan={r.get('transformers_vs_plan_total')}",
+            flush=True,
+        )
+    doc = {
+        "script": "tools/check_export.py",
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "method": "AutoModelForCausalLM.from_config(CONFIG_MAPPING[model_type]"
+        ".from_dict(config)) "
+        "on the meta device; non-embedding router-excluded n_total and n_active",
+        "models": results,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "export_meta_counts.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")

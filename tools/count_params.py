@@ -43,7 +43,10 @@ CONFIG_DIRS = (ROOT / "tests" / "data" / "hf-configs", ROOT / "tests" / "fixture
 ALIASES = {"kimi_k2": "deepseek_v3"}
 #: Keys dropped before building: they change how weights are stored, not how many there are.
 DROP_KEYS = ("quantization_config", "auto_map")
-ROUTED = (re.compile(r"(^|\.)experts\."), re.compile(r"\.block_sparse_moe\.(input|output)_linear\."))
+ROUTED = (
+    re.compile(r"(^|\.)experts\."),
+    re.compile(r"\.block_sparse_moe\.(input|output)_linear\."),
+)
 ROUTER = re.compile(r"(\.gate\.|\.router\.|shared_expert_gate\.|\.router\.layer\.)")
 
 
@@ -62,33 +65,51 @@ def _persistent_buffers(model):
 
 
 def count_model(model) -> dict:
-    params = dict(model.named_parameters())          # shared (tied) tensors appear once
+    params = dict(model.named_parameters())  # shared (tied) tensors appear once
     n_params = sum(p.numel() for p in params.values())
     routed = sum(p.numel() for n, p in params.items() if any(r.search(n) for r in ROUTED))
-    router = sum(p.numel() for n, p in params.items()
-                 if ROUTER.search(n) and not any(r.search(n) for r in ROUTED))
+    router = sum(
+        p.numel()
+        for n, p in params.items()
+        if ROUTER.search(n) and not any(r.search(n) for r in ROUTED)
+    )
     emb = model.get_input_embeddings()
     head = model.get_output_embeddings()
     n_emb = sum(p.numel() for p in emb.parameters())
     tied = head is not None and head.weight is emb.weight
-    n_head = 0 if head is None else sum(
-        p.numel() for n, p in head.named_parameters() if not (tied and n == "weight"))
+    n_head = (
+        0
+        if head is None
+        else sum(p.numel() for n, p in head.named_parameters() if not (tied and n == "weight"))
+    )
     buffers, buffer_kinds = _persistent_buffers(model)
     base = getattr(model, "model", None) or getattr(model, "transformer", None)
     layers = getattr(base, "layers", None) or getattr(base, "blocks", None)
-    return {"n_parameters": n_params, "n_persistent_buffers": buffers,
-            "persistent_buffer_kinds": buffer_kinds, "routed_expert_params": routed,
-            "router_params_by_name": router, "input_embedding_params": n_emb,
-            "output_head_params": n_head, "tied_embeddings": bool(tied),
-            "n_layers_built": None if layers is None else len(layers),
-            "model_class": type(model).__name__}
+    return {
+        "n_parameters": n_params,
+        "n_persistent_buffers": buffers,
+        "persistent_buffer_kinds": buffer_kinds,
+        "routed_expert_params": routed,
+        "router_params_by_name": router,
+        "input_embedding_params": n_emb,
+        "output_head_params": n_head,
+        "tied_embeddings": bool(tied),
+        "n_layers_built": None if layers is None else len(layers),
+        "model_class": type(model).__name__,
+    }
 
 
 def _as_float(data, key):
     """A copy of ``data`` with every int under ``key`` (at any depth) made a float."""
     if isinstance(data, dict):
-        return {k: (float(v) if k == key and isinstance(v, int) and not isinstance(v, bool)
-                    else _as_float(v, key)) for k, v in data.items()}
+        return {
+            k: (
+                float(v)
+                if k == key and isinstance(v, int) and not isinstance(v, bool)
+                else _as_float(v, key)
+            )
+            for k, v in data.items()
+        }
     return data
 
 
@@ -102,8 +123,11 @@ def _build_config(cls, cfg_dict: dict, entry: dict):
             config = cls.from_dict(cfg_dict)
             break
         except Exception as exc:  # only the int-for-float case is retried
-            m = re.search(r"Field '(\w+)' with value \S+ doesn't match.*expected float, got int",
-                          str(exc), re.DOTALL)
+            m = re.search(
+                r"Field '(\w+)' with value \S+ doesn't match.*expected float, got int",
+                str(exc),
+                re.DOTALL,
+            )
             if not m or m.group(1) in coerced:
                 raise
             coerced.append(m.group(1))
@@ -122,9 +146,11 @@ def count_file(path: Path) -> dict:
     model_type = data.get("model_type")
     entry = {"model_type": model_type, "name": data.get("_name_or_path")}
     if data.get("num_nextn_predict_layers"):
-        entry["not_built"] = (f"{data['num_nextn_predict_layers']} multi-token-prediction "
-                              f"layer(s) (num_nextn_predict_layers): in the checkpoint, not built "
-                              f"by transformers, not in these counts")
+        entry["not_built"] = (
+            f"{data['num_nextn_predict_layers']} multi-token-prediction "
+            f"layer(s) (num_nextn_predict_layers): in the checkpoint, not built "
+            f"by transformers, not in these counts"
+        )
     build_as = model_type
     if model_type not in CONFIG_MAPPING:
         entry["in_transformers"] = False
@@ -156,8 +182,11 @@ def count_file(path: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "tests" / "data"),
-                    help="folder for hf_param_counts.json (default tests/data)")
+    ap.add_argument(
+        "--out",
+        default=str(ROOT / "tests" / "data"),
+        help="folder for hf_param_counts.json (default tests/data)",
+    )
     ap.add_argument("--only", nargs="*", help="file names to count (default: every fixture)")
     args = ap.parse_args(argv)
     import torch
@@ -172,22 +201,34 @@ def main(argv=None) -> int:
         try:
             models[key] = count_file(path)
         except Exception as exc:  # noqa: BLE001 - one failure per family, recorded, not fatal
-            models[key] = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                           "traceback": traceback.format_exc(limit=4)}
-        print(f"{key}: {models[key].get('status')} "
-              f"{models[key].get('n_parameters', models[key].get('error', ''))}", flush=True)
-    doc = {"script": "tools/count_params.py", "transformers_version": transformers.__version__,
-           "torch_version": torch.__version__, "python_version": platform.python_version(),
-           "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "method": "AutoModelForCausalLM.from_config on the meta device, "
-                     "trust_remote_code=False; n_parameters counts model.parameters() once "
-                     "each (tied weights once)",
-           "models": models}
+            models[key] = {
+                "status": "error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=4),
+            }
+        print(
+            f"{key}: {models[key].get('status')} "
+            f"{models[key].get('n_parameters', models[key].get('error', ''))}",
+            flush=True,
+        )
+    doc = {
+        "script": "tools/count_params.py",
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "method": "AutoModelForCausalLM.from_config on the meta device, "
+        "trust_remote_code=False; n_parameters counts model.parameters() once "
+        "each (tied weights once)",
+        "models": models,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "hf_param_counts.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {out / 'hf_param_counts.json'}: "
-          f"{sum(m.get('status') == 'ok' for m in models.values())} of {len(models)} counted")
+    print(
+        f"wrote {out / 'hf_param_counts.json'}: "
+        f"{sum(m.get('status') == 'ok' for m in models.values())} of {len(models)} counted"
+    )
     return 0
 
 

@@ -19,7 +19,6 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..errors import MoeplanError, OutputError
 
-
 #: Exit status when the output could not be written (stdout closed or full, a reader that
 #: closed early, a disk full under --out): the work may be done but nobody got the result.
 #: Never 1, which `check` reserves for a violated limit.
@@ -31,7 +30,7 @@ EXIT_CODES = {
     2: "bad usage or bad input (one line on stderr)",
     3: "`fit` did not converge",
     EXIT_OUTPUT_ERROR: "the output could not be written (stdout closed or full, a reader that "
-                       "left early, a full disk under --out or --plot)",
+    "left early, a full disk under --out or --plot)",
 }
 #: Longest word echoed back in an error line; longer values are shortened (a 10,000-digit
 #: --flops is not printed back in full).
@@ -45,8 +44,15 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO, errno.EDQUO
 class MoeplanGroup(TyperGroup):
     """Runs the command in non-standalone mode and reports user errors on one line."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
-             windows_expand_args=True, **extra):
+    def main(
+        self,
+        args=None,
+        prog_name=None,
+        complete_var=None,
+        standalone_mode=True,
+        windows_expand_args=True,
+        **extra,
+    ):
         prog = prog_name or "moeplan"
         debug = os.environ.get("MOEPLAN_DEBUG") not in (None, "", "0")
         if sys.stdout is None:  # `moeplan ... >&-`: nowhere to print the result
@@ -66,9 +72,14 @@ class MoeplanGroup(TyperGroup):
                     warnings.simplefilter("ignore", RuntimeWarning)
                     warnings.simplefilter("ignore", DeprecationWarning)
                     warnings.simplefilter("ignore", PendingDeprecationWarning)
-                rv = super().main(args=argv, prog_name=prog, complete_var=complete_var,
-                                  standalone_mode=False, windows_expand_args=windows_expand_args,
-                                  **extra)
+                rv = super().main(
+                    args=argv,
+                    prog_name=prog,
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
             _flush_stdout()
         except OutputError as exc:
             _output_failed(prog, str(exc) or None)
@@ -103,9 +114,12 @@ class MoeplanGroup(TyperGroup):
             # number anywhere (JSON config, YAML file): a user's input, not a moeplan bug
             if "integer string conversion" not in str(exc) or debug:
                 raise
-            _error_line(prog, "a number has more digits than Python converts "
-                              f"({sys.get_int_max_str_digits():,}); give numbers in plain or "
-                              "e notation, e.g. 1e22")
+            _error_line(
+                prog,
+                "a number has more digits than Python converts "
+                f"({sys.get_int_max_str_digits():,}); give numbers in plain or "
+                "e notation, e.g. 1e22",
+            )
             sys.exit(2)
         if isinstance(rv, int) and rv:
             sys.exit(rv)
@@ -139,8 +153,9 @@ def _flush_stdout() -> None:
     except BrokenPipeError:
         raise OutputError("") from None
     except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot write the output: {getattr(exc, 'strerror', None) or exc}") \
-            from None
+        raise OutputError(
+            f"cannot write the output: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def _output_failed(prog: str, message: str | None) -> None:
@@ -166,8 +181,13 @@ def _shorten(word: str) -> str:
 
 
 #: Library parameters whose flag is not ``--`` + the name with dashes.
-_FLAGS = {"flops_from": "--from", "flops_to": "--to", "expansion_rate": "--expansion",
-          "granularities": "--granularity", "n_alternatives": "--alternatives"}
+_FLAGS = {
+    "flops_from": "--from",
+    "flops_to": "--to",
+    "expansion_rate": "--expansion",
+    "granularities": "--granularity",
+    "n_alternatives": "--alternatives",
+}
 
 
 def flag_message(exc: MoeplanError) -> str:
@@ -179,7 +199,7 @@ def flag_message(exc: MoeplanError) -> str:
     if msg.startswith(flag):
         return msg
     if msg.startswith(param):
-        return flag + msg[len(param):]
+        return flag + msg[len(param) :]
     return f"{flag}: {msg}"
 
 
@@ -226,9 +246,9 @@ def build_app(names=None) -> typer.Typer:
         cls=MoeplanGroup,
         name="moeplan",
         help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
-             "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22\n\n"
-             "Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not "
-             "converge, 4 the output could not be written.",
+        "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22\n\n"
+        "Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not "
+        "converge, 4 the output could not be written.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -246,8 +266,9 @@ def build_app(names=None) -> typer.Typer:
 
 
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Plan Mixture-of-Experts training compute with fine-grained MoE scaling laws."""
 
@@ -266,8 +287,14 @@ def __getattr__(name):
 
 
 #: Variables through which a user chooses numpy's BLAS threads; any of them set wins.
-BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "GOTO_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+BLAS_THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def _one_blas_thread() -> None:

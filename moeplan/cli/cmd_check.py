@@ -34,19 +34,28 @@ def _count(value) -> str:
 
 
 def inspect_command(
-    path: Annotated[str, typer.Argument(metavar="FILE",
-                                        help="A Hugging Face style config.json.")],
-    seq_len: Annotated[int, typer.Option(
-        "--seq-len", click_type=POSITIVE_INT, metavar="T",
-        help="Context length (tokens) for the attention-score FLOPs.")
+    path: Annotated[str, typer.Argument(metavar="FILE", help="A Hugging Face style config.json.")],
+    seq_len: Annotated[
+        int,
+        typer.Option(
+            "--seq-len",
+            click_type=POSITIVE_INT,
+            metavar="T",
+            help="Context length (tokens) for the attention-score FLOPs.",
+        ),
     ] = SEQ_LEN_DEFAULT,
     law: LawOption = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
-    as_family: Annotated[Optional[str], typer.Option(
-        "--as", metavar="FAMILY",
-        help="Read the config as this family whatever its model_type says (e.g. a fine-tune "
-             "under its own model_type).")] = None,
+    as_family: Annotated[
+        Optional[str],
+        typer.Option(
+            "--as",
+            metavar="FAMILY",
+            help="Read the config as this family whatever its model_type says (e.g. a fine-tune "
+            "under its own model_type).",
+        ),
+    ] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """``moeplan inspect``; its help text is INSPECT_HELP below."""
@@ -68,14 +77,25 @@ def inspect_command(
 
     rows = [["attention", _count(b["attention"]["total"]), _count(b["attention"]["active"])]]
     if model.is_moe:
-        rows.append([f"routed experts ({model.n_experts} x {model.d_expert}, top-{model.top_k})",
-                     _count(b["routed_experts"]["total"]), _count(b["routed_experts"]["active"])])
+        rows.append(
+            [
+                f"routed experts ({model.n_experts} x {model.d_expert}, top-{model.top_k})",
+                _count(b["routed_experts"]["total"]),
+                _count(b["routed_experts"]["active"]),
+            ]
+        )
     if b["shared_experts"]["total"]:
-        rows.append(["shared experts", _count(b["shared_experts"]["total"]),
-                     _count(b["shared_experts"]["active"])])
+        rows.append(
+            [
+                "shared experts",
+                _count(b["shared_experts"]["total"]),
+                _count(b["shared_experts"]["active"]),
+            ]
+        )
     if b["dense_mlp"]["total"]:
-        label = ("dense MLP" if not model.is_moe
-                 else f"dense MLP ({model.n_dense_blocks} dense blocks)")
+        label = (
+            "dense MLP" if not model.is_moe else f"dense MLP ({model.n_dense_blocks} dense blocks)"
+        )
         rows.append([label, _count(b["dense_mlp"]["total"]), _count(b["dense_mlp"]["active"])])
     rows += [
         ["norms", _count(b["norms"]["total"]), _count(b["norms"]["active"])],
@@ -86,15 +106,22 @@ def inspect_command(
     tied = " (tied)" if model.tied_embeddings else ""
     rows += [
         [f"embedding + output head{tied}", _count(model.n_embedding), _count(model.n_embedding)],
-        ["with embedding", _count(model.n_total_with_embedding),
-         _count(model.n_active_with_embedding)],
+        [
+            "with embedding",
+            _count(model.n_total_with_embedding),
+            _count(model.n_active_with_embedding),
+        ],
         ["  active without the input embedding", "", _count(model.n_active_with_output_head)],
     ]
     if model.mtp_params:
         rows.append(["multi-token prediction (not in totals)", _count(model.mtp_params), ""])
-    t_params = Table(f"{model.name} ({model.family}): parameters", ["", "total", "active"], rows,
-                     caption=f"exact: {model.n_total_with_embedding:,} total, "
-                             f"{model.n_active_with_embedding:,} active with embedding")
+    t_params = Table(
+        f"{model.name} ({model.family}): parameters",
+        ["", "total", "active"],
+        rows,
+        caption=f"exact: {model.n_total_with_embedding:,} total, "
+        f"{model.n_active_with_embedding:,} active with embedding",
+    )
 
     lines = []
     if joint:
@@ -109,8 +136,11 @@ def inspect_command(
         ]
         lines += [f"joint law: {n}" for n in jm.notes]
         warnings = warnings + spec.range_warnings(params=jm.n_active, n_experts=jm.n_experts)
-        t_map = Table(f"Mapping to the law ({spec.name}): N = active with embeddings, "
-                      f"E = experts", ["", "value"], map_rows)
+        t_map = Table(
+            f"Mapping to the law ({spec.name}): N = active with embeddings, E = experts",
+            ["", "value"],
+            map_rows,
+        )
     else:
         map_rows = [
             ["G, granularity (= top-k)", f"{model.granularity:g}"],
@@ -119,10 +149,13 @@ def inspect_command(
             ["N (n_total, non-embedding)", _count(model.n_total)],
         ]
         if model.is_moe:
-            map_rows += [["G by size (SwiGLU width f = 2-matrix 1.5f)",
-                          f"{model.granularity_by_size:.3g}"],
-                         ["E by size (routed expert params / 8 d_model^2)",
-                          f"{model.expansion_rate_by_size:.3g}"]]
+            map_rows += [
+                ["G by size (SwiGLU width f = 2-matrix 1.5f)", f"{model.granularity_by_size:.3g}"],
+                [
+                    "E by size (routed expert params / 8 d_model^2)",
+                    f"{model.expansion_rate_by_size:.3g}",
+                ],
+            ]
         t_map = Table(f"Mapping to the law ({spec.name}), by top-k", ["", "value"], map_rows)
         pick = data["default_check_law"]
         lines.append(f"check with no law named would use: {pick['law']} ({pick['reason']})")
@@ -136,16 +169,18 @@ def inspect_command(
         ["forward", format_sci(model.flops_per_token_forward)],
         [f"training (c_f = {cf:g}, c_r = {cr:g}; attention 3x)", format_sci(model.flops_per_token)],
         ["law convention (c_f n_active + c_r router)", format_sci(model.law_flops_per_token)]
-        if not joint else
-        ["law convention (6 N_act, embeddings included)", format_sci(6.0 * jm.n_active)],
+        if not joint
+        else ["law convention (6 N_act, embeddings included)", format_sci(6.0 * jm.n_active)],
     ]
     t_flops = Table("FLOPs per token", ["", "FLOPs"], f_rows)
     lines += [f"note: {n}" for n in model.notes]
-    finish(Report(data=data, tables=[t_params, t_map, t_flops], lines=lines,
-                  warnings=warnings), fmt)
+    finish(
+        Report(data=data, tables=[t_params, t_map, t_flops], lines=lines, warnings=warnings), fmt
+    )
 
 
 # --------------------------------------------------------------------------- check
+
 
 class CheckFormat(str, Enum):
     text = "text"
@@ -163,11 +198,14 @@ def _check_one(path: str, law_name, tokens, flops, overrides):
     try:
         law = load_law(law_name) if law_name else None
         if is_hf_config(path):
-            return check_config(path, tokens=tokens, flops=flops, law=law,
-                                limit_overrides=overrides), None
+            return check_config(
+                path, tokens=tokens, flops=flops, law=law, limit_overrides=overrides
+            ), None
         if tokens is not None or flops is not None:
-            raise MoeplanError(f"{path}: --tokens/--flops apply to config.json files; a proposal "
-                               f"gives training.tokens or training.flops itself")
+            raise MoeplanError(
+                f"{path}: --tokens/--flops apply to config.json files; a proposal "
+                f"gives training.tokens or training.flops itself"
+            )
         return check_proposal(load_proposal(path), law=law, limit_overrides=overrides), None
     except MoeplanError as exc:
         msg = " ".join(str(exc).split())
@@ -182,14 +220,21 @@ def _text_report(results) -> Report:
     for path, res, err in results:
         if err is not None:  # already on stderr, one line
             continue
-        rows = [[c.name, "PASS" if c.passed else "FAIL", _limit_value(c.name, c.value),
-                 _limit_value(c.name, c.limit), c.source, CHECK_TITLES[c.name]]
-                for c in res.checks]
+        rows = [
+            [
+                c.name,
+                "PASS" if c.passed else "FAIL",
+                _limit_value(c.name, c.value),
+                _limit_value(c.name, c.limit),
+                c.source,
+                CHECK_TITLES[c.name],
+            ]
+            for c in res.checks
+        ]
         status = "PASS" if res.passed else "FAIL"
-        title = (f"{status} {path} ({res.name}; {res.law}; limits from {res.limits_from})")
+        title = f"{status} {path} ({res.name}; {res.law}; limits from {res.limits_from})"
         if rows:
-            tables.append(Table(title, ["check", "result", "value", "limit", "from", "what"],
-                                rows))
+            tables.append(Table(title, ["check", "result", "value", "limit", "from", "what"], rows))
         else:
             lines.append(f"{title}: no limits, nothing to check")
         if res.limits_disabled:
@@ -200,20 +245,39 @@ def _text_report(results) -> Report:
             ["training FLOPs (router included)", format_sci(p["flops"]), format_sci(o["flops"])],
             ["granularity G", f"{p['granularity']:g}", f"{o['granularity']:g}"],
             ["expansion rate E", f"{p['expansion_rate']:.4g}", f"{o['expansion_rate']:.4g}"],
-            ["N (total, with embeddings)" if "law_mapping" in p else "N (total non-embedding)",
-             format_count(p["n_total"]), format_count(o["n_total"])],
-            ["active parameters (with embeddings)" if "law_mapping" in p
-             else "active parameters", format_count(p["n_active"]), format_count(o["n_active"])],
+            [
+                "N (total, with embeddings)" if "law_mapping" in p else "N (total non-embedding)",
+                format_count(p["n_total"]),
+                format_count(o["n_total"]),
+            ],
+            [
+                "active parameters (with embeddings)"
+                if "law_mapping" in p
+                else "active parameters",
+                format_count(p["n_active"]),
+                format_count(o["n_active"]),
+            ],
             ["tokens", format_count(p["tokens"]), format_count(o["tokens"])],
-            ["tokens per active parameter", f"{p['tokens_per_active_param']:.3g}",
-             f"{o['tokens_per_active_param']:.3g}"],
-            ["router share of FLOPs", f"{p['router_flops'] / p['flops']:.2%}",
-             f"{o['router_flops'] / o['flops']:.2%}"],
+            [
+                "tokens per active parameter",
+                f"{p['tokens_per_active_param']:.3g}",
+                f"{o['tokens_per_active_param']:.3g}",
+            ],
+            [
+                "router share of FLOPs",
+                f"{p['router_flops'] / p['flops']:.2%}",
+                f"{o['router_flops'] / o['flops']:.2%}",
+            ],
             ["memory of the weights", format_bytes(p["memory_bytes"]), "-"],
             ["compute efficiency", f"{p['compute_efficiency']:.1%}", "100.0%"],
         ]
-        tables.append(Table(f"{path}: proposal vs the optimum at the same FLOPs",
-                            ["", "proposal", "optimal"], cmp_rows))
+        tables.append(
+            Table(
+                f"{path}: proposal vs the optimum at the same FLOPs",
+                ["", "proposal", "optimal"],
+                cmp_rows,
+            )
+        )
         if res.law_choice:
             lines.append(f"law for {path}: {res.law} ({res.law_choice})")
         if res.suggestion:
@@ -221,8 +285,10 @@ def _text_report(results) -> Report:
         warnings += [f"{path}: {w}" if many else w for w in res.warnings]
     n_fail = sum(1 for _, r, e in results if r is not None and not r.passed)
     n_err = sum(1 for _, _, e in results if e is not None)
-    lines.append(f"{len(results)} file(s): {len(results) - n_fail - n_err} passed, "
-                 f"{n_fail} failed, {n_err} invalid")
+    lines.append(
+        f"{len(results)} file(s): {len(results) - n_fail - n_err} passed, "
+        f"{n_fail} failed, {n_err} invalid"
+    )
     return Report(data={}, tables=tables, lines=lines, warnings=warnings)
 
 
@@ -241,8 +307,9 @@ def _limit_value(name: str, value: float) -> str:
 def _json_document(results) -> dict:
     files = []
     for path, res, err in results:
-        files.append({"file": path, "passed": False, "error": err} if err is not None
-                     else res.to_dict())
+        files.append(
+            {"file": path, "passed": False, "error": err} if err is not None else res.to_dict()
+        )
     doc = {"passed": all(f["passed"] for f in files), "files": files}
     if len(files) == 1:  # CLI.md: `check FILE` has passed/checks/proposal/optimal at the top
         doc.update({k: v for k, v in files[0].items() if k not in doc})
@@ -262,8 +329,11 @@ _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\ufff
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids shown as ``\\xNN`` (or ``\\uNNNN``)."""
     return _XML_FORBIDDEN.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-        else f"\\u{ord(m.group()):04x}", text)
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 def junit_xml(results) -> str:
@@ -274,8 +344,9 @@ def junit_xml(results) -> str:
         suite = ET.SubElement(root, "testsuite", name=path)
         counts = {"tests": 0, "failures": 0, "errors": 0}
         if err is not None:
-            case = ET.SubElement(suite, "testcase", classname="moeplan.check", name="valid file",
-                                 file=path)
+            case = ET.SubElement(
+                suite, "testcase", classname="moeplan.check", name="valid file", file=path
+            )
             ET.SubElement(case, "error", message=err, type="invalid file").text = err
             counts["tests"] += 1
             counts["errors"] += 1
@@ -288,13 +359,14 @@ def junit_xml(results) -> str:
                 counts["tests"] += 1
                 if not c.passed:
                     counts["failures"] += 1
-                    detail = c.message + (f"\nsuggestion: {res.suggestion}"
-                                          if _suggest(c, res) else "")
-                    ET.SubElement(case, "failure", message=c.message,
-                                  type=c.name).text = detail
+                    detail = c.message + (
+                        f"\nsuggestion: {res.suggestion}" if _suggest(c, res) else ""
+                    )
+                    ET.SubElement(case, "failure", message=c.message, type=c.name).text = detail
             if res.warnings:
                 ET.SubElement(suite, "system-err").text = "\n".join(
-                    f"warning: {w}" for w in res.warnings)
+                    f"warning: {w}" for w in res.warnings
+                )
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v
@@ -330,41 +402,77 @@ def github_lines(results) -> list[str]:
                 continue
             loc = f"file={f}" + (f",line={c.line}" if c.line else "")
             msg = c.message + (f"; suggestion: {res.suggestion}" if _suggest(c, res) else "")
-            out.append(f"::error {loc},title={_gh_prop('moeplan check: ' + c.name)}::"
-                       f"{_gh_data(msg)}")
+            out.append(
+                f"::error {loc},title={_gh_prop('moeplan check: ' + c.name)}::{_gh_data(msg)}"
+            )
         for w in res.warnings:
             out.append(f"::warning file={f},title=moeplan check%3A warning::{_gh_data(w)}")
         status = "PASS" if res.passed else "FAIL"
-        out.append(f"{status} {path}: " + ", ".join(
-            f"{c.name} {'ok' if c.passed else 'FAILED'}" for c in res.checks))
+        out.append(
+            f"{status} {path}: "
+            + ", ".join(f"{c.name} {'ok' if c.passed else 'FAILED'}" for c in res.checks)
+        )
     return out
 
 
 def check_command(
-    files: Annotated[list[str], typer.Argument(
-        metavar="FILE...", help="Proposal YAML files, or Hugging Face config.json files "
-                                "(with --tokens or --flops).")],
-    fmt: Annotated[CheckFormat, typer.Option(
-        "--format", "-f", case_sensitive=False,
-        help="text (tables), json, junit (XML for CI test reporters) or github (workflow "
-             "annotations on the file and line).")] = CheckFormat.text,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE...",
+            help="Proposal YAML files, or Hugging Face config.json files "
+            "(with --tokens or --flops).",
+        ),
+    ],
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="text (tables), json, junit (XML for CI test reporters) or github (workflow "
+            "annotations on the file and line).",
+        ),
+    ] = CheckFormat.text,
     json_flag: JsonFlag = False,
-    law: Annotated[Optional[str], typer.Option(
-        "--law", metavar="NAME|PATH",
-        help="Coefficient set for every file, overriding each proposal's own law "
-             "(default: the proposal's; for a real model the set fitted nearest its "
-             "expansion rate, the dense set for a dense model; else krajewski2024-moe).")] = None,
-    tokens: Annotated[Optional[float], typer.Option(
-        "--tokens", click_type=COUNT, metavar="D",
-        help="Training tokens, for config.json files.")] = None,
-    flops: Annotated[Optional[float], typer.Option(
-        "--flops", click_type=POSITIVE, metavar="F",
-        help="Training FLOPs instead of --tokens, for config.json files.")] = None,
-    limit: Annotated[Optional[list[str]], typer.Option(
-        "--limit", metavar="NAME=VALUE",
-        help="Set or add a limit for every file (repeatable): max_loss_gap, "
-             "min_compute_efficiency, max_flops, max_total_params, max_memory; NAME=null "
-             "switches a default off.")] = None,
+    law: Annotated[
+        Optional[str],
+        typer.Option(
+            "--law",
+            metavar="NAME|PATH",
+            help="Coefficient set for every file, overriding each proposal's own law "
+            "(default: the proposal's; for a real model the set fitted nearest its "
+            "expansion rate, the dense set for a dense model; else krajewski2024-moe).",
+        ),
+    ] = None,
+    tokens: Annotated[
+        Optional[float],
+        typer.Option(
+            "--tokens",
+            click_type=COUNT,
+            metavar="D",
+            help="Training tokens, for config.json files.",
+        ),
+    ] = None,
+    flops: Annotated[
+        Optional[float],
+        typer.Option(
+            "--flops",
+            click_type=POSITIVE,
+            metavar="F",
+            help="Training FLOPs instead of --tokens, for config.json files.",
+        ),
+    ] = None,
+    limit: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--limit",
+            metavar="NAME=VALUE",
+            help="Set or add a limit for every file (repeatable): max_loss_gap, "
+            "min_compute_efficiency, max_flops, max_total_params, max_memory; NAME=null "
+            "switches a default off.",
+        ),
+    ] = None,
 ) -> None:
     """``moeplan check``; its help text is CHECK_HELP below."""
     from ..check import parse_limit_options
@@ -381,8 +489,11 @@ def check_command(
     for path in files:
         res, err = _check_one(path, law, tokens, flops, overrides)
         results.append((path, res, err))
-    code = 2 if any(e is not None for _, _, e in results) else (
-        0 if all(r.passed for _, r, _ in results) else 1)
+    code = (
+        2
+        if any(e is not None for _, _, e in results)
+        else (0 if all(r.passed for _, r, _ in results) else 1)
+    )
     errors = [e for _, _, e in results if e is not None]
     if fmt_name in ("text", "json"):
         for e in errors:
@@ -423,7 +534,8 @@ INSPECT_HELP = (
     "experts per token (top-k), E = routed experts / top-k, N = total non-embedding "
     "parameters, with G and E by expert size beside them; under the joint law N = active "
     "parameters with embeddings, E = number of experts, FLOPs = 6 N D.\n\n"
-    "Example: moeplan inspect mixtral-8x7b/config.json --seq-len 8192")
+    "Example: moeplan inspect mixtral-8x7b/config.json --seq-len 8192"
+)
 CHECK_HELP = (
     "Check proposed training runs against the scaling law (a CI gate).\n\n"
     "For each file: FLOPs with the router, predicted loss, the compute-optimal loss at the same "
@@ -433,8 +545,11 @@ CHECK_HELP = (
     "replaces one or switches it off (max_loss_gap: null); each check says where its limit "
     "came from. Exit code 0 when every "
     "check passes, 1 when one fails, 2 when a file is invalid.\n\n"
-    "Example: moeplan check examples/proposal.yaml --format github")
+    "Example: moeplan check examples/proposal.yaml --format github"
+)
 
 
-COMMANDS = {"check": (check_command, {"help": CHECK_HELP}),
-            "inspect": (inspect_command, {"help": INSPECT_HELP})}
+COMMANDS = {
+    "check": (check_command, {"help": CHECK_HELP}),
+    "inspect": (inspect_command, {"help": INSPECT_HELP}),
+}

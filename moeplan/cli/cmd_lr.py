@@ -12,12 +12,25 @@ from .render import Report, Table
 
 
 def lr_command(
-    params: Annotated[float, typer.Option(
-        "--params", click_type=COUNT, metavar="N",
-        help="Active non-embedding parameters of the model (e.g. 1.2B).")],
-    experts: Annotated[int, typer.Option(
-        "--experts", "--n-experts", click_type=POSITIVE_INT, metavar="E",
-        help="Number of experts E, a whole number; 1 is a dense model.")] = 1,
+    params: Annotated[
+        float,
+        typer.Option(
+            "--params",
+            click_type=COUNT,
+            metavar="N",
+            help="Active non-embedding parameters of the model (e.g. 1.2B).",
+        ),
+    ],
+    experts: Annotated[
+        int,
+        typer.Option(
+            "--experts",
+            "--n-experts",
+            click_type=POSITIVE_INT,
+            metavar="E",
+            help="Number of experts E, a whole number; 1 is a dense model.",
+        ),
+    ] = 1,
     json_flag: JsonFlag = False,
 ) -> None:
     """Peak learning rate for an MoE with E experts (Ludziejewski et al. 2025).

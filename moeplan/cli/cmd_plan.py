@@ -38,30 +38,70 @@ from .common import (
 )
 from .render import Report, Table
 
-ExpansionOption = Annotated[Optional[float], typer.Option(
-    "--expansion", "--expansion-rate", click_type=POSITIVE, metavar="E",
-    help="Expansion rate E (default: the law's, 64).")]
-AspectOption = Annotated[Optional[float], typer.Option(
-    "--aspect-ratio", click_type=POSITIVE, metavar="R",
-    help="Shape rule d_model = R * n_blocks (default: the law's, 64).")]
-GranularityOption = Annotated[Optional[list[float]], typer.Option(
-    "--granularity", click_type=NUMBER_LIST, metavar="LIST",
-    help="Candidate granularities, e.g. 8 or 1,2,4,8 (default: powers of two 1 to 256).")]
-DenseLawOption = Annotated[Optional[str], typer.Option(
-    "--dense-law", metavar="NAME|PATH",
-    help="Dense law to compare with (default: the one fitted on the same data, "
-         "krajewski2024-dense for krajewski2024-moe).")]
-ProfileOption = Annotated[Optional[str], typer.Option(
-    "--profile", metavar="NAME|PATH",
-    help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`).")]
-A2AOption = Annotated[Optional[float], typer.Option(
-    "--a2a-bandwidth", click_type=POSITIVE, metavar="GB/s",
-    help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
-         "(with --profile; off by default: communication is not measured).")]
+ExpansionOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--expansion",
+        "--expansion-rate",
+        click_type=POSITIVE,
+        metavar="E",
+        help="Expansion rate E (default: the law's, 64).",
+    ),
+]
+AspectOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--aspect-ratio",
+        click_type=POSITIVE,
+        metavar="R",
+        help="Shape rule d_model = R * n_blocks (default: the law's, 64).",
+    ),
+]
+GranularityOption = Annotated[
+    Optional[list[float]],
+    typer.Option(
+        "--granularity",
+        click_type=NUMBER_LIST,
+        metavar="LIST",
+        help="Candidate granularities, e.g. 8 or 1,2,4,8 (default: powers of two 1 to 256).",
+    ),
+]
+DenseLawOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--dense-law",
+        metavar="NAME|PATH",
+        help="Dense law to compare with (default: the one fitted on the same data, "
+        "krajewski2024-dense for krajewski2024-moe).",
+    ),
+]
+ProfileOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--profile",
+        metavar="NAME|PATH",
+        help="Plan by GPU time on a measured profile (e.g. h200; see `moeplan profiles`).",
+    ),
+]
+A2AOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--a2a-bandwidth",
+        click_type=POSITIVE,
+        metavar="GB/s",
+        help="Add a MODEL of expert-parallel all-to-all time at this bandwidth per GPU "
+        "(with --profile; off by default: communication is not measured).",
+    ),
+]
 #: How the law's choice is shown.
 _CHOICE = {"granularity": "G", "n_experts": "E", None: "-"}
-_BINDING_SHORT = {"memory": "memory", "max_total_params": "params", "smallest_model": "min size",
-                  "max_tokens": "tokens", "params": "size"}
+_BINDING_SHORT = {
+    "memory": "memory",
+    "max_total_params": "params",
+    "smallest_model": "min size",
+    "max_tokens": "tokens",
+    "params": "size",
+}
 
 
 def _loss(x) -> str:
@@ -99,7 +139,7 @@ def _banded_loss(x, rng=None) -> str:
     """``2.5602``, with its precision band when known: ``2.5602 (2.52–2.60)``."""
     if rng is None or x is None or not math.isfinite(x):
         return _loss(x)
-    digits = 2      # as few as show the spread: 2.52–2.60, 2.348–2.352
+    digits = 2  # as few as show the spread: 2.52–2.60, 2.348–2.352
     while digits < 4 and f"{rng[0]:.{digits}f}" == f"{rng[1]:.{digits}f}":
         digits += 1
     return f"{x:.4f} ({rng[0]:.{digits}f}–{rng[1]:.{digits}f})"
@@ -112,31 +152,47 @@ def _binds(label) -> str:
 def _config_rows(cfg, choice) -> list[list[str]]:
     rows = []
     if choice == "granularity":
-        rows += [["granularity G / top-k", f"{cfg.granularity:g} / {cfg.top_k:g}"],
-                 ["expansion rate E / n_experts", f"{cfg.expansion_rate:g} / {cfg.n_experts:g}"]]
+        rows += [
+            ["granularity G / top-k", f"{cfg.granularity:g} / {cfg.top_k:g}"],
+            ["expansion rate E / n_experts", f"{cfg.expansion_rate:g} / {cfg.n_experts:g}"],
+        ]
     elif choice == "n_experts":
         rows.append(["experts E / top-k", f"{cfg.n_experts:g} / {cfg.top_k:g}"])
     rows.append(["d_model x n_blocks", _shape(cfg)])
     if cfg.n_heads is not None:
         rows.append(["heads x head dim", f"{cfg.n_heads:g} x {cfg.head_dim:g}"])
-    rows.append(["d_expert" if choice else "d_ff",
-                 f"{cfg.d_expert:g}" if cfg.realizable else f"{cfg.d_expert:.1f}"])
-    rows += [["n_active (non-embedding)", f"{format_count(cfg.n_active)} ({cfg.n_active:,.0f})"],
-             ["n_total (non-embedding)", f"{format_count(cfg.n_total)} ({cfg.n_total:,.0f})"]]
+    rows.append(
+        [
+            "d_expert" if choice else "d_ff",
+            f"{cfg.d_expert:g}" if cfg.realizable else f"{cfg.d_expert:.1f}",
+        ]
+    )
+    rows += [
+        ["n_active (non-embedding)", f"{format_count(cfg.n_active)} ({cfg.n_active:,.0f})"],
+        ["n_total (non-embedding)", f"{format_count(cfg.n_total)} ({cfg.n_total:,.0f})"],
+    ]
     if choice == "granularity":
         rows.append(["router params", format_count(cfg.router_params)])
     if cfg.n_embedding is not None:
-        rows += [["n_embedding", format_count(cfg.n_embedding)],
-                 ["n_active / n_total with embedding",
-                  f"{format_count(cfg.n_active_with_embedding)} / "
-                  f"{format_count(cfg.n_total_with_embedding)}"]]
+        rows += [
+            ["n_embedding", format_count(cfg.n_embedding)],
+            [
+                "n_active / n_total with embedding",
+                f"{format_count(cfg.n_active_with_embedding)} / "
+                f"{format_count(cfg.n_total_with_embedding)}",
+            ],
+        ]
     rows += [
-        [f"memory ({cfg.bytes_per_param:g} bytes/param)", format_bytes(cfg.memory_bytes)
-         + (f" (KV cache {format_bytes(cfg.kv_cache_bytes)})" if cfg.kv_cache_bytes else "")],
+        [
+            f"memory ({cfg.bytes_per_param:g} bytes/param)",
+            format_bytes(cfg.memory_bytes)
+            + (f" (KV cache {format_bytes(cfg.kv_cache_bytes)})" if cfg.kv_cache_bytes else ""),
+        ],
         ["tokens", f"{format_count(cfg.tokens)} ({cfg.tokens:.4g})"],
         ["tokens per active param", f"{cfg.tokens_per_active_param:.1f}"],
         ["training FLOPs (router share)", f"{format_sci(cfg.flops)} ({cfg.router_share:.1%})"]
-        if choice == "granularity" else ["training FLOPs", format_sci(cfg.flops)],
+        if choice == "granularity"
+        else ["training FLOPs", format_sci(cfg.flops)],
     ]
     if cfg.inference_flops:
         rows.append(["inference FLOPs", format_sci(cfg.inference_flops)])
@@ -144,24 +200,46 @@ def _config_rows(cfg, choice) -> list[list[str]]:
 
 
 def optimize_command(
-    flops: Annotated[Optional[float], typer.Option(
-        "--flops", click_type=POSITIVE, metavar="F",
-        help="Training budget in FLOPs, e.g. 1e22 (plus inference, with --inference-tokens).")
+    flops: Annotated[
+        Optional[float],
+        typer.Option(
+            "--flops",
+            click_type=POSITIVE,
+            metavar="F",
+            help="Training budget in FLOPs, e.g. 1e22 (plus inference, with --inference-tokens).",
+        ),
     ] = None,
-    target_loss: Annotated[Optional[float], typer.Option(
-        "--target-loss", click_type=POSITIVE, metavar="L",
-        help="Instead of --flops: the least budget whose optimum reaches this loss.")] = None,
-    params: Annotated[Optional[float], typer.Option(
-        "--params", click_type=COUNT, metavar="N",
-        help="Fix the model size (total non-embedding parameters); best tokens and G follow.")
+    target_loss: Annotated[
+        Optional[float],
+        typer.Option(
+            "--target-loss",
+            click_type=POSITIVE,
+            metavar="L",
+            help="Instead of --flops: the least budget whose optimum reaches this loss.",
+        ),
+    ] = None,
+    params: Annotated[
+        Optional[float],
+        typer.Option(
+            "--params",
+            click_type=COUNT,
+            metavar="N",
+            help="Fix the model size (total non-embedding parameters); best tokens and G follow.",
+        ),
     ] = None,
     law: LawOption = None,
     expansion_rate: ExpansionOption = None,
     aspect_ratio: AspectOption = None,
     granularity: GranularityOption = None,
-    max_granularity: Annotated[Optional[float], typer.Option(
-        "--max-granularity", click_type=POSITIVE, metavar="G",
-        help="Largest granularity to consider.")] = None,
+    max_granularity: Annotated[
+        Optional[float],
+        typer.Option(
+            "--max-granularity",
+            click_type=POSITIVE,
+            metavar="G",
+            help="Largest granularity to consider.",
+        ),
+    ] = None,
     c_f: CfOption = None,
     c_r: CrOption = None,
     memory: MemoryOption = None,
@@ -169,63 +247,142 @@ def optimize_command(
     kv_tokens: KvTokensOption = 0.0,
     inference_tokens: InferenceTokensOption = 0.0,
     experts: ExpertsOption = None,
-    vocab_size: Annotated[Optional[int], typer.Option(
-        "--vocab-size", click_type=POSITIVE_INT, metavar="V",
-        help="Vocabulary size: adds embedding counts (and their memory).")] = None,
-    tied_embeddings: Annotated[bool, typer.Option(
-        "--tied-embeddings", help="Input embedding and output head share one matrix.")] = False,
+    vocab_size: Annotated[
+        Optional[int],
+        typer.Option(
+            "--vocab-size",
+            click_type=POSITIVE_INT,
+            metavar="V",
+            help="Vocabulary size: adds embedding counts (and their memory).",
+        ),
+    ] = None,
+    tied_embeddings: Annotated[
+        bool,
+        typer.Option("--tied-embeddings", help="Input embedding and output head share one matrix."),
+    ] = False,
     max_total_params: MaxTotalParamsOption = None,
-    max_tokens: Annotated[Optional[float], typer.Option(
-        "--max-tokens", click_type=COUNT, metavar="D",
-        help="Training tokens available (data); a data-limited plan leaves FLOPs unspent.")
+    max_tokens: Annotated[
+        Optional[float],
+        typer.Option(
+            "--max-tokens",
+            click_type=COUNT,
+            metavar="D",
+            help="Training tokens available (data); a data-limited plan leaves FLOPs unspent.",
+        ),
     ] = None,
-    multiple_of: Annotated[int, typer.Option(
-        "--multiple-of", click_type=POSITIVE_INT, metavar="M",
-        show_default=False,
-        help="d_model of realizable configurations is a multiple of M (default: 128); heads "
-             "of 128 (64 below d_model 2048) divisible by --tp, d_expert a multiple of 64."
-    )] = 128,
-    shape_tolerance: Annotated[Optional[float], typer.Option(
-        "--shape-tolerance", click_type=POSITIVE, metavar="X",
-        help="Let d_model/n_blocks differ from the aspect ratio by this factor, e.g. 1.25 "
-             "(default: the whole n_blocks nearest to d_model/aspect ratio).")] = None,
-    alternatives: Annotated[int, typer.Option(
-        "--alternatives", click_type=POSITIVE_INT, metavar="K",
-        show_default=False,
-        help="Realizable configurations to list (default: 5).")] = 5,
-    gpu: Annotated[Optional[str], typer.Option(
-        "--gpu", metavar="NAME",
-        help="Estimate wall-clock time on h100, h200, a100, b200 or mi300x.")] = None,
-    mfu: Annotated[Optional[float], typer.Option(
-        "--mfu", click_type=POSITIVE, metavar="U",
-        help="Model FLOPs utilisation for --gpu (default: 0.4).")] = None,
-    gpus: Annotated[Optional[int], typer.Option(
-        "--gpus", click_type=POSITIVE_INT, metavar="N",
-        help="Number of GPUs for --gpu (default: 1); with it, training memory per GPU and a "
-             "parallel layout, and the best model that fits. With --profile: the GPUs of --days.")
+    multiple_of: Annotated[
+        int,
+        typer.Option(
+            "--multiple-of",
+            click_type=POSITIVE_INT,
+            metavar="M",
+            show_default=False,
+            help="d_model of realizable configurations is a multiple of M (default: 128); heads "
+            "of 128 (64 below d_model 2048) divisible by --tp, d_expert a multiple of 64.",
+        ),
+    ] = 128,
+    shape_tolerance: Annotated[
+        Optional[float],
+        typer.Option(
+            "--shape-tolerance",
+            click_type=POSITIVE,
+            metavar="X",
+            help="Let d_model/n_blocks differ from the aspect ratio by this factor, e.g. 1.25 "
+            "(default: the whole n_blocks nearest to d_model/aspect ratio).",
+        ),
     ] = None,
-    days: Annotated[Optional[float], typer.Option(
-        "--days", click_type=POSITIVE, metavar="T",
-        help="Instead of --flops: the budget is --gpus x peak x --mfu x T days (executed "
-             "FLOPs); with --profile, T wall-clock days on --gpus measured GPUs.")] = None,
-    gpu_hours: Annotated[Optional[float], typer.Option(
-        "--gpu-hours", click_type=POSITIVE, metavar="H",
-        help="Instead of --flops: the budget is H GPU-hours of --gpu at --mfu (executed "
-             "FLOPs); with --profile, H GPU-hours on the measured GPU.")] = None,
-    tp: Annotated[Optional[int], typer.Option(
-        "--tp", click_type=POSITIVE_INT, metavar="T",
-        help="Heads divisible by T (default: 1; with --gpus, the largest power of two up to 8 "
-             "dividing it).")] = None,
-    seq_len: Annotated[Optional[int], typer.Option(
-        "--seq-len", click_type=POSITIVE_INT, metavar="S",
-        help="Training sequence length for attention FLOPs and activations (default: 4096).")
+    alternatives: Annotated[
+        int,
+        typer.Option(
+            "--alternatives",
+            click_type=POSITIVE_INT,
+            metavar="K",
+            show_default=False,
+            help="Realizable configurations to list (default: 5).",
+        ),
+    ] = 5,
+    gpu: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gpu",
+            metavar="NAME",
+            help="Estimate wall-clock time on h100, h200, a100, b200 or mi300x.",
+        ),
     ] = None,
-    micro_batch: Annotated[Optional[int], typer.Option(
-        "--micro-batch", click_type=POSITIVE_INT, metavar="B",
-        help="Sequences per micro-batch for training memory (default: 1).")] = None,
-    hf_config: Annotated[Optional[str], typer.Option(
-        "--hf-config", metavar="PATH",
-        help="Write the recommended architecture as a Hugging Face config.json (qwen3_moe).")
+    mfu: Annotated[
+        Optional[float],
+        typer.Option(
+            "--mfu",
+            click_type=POSITIVE,
+            metavar="U",
+            help="Model FLOPs utilisation for --gpu (default: 0.4).",
+        ),
+    ] = None,
+    gpus: Annotated[
+        Optional[int],
+        typer.Option(
+            "--gpus",
+            click_type=POSITIVE_INT,
+            metavar="N",
+            help="Number of GPUs for --gpu (default: 1); with it, training memory per GPU and a "
+            "parallel layout, and the best model that fits. With --profile: the GPUs of --days.",
+        ),
+    ] = None,
+    days: Annotated[
+        Optional[float],
+        typer.Option(
+            "--days",
+            click_type=POSITIVE,
+            metavar="T",
+            help="Instead of --flops: the budget is --gpus x peak x --mfu x T days (executed "
+            "FLOPs); with --profile, T wall-clock days on --gpus measured GPUs.",
+        ),
+    ] = None,
+    gpu_hours: Annotated[
+        Optional[float],
+        typer.Option(
+            "--gpu-hours",
+            click_type=POSITIVE,
+            metavar="H",
+            help="Instead of --flops: the budget is H GPU-hours of --gpu at --mfu (executed "
+            "FLOPs); with --profile, H GPU-hours on the measured GPU.",
+        ),
+    ] = None,
+    tp: Annotated[
+        Optional[int],
+        typer.Option(
+            "--tp",
+            click_type=POSITIVE_INT,
+            metavar="T",
+            help="Heads divisible by T (default: 1; with --gpus, the largest power of two up to 8 "
+            "dividing it).",
+        ),
+    ] = None,
+    seq_len: Annotated[
+        Optional[int],
+        typer.Option(
+            "--seq-len",
+            click_type=POSITIVE_INT,
+            metavar="S",
+            help="Training sequence length for attention FLOPs and activations (default: 4096).",
+        ),
+    ] = None,
+    micro_batch: Annotated[
+        Optional[int],
+        typer.Option(
+            "--micro-batch",
+            click_type=POSITIVE_INT,
+            metavar="B",
+            help="Sequences per micro-batch for training memory (default: 1).",
+        ),
+    ] = None,
+    hf_config: Annotated[
+        Optional[str],
+        typer.Option(
+            "--hf-config",
+            metavar="PATH",
+            help="Write the recommended architecture as a Hugging Face config.json (qwen3_moe).",
+        ),
     ] = None,
     profile: ProfileOption = None,
     a2a_bandwidth: A2AOption = None,
@@ -249,84 +406,152 @@ def optimize_command(
     )
 
     if profile is not None:  # plan by GPU time on measured hardware (issue 16)
-        refuse_with_profile({"--flops": flops, "--target-loss": target_loss, "--params": params,
-                             "--memory": memory, "--kv-tokens": kv_tokens,
-                             "--inference-tokens": inference_tokens,
-                             "--max-total-params": max_total_params, "--max-tokens": max_tokens,
-                             "--gpu": gpu, "--mfu": mfu, "--vocab-size": vocab_size,
-                             "--max-granularity": max_granularity,
-                             "--shape-tolerance": shape_tolerance,
-                             "--tied-embeddings": tied_embeddings, "--tp": tp,
-                             "--micro-batch": micro_batch, "--hf-config": hf_config})
+        refuse_with_profile(
+            {
+                "--flops": flops,
+                "--target-loss": target_loss,
+                "--params": params,
+                "--memory": memory,
+                "--kv-tokens": kv_tokens,
+                "--inference-tokens": inference_tokens,
+                "--max-total-params": max_total_params,
+                "--max-tokens": max_tokens,
+                "--gpu": gpu,
+                "--mfu": mfu,
+                "--vocab-size": vocab_size,
+                "--max-granularity": max_granularity,
+                "--shape-tolerance": shape_tolerance,
+                "--tied-embeddings": tied_embeddings,
+                "--tp": tp,
+                "--micro-batch": micro_batch,
+                "--hf-config": hf_config,
+            }
+        )
         if days is None and gpu_hours is None:
-            raise InputError("--profile plans by GPU time: give --gpus N --days T or "
-                             "--gpu-hours H")
+            raise InputError("--profile plans by GPU time: give --gpus N --days T or --gpu-hours H")
         if days is not None and gpus is None:
             raise InputError("--days goes with --gpus N (the budget is N GPUs x T days)")
         from ..plan.timeopt import optimize_time
 
-        res = optimize_time(spec, profile, gpus=gpus, days=days, gpu_hours=gpu_hours,
-                            choices=choices_for(spec, flatten(granularity), flatten(experts)),
-                            expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
-                            c_r=c_r, **({} if seq_len is None else {"seq_len": seq_len}),
-                            a2a_bandwidth=None if a2a_bandwidth is None
-                            else a2a_bandwidth * 1e9)
+        res = optimize_time(
+            spec,
+            profile,
+            gpus=gpus,
+            days=days,
+            gpu_hours=gpu_hours,
+            choices=choices_for(spec, flatten(granularity), flatten(experts)),
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+            **({} if seq_len is None else {"seq_len": seq_len}),
+            a2a_bandwidth=None if a2a_bandwidth is None else a2a_bandwidth * 1e9,
+        )
         finish(render_time_plan(res), fmt)
         return
     refuse_without_profile(None, None, a2a_bandwidth)
-    hw_given = [n for n, v in (("--mfu", mfu), ("--gpus", gpus), ("--days", days),
-                               ("--gpu-hours", gpu_hours), ("--seq-len", seq_len),
-                               ("--micro-batch", micro_batch)) if v is not None]
+    hw_given = [
+        n
+        for n, v in (
+            ("--mfu", mfu),
+            ("--gpus", gpus),
+            ("--days", days),
+            ("--gpu-hours", gpu_hours),
+            ("--seq-len", seq_len),
+            ("--micro-batch", micro_batch),
+        )
+        if v is not None
+    ]
     if gpu is None and hw_given:
-        raise InputError(f"{' and '.join(hw_given)} go with --gpu NAME (h100, h200, a100, b200, "
-                         f"mi300x), or with --profile NAME to plan by GPU time on measured "
-                         f"hardware")
+        raise InputError(
+            f"{' and '.join(hw_given)} go with --gpu NAME (h100, h200, a100, b200, "
+            f"mi300x), or with --profile NAME to plan by GPU time on measured "
+            f"hardware"
+        )
     if days is not None and gpus is None:
-        raise InputError("--days needs --gpus N (the budget is N x peak x MFU x days); or give "
-                         "--gpu-hours")
+        raise InputError(
+            "--days needs --gpus N (the budget is N x peak x MFU x days); or give --gpu-hours"
+        )
     if days is not None and gpu_hours is not None:
         raise InputError("give either --days or --gpu-hours, not both")
     timed = days is not None or gpu_hours is not None
     if timed and (flops is not None or target_loss is not None):
-        raise InputError(f"--{'days' if days is not None else 'gpu-hours'} sets the budget; "
-                         f"leave out {'--flops' if flops is not None else '--target-loss'}")
+        raise InputError(
+            f"--{'days' if days is not None else 'gpu-hours'} sets the budget; "
+            f"leave out {'--flops' if flops is not None else '--target-loss'}"
+        )
     if hf_config is not None:
         from ..fileio import check_output_path
+
         check_output_path(hf_config, what="--hf-config")
     if gpu is not None:
         from ..hardware import get_accelerator
+
         get_accelerator(gpu)  # fail early on an unknown name
         if mfu is not None and mfu > 1:
-            raise InputError(f"--mfu must be a fraction of the peak in (0, 1], e.g. 0.4, got "
-                             f"{mfu:g}")
+            raise InputError(
+                f"--mfu must be a fraction of the peak in (0, 1], e.g. 0.4, got {mfu:g}"
+            )
     if flops is None and target_loss is None and not timed:
         if params is not None:
-            raise InputError("--params fixes the model size; also give the budget with --flops "
-                             "(best tokens and G for it) or a loss with --target-loss")
+            raise InputError(
+                "--params fixes the model size; also give the budget with --flops "
+                "(best tokens and G for it) or a loss with --target-loss"
+            )
         raise InputError("give a budget with --flops (e.g. 1e22) or a target with --target-loss")
     if flops is not None and target_loss is not None:
-        raise InputError("give either a budget (--flops) or a target loss (--target-loss); "
-                         "not both")
+        raise InputError(
+            "give either a budget (--flops) or a target loss (--target-loss); not both"
+        )
     opt_kwargs = dict(
-        granularities=flatten(granularity), experts=flatten(experts), target_loss=target_loss,
-        expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
-        params=params, memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
-        inference_tokens=inference_tokens, tied_embeddings=tied_embeddings,
-        max_total_params=max_total_params, max_tokens=max_tokens,
-        max_granularity=max_granularity, multiple_of=multiple_of,
-        shape_tolerance=shape_tolerance, n_alternatives=alternatives)
+        granularities=flatten(granularity),
+        experts=flatten(experts),
+        target_loss=target_loss,
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+        params=params,
+        memory=memory,
+        bytes_per_param=bytes_per_param,
+        kv_tokens=kv_tokens,
+        inference_tokens=inference_tokens,
+        tied_embeddings=tied_embeddings,
+        max_total_params=max_total_params,
+        max_tokens=max_tokens,
+        max_granularity=max_granularity,
+        multiple_of=multiple_of,
+        shape_tolerance=shape_tolerance,
+        n_alternatives=alternatives,
+    )
     hwp = None
     try:
         if gpu is not None:
             from ..plan.hardware import plan_on_hardware
-            hwp = plan_on_hardware(spec, gpu=gpu, gpus=gpus, flops=flops, days=days,
-                                   gpu_hours=gpu_hours, mfu=mfu, tp=tp, seq_len=seq_len,
-                                   micro_batch=micro_batch, vocab_size=vocab_size,
-                                   **opt_kwargs)
+
+            hwp = plan_on_hardware(
+                spec,
+                gpu=gpu,
+                gpus=gpus,
+                flops=flops,
+                days=days,
+                gpu_hours=gpu_hours,
+                mfu=mfu,
+                tp=tp,
+                seq_len=seq_len,
+                micro_batch=micro_batch,
+                vocab_size=vocab_size,
+                **opt_kwargs,
+            )
             res = hwp.result
         else:
-            res = optimize(spec, flops, vocab_size=vocab_size,
-                           **({"tp": tp} if tp is not None else {}), **opt_kwargs)
+            res = optimize(
+                spec,
+                flops,
+                vocab_size=vocab_size,
+                **({"tp": tp} if tp is not None else {}),
+                **opt_kwargs,
+            )
     except InfeasibleError as exc:
         # with --params the user fixed the size: a budget too small for it is theirs to
         # change, not the law's ("fewer than one" token is the core's wording for this)
@@ -335,7 +560,8 @@ def optimize_command(
         raise InfeasibleError(
             f"--params {format_count(params)} is too large for --flops {format_sci(flops)}: "
             f"a model that size gets fewer than one training token; give a smaller --params "
-            f"or a larger --flops") from None
+            f"or a larger --flops"
+        ) from None
     choice, data = res.choice, res.to_dict()
     warnings = list(data.pop("warnings"))
     rec, cont = res.recommended or res.continuous, res.continuous
@@ -346,38 +572,68 @@ def optimize_command(
         head = f"{format_sci(res.budget_flops)} law FLOPs"
     if res.target_loss is not None:
         head = f"target loss {res.target_loss:g}: least budget {format_sci(res.budget_flops)} FLOPs"
-        if res.recommended is not None and res.plan_flops is not None and \
-                abs(res.plan_flops / res.budget_flops - 1) > 5e-4:
+        if (
+            res.recommended is not None
+            and res.plan_flops is not None
+            and abs(res.plan_flops / res.budget_flops - 1) > 5e-4
+        ):
             # the headline is the plan's (issue 10 item 2); the continuous optimum's beside it
-            head = (f"target loss {res.target_loss:g}: the plan needs "
-                    f"{format_sci(res.plan_flops)} FLOPs; continuous least budget "
-                    f"{format_sci(res.budget_flops)}")
+            head = (
+                f"target loss {res.target_loss:g}: the plan needs "
+                f"{format_sci(res.plan_flops)} FLOPs; continuous least budget "
+                f"{format_sci(res.budget_flops)}"
+            )
     if choice == "n_experts":
         head += f"; {res.limits.description}"
     kind = "dense model" if choice is None else "configuration"
-    title = (f"Recommended {kind} ({res.law}; {head})" if res.recommended is not None
-             else f"Continuous optimum ({res.law}; {head}; no realizable granularity)")
+    title = (
+        f"Recommended {kind} ({res.law}; {head})"
+        if res.recommended is not None
+        else f"Continuous optimum ({res.law}; {head}; no realizable granularity)"
+    )
     rows = _config_rows(rec, choice)
-    rows.append(["predicted loss (within rounding)" if rec.loss_range else "predicted loss",
-                 _banded_loss(rec.loss, rec.loss_range)])
+    rows.append(
+        [
+            "predicted loss (within rounding)" if rec.loss_range else "predicted loss",
+            _banded_loss(rec.loss, rec.loss_range),
+        ]
+    )
     if res.recommended is not None:
-        label = ("continuous optimum (cost of the training-memory limit)"
-                 if rec.binding == "training_memory" else "continuous optimum (rounding penalty)")
-        rows.append([label,
-                     f"{cont.loss:.4f} at d_model {cont.d_model:.1f}, n_blocks "
-                     f"{cont.n_blocks:.2f} ({_delta(rec.loss_penalty)})"])
+        label = (
+            "continuous optimum (cost of the training-memory limit)"
+            if rec.binding == "training_memory"
+            else "continuous optimum (rounding penalty)"
+        )
+        rows.append(
+            [
+                label,
+                f"{cont.loss:.4f} at d_model {cont.d_model:.1f}, n_blocks "
+                f"{cont.n_blocks:.2f} ({_delta(rec.loss_penalty)})",
+            ]
+        )
     bd = res.bands
     if bd is not None:
         g_text = ""
         if choice == "granularity":
-            g_text = (f"G {bd.granularity[0]:g}" if bd.granularity[0] == bd.granularity[1]
-                      else f"G {bd.granularity[0]:g}–{bd.granularity[1]:g}") + ", "
-        rows.append([f"optimum within {'bootstrap' if bd.source == 'bootstrap' else 'rounding'}",
-                     f"{g_text}N {format_count(bd.n_total[0])}–{format_count(bd.n_total[1])}, "
-                     f"D {format_count(bd.tokens[0])}–{format_count(bd.tokens[1])}"])
+            g_text = (
+                f"G {bd.granularity[0]:g}"
+                if bd.granularity[0] == bd.granularity[1]
+                else f"G {bd.granularity[0]:g}–{bd.granularity[1]:g}"
+            ) + ", "
+        rows.append(
+            [
+                f"optimum within {'bootstrap' if bd.source == 'bootstrap' else 'rounding'}",
+                f"{g_text}N {format_count(bd.n_total[0])}–{format_count(bd.n_total[1])}, "
+                f"D {format_count(bd.tokens[0])}–{format_count(bd.tokens[1])}",
+            ]
+        )
     if choice == "granularity" and len(res.candidates) > 1:
-        rows.append(["best real-valued G", f"{res.best_real_choice:.3g} (loss "
-                                           f"{res.best_real_choice_loss:.4f})"])
+        rows.append(
+            [
+                "best real-valued G",
+                f"{res.best_real_choice:.3g} (loss {res.best_real_choice_loss:.4f})",
+            ]
+        )
     if rec.binding:
         rows.append(["binding limit", rec.binding.replace("_", " ")])
     if rec.learning_rate is not None:
@@ -386,16 +642,26 @@ def optimize_command(
         warnings += list(hwp.warnings)
         tt = hwp.training_time
         data["training_time"] = tt
-        data["hardware_budget"] = (None if hwp.hardware_budget is None
-                                   else hwp.hardware_budget.to_dict())
-        data["training_memory"] = (None if hwp.training_memory is None
-                                   else hwp.training_memory.to_dict())
+        data["hardware_budget"] = (
+            None if hwp.hardware_budget is None else hwp.hardware_budget.to_dict()
+        )
+        data["training_memory"] = (
+            None if hwp.training_memory is None else hwp.training_memory.to_dict()
+        )
         wall = f"{tt['days']:,.1f} days" if tt["days"] >= 2 else f"{tt['days'] * 24:,.1f} hours"
-        rows.append(["executed training FLOPs (law + attention + head)",
-                     f"{format_sci(tt['flops'])} ({format_sci(tt['law_flops'])} + "
-                     f"{format_sci(tt['attention_flops'])} + {format_sci(tt['head_flops'])})"])
-        rows.append([f"time on {tt['n_gpus']} x {tt['gpu']} at {tt['mfu']:.0%} MFU",
-                     f"{wall} ({tt['gpu_hours']:,.0f} GPU-hours)"])
+        rows.append(
+            [
+                "executed training FLOPs (law + attention + head)",
+                f"{format_sci(tt['flops'])} ({format_sci(tt['law_flops'])} + "
+                f"{format_sci(tt['attention_flops'])} + {format_sci(tt['head_flops'])})",
+            ]
+        )
+        rows.append(
+            [
+                f"time on {tt['n_gpus']} x {tt['gpu']} at {tt['mfu']:.0%} MFU",
+                f"{wall} ({tt['gpu_hours']:,.0f} GPU-hours)",
+            ]
+        )
     tables.append(Table(title, ["", "value"], rows))
     if hwp is not None and hwp.training_memory is not None:
         tables.append(_memory_table(hwp.training_memory))
@@ -409,75 +675,155 @@ def optimize_command(
             k = c.continuous
             w = c.realized
             whole = "-" if w is None else f"{_shape(w)}: {_loss(w.loss)}"
-            g_rows.append([f"{c.choice:g}", _loss(k.loss), _delta(k.loss - best), _shape(k),
-                           format_count(k.n_total), format_count(k.n_active),
-                           format_count(k.tokens), f"{k.router_share:.1%}", _binds(k.binding)]
-                          + ([whole] if choice == "n_experts" else []))
+            g_rows.append(
+                [
+                    f"{c.choice:g}",
+                    _loss(k.loss),
+                    _delta(k.loss - best),
+                    _shape(k),
+                    format_count(k.n_total),
+                    format_count(k.n_active),
+                    format_count(k.tokens),
+                    f"{k.router_share:.1%}",
+                    _binds(k.binding),
+                ]
+                + ([whole] if choice == "n_experts" else [])
+            )
         for g in res.excluded:
-            g_rows.append([f"{g:g}"] + ["-"] * 7 + ["excluded"]
-                          + (["-"] if choice == "n_experts" else []))
+            g_rows.append(
+                [f"{g:g}"] + ["-"] * 7 + ["excluded"] + (["-"] if choice == "n_experts" else [])
+            )
         name = {"granularity": "granularity", "n_experts": "number of experts"}[choice]
-        tables.append(Table(
-            f"Best loss at each candidate {name} (continuous optimum; why this {sym})",
-            [sym, "loss", "vs best", "d_model x n_blocks", "n_total", "n_active", "tokens",
-             "router", "bound"] + (["whole blocks: loss"] if choice == "n_experts" else []),
-            g_rows))
+        tables.append(
+            Table(
+                f"Best loss at each candidate {name} (continuous optimum; why this {sym})",
+                [
+                    sym,
+                    "loss",
+                    "vs best",
+                    "d_model x n_blocks",
+                    "n_total",
+                    "n_active",
+                    "tokens",
+                    "router",
+                    "bound",
+                ]
+                + (["whole blocks: loss"] if choice == "n_experts" else []),
+                g_rows,
+            )
+        )
 
     if len(res.realizable) > 1:
         r_rows = []
         for i, c in enumerate(res.realizable, 1):
-            r_rows.append([str(i), _choice_value(c, choice), _shape(c),
-                           "-" if c.n_heads is None else f"{c.n_heads:g}x{c.head_dim:g}",
-                           f"{c.d_expert:g}", format_count(c.n_total), format_count(c.tokens),
-                           format_sci(c.flops + c.inference_flops), _loss(c.loss),
-                           _delta(c.loss_penalty)])
+            r_rows.append(
+                [
+                    str(i),
+                    _choice_value(c, choice),
+                    _shape(c),
+                    "-" if c.n_heads is None else f"{c.n_heads:g}x{c.head_dim:g}",
+                    f"{c.d_expert:g}",
+                    format_count(c.n_total),
+                    format_count(c.tokens),
+                    format_sci(c.flops + c.inference_flops),
+                    _loss(c.loss),
+                    _delta(c.loss_penalty),
+                ]
+            )
         order = "least FLOPs first" if res.target_loss is not None else "best first"
-        tables.append(Table(f"Realizable configurations ({order})",
-                            ["#", _CHOICE[choice], "d_model x n_blocks", "heads", "d_expert",
-                             "n_total", "tokens", "FLOPs", "loss", "vs continuous"], r_rows))
+        tables.append(
+            Table(
+                f"Realizable configurations ({order})",
+                [
+                    "#",
+                    _CHOICE[choice],
+                    "d_model x n_blocks",
+                    "heads",
+                    "d_expert",
+                    "n_total",
+                    "tokens",
+                    "FLOPs",
+                    "loss",
+                    "vs continuous",
+                ],
+                r_rows,
+            )
+        )
 
     if res.constraints:
-        c_rows = [[c.name.replace("_", " "), _limit_text(c.name, c.limit),
-                   "yes" if c.binding else "no", _delta(c.loss_cost) if c.binding else "-"]
-                  for c in res.constraints]
+        c_rows = [
+            [
+                c.name.replace("_", " "),
+                _limit_text(c.name, c.limit),
+                "yes" if c.binding else "no",
+                _delta(c.loss_cost) if c.binding else "-",
+            ]
+            for c in res.constraints
+        ]
         total = cont.loss - res.unconstrained_loss
-        caption = (f"all together: loss {cont.loss:.4f} vs {res.unconstrained_loss:.4f} "
-                   f"unconstrained ({_delta(total)})")
+        caption = (
+            f"all together: loss {cont.loss:.4f} vs {res.unconstrained_loss:.4f} "
+            f"unconstrained ({_delta(total)})"
+        )
         if res.unconstrained_flops is not None:
             ratio = res.budget_flops / res.unconstrained_flops
-            caption += (f"; reaching the target takes {ratio:.3g}x the unconstrained "
-                        f"{format_sci(res.unconstrained_flops)} FLOPs")
-        tables.append(Table("Constraints", ["constraint", "limit", "binds", "loss cost"],
-                            c_rows, caption=caption))
+            caption += (
+                f"; reaching the target takes {ratio:.3g}x the unconstrained "
+                f"{format_sci(res.unconstrained_flops)} FLOPs"
+            )
+        tables.append(
+            Table(
+                "Constraints",
+                ["constraint", "limit", "binds", "loss cost"],
+                c_rows,
+                caption=caption,
+            )
+        )
 
     if res.bootstrap is not None:
         b = res.bootstrap
-        b_rows = [["n_total"] + [format_count(v) for v in b.n_total],
-                  ["n_active"] + [format_count(v) for v in b.n_active],
-                  ["tokens"] + [format_count(v) for v in b.tokens]]
+        b_rows = [
+            ["n_total"] + [format_count(v) for v in b.n_total],
+            ["n_active"] + [format_count(v) for v in b.n_active],
+            ["tokens"] + [format_count(v) for v in b.tokens],
+        ]
         if choice == "granularity":
             b_rows.append(["granularity"] + [f"{v:g}" for v in b.granularity])
         b_rows.append(["loss"] + [f"{v:.4f}" for v in b.loss])
-        tables.append(Table(f"Uncertainty over {b.samples} bootstrap fits of the law",
-                            ["", "10%", "50%", "90%"], b_rows))
+        tables.append(
+            Table(
+                f"Uncertainty over {b.samples} bootstrap fits of the law",
+                ["", "10%", "50%", "90%"],
+                b_rows,
+            )
+        )
 
-    summary = (f"Train {format_count(rec.n_total)} total / {format_count(rec.n_active)} active "
-               f"parameters")
+    summary = (
+        f"Train {format_count(rec.n_total)} total / {format_count(rec.n_active)} active parameters"
+    )
     if choice == "granularity":
-        summary += (f" (G = {rec.granularity:g}: {rec.n_experts:g} experts of "
-                    f"{rec.d_expert:g}, top-{rec.top_k:g})")
+        summary += (
+            f" (G = {rec.granularity:g}: {rec.n_experts:g} experts of "
+            f"{rec.d_expert:g}, top-{rec.top_k:g})"
+        )
     elif choice == "n_experts":
         summary += f" ({rec.n_experts:g} experts of {rec.d_expert:g}, top-1)"
     summary += f" on {format_count(rec.tokens)} tokens: predicted loss {rec.loss:.4f}."
     lines = [summary]
     if hwp is not None and hwp.hardware_budget is not None:
         hb, tt = hwp.hardware_budget, hwp.training_time
-        time_text = (f"{hb.n_gpus} x {hb.gpu} x {hb.days:g} days" if days is not None
-                     else f"{hb.gpu_hours:g} GPU-hours of {hb.gpu}")
-        lines.insert(0, f"budget: {time_text} x MFU {hb.mfu:g} = {format_sci(hb.flops)} "
-                        f"executed FLOPs; the law's budget is {format_sci(res.budget_flops)} "
-                        f"after attention scores ({format_sci(tt['attention_flops'])}) and the "
-                        f"output head ({format_sci(tt['head_flops'])})")
+        time_text = (
+            f"{hb.n_gpus} x {hb.gpu} x {hb.days:g} days"
+            if days is not None
+            else f"{hb.gpu_hours:g} GPU-hours of {hb.gpu}"
+        )
+        lines.insert(
+            0,
+            f"budget: {time_text} x MFU {hb.mfu:g} = {format_sci(hb.flops)} "
+            f"executed FLOPs; the law's budget is {format_sci(res.budget_flops)} "
+            f"after attention scores ({format_sci(tt['attention_flops'])}) and the "
+            f"output head ({format_sci(tt['head_flops'])})",
+        )
     if hf_config is not None:
         lines += _write_hf_config(hf_config, res.recommended, data, seq_len, vocab_size)
     finish(Report(data=data, tables=tables, lines=lines, warnings=warnings), fmt)
@@ -493,10 +839,15 @@ def _write_hf_config(path: str, rec, data: dict, seq_len, vocab_size) -> list[st
 
     shape = shape_of(rec)
     if shape is None:
-        raise InfeasibleError("--hf-config needs a whole-number configuration, and this plan "
-                              "has none (see the warnings)")
-    export = hf_config(shape, vocab_size=vocab_size or VOCAB_SIZE_DEFAULT,
-                       max_position_embeddings=seq_len or MAX_POSITION_DEFAULT)
+        raise InfeasibleError(
+            "--hf-config needs a whole-number configuration, and this plan "
+            "has none (see the warnings)"
+        )
+    export = hf_config(
+        shape,
+        vocab_size=vocab_size or VOCAB_SIZE_DEFAULT,
+        max_position_embeddings=seq_len or MAX_POSITION_DEFAULT,
+    )
     atomic_write(path, json.dumps(export.config, indent=2) + "\n", what="--hf-config")
     data["hf_config"] = {"path": str(path), **export.to_dict()}
     return [f"wrote {path} (Hugging Face qwen3_moe config)"] + [f"  {n}" for n in export.notes]
@@ -504,17 +855,31 @@ def _write_hf_config(path: str, rec, data: dict, seq_len, vocab_size) -> list[st
 
 def _memory_table(tm) -> Table:
     lay, pb = tm.layout, tm.per_gpu_bytes
-    rows = [["layout", f"TP {lay.tp} x PP {lay.pp} x DP {lay.dp} = {tm.n_gpus} GPUs; EP "
-                       f"{lay.ep}, ZeRO-{lay.zero}"],
-            ["weights (bf16)", format_bytes(pb.weights)],
-            ["gradients (bf16)", format_bytes(pb.gradients)],
-            ["optimizer (fp32 Adam, sharded)", format_bytes(pb.optimizer)],
-            [f"activations (seq {tm.seq_len}, micro-batch {tm.micro_batch}, {tm.recompute} "
-             f"recompute)", format_bytes(pb.activations)],
-            ["total per GPU", f"{format_bytes(pb.total)} of {format_bytes(tm.gpu_memory_bytes)}: "
-                              + ("fits" if tm.fits else "does not fit")]]
-    return Table(f"Training memory per GPU ({tm.stage} pipeline stage; ZeRO-1, Korthikanti et al. 2022)",
-                 ["", "value"], rows)
+    rows = [
+        [
+            "layout",
+            f"TP {lay.tp} x PP {lay.pp} x DP {lay.dp} = {tm.n_gpus} GPUs; EP "
+            f"{lay.ep}, ZeRO-{lay.zero}",
+        ],
+        ["weights (bf16)", format_bytes(pb.weights)],
+        ["gradients (bf16)", format_bytes(pb.gradients)],
+        ["optimizer (fp32 Adam, sharded)", format_bytes(pb.optimizer)],
+        [
+            f"activations (seq {tm.seq_len}, micro-batch {tm.micro_batch}, {tm.recompute} "
+            f"recompute)",
+            format_bytes(pb.activations),
+        ],
+        [
+            "total per GPU",
+            f"{format_bytes(pb.total)} of {format_bytes(tm.gpu_memory_bytes)}: "
+            + ("fits" if tm.fits else "does not fit"),
+        ],
+    ]
+    return Table(
+        f"Training memory per GPU ({tm.stage} pipeline stage; ZeRO-1, Korthikanti et al. 2022)",
+        ["", "value"],
+        rows,
+    )
 
 
 def _limit_text(name: str, value: float) -> str:
@@ -526,9 +891,14 @@ def _limit_text(name: str, value: float) -> str:
 
 
 def compare_command(
-    flops: Annotated[Optional[list[float]], typer.Option(
-        "--flops", click_type=POSITIVE, metavar="F",
-        help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).")
+    flops: Annotated[
+        Optional[list[float]],
+        typer.Option(
+            "--flops",
+            click_type=POSITIVE,
+            metavar="F",
+            help="Budget in FLOPs; repeat for several budgets (--flops 1e20 --flops 1e22).",
+        ),
     ] = None,
     law: LawOption = None,
     dense_law: DenseLawOption = None,
@@ -544,16 +914,30 @@ def compare_command(
     inference_tokens: InferenceTokensOption = 0.0,
     max_total_params: MaxTotalParamsOption = None,
     profile: ProfileOption = None,
-    gpus: Annotated[Optional[int], typer.Option(
-        "--gpus", click_type=POSITIVE_INT, metavar="N",
-        help="GPUs, with --profile and --days.")] = None,
-    days: Annotated[Optional[list[float]], typer.Option(
-        "--days", click_type=POSITIVE, metavar="T",
-        help="With --profile: wall-clock days on --gpus GPUs; repeat for several budgets.")
+    gpus: Annotated[
+        Optional[int],
+        typer.Option(
+            "--gpus", click_type=POSITIVE_INT, metavar="N", help="GPUs, with --profile and --days."
+        ),
     ] = None,
-    gpu_hours: Annotated[Optional[list[float]], typer.Option(
-        "--gpu-hours", click_type=POSITIVE, metavar="H",
-        help="With --profile: GPU-hours, instead of --gpus/--days; repeatable.")] = None,
+    days: Annotated[
+        Optional[list[float]],
+        typer.Option(
+            "--days",
+            click_type=POSITIVE,
+            metavar="T",
+            help="With --profile: wall-clock days on --gpus GPUs; repeat for several budgets.",
+        ),
+    ] = None,
+    gpu_hours: Annotated[
+        Optional[list[float]],
+        typer.Option(
+            "--gpu-hours",
+            click_type=POSITIVE,
+            metavar="H",
+            help="With --profile: GPU-hours, instead of --gpus/--days; repeatable.",
+        ),
+    ] = None,
     a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
@@ -573,30 +957,55 @@ def compare_command(
         from ..plan.timeopt import compare_time
         from .time_views import choices_for, render_time_compare, time_budgets_for_compare
 
-        refuse_with_profile({"--flops": flops, "--memory": memory, "--kv-tokens": kv_tokens,
-                             "--inference-tokens": inference_tokens,
-                             "--max-total-params": max_total_params})
+        refuse_with_profile(
+            {
+                "--flops": flops,
+                "--memory": memory,
+                "--kv-tokens": kv_tokens,
+                "--inference-tokens": inference_tokens,
+                "--max-total-params": max_total_params,
+            }
+        )
         budgets = time_budgets_for_compare(gpus, days, gpu_hours)
         spec = load_law(law)
-        res = compare_time(spec, profile, budgets,
-                           dense_law=None if dense_law is None else load_law(dense_law),
-                           choices=choices_for(spec, flatten(granularity), flatten(experts)),
-                           expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
-                           c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
-                           else a2a_bandwidth * 1e9)
+        res = compare_time(
+            spec,
+            profile,
+            budgets,
+            dense_law=None if dense_law is None else load_law(dense_law),
+            choices=choices_for(spec, flatten(granularity), flatten(experts)),
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+            a2a_bandwidth=None if a2a_bandwidth is None else a2a_bandwidth * 1e9,
+        )
         finish(render_time_compare(res), fmt)
         return
     refuse_without_profile(days, gpu_hours, a2a_bandwidth)
     if gpus is not None:
         raise InputError("--gpus goes with --profile NAME (compare by GPU time)")
     if not flops:
-        raise InputError("give a budget with --flops (e.g. 1e22; repeat for several), or a "
-                         "GPU-time budget with --profile NAME --gpus N --days T")
-    res = compare(load_law(law), flops, dense_law=dense_law, granularities=flatten(granularity),
-                  experts=flatten(experts), expansion_rate=expansion_rate,
-                  aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, memory=memory,
-                  bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
-                  inference_tokens=inference_tokens, max_total_params=max_total_params)
+        raise InputError(
+            "give a budget with --flops (e.g. 1e22; repeat for several), or a "
+            "GPU-time budget with --profile NAME --gpus N --days T"
+        )
+    res = compare(
+        load_law(law),
+        flops,
+        dense_law=dense_law,
+        granularities=flatten(granularity),
+        experts=flatten(experts),
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+        memory=memory,
+        bytes_per_param=bytes_per_param,
+        kv_tokens=kv_tokens,
+        inference_tokens=inference_tokens,
+        max_total_params=max_total_params,
+    )
     data = res.to_dict()
     warnings = list(data.pop("warnings"))
     sym = _CHOICE[res.choice]
@@ -605,46 +1014,133 @@ def compare_command(
         b = format_sci(r.budget_flops)
         if r.dense is not None:
             d = r.dense
-            rows.append([b, f"dense ({r.dense_law})", "-", _shape(d), format_count(d.n_total),
-                         format_count(d.n_active), format_count(d.tokens),
-                         _banded_loss(d.loss, d.loss_range),
-                         _mult(r.dense_compute_multiplier, r.dense_compute_multiplier_range)])
-            csv_rows.append([r.budget_flops, "dense", None, d.d_model, d.n_blocks, d.n_total,
-                             d.n_active, d.tokens, d.loss, r.dense_compute_multiplier])
+            rows.append(
+                [
+                    b,
+                    f"dense ({r.dense_law})",
+                    "-",
+                    _shape(d),
+                    format_count(d.n_total),
+                    format_count(d.n_active),
+                    format_count(d.tokens),
+                    _banded_loss(d.loss, d.loss_range),
+                    _mult(r.dense_compute_multiplier, r.dense_compute_multiplier_range),
+                ]
+            )
+            csv_rows.append(
+                [
+                    r.budget_flops,
+                    "dense",
+                    None,
+                    d.d_model,
+                    d.n_blocks,
+                    d.n_total,
+                    d.n_active,
+                    d.tokens,
+                    d.loss,
+                    r.dense_compute_multiplier,
+                ]
+            )
         models = [("moe_opt", f"MoE, optimal {sym}", r.moe_opt, 1.0, None)]
         if res.choice == "granularity":
-            models.insert(0, ("moe_g1", "MoE, G = 1", r.moe_g1, r.g1_compute_multiplier,
-                              r.g1_compute_multiplier_range))
+            models.insert(
+                0,
+                (
+                    "moe_g1",
+                    "MoE, G = 1",
+                    r.moe_g1,
+                    r.g1_compute_multiplier,
+                    r.g1_compute_multiplier_range,
+                ),
+            )
         for key, label, c, m, m_range in models:
-            rows.append([b, label, _choice_value(c, res.choice), _shape(c),
-                         format_count(c.n_total), format_count(c.n_active),
-                         format_count(c.tokens), _banded_loss(c.loss, c.loss_range),
-                         _mult(m, m_range)])
-            csv_rows.append([r.budget_flops, key, getattr(c, res.choice), c.d_model, c.n_blocks,
-                             c.n_total, c.n_active, c.tokens, c.loss, m])
+            rows.append(
+                [
+                    b,
+                    label,
+                    _choice_value(c, res.choice),
+                    _shape(c),
+                    format_count(c.n_total),
+                    format_count(c.n_active),
+                    format_count(c.tokens),
+                    _banded_loss(c.loss, c.loss_range),
+                    _mult(m, m_range),
+                ]
+            )
+            csv_rows.append(
+                [
+                    r.budget_flops,
+                    key,
+                    getattr(c, res.choice),
+                    c.d_model,
+                    c.n_blocks,
+                    c.n_total,
+                    c.n_active,
+                    c.tokens,
+                    c.loss,
+                    m,
+                ]
+            )
         lines.append(r.verdict[0].upper() + r.verdict[1:] + ".")
         rt = r.extra.get("rule_of_thumb")
         if rt:
             gains = ", ".join(f"E = {x['n_experts']}: {x['loss_gain']:+.4f}" for x in rt["moe"])
-            lines.append(f"  rule of thumb {'holds' if rt['holds'] else 'FAILS'}: against the "
-                         f"compute-optimal dense model (no limit, loss "
-                         f"{rt['dense']['loss']:.4f}) the MoE of the same total size on E times "
-                         f"the tokens gains {gains}.")
+            lines.append(
+                f"  rule of thumb {'holds' if rt['holds'] else 'FAILS'}: against the "
+                f"compute-optimal dense model (no limit, loss "
+                f"{rt['dense']['loss']:.4f}) the MoE of the same total size on E times "
+                f"the tokens gains {gains}."
+            )
     if res.rows and res.rows[0].extra.get("rule_of_thumb"):
-        lines.append(f"Rule of thumb (Ludziejewski et al. 2025): "
-                     f"{res.rows[0].extra['rule_of_thumb']['statement']}.")
-    title = (f"Compute-optimal models ({res.law} vs {res.dense_law or 'no dense law'}; "
-             f"{res.limits.description})")
-    table = Table(title, ["budget", "model", sym, "d_model x n_blocks", "n_total", "n_active",
-                          "tokens", "loss", "FLOPs to match"], rows,
-                  caption="FLOPs to match: the budget multiple each model's compute-optimal "
-                          "allocation (under the same limits) needs to reach the optimal MoE's "
-                          "loss; in brackets: the range within the published coefficients' "
-                          "rounding")
-    finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
-                  csv_columns=["budget_flops", "model", res.choice or "granularity", "d_model",
-                               "n_blocks", "n_total", "n_active", "tokens", "loss",
-                               "compute_multiplier"], csv_rows=csv_rows), fmt)
+        lines.append(
+            f"Rule of thumb (Ludziejewski et al. 2025): "
+            f"{res.rows[0].extra['rule_of_thumb']['statement']}."
+        )
+    title = (
+        f"Compute-optimal models ({res.law} vs {res.dense_law or 'no dense law'}; "
+        f"{res.limits.description})"
+    )
+    table = Table(
+        title,
+        [
+            "budget",
+            "model",
+            sym,
+            "d_model x n_blocks",
+            "n_total",
+            "n_active",
+            "tokens",
+            "loss",
+            "FLOPs to match",
+        ],
+        rows,
+        caption="FLOPs to match: the budget multiple each model's compute-optimal "
+        "allocation (under the same limits) needs to reach the optimal MoE's "
+        "loss; in brackets: the range within the published coefficients' "
+        "rounding",
+    )
+    finish(
+        Report(
+            data=data,
+            tables=[table],
+            lines=lines,
+            warnings=warnings,
+            csv_columns=[
+                "budget_flops",
+                "model",
+                res.choice or "granularity",
+                "d_model",
+                "n_blocks",
+                "n_total",
+                "n_active",
+                "tokens",
+                "loss",
+                "compute_multiplier",
+            ],
+            csv_rows=csv_rows,
+        ),
+        fmt,
+    )
 
 
 #: Largest sweep, in budgets x candidate granularities (or numbers of experts): a million
@@ -659,18 +1155,29 @@ def _check_sweep_size(points, granularities, experts) -> None:
         raise InputError(
             f"sweep of {int(points):,} budgets x {candidates:,} candidates = {cells:,} "
             f"optimisations is above the limit of {MAX_SWEEP_CELLS:,} (points x candidates); "
-            f"use fewer --points or fewer candidates")
+            f"use fewer --points or fewer candidates"
+        )
 
 
 def sweep_command(
-    flops_from: Annotated[Optional[float], typer.Option(
-        "--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs.")] = None,
-    flops_to: Annotated[Optional[float], typer.Option(
-        "--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs.")] = None,
-    points: Annotated[int, typer.Option(
-        "--points", click_type=POSITIVE_INT, metavar="K",
-        show_default=False,
-        help="Number of log-spaced budgets (default: 25).")] = 25,
+    flops_from: Annotated[
+        Optional[float],
+        typer.Option("--from", click_type=POSITIVE, metavar="F1", help="Smallest budget, FLOPs."),
+    ] = None,
+    flops_to: Annotated[
+        Optional[float],
+        typer.Option("--to", click_type=POSITIVE, metavar="F2", help="Largest budget, FLOPs."),
+    ] = None,
+    points: Annotated[
+        int,
+        typer.Option(
+            "--points",
+            click_type=POSITIVE_INT,
+            metavar="K",
+            show_default=False,
+            help="Number of log-spaced budgets (default: 25).",
+        ),
+    ] = 25,
     law: LawOption = None,
     dense_law: DenseLawOption = None,
     expansion_rate: ExpansionOption = None,
@@ -684,20 +1191,43 @@ def sweep_command(
     kv_tokens: KvTokensOption = 0.0,
     inference_tokens: InferenceTokensOption = 0.0,
     max_total_params: MaxTotalParamsOption = None,
-    plot: Annotated[Optional[str], typer.Option(
-        "--plot", metavar="FILE.png|.svg|.pdf",
-        help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs; for the joint "
-             "law the best E vs FLOPs); needs matplotlib, from moeplan's plot extra.")] = None,
+    plot: Annotated[
+        Optional[str],
+        typer.Option(
+            "--plot",
+            metavar="FILE.png|.svg|.pdf",
+            help="Draw the paper's Figure 1 (loss and compute multiplier vs FLOPs; for the joint "
+            "law the best E vs FLOPs); needs matplotlib, from moeplan's plot extra.",
+        ),
+    ] = None,
     profile: ProfileOption = None,
-    gpus: Annotated[Optional[int], typer.Option(
-        "--gpus", click_type=POSITIVE_INT, metavar="N",
-        help="GPUs, with --profile (budgets are --gpus x days).")] = None,
-    days_from: Annotated[Optional[float], typer.Option(
-        "--from-days", click_type=POSITIVE, metavar="T1",
-        help="With --profile: shortest wall-clock time, days.")] = None,
-    days_to: Annotated[Optional[float], typer.Option(
-        "--to-days", click_type=POSITIVE, metavar="T2",
-        help="With --profile: longest wall-clock time, days.")] = None,
+    gpus: Annotated[
+        Optional[int],
+        typer.Option(
+            "--gpus",
+            click_type=POSITIVE_INT,
+            metavar="N",
+            help="GPUs, with --profile (budgets are --gpus x days).",
+        ),
+    ] = None,
+    days_from: Annotated[
+        Optional[float],
+        typer.Option(
+            "--from-days",
+            click_type=POSITIVE,
+            metavar="T1",
+            help="With --profile: shortest wall-clock time, days.",
+        ),
+    ] = None,
+    days_to: Annotated[
+        Optional[float],
+        typer.Option(
+            "--to-days",
+            click_type=POSITIVE,
+            metavar="T2",
+            help="With --profile: longest wall-clock time, days.",
+        ),
+    ] = None,
     a2a_bandwidth: A2AOption = None,
     json_flag: JsonFlag = False,
     csv_flag: CsvFlag = False,
@@ -717,48 +1247,88 @@ def sweep_command(
         from ..plan.timeopt import sweep_time
         from .time_views import choices_for, render_time_sweep
 
-        refuse_with_profile({"--from": flops_from, "--to": flops_to, "--memory": memory,
-                             "--kv-tokens": kv_tokens, "--inference-tokens": inference_tokens,
-                             "--max-total-params": max_total_params, "--plot": plot,
-                             "--dense-law": dense_law})
+        refuse_with_profile(
+            {
+                "--from": flops_from,
+                "--to": flops_to,
+                "--memory": memory,
+                "--kv-tokens": kv_tokens,
+                "--inference-tokens": inference_tokens,
+                "--max-total-params": max_total_params,
+                "--plot": plot,
+                "--dense-law": dense_law,
+            }
+        )
         if gpus is None or days_from is None or days_to is None:
-            raise InputError("--profile sweeps GPU time: give --gpus N --from-days T1 "
-                             "--to-days T2")
+            raise InputError("--profile sweeps GPU time: give --gpus N --from-days T1 --to-days T2")
         _check_sweep_size(points, flatten(granularity), flatten(experts))
         spec = load_law(law)
-        res = sweep_time(spec, profile, gpus, days_from, days_to, points,
-                         choices=choices_for(spec, flatten(granularity), flatten(experts)),
-                         expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
-                         c_r=c_r, a2a_bandwidth=None if a2a_bandwidth is None
-                         else a2a_bandwidth * 1e9)
+        res = sweep_time(
+            spec,
+            profile,
+            gpus,
+            days_from,
+            days_to,
+            points,
+            choices=choices_for(spec, flatten(granularity), flatten(experts)),
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+            a2a_bandwidth=None if a2a_bandwidth is None else a2a_bandwidth * 1e9,
+        )
         finish(render_time_sweep(res), fmt)
         return
-    for flag, value in (("--gpus", gpus), ("--from-days", days_from), ("--to-days", days_to),
-                        ("--a2a-bandwidth", a2a_bandwidth)):
+    for flag, value in (
+        ("--gpus", gpus),
+        ("--from-days", days_from),
+        ("--to-days", days_to),
+        ("--a2a-bandwidth", a2a_bandwidth),
+    ):
         if value is not None:
-            raise InputError(f"{flag} goes with --profile NAME (sweep GPU time on a measured "
-                             f"profile, e.g. --profile h200 --gpus 8 --from-days 1 "
-                             f"--to-days 100)")
+            raise InputError(
+                f"{flag} goes with --profile NAME (sweep GPU time on a measured "
+                f"profile, e.g. --profile h200 --gpus 8 --from-days 1 "
+                f"--to-days 100)"
+            )
     if flops_from is None or flops_to is None:
-        raise InputError("give the budgets with --from F1 --to F2 (FLOPs, e.g. --from 1e18 "
-                         "--to 1e24), or GPU time with --profile NAME --gpus N --from-days T1 "
-                         "--to-days T2")
+        raise InputError(
+            "give the budgets with --from F1 --to F2 (FLOPs, e.g. --from 1e18 "
+            "--to 1e24), or GPU time with --profile NAME --gpus N --from-days T1 "
+            "--to-days T2"
+        )
     _check_sweep_size(points, flatten(granularity), flatten(experts))
     if plot is not None:
         from ..fileio import check_output_path
         from ..plot import check_plot_path, load_matplotlib
+
         check_plot_path(plot)
         check_output_path(plot, inputs=[law, dense_law], what="--plot")
         load_matplotlib()  # fail before computing when the plot extra is missing
-    res = sweep(load_law(law), flops_from, flops_to, points, dense_law=dense_law,
-                granularities=flatten(granularity), experts=flatten(experts),
-                expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r,
-                memory=memory, bytes_per_param=bytes_per_param, kv_tokens=kv_tokens,
-                inference_tokens=inference_tokens, max_total_params=max_total_params)
+    res = sweep(
+        load_law(law),
+        flops_from,
+        flops_to,
+        points,
+        dense_law=dense_law,
+        granularities=flatten(granularity),
+        experts=flatten(experts),
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+        memory=memory,
+        bytes_per_param=bytes_per_param,
+        kv_tokens=kv_tokens,
+        inference_tokens=inference_tokens,
+        max_total_params=max_total_params,
+    )
     if fmt == "csv":  # streamed from the arrays; no JSON document nor table built (issue 12)
         from .stream import emit_sweep_csv
+
         if plot is not None:
             from ..plot import frontier_figure, save_figure
+
             save_figure(frontier_figure(res), plot)
         emit_sweep_csv(res)
         return
@@ -767,20 +1337,28 @@ def sweep_command(
     lines = []
     if plot is not None:
         from ..plot import frontier_figure, save_figure
+
         path = save_figure(frontier_figure(res), plot)
         data["plot"] = path
         lines.append(f"Plot written to {path}")
     rows_data = res.rows()
     sym = _CHOICE[res.choice]
     columns = [  # (header, key, format); a column shows only where some row has a value
-        ("FLOPs", "budget_flops", format_sci), (sym, res.choice, "{:g}".format),
+        ("FLOPs", "budget_flops", format_sci),
+        (sym, res.choice, "{:g}".format),
         ("real G", "best_real_granularity", "{:.3g}".format),
-        ("d_model x n_blocks", "d_model", None), ("n_active", "n_active", format_count),
-        ("n_total", "n_total", format_count), ("tokens", "tokens", format_count),
-        ("loss", "loss", _loss), ("binds", "binding", _binds), ("loss G=1", "loss_g1", _loss),
-        ("loss dense", "loss_dense", _loss), ("G=1 needs", "g1_compute_multiplier", _mult),
+        ("d_model x n_blocks", "d_model", None),
+        ("n_active", "n_active", format_count),
+        ("n_total", "n_total", format_count),
+        ("tokens", "tokens", format_count),
+        ("loss", "loss", _loss),
+        ("binds", "binding", _binds),
+        ("loss G=1", "loss_g1", _loss),
+        ("loss dense", "loss_dense", _loss),
+        ("G=1 needs", "g1_compute_multiplier", _mult),
         ("dense needs", "dense_compute_multiplier", _mult),
-        ("E free", "unconstrained_choice", "{:g}".format)]
+        ("E free", "unconstrained_choice", "{:g}".format),
+    ]
     if res.choice == "n_experts":
         columns = [c for c in columns if c[1] not in ("loss_g1", "g1_compute_multiplier")]
     shown = [c for c in columns if c[1] and any(row.get(c[1]) is not None for row in rows_data)]
@@ -794,20 +1372,38 @@ def sweep_command(
             else:
                 cells.append("-" if v is None else f(v))
         rows.append(cells)
-    kind = "Compute-optimal frontier" if res.choice != "n_experts" else \
-        "Memory-optimal number of experts"
-    table = Table(f"{kind} ({res.law} vs {res.dense_law or 'no dense law'}; "
-                  f"{res.limits.description})", [c[0] for c in shown], rows,
-                  caption="'needs': FLOPs multiple the G = 1 / dense optimum needs to reach the "
-                          "optimal MoE's loss; 'E free': the best E without the limits")
+    kind = (
+        "Compute-optimal frontier"
+        if res.choice != "n_experts"
+        else "Memory-optimal number of experts"
+    )
+    table = Table(
+        f"{kind} ({res.law} vs {res.dense_law or 'no dense law'}; {res.limits.description})",
+        [c[0] for c in shown],
+        rows,
+        caption="'needs': FLOPs multiple the G = 1 / dense optimum needs to reach the "
+        "optimal MoE's loss; 'E free': the best E without the limits",
+    )
     cols = [res.COLUMNS[0], res.choice or "granularity"] + [
-        c for c in res.COLUMNS[1:] if c != res.choice]
+        c for c in res.COLUMNS[1:] if c != res.choice
+    ]
     choice_cols = [f"loss_{res.choice or 'choice'}_{c:g}" for c in res.choices]
-    csv_rows = [[row[c] for c in cols] + list(row["loss_by_choice"].values())
-                for row in rows_data]
-    finish(Report(data=data, tables=[table], lines=lines, warnings=warnings,
-                  csv_columns=cols + choice_cols, csv_rows=csv_rows), fmt)
+    csv_rows = [[row[c] for c in cols] + list(row["loss_by_choice"].values()) for row in rows_data]
+    finish(
+        Report(
+            data=data,
+            tables=[table],
+            lines=lines,
+            warnings=warnings,
+            csv_columns=cols + choice_cols,
+            csv_rows=csv_rows,
+        ),
+        fmt,
+    )
 
 
-COMMANDS = {"optimize": (optimize_command, {}), "compare": (compare_command, {}),
-            "sweep": (sweep_command, {})}
+COMMANDS = {
+    "optimize": (optimize_command, {}),
+    "compare": (compare_command, {}),
+    "sweep": (sweep_command, {}),
+}

@@ -23,8 +23,14 @@ class NumberType(click.ParamType):
 
     name = "NUMBER"
 
-    def __init__(self, positive: bool = True, integer: bool = False, allow_zero: bool = False,
-                 minimum: float | None = None, maximum: float | None = None):
+    def __init__(
+        self,
+        positive: bool = True,
+        integer: bool = False,
+        allow_zero: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ):
         self.positive = positive
         self.integer = integer
         self.allow_zero = allow_zero
@@ -38,25 +44,40 @@ class NumberType(click.ParamType):
             try:
                 v = parse_number(value, what="value")
             except MoeplanError:
-                self.fail(f"{shorten(value)} is not a number; use e.g. 1e22, 70B, 1.4T or 16k",
-                          param, ctx)
+                self.fail(
+                    f"{shorten(value)} is not a number; use e.g. 1e22, 70B, 1.4T or 16k", param, ctx
+                )
         if self.positive and (v < 0 or (v == 0 and not self.allow_zero)):
-            self.fail(f"{shorten(value)} must be {'zero or ' if self.allow_zero else ''}positive",
-                      param, ctx)
+            self.fail(
+                f"{shorten(value)} must be {'zero or ' if self.allow_zero else ''}positive",
+                param,
+                ctx,
+            )
         if self.minimum is not None and v < self.minimum:
             upto = "" if self.maximum is None else f" to {self.maximum:g}"
-            self.fail(f"{shorten(value)} is below {self.minimum:g}; give a value from "
-                      f"{self.minimum:g}{upto}", param, ctx)
+            self.fail(
+                f"{shorten(value)} is below {self.minimum:g}; give a value from "
+                f"{self.minimum:g}{upto}",
+                param,
+                ctx,
+            )
         if self.maximum is not None and v > self.maximum:
-            self.fail(f"{shorten(value)} is above {self.maximum:g}; give a value "
-                      + ("" if self.minimum is None else f"from {self.minimum:g} ")
-                      + f"up to {self.maximum:g}", param, ctx)
+            self.fail(
+                f"{shorten(value)} is above {self.maximum:g}; give a value "
+                + ("" if self.minimum is None else f"from {self.minimum:g} ")
+                + f"up to {self.maximum:g}",
+                param,
+                ctx,
+            )
         if self.integer:
             if v != int(v):
                 self.fail(f"{shorten(value)} must be a whole number", param, ctx)
             if v > MAX_EXACT_INT:  # past 2**53 a float no longer holds every whole number
-                self.fail(f"{shorten(value)} is too large; give a whole number up to "
-                          f"{MAX_EXACT_INT:.4g}", param, ctx)
+                self.fail(
+                    f"{shorten(value)} is too large; give a whole number up to {MAX_EXACT_INT:.4g}",
+                    param,
+                    ctx,
+                )
             return int(v)
         return v
 
@@ -70,8 +91,9 @@ class MemoryType(click.ParamType):
         try:
             return parse_memory(value)
         except MoeplanError:
-            self.fail(f"{shorten(value)} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB",
-                      param, ctx)
+            self.fail(
+                f"{shorten(value)} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB", param, ctx
+            )
 
 
 class NumberListType(click.ParamType):
@@ -100,8 +122,7 @@ COUNT = NumberType(minimum=1.0, maximum=domain.MAX_COUNT)
 C_F = NumberType(minimum=domain.FLOPS_PER_PARAM[0], maximum=domain.FLOPS_PER_PARAM[1])
 C_R = NumberType(allow_zero=True, maximum=domain.FLOPS_PER_PARAM[1])
 COUNT_OR_ZERO = NumberType(allow_zero=True, maximum=domain.MAX_COUNT)
-BYTES_PER_PARAM = NumberType(minimum=domain.BYTES_PER_PARAM[0],
-                             maximum=domain.BYTES_PER_PARAM[1])
+BYTES_PER_PARAM = NumberType(minimum=domain.BYTES_PER_PARAM[0], maximum=domain.BYTES_PER_PARAM[1])
 MEMORY = MemoryType()
 NUMBER_LIST = NumberListType()
 
@@ -109,38 +130,89 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print the rows as CSV on stdout.")]
 LawOption = Annotated[
     Optional[str],
-    typer.Option("--law", metavar="NAME|PATH",
-                 help="Coefficient set: a shipped name (see `moeplan laws`) or a YAML file. "
-                      "(default: krajewski2024-moe)"),
+    typer.Option(
+        "--law",
+        metavar="NAME|PATH",
+        help="Coefficient set: a shipped name (see `moeplan laws`) or a YAML file. "
+        "(default: krajewski2024-moe)",
+    ),
 ]
-CfOption = Annotated[Optional[float], typer.Option(
-    "--c-f", click_type=C_F, help="FLOPs per active parameter per token (default: law's, 6).")]
-CrOption = Annotated[Optional[float], typer.Option(
-    "--c-r", click_type=C_R,
-    help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
-         "(default: law's, 14).")]
+CfOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--c-f", click_type=C_F, help="FLOPs per active parameter per token (default: law's, 6)."
+    ),
+]
+CrOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--c-r",
+        click_type=C_R,
+        help="FLOPs per router parameter per token; the paper's range is 6 to 20 "
+        "(default: law's, 14).",
+    ),
+]
 
 # Memory and inference options (CLI.md), shared by optimize, compare and sweep for both laws.
-MemoryOption = Annotated[Optional[float], typer.Option(
-    "--memory", click_type=MEMORY, metavar="SIZE",
-    help="Memory for the served model (weights, router, embeddings with --vocab-size, KV "
-         "cache), e.g. 80GB or 640GiB.")]
-BytesPerParamOption = Annotated[float, typer.Option(
-    "--bytes-per-param", click_type=BYTES_PER_PARAM, metavar="B", show_default=False,
-    help="Bytes per parameter and per cached value (default: 2, bf16).")]
-KvTokensOption = Annotated[float, typer.Option(
-    "--kv-tokens", click_type=COUNT_OR_ZERO, metavar="T", show_default=False,
-    help="Tokens held in the KV cache, counted in --memory (default: 0).")]
-InferenceTokensOption = Annotated[float, typer.Option(
-    "--inference-tokens", click_type=COUNT_OR_ZERO, metavar="D", show_default=False,
-    help="Lifetime inference tokens; their FLOPs (2 per active parameter, plus the router's "
-         "forward share for fine-grained laws) come out of the budget (default: 0).")]
-MaxTotalParamsOption = Annotated[Optional[float], typer.Option(
-    "--max-total-params", click_type=COUNT, metavar="N",
-    help="Cap on total non-embedding parameters (n_total, router excluded), for every law.")]
-ExpertsOption = Annotated[Optional[list[float]], typer.Option(
-    "--experts", click_type=NUMBER_LIST, metavar="LIST",
-    help="Candidate numbers of experts for ludziejewski2025-joint (default: 1,2,4,8,16,32).")]
+MemoryOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--memory",
+        click_type=MEMORY,
+        metavar="SIZE",
+        help="Memory for the served model (weights, router, embeddings with --vocab-size, KV "
+        "cache), e.g. 80GB or 640GiB.",
+    ),
+]
+BytesPerParamOption = Annotated[
+    float,
+    typer.Option(
+        "--bytes-per-param",
+        click_type=BYTES_PER_PARAM,
+        metavar="B",
+        show_default=False,
+        help="Bytes per parameter and per cached value (default: 2, bf16).",
+    ),
+]
+KvTokensOption = Annotated[
+    float,
+    typer.Option(
+        "--kv-tokens",
+        click_type=COUNT_OR_ZERO,
+        metavar="T",
+        show_default=False,
+        help="Tokens held in the KV cache, counted in --memory (default: 0).",
+    ),
+]
+InferenceTokensOption = Annotated[
+    float,
+    typer.Option(
+        "--inference-tokens",
+        click_type=COUNT_OR_ZERO,
+        metavar="D",
+        show_default=False,
+        help="Lifetime inference tokens; their FLOPs (2 per active parameter, plus the router's "
+        "forward share for fine-grained laws) come out of the budget (default: 0).",
+    ),
+]
+MaxTotalParamsOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--max-total-params",
+        click_type=COUNT,
+        metavar="N",
+        help="Cap on total non-embedding parameters (n_total, router excluded), for every law.",
+    ),
+]
+ExpertsOption = Annotated[
+    Optional[list[float]],
+    typer.Option(
+        "--experts",
+        click_type=NUMBER_LIST,
+        metavar="LIST",
+        help="Candidate numbers of experts for ludziejewski2025-joint (default: 1,2,4,8,16,32).",
+    ),
+]
 
 
 def flatten(values) -> list | None:
@@ -157,8 +229,9 @@ def refuse(law_name: str, given: dict) -> None:
     """Reject options that do not apply to a law, naming them."""
     bad = [flag for flag, value in given.items() if value not in (None, False, 0, 0.0, [])]
     if bad:
-        raise MoeplanError(f"{', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply to "
-                           f"{law_name}")
+        raise MoeplanError(
+            f"{', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply to {law_name}"
+        )
 
 
 def output_format(json_flag: bool = False, csv_flag: bool = False) -> str:

@@ -23,17 +23,17 @@ def markdown() -> str:
     import click
     import typer.main
 
-    from . import COMMAND_MODULES, app
-
-    from . import EXIT_CODES
+    from . import COMMAND_MODULES, EXIT_CODES, app
 
     group = typer.main.get_command(app)
     assert isinstance(group, click.Group)
     ctx = click.Context(group, info_name="moeplan")
-    out = ["Exit codes of every command: "
-           + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
-           + ". `moeplan` with no arguments prints the help on stderr and exits 2 (click's "
-             "convention for a missing command).\n"]
+    out = [
+        "Exit codes of every command: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+        + ". `moeplan` with no arguments prints the help on stderr and exits 2 (click's "
+        "convention for a missing command).\n"
+    ]
     for name in COMMAND_MODULES:
         cmd = group.get_command(ctx, name)
         assert cmd is not None, name
@@ -50,8 +50,11 @@ def markdown() -> str:
             flags = ", ".join(f"`{o}`" for o in param.opts + param.secondary_opts)
             if isinstance(param, click.Argument):
                 flags = f"`{param.human_readable_name}` (argument)"
-            kind = "" if getattr(param, "is_flag", False) else (param.metavar or
-                                                              param.type.name.upper())
+            kind = (
+                ""
+                if getattr(param, "is_flag", False)
+                else (param.metavar or param.type.name.upper())
+            )
             help_text = getattr(param, "help", None) or ""
             if param.required:
                 help_text += " (required)"
@@ -77,8 +80,7 @@ def main(argv=None) -> None:
         sys.stdout.write(markdown())
         return
     path = Path(argv[0])
-    path.write_text(replace_section(path.read_text(encoding="utf-8"), markdown()),
-                    encoding="utf-8")
+    path.write_text(replace_section(path.read_text(encoding="utf-8"), markdown()), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,11 @@ def _command_name() -> str | None:
 def to_json(data: dict) -> str:
     """The JSON text of a document (plain numbers, no NaN), with ``schema_version`` and
     ``command`` (the running command's name) first."""
-    doc = {"schema_version": SCHEMA_VERSION,
-           "command": data.get("command") or _command_name(), **data}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "command": data.get("command") or _command_name(),
+        **data,
+    }
     return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
@@ -99,7 +102,8 @@ def use_rich(stream=None) -> bool:
 
 _NUMERIC_CELL = re.compile(
     r"^[+\-~≈<>]?\d[\d,]*(\.\d*)?(e[+\-]?\d+)?\s?(%|x|[KMBTPE]|[kMGTP]?B|hours|days)?$"
-    r"|^[+\-]?\.\d+$")
+    r"|^[+\-]?\.\d+$"
+)
 
 
 def _is_numeric(cell) -> bool:
@@ -122,8 +126,10 @@ def plain_table(table: Table) -> str:
     right = numeric_columns(table)
 
     def fmt(row):
-        parts = [cell.rjust(widths[i]) if right[i] else cell.ljust(widths[i])
-                 for i, cell in enumerate(row)]
+        parts = [
+            cell.rjust(widths[i]) if right[i] else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         return "  ".join(parts).rstrip()
 
     out = [table.title] if table.title else []
@@ -174,8 +180,11 @@ def fit_widths(table: Table, width: int) -> list[int] | None:
     excess = sum(widths) + 2 * len(widths) - width
     while excess > 0:
         # take one character at a time from the widest column that can still give one
-        slack = [(w - least, i) for i, ((_, least), w) in enumerate(zip(needs, widths, strict=True))
-                 if w > least]
+        slack = [
+            (w - least, i)
+            for i, ((_, least), w) in enumerate(zip(needs, widths, strict=True))
+            if w > least
+        ]
         if not slack:
             return None
         _, i = max((widths[i], i) for _, i in slack)
@@ -205,9 +214,14 @@ def split_table(table: Table, width: int) -> list[Table] | None:
     parts = []
     for k, cols in enumerate(groups):
         title = table.title if k == 0 else (f"{table.title} (continued)" if table.title else "")
-        parts.append(Table(title, [table.columns[j] for j in cols],
-                           [[row[j] for j in cols] for row in table.rows],
-                           caption=table.caption if k == len(groups) - 1 else None))
+        parts.append(
+            Table(
+                title,
+                [table.columns[j] for j in cols],
+                [[row[j] for j in cols] for row in table.rows],
+                caption=table.caption if k == len(groups) - 1 else None,
+            )
+        )
     return parts
 
 
@@ -250,16 +264,25 @@ def _rich_print(report: Report) -> None:
             continue
         compact = widths is not None  # one space of padding; text wraps, headers whole
         # user data (file names, run names) may hold "[...]": escaped, never read as markup
-        rt = RichTable(title=escape(t.title) if t.title else t.title,
-                       caption=escape(t.caption) if t.caption else t.caption,
-                       box=box.SIMPLE_HEAVY, title_justify="left", title_style="bold",
-                       padding=(0, 1, 0, 0) if compact else (0, 1), pad_edge=not compact)
+        rt = RichTable(
+            title=escape(t.title) if t.title else t.title,
+            caption=escape(t.caption) if t.caption else t.caption,
+            box=box.SIMPLE_HEAVY,
+            title_justify="left",
+            title_style="bold",
+            padding=(0, 1, 0, 0) if compact else (0, 1),
+            pad_edge=not compact,
+        )
         right = numeric_columns(t)
         for i, col in enumerate(t.columns):
-            rt.add_column(escape(str(col)), justify="right" if right[i] else "left",
-                          style="cyan" if i == 0 else None,
-                          no_wrap=not compact and i == 0,
-                          width=widths[i] if compact else None, overflow="fold")
+            rt.add_column(
+                escape(str(col)),
+                justify="right" if right[i] else "left",
+                style="cyan" if i == 0 else None,
+                no_wrap=not compact and i == 0,
+                width=widths[i] if compact else None,
+                overflow="fold",
+            )
         for row in t.rows:
             rt.add_row(*[escape(str(c)) for c in row])
         console.print(rt)

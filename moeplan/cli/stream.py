@@ -26,7 +26,8 @@ def sweep_csv_columns(res) -> tuple[list[str], list[str]]:
     """The CSV header of a :class:`~moeplan.plan.results.SweepResult`: its columns (the
     choice second) and one loss column per candidate choice."""
     cols = [res.COLUMNS[0], res.choice or "granularity"] + [
-        c for c in res.COLUMNS[1:] if c != res.choice]
+        c for c in res.COLUMNS[1:] if c != res.choice
+    ]
     choice_cols = [f"loss_{res.choice or 'choice'}_{c:g}" for c in res.choices]
     return cols, choice_cols
 
@@ -76,9 +77,11 @@ def sweep_csv_chunks(res, chunk: int = CHUNK):
         part = slice(start, start + chunk)
         buf.seek(0)
         buf.truncate()
-        done = {}  # the same array twice (budget_flops, flops) is formatted once
-        cells = [done[id(s)] if id(s) in done else done.setdefault(id(s), _cells(s, part, n))
-                 for s in sources]
+        done: dict[int, list] = {}  # the same array twice (budget_flops, flops) is formatted once
+        cells = [
+            done[id(s)] if id(s) in done else done.setdefault(id(s), _cells(s, part, n))
+            for s in sources
+        ]
         writer.writerows(zip(*cells))
         yield buf.getvalue()
 

@@ -20,14 +20,28 @@ Coefficient names are the papers' lowercase names, e.g. ``alpha``, ``gamma``.
 from __future__ import annotations
 
 from .base import COEFFICIENT_NAMES, FORM_MODULES, FORMS, Law
-from .chinchilla import (chinchilla_flops_to_reach, chinchilla_loss, chinchilla_optimum,
-                         chinchilla_terms)
+from .chinchilla import (
+    chinchilla_flops_to_reach,
+    chinchilla_loss,
+    chinchilla_optimum,
+    chinchilla_terms,
+)
 from .fine_grained import fine_grained_loss, fine_grained_terms
 from .joint import joint_chinchilla_coefficients, joint_e_hat, joint_loss, joint_terms
 
 __all__ = [
-    "COEFFICIENT_NAMES", "FORMS", "FORM_MODULES", "Law", "chinchilla_flops_to_reach",
-    "chinchilla_loss", "chinchilla_optimum", "chinchilla_terms", "fine_grained_loss",
-    "fine_grained_terms", "joint_chinchilla_coefficients", "joint_e_hat", "joint_loss",
+    "COEFFICIENT_NAMES",
+    "FORMS",
+    "FORM_MODULES",
+    "Law",
+    "chinchilla_flops_to_reach",
+    "chinchilla_loss",
+    "chinchilla_optimum",
+    "chinchilla_terms",
+    "fine_grained_loss",
+    "fine_grained_terms",
+    "joint_chinchilla_coefficients",
+    "joint_e_hat",
+    "joint_loss",
     "joint_terms",
 ]

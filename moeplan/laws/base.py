@@ -12,12 +12,12 @@ A Law is immutable: its coefficients and fitted ranges are read-only mappings, s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
-from . import chinchilla, fine_grained, joint
 from ..domain import loss_arguments
+from . import chinchilla, fine_grained, joint
 
 #: The module of each law form.
 FORM_MODULES = {"fine_grained_moe": fine_grained, "chinchilla": chinchilla, "joint_moe": joint}
@@ -25,9 +25,12 @@ FORMS = tuple(FORM_MODULES)
 #: Coefficients each form requires, in display order.
 COEFFICIENT_NAMES = {form: mod.NAMES for form, mod in FORM_MODULES.items()}
 #: What N means, in words (for warnings).
-_PARAMS_LABELS = {"total_non_embedding": "total parameters", "non_embedding": "parameters",
-                  "active_with_embedding": "active parameters (with embeddings)",
-                  "total_with_embedding": "parameters (with embeddings)"}
+_PARAMS_LABELS = {
+    "total_non_embedding": "total parameters",
+    "non_embedding": "parameters",
+    "active_with_embedding": "active parameters (with embeddings)",
+    "total_with_embedding": "parameters (with embeddings)",
+}
 
 
 def _frozen(mapping) -> Mapping:
@@ -60,17 +63,21 @@ class Law:
     provenance: Mapping | None = None
     #: coefficient name -> half-width of its published rounding interval (moeplan.precision)
     precision: Mapping = field(default_factory=dict)
-    loss_definition: str = ""      # what the loss is: data, tokenizer, routing
-    notes: str = ""                # caveats shown by `moeplan laws NAME`
+    loss_definition: str = ""  # what the loss is: data, tokenizer, routing
+    notes: str = ""  # caveats shown by `moeplan laws NAME`
     fitted_range_source: str = ""  # the source table of fitted_range
 
     def __post_init__(self):
         object.__setattr__(self, "coefficients", _frozen(self.coefficients))
-        object.__setattr__(self, "fitted_range", _frozen(
-            {k: tuple(v) for k, v in dict(self.fitted_range or {}).items()}))
+        object.__setattr__(
+            self,
+            "fitted_range",
+            _frozen({k: tuple(v) for k, v in dict(self.fitted_range or {}).items()}),
+        )
         if self.bootstrap is not None:
-            object.__setattr__(self, "bootstrap", _frozen(
-                {k: tuple(v) for k, v in dict(self.bootstrap).items()}))
+            object.__setattr__(
+                self, "bootstrap", _frozen({k: tuple(v) for k, v in dict(self.bootstrap).items()})
+            )
         if self.provenance is not None:
             object.__setattr__(self, "provenance", _frozen(self.provenance))
         object.__setattr__(self, "comparable_with", tuple(self.comparable_with))
@@ -124,8 +131,9 @@ class Law:
         Raises :class:`~moeplan.errors.InputError` naming the argument for a non-positive,
         non-finite or non-numeric N or D, or G / E outside 1 to 1e6.
         """
-        params, tokens, granularity, n_experts = loss_arguments(params, tokens, granularity,
-                                                                n_experts)
+        params, tokens, granularity, n_experts = loss_arguments(
+            params, tokens, granularity, n_experts
+        )
         irr, p, d = self.terms(params, tokens, granularity, n_experts)
         return irr + p + d
 
@@ -142,8 +150,15 @@ class Law:
         """The irreducible loss ``c``: no model reaches it."""
         return float(self.coefficients["c"])
 
-    def range_excess(self, params=None, tokens=None, granularity=None, n_experts=None,
-                     expansion_rate=None, factor: float = 1.0) -> list[dict]:
+    def range_excess(
+        self,
+        params=None,
+        tokens=None,
+        granularity=None,
+        n_experts=None,
+        expansion_rate=None,
+        factor: float = 1.0,
+    ) -> list[dict]:
         """Each value outside the fitted range by more than ``factor`` (1 = any amount), as
         ``{key, label, value, factor, side, low, high}`` (``factor``: how far outside, >= 1).
 
@@ -152,14 +167,16 @@ class Law:
         """
         out = []
         params_label = _PARAMS_LABELS.get(self.params_meaning, "parameters")
-        checks = (("params", params, params_label), ("tokens", tokens, "tokens"),
-                  ("granularity", granularity, "granularity"),
-                  ("n_experts", n_experts, "number of experts"),
-                  ("expansion_rate", expansion_rate, "expansion rate E"))
+        checks = (
+            ("params", params, params_label),
+            ("tokens", tokens, "tokens"),
+            ("granularity", granularity, "granularity"),
+            ("n_experts", n_experts, "number of experts"),
+            ("expansion_rate", expansion_rate, "expansion rate E"),
+        )
         tpp = self.fitted_range.get("tokens_per_param")
         if tpp and params is not None and tokens is not None and float(params) > 0:
-            checks += (("tokens_per_param", float(tokens) / float(params),
-                        "tokens per parameter"),)
+            checks += (("tokens_per_param", float(tokens) / float(params), "tokens per parameter"),)
         for key, value, label in checks:
             if value is None or key not in self.fitted_range:
                 continue
@@ -172,8 +189,17 @@ class Law:
                 side, far = "below", lo / v
             else:
                 continue
-            out.append(dict(key=key, label=label, value=v, factor=far, side=side, low=lo,
-                            high=None if hi is None else float(hi)))
+            out.append(
+                dict(
+                    key=key,
+                    label=label,
+                    value=v,
+                    factor=far,
+                    side=side,
+                    low=lo,
+                    high=None if hi is None else float(hi),
+                )
+            )
         return out
 
     def range_text(self, e: dict) -> str:
@@ -181,21 +207,38 @@ class Law:
         lo, hi = e["low"], e["high"]
         if e["key"] == "expansion_rate":
             fitted = f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
-            return (f"expansion rate E = {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the "
-                    f"E = {fitted} {self.name} was fitted at; the law does not model E, so the "
-                    f"prediction is an extrapolation")
+            return (
+                f"expansion rate E = {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the "
+                f"E = {fitted} {self.name} was fitted at; the law does not model E, so the "
+                f"prediction is an extrapolation"
+            )
         if e["key"] == "tokens_per_param":
             where = f"up to {hi:.3g}" if e["side"] == "above" else f"from {lo:.3g}"
-            return (f"{e['value']:.3g} tokens per parameter is {e['factor']:.3g}x {e['side']} "
-                    f"what {self.name} was fitted on ({where}): the prediction is an "
-                    f"extrapolation")
+            return (
+                f"{e['value']:.3g} tokens per parameter is {e['factor']:.3g}x {e['side']} "
+                f"what {self.name} was fitted on ({where}): the prediction is an "
+                f"extrapolation"
+            )
         span = f"{lo:.3g} to {hi:.3g}" if lo > 0 else f"up to {hi:.3g}"
-        return (f"{e['label']} {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the range "
-                f"{self.name} was fitted on ({span}): the prediction is an extrapolation")
+        return (
+            f"{e['label']} {e['value']:.3g} is {e['factor']:.3g}x {e['side']} the range "
+            f"{self.name} was fitted on ({span}): the prediction is an extrapolation"
+        )
 
-    def range_warnings(self, params=None, tokens=None, granularity=None, n_experts=None,
-                       factor: float = 1.0, expansion_rate=None) -> list[str]:
+    def range_warnings(
+        self,
+        params=None,
+        tokens=None,
+        granularity=None,
+        n_experts=None,
+        factor: float = 1.0,
+        expansion_rate=None,
+    ) -> list[str]:
         """Warnings for values outside the fitted range by more than ``factor`` (1 = any),
         each naming how far outside (see :meth:`range_excess`)."""
-        return [self.range_text(e) for e in self.range_excess(
-            params, tokens, granularity, n_experts, expansion_rate, factor)]
+        return [
+            self.range_text(e)
+            for e in self.range_excess(
+                params, tokens, granularity, n_experts, expansion_rate, factor
+            )
+        ]

@@ -9,6 +9,7 @@ and its compute-optimal closed form (Hoffmann et al. 2022), written once here: t
 from __future__ import annotations
 
 import numpy as np
+
 from ..domain import loss_arguments
 
 NAMES = ("a", "alpha", "b", "beta", "c")
@@ -22,7 +23,9 @@ def chinchilla_terms(params, tokens, a, alpha, b, beta, c):
     d = np.asarray(tokens, dtype=float)
     param_term = a / n**alpha
     data_term = b / d**beta
-    irreducible = np.broadcast_to(np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape)
+    irreducible = np.broadcast_to(
+        np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape
+    )
     return irreducible, param_term, data_term
 
 
@@ -44,8 +47,9 @@ def chinchilla_optimum(flops, a, alpha, b, beta, c_f=6.0):
     """
     al, be = np.asarray(alpha, float), np.asarray(beta, float)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        n = (al * a / (be * b)) ** (1.0 / (al + be)) * (np.asarray(flops, float) / c_f) \
-            ** (be / (al + be))
+        n = (al * a / (be * b)) ** (1.0 / (al + be)) * (np.asarray(flops, float) / c_f) ** (
+            be / (al + be)
+        )
         d = np.asarray(flops, float) / (c_f * n)
     return n, d
 

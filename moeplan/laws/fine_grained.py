@@ -7,6 +7,7 @@ parameters, the choice is the granularity G::
 from __future__ import annotations
 
 import numpy as np
+
 from ..domain import loss_arguments
 
 NAMES = ("a", "alpha", "b", "beta", "g", "gamma", "c")
@@ -31,7 +32,9 @@ def fine_grained_terms(params, tokens, granularity, a, alpha, b, beta, g, gamma,
     gr = np.asarray(granularity, dtype=float)
     param_term = (g / gr**gamma + a) / n**alpha
     data_term = b / d**beta
-    irreducible = np.broadcast_to(np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape)
+    irreducible = np.broadcast_to(
+        np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape
+    )
     return irreducible, param_term, data_term
 
 

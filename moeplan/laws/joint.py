@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
 from ..domain import checked_array, loss_arguments
 
 NAMES = ("a", "alpha", "delta", "gamma", "b", "beta", "omega", "zeta", "e_start", "e_max", "c")
@@ -31,32 +32,49 @@ def joint_e_hat(n_experts, e_start, e_max):
     return 1.0 / (1.0 / (e - 1.0 + shift) + 1.0 / e_max)
 
 
-def joint_chinchilla_coefficients(n_experts, a, alpha, delta, gamma, b, beta, omega, zeta,
-                                  e_start, e_max, c):
+def joint_chinchilla_coefficients(
+    n_experts, a, alpha, delta, gamma, b, beta, omega, zeta, e_start, e_max, c
+):
     """For fixed E the joint law is ``m·N^mu + n·D^nu + c``: returns (m, mu, n, nu)."""
     eh = joint_e_hat(n_experts, e_start, e_max)
     log_eh = np.log(eh)
     return a * eh**delta, alpha + gamma * log_eh, b * eh**omega, beta + zeta * log_eh
 
 
-def joint_terms(active_params, tokens, n_experts, a, alpha, delta, gamma, b, beta, omega, zeta,
-                e_start, e_max, c):
+def joint_terms(
+    active_params,
+    tokens,
+    n_experts,
+    a,
+    alpha,
+    delta,
+    gamma,
+    b,
+    beta,
+    omega,
+    zeta,
+    e_start,
+    e_max,
+    c,
+):
     """The three terms of the joint MoE law: (irreducible, parameter, data).
 
     ``active_params`` counts embeddings (SPEC.md §7); exponents are negative as written.
     """
     m, mu, n_coef, nu = joint_chinchilla_coefficients(
-        n_experts, a, alpha, delta, gamma, b, beta, omega, zeta, e_start, e_max, c)
+        n_experts, a, alpha, delta, gamma, b, beta, omega, zeta, e_start, e_max, c
+    )
     param_term = m * np.asarray(active_params, dtype=float) ** mu
     data_term = n_coef * np.asarray(tokens, dtype=float) ** nu
-    irreducible = np.broadcast_to(np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape)
+    irreducible = np.broadcast_to(
+        np.asarray(c, dtype=float), np.broadcast(param_term, data_term).shape
+    )
     return irreducible, param_term, data_term
 
 
 def joint_loss(active_params, tokens, n_experts, **coefficients):
     """Joint MoE loss (SPEC.md §7), nats per token."""
-    active_params, tokens, _, n_experts = loss_arguments(active_params, tokens,
-                                                         n_experts=n_experts)
+    active_params, tokens, _, n_experts = loss_arguments(active_params, tokens, n_experts=n_experts)
     irr, p, d = joint_terms(active_params, tokens, n_experts, **coefficients)
     return irr + p + d
 
@@ -69,8 +87,7 @@ def terms(params, tokens, choice, k):
 # The same paper's learning-rate rule
 # --------------------------------------------------------------------------------------------
 
-LR_SOURCE = ("Ludziejewski, Pióro, Krajewski et al. 2025, \"Joint MoE Scaling Laws\", "
-             "arXiv:2502.05172")
+LR_SOURCE = 'Ludziejewski, Pióro, Krajewski et al. 2025, "Joint MoE Scaling Laws", arXiv:2502.05172'
 LR_FORMULA = "LR = exp(8.39 - 0.81*ln(N_act_non_embedding) - 0.25*ln(E))"
 #: The learning-rate rule's range (SPEC.md §7): its largest model has 2.7B active parameters
 #: with embeddings, about 2.48B without (d_model ~2300 at V = 50,257), the N of the rule; it
@@ -78,14 +95,16 @@ LR_FORMULA = "LR = exp(8.39 - 0.81*ln(N_act_non_embedding) - 0.25*ln(E))"
 LR_MAX_ACTIVE = 2.48e9
 LR_EXPERTS_RANGE = (1.0, 8.0)
 LR_EXPERTS_VALIDATED = (4.0, 32.0)
-LR_RANGE_TEXT = ("up to 2.48B active non-embedding parameters (2.7B with embeddings); "
-                 "fitted on E = 1 and 8, validated at E = 4 and 32")
+LR_RANGE_TEXT = (
+    "up to 2.48B active non-embedding parameters (2.7B with embeddings); "
+    "fitted on E = 1 and 8, validated at E = 4 and 32"
+)
 
 
 def _domain():
     from .. import domain
-    return domain
 
+    return domain
 
 
 def learning_rate(n_active_non_embedding, n_experts):
@@ -131,9 +150,13 @@ class LearningRateAdvice:
     n_experts: float
     source: str = LR_SOURCE
     formula: str = LR_FORMULA
-    fitted_range: dict = field(default_factory=lambda: {
-        "n_active": [None, LR_MAX_ACTIVE], "n_experts": list(LR_EXPERTS_RANGE),
-        "n_experts_validated": list(LR_EXPERTS_VALIDATED)})
+    fitted_range: dict = field(
+        default_factory=lambda: {
+            "n_active": [None, LR_MAX_ACTIVE],
+            "n_experts": list(LR_EXPERTS_RANGE),
+            "n_experts_validated": list(LR_EXPERTS_VALIDATED),
+        }
+    )
     warnings: tuple = ()
 
     def to_dict(self) -> dict:
@@ -148,18 +171,23 @@ def learning_rate_advice(n_active_non_embedding: float, n_experts: float) -> Lea
     n, e = float(n_active_non_embedding), float(n_experts)
     warnings = []
     if n > LR_MAX_ACTIVE:
-        warnings.append(f"{n:.3g} active non-embedding parameters is {n / LR_MAX_ACTIVE:.3g}x "
-                        f"above the largest model the learning-rate rule was fitted on "
-                        f"({LR_MAX_ACTIVE:.3g}; 2.7B with embeddings): the learning rate is an "
-                        f"extrapolation")
+        warnings.append(
+            f"{n:.3g} active non-embedding parameters is {n / LR_MAX_ACTIVE:.3g}x "
+            f"above the largest model the learning-rate rule was fitted on "
+            f"({LR_MAX_ACTIVE:.3g}; 2.7B with embeddings): the learning rate is an "
+            f"extrapolation"
+        )
     hi, checked = LR_EXPERTS_RANGE[1], LR_EXPERTS_VALIDATED[1]
     if e > checked:
-        warnings.append(f"{e:g} experts is beyond the learning-rate rule's data (fitted on E = 1 "
-                        f"and 8, validated up to E = {checked:g}): the learning rate is an "
-                        f"extrapolation")
+        warnings.append(
+            f"{e:g} experts is beyond the learning-rate rule's data (fitted on E = 1 "
+            f"and 8, validated up to E = {checked:g}): the learning rate is an "
+            f"extrapolation"
+        )
     elif hi < e < checked:
-        warnings.append(f"{e:g} experts is above the E = 1 and 8 the learning-rate rule was "
-                        f"fitted on (it was validated at E = 4 and 32 only): treat the learning "
-                        f"rate as an estimate")
-    return LearningRateAdvice(learning_rate=lr, n_active=n, n_experts=e,
-                              warnings=tuple(warnings))
+        warnings.append(
+            f"{e:g} experts is above the E = 1 and 8 the learning-rate rule was "
+            f"fitted on (it was validated at E = 4 and 32 only): treat the learning "
+            f"rate as an estimate"
+        )
+    return LearningRateAdvice(learning_rate=lr, n_active=n, n_experts=e, warnings=tuple(warnings))

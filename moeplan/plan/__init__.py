@@ -11,15 +11,43 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .limits import NO_LIMITS, Limits
-from .results import (Candidate, CompareResult, CompareRow, Configuration, ConstraintReport,
-                      OptimizeResult, SweepResult)
+from .results import (
+    Candidate,
+    CompareResult,
+    CompareRow,
+    Configuration,
+    ConstraintReport,
+    OptimizeResult,
+    SweepResult,
+)
 
-__all__ = ["Candidate", "CompareResult", "CompareRow", "Configuration", "ConstraintReport",
-           "Limits", "OptimizeResult", "SweepResult", "compare", "frontier", "make_limits",
-           "optimize", "sweep"]
+__all__ = [
+    "Candidate",
+    "CompareResult",
+    "CompareRow",
+    "Configuration",
+    "ConstraintReport",
+    "Limits",
+    "OptimizeResult",
+    "SweepResult",
+    "compare",
+    "frontier",
+    "make_limits",
+    "optimize",
+    "sweep",
+]
 
-_LIMIT_ARGS = ("memory", "kv_tokens", "bytes_per_param", "inference_tokens", "max_total_params",
-               "max_tokens", "params", "vocab_size", "tied_embeddings")
+_LIMIT_ARGS = (
+    "memory",
+    "kv_tokens",
+    "bytes_per_param",
+    "inference_tokens",
+    "max_total_params",
+    "max_tokens",
+    "params",
+    "vocab_size",
+    "tied_embeddings",
+)
 
 
 def _law(law):
@@ -46,20 +74,48 @@ def _refuse(law, **given):
     """InputError naming the first argument that does not apply to ``law``."""
     for name, value in given.items():
         if value not in (None, False, [], ()):
-            hint = ("; the number of experts is the choice of the joint law "
-                    "(ludziejewski2025-joint)" if name in ("experts", "max_experts") else "")
-            raise InputError(f"{name} does not apply to {law.name} ({law.form}): it plans "
-                             f"{law.choice or 'a dense model'}{hint}", param=name)
+            hint = (
+                "; the number of experts is the choice of the joint law (ludziejewski2025-joint)"
+                if name in ("experts", "max_experts")
+                else ""
+            )
+            raise InputError(
+                f"{name} does not apply to {law.name} ({law.form}): it plans "
+                f"{law.choice or 'a dense model'}{hint}",
+                param=name,
+            )
 
 
-
-def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=None,
-             limits: Limits | None = None, memory=None, kv_tokens=None, bytes_per_param=None,
-             inference_tokens=None, max_total_params=None, max_tokens=None, params=None,
-             vocab_size=None, tied_embeddings=None, max_granularity=None, max_experts=None,
-             expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None, multiple_of=128,
-             shape_tolerance=None, n_alternatives=5, use_bootstrap=True,
-             range_factor=1.0, tp=1) -> OptimizeResult:
+def optimize(
+    law,
+    flops=None,
+    granularities=None,
+    *,
+    experts=None,
+    target_loss=None,
+    limits: Limits | None = None,
+    memory=None,
+    kv_tokens=None,
+    bytes_per_param=None,
+    inference_tokens=None,
+    max_total_params=None,
+    max_tokens=None,
+    params=None,
+    vocab_size=None,
+    tied_embeddings=None,
+    max_granularity=None,
+    max_experts=None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    multiple_of=128,
+    shape_tolerance=None,
+    n_alternatives=5,
+    use_bootstrap=True,
+    range_factor=1.0,
+    tp=1,
+) -> OptimizeResult:
     """The compute-optimal model for a budget under limits, for any law.
 
     Parameters
@@ -113,32 +169,72 @@ def optimize(law, flops=None, granularities=None, *, experts=None, target_loss=N
     16.0
     """
     law = _law(law)
-    lim = make_limits(limits, max_choice=max_granularity if max_experts is None else max_experts,
-                      memory=memory, kv_tokens=kv_tokens, bytes_per_param=bytes_per_param,
-                      inference_tokens=inference_tokens, max_total_params=max_total_params,
-                      max_tokens=max_tokens, params=params, vocab_size=vocab_size,
-                      tied_embeddings=tied_embeddings)
+    lim = make_limits(
+        limits,
+        max_choice=max_granularity if max_experts is None else max_experts,
+        memory=memory,
+        kv_tokens=kv_tokens,
+        bytes_per_param=bytes_per_param,
+        inference_tokens=inference_tokens,
+        max_total_params=max_total_params,
+        max_tokens=max_tokens,
+        params=params,
+        vocab_size=vocab_size,
+        tied_embeddings=tied_embeddings,
+    )
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(law, granularities=granularities, max_granularity=max_granularity,
-                target_loss=target_loss, expansion_rate=expansion_rate,
-                aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r, shape_tolerance=shape_tolerance,
-                multiple_of=None if multiple_of == 128 else multiple_of,
-                tp=None if tp == 1 else tp)
+        _refuse(
+            law,
+            granularities=granularities,
+            max_granularity=max_granularity,
+            target_loss=target_loss,
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+            shape_tolerance=shape_tolerance,
+            multiple_of=None if multiple_of == 128 else multiple_of,
+            tp=None if tp == 1 else tp,
+        )
         return backend.optimize(law, flops, experts, lim)
     from . import granular
 
     _refuse(law, experts=experts, max_experts=max_experts)
-    return granular.optimize(law, flops, granularities, expansion_rate, aspect_ratio, c_f, c_r,
-                             target_loss=target_loss, limits=lim, multiple_of=multiple_of,
-                             shape_tolerance=shape_tolerance, n_alternatives=n_alternatives,
-                             use_bootstrap=use_bootstrap, range_factor=range_factor, tp=tp)
+    return granular.optimize(
+        law,
+        flops,
+        granularities,
+        expansion_rate,
+        aspect_ratio,
+        c_f,
+        c_r,
+        target_loss=target_loss,
+        limits=lim,
+        multiple_of=multiple_of,
+        shape_tolerance=shape_tolerance,
+        n_alternatives=n_alternatives,
+        use_bootstrap=use_bootstrap,
+        range_factor=range_factor,
+        tp=tp,
+    )
 
 
-def compare(law, flops, *, dense_law=None, granularities=None, experts=None,
-            limits: Limits | None = None, expansion_rate=None, aspect_ratio=None, c_f=None,
-            c_r=None, **limit_values) -> CompareResult:
+def compare(
+    law,
+    flops,
+    *,
+    dense_law=None,
+    granularities=None,
+    experts=None,
+    limits: Limits | None = None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    **limit_values,
+) -> CompareResult:
     """Dense vs MoE at choice 1 vs the best MoE, at one or more budgets, under the same limits.
 
     Rows carry ``budget_flops``, the three configurations and the compute multipliers: how
@@ -151,19 +247,49 @@ def compare(law, flops, *, dense_law=None, granularities=None, experts=None,
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(law, dense_law=dense_law, granularities=granularities,
-                expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
+        _refuse(
+            law,
+            dense_law=dense_law,
+            granularities=granularities,
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+        )
         return backend.compare(law, flops, experts, lim)
     from . import granular
 
     _refuse(law, experts=experts)
-    return granular.compare(law, flops, None if dense_law is None else _law(dense_law),
-                            granularities, expansion_rate, aspect_ratio, c_f, c_r, limits=lim)
+    return granular.compare(
+        law,
+        flops,
+        None if dense_law is None else _law(dense_law),
+        granularities,
+        expansion_rate,
+        aspect_ratio,
+        c_f,
+        c_r,
+        limits=lim,
+    )
 
 
-def sweep(law, flops_from, flops_to, points=25, *, dense_law=None, granularities=None,
-          experts=None, limits: Limits | None = None, expansion_rate=None, aspect_ratio=None,
-          c_f=None, c_r=None, real_granularity=True, **limit_values) -> SweepResult:
+def sweep(
+    law,
+    flops_from,
+    flops_to,
+    points=25,
+    *,
+    dense_law=None,
+    granularities=None,
+    experts=None,
+    limits: Limits | None = None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    real_granularity=True,
+    **limit_values,
+) -> SweepResult:
     """The optimum on ``points`` log-spaced budgets from ``flops_from`` to ``flops_to``.
 
     Rows carry ``budget_flops``, the best choice (G or E), the model, tokens, losses and the
@@ -174,30 +300,59 @@ def sweep(law, flops_from, flops_to, points=25, *, dense_law=None, granularities
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(law, dense_law=dense_law, granularities=granularities,
-                expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
+        _refuse(
+            law,
+            dense_law=dense_law,
+            granularities=granularities,
+            expansion_rate=expansion_rate,
+            aspect_ratio=aspect_ratio,
+            c_f=c_f,
+            c_r=c_r,
+        )
         return backend.sweep(law, flops_from, flops_to, points, experts, lim)
     from . import granular
 
     _refuse(law, experts=experts)
-    return granular.sweep(law, flops_from, flops_to, points,
-                          None if dense_law is None else _law(dense_law), granularities,
-                          expansion_rate, aspect_ratio, c_f, c_r, real_granularity, limits=lim)
+    return granular.sweep(
+        law,
+        flops_from,
+        flops_to,
+        points,
+        None if dense_law is None else _law(dense_law),
+        granularities,
+        expansion_rate,
+        aspect_ratio,
+        c_f,
+        c_r,
+        real_granularity,
+        limits=lim,
+    )
 
 
 def _limit_kw(values: dict) -> dict:
     unknown = set(values) - set(_LIMIT_ARGS) - {"max_granularity", "max_experts"}
     if unknown:
         name = sorted(unknown)[0]
-        raise InputError(f"unknown argument {name!r}; limits are {', '.join(_LIMIT_ARGS)}",
-                         param=name)
+        raise InputError(
+            f"unknown argument {name!r}; limits are {', '.join(_LIMIT_ARGS)}", param=name
+        )
     out = {k: v for k, v in values.items() if k in _LIMIT_ARGS}
     mc = values.get("max_granularity", values.get("max_experts"))
     return dict(out, max_choice=mc)
 
 
-def frontier(law, flops, choices=None, *, limits: Limits | None = None, expansion_rate=None,
-             aspect_ratio=None, c_f=None, c_r=None, **limit_values):
+def frontier(
+    law,
+    flops,
+    choices=None,
+    *,
+    limits: Limits | None = None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    **limit_values,
+):
     """The continuous optimum for every budget at once (vectorised), any law.
 
     Returns a :class:`~moeplan.plan.solve.Frontier` of arrays shaped like ``flops``: the best
@@ -207,13 +362,15 @@ def frontier(law, flops, choices=None, *, limits: Limits | None = None, expansio
     """
     import numpy as np
 
-    from .solve import Frontier, frontier as granular_frontier
+    from .solve import Frontier
+    from .solve import frontier as granular_frontier
 
     law = _law(law)
     lim = make_limits(limits, **_limit_kw(limit_values))
     if law.choice != "n_experts":
-        return granular_frontier(law, flops, choices, expansion_rate, aspect_ratio, c_f, c_r,
-                                 constraints=lim)
+        return granular_frontier(
+            law, flops, choices, expansion_rate, aspect_ratio, c_f, c_r, constraints=lim
+        )
     from .experts import ACTIVE_BLOCK_FACTOR, _check_limits, joint_frontier
 
     _refuse(law, expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
@@ -229,13 +386,23 @@ def frontier(law, flops, choices=None, *, limits: Limits | None = None, expansio
     r = float(law.aspect_ratio)
     E = np.where(ok, fr.experts[j], np.nan)
     shape = np.shape(flops)
-    out = dict(d_model=d, n_blocks=d / r, n_active=ACTIVE_BLOCK_FACTOR * d**3 / r,
-               n_total=(4.0 + 9.0 * E) * d**3 / r, tokens=pick(fr.tokens),
-               router_flops=np.where(ok, 0.0, np.nan),
-               loss=np.where(ok, pick(fr.loss), np.inf), granularity=np.where(ok, 1.0, np.nan),
-               n_experts=E)
+    out = dict(
+        d_model=d,
+        n_blocks=d / r,
+        n_active=ACTIVE_BLOCK_FACTOR * d**3 / r,
+        n_total=(4.0 + 9.0 * E) * d**3 / r,
+        tokens=pick(fr.tokens),
+        router_flops=np.where(ok, 0.0, np.nan),
+        loss=np.where(ok, pick(fr.loss), np.inf),
+        granularity=np.where(ok, 1.0, np.nan),
+        n_experts=E,
+    )
     out = {k: v.reshape(shape) for k, v in out.items()}
     loss_per = np.where(fr.feasible, fr.loss, np.inf)
-    return Frontier(flops=np.asarray(flops, float), granularities=fr.experts,
-                    loss_per_granularity=loss_per.reshape(shape + (fr.experts.size,)),
-                    choice_name="n_experts", **out)
+    return Frontier(
+        flops=np.asarray(flops, float),
+        granularities=fr.experts,
+        loss_per_granularity=loss_per.reshape(shape + (fr.experts.size,)),
+        choice_name="n_experts",
+        **out,
+    )

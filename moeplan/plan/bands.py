@@ -39,8 +39,11 @@ def sample_setup(law, setup: Setup, ndim: int = 1, n_draws: int = N_DRAWS) -> Se
         return None
     s = coefficient_samples(law, n_draws, method="halton")  # no numpy.random at start-up
     size = len(next(iter(s.values())))
-    arrays = {k: np.asarray(s.get(k, np.full(size, float(np.ravel(getattr(setup, k))[0]))),
-                            float) for k in _COEFS if k in s or not setup.dense}
+    arrays = {
+        k: np.asarray(s.get(k, np.full(size, float(np.ravel(getattr(setup, k))[0]))), float)
+        for k in _COEFS
+        if k in s or not setup.dense
+    }
     ok = np.ones(size, bool)
     for k, v in arrays.items():
         ok &= np.isfinite(v) & ((v >= 0) if k == "c" else (v > 0))
@@ -61,8 +64,10 @@ def optimal_loss_samples(ssetup: Setup, budgets, gr, cons: Limits) -> np.ndarray
 
 def _with_dims(ssetup: Setup, ndim: int) -> Setup:
     shape = (-1,) + (1,) * (ndim - 1)
-    return dataclasses.replace(ssetup, **{k: np.reshape(getattr(ssetup, k), shape)
-                                          for k in _COEFS if np.ndim(getattr(ssetup, k))})
+    return dataclasses.replace(
+        ssetup,
+        **{k: np.reshape(getattr(ssetup, k), shape) for k in _COEFS if np.ndim(getattr(ssetup, k))},
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +82,16 @@ class CompareBands:
     dense_multiplier: list
 
 
-def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, gr,
-                  cons: Limits, n_draws: int = N_DRAWS) -> CompareBands | None:
+def compare_bands(
+    law,
+    setup: Setup,
+    dense_law,
+    dsetup: Setup | None,
+    budgets,
+    gr,
+    cons: Limits,
+    n_draws: int = N_DRAWS,
+) -> CompareBands | None:
     """Bands of compare's losses and compute multipliers over the rounding (or bootstrap)
     samples of both laws, solved at once. Multipliers are banded without limits only (under
     limits each needs a search per sample); then their bands are ``[None, None]``.
@@ -89,13 +102,13 @@ def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, g
     budgets = np.asarray(budgets, float)
     nb = budgets.size
     with np.errstate(all="ignore"):
-        l_opt = optimal_loss_samples(s3, budgets, gr, cons)           # (S, B)
+        l_opt = optimal_loss_samples(s3, budgets, gr, cons)  # (S, B)
         l_g1 = optimal_loss_samples(s3, budgets, [1.0], cons)
         free = not set(cons.active()) - {"max_choice"}
         g1_mult = dense_mult = None
         if free:
             s2 = _with_dims(s3, 2)
-            g1_mult = _flops_to_reach_per_g(s2, l_opt, 1.0) / budgets   # (S, B)
+            g1_mult = _flops_to_reach_per_g(s2, l_opt, 1.0) / budgets  # (S, B)
             g1_mult[~(l_opt > s2.c)] = np.nan
         l_dense = None
         if dense_law is not None and dsetup is not None:
@@ -105,7 +118,7 @@ def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, g
                 if free:
                     from ..laws.chinchilla import chinchilla_flops_to_reach
 
-                    d = _with_dims(d3, 3)     # (Sd, 1, 1) x (1, S, B): every pair
+                    d = _with_dims(d3, 3)  # (Sd, 1, 1) x (1, S, B): every pair
                     t = l_opt[None, :, :]
                     f = chinchilla_flops_to_reach(t, d.a, d.alpha, d.b, d.beta, d.c, d.c_f)
                     dense_mult = np.where(t > d.c, f, np.nan) / budgets
@@ -119,12 +132,16 @@ def compare_bands(law, setup: Setup, dense_law, dsetup: Setup | None, budgets, g
         ok = np.isfinite(v)
         lo = np.min(np.where(ok, v, np.inf), axis=0)
         hi = np.max(np.where(ok, v, -np.inf), axis=0)
-        return [[float(a), float(b)] if np.isfinite(a) else [None, None]
-                for a, b in zip(lo, hi)]
+        return [[float(a), float(b)] if np.isfinite(a) else [None, None] for a, b in zip(lo, hi)]
 
-    return CompareBands(samples=size, loss_opt=per_budget(l_opt), loss_g1=per_budget(l_g1),
-                        loss_dense=per_budget(l_dense), g1_multiplier=per_budget(g1_mult),
-                        dense_multiplier=per_budget(dense_mult))
+    return CompareBands(
+        samples=size,
+        loss_opt=per_budget(l_opt),
+        loss_g1=per_budget(l_g1),
+        loss_dense=per_budget(l_dense),
+        g1_multiplier=per_budget(g1_mult),
+        dense_multiplier=per_budget(dense_mult),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +149,9 @@ class OptimizeBands:
     """``[low, high]`` of the optimum at one budget over the coefficient samples."""
 
     samples: int
-    source: str            # "rounding" or "bootstrap"
-    loss: list             # the optimal loss
-    granularity: list      # the optimal candidate G
+    source: str  # "rounding" or "bootstrap"
+    loss: list  # the optimal loss
+    granularity: list  # the optimal candidate G
     n_total: list
     n_active: list
     tokens: list
@@ -159,18 +176,25 @@ def optimize_bands(law, setup: Setup, F: float, gr, cons: Limits) -> OptimizeBan
         if good.sum() < 1:
             return None
         x = take_best(sol.log_width, i)
-        lnD = take_best(log_tokens(s2, lnf, sol.log_width, gr[None, :], cons.inference_tokens,
-                                   cons.max_tokens), i)
+        lnD = take_best(
+            log_tokens(s2, lnf, sol.log_width, gr[None, :], cons.inference_tokens, cons.max_tokens),
+            i,
+        )
         d = np.exp(x)
         n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, gr[i])
 
     def pick(v):
         return band(np.asarray(v, float)[good])
 
-    return OptimizeBands(samples=int(good.sum()),
-                         source="bootstrap" if law.bootstrap else "rounding",
-                         loss=pick(best), granularity=pick(gr[i]), n_total=pick(n_total),
-                         n_active=pick(n_active), tokens=pick(np.exp(lnD)))
+    return OptimizeBands(
+        samples=int(good.sum()),
+        source="bootstrap" if law.bootstrap else "rounding",
+        loss=pick(best),
+        granularity=pick(gr[i]),
+        n_total=pick(n_total),
+        n_active=pick(n_active),
+        tokens=pick(np.exp(lnD)),
+    )
 
 
 def config_loss_range(law, setup: Setup, cfg) -> tuple | None:
@@ -200,11 +224,14 @@ def law_loss_range(law, params, tokens, choice=1.0) -> tuple | None:
 def with_joint_loss_ranges(law, candidates) -> tuple:
     """The joint planner's candidates with ``loss_range`` on their continuous and whole
     configurations (each model's loss, its N_act with embeddings, D and E held)."""
+
     def banded(cfg):
         if cfg is None:
             return None
         rng = law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
         return dataclasses.replace(cfg, loss_range=rng)
 
-    return tuple(dataclasses.replace(c, continuous=banded(c.continuous),
-                                     realized=banded(c.realized)) for c in candidates)
+    return tuple(
+        dataclasses.replace(c, continuous=banded(c.continuous), realized=banded(c.realized))
+        for c in candidates
+    )

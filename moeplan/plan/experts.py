@@ -45,8 +45,15 @@ from ..laws import Law, joint_chinchilla_coefficients
 from ..laws.joint import learning_rate, learning_rate_advice
 from ..units import format_bytes
 from .limits import NO_LIMITS, Limits, check_choices
-from .results import (Candidate, CompareResult, CompareRow, Configuration, OptimizeResult,
-                      SweepResult, constraint_reports)
+from .results import (
+    Candidate,
+    CompareResult,
+    CompareRow,
+    Configuration,
+    OptimizeResult,
+    SweepResult,
+    constraint_reports,
+)
 
 #: Vocabulary of the GPT-2 tokenizer the law was fitted with (used if a law file has none).
 GPT2_VOCAB_SIZE = 50257
@@ -72,14 +79,16 @@ _UNSUPPORTED = ("max_tokens", "params", "vocab_size")
 # Architecture: counts, memory, FLOPs (vectorised)
 # --------------------------------------------------------------------------------------------
 
+
 def embedding_params(d_model, vocab_size=GPT2_VOCAB_SIZE):
     """Input embedding plus (untied) output head, ``2·d_model·V`` parameters."""
     with accounting.unchecked():  # grids mark infeasible cells with inf/nan
         return accounting.embedding_params(d_model, vocab_size)
 
 
-def active_params_with_embedding(d_model, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0,
-                                 with_embedding=True):
+def active_params_with_embedding(
+    d_model, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0, with_embedding=True
+):
     """Active parameters of the law's architecture, embeddings included by default (the law's
     ``N_act``; :func:`moeplan.accounting.active_params` counts the paper's other block without).
 
@@ -104,8 +113,9 @@ def active_params_with_embedding(d_model, vocab_size=GPT2_VOCAB_SIZE, aspect_rat
     return body + embedding_params(d, vocab_size) if with_embedding else body
 
 
-def total_params_with_embedding(d_model, n_experts, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0,
-                 with_embedding=True):
+def total_params_with_embedding(
+    d_model, n_experts, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0, with_embedding=True
+):
     """Total parameters: ``(4 + 9E)·n_blocks·d_model²`` (+ ``2·d_model·V`` with embeddings)."""
     d = np.asarray(d_model, dtype=float)
     body = (4.0 + 9.0 * np.asarray(n_experts, dtype=float)) * d**3 / aspect_ratio
@@ -118,11 +128,19 @@ def kv_cache_elements(d_model, kv_tokens, aspect_ratio=64.0):
     return 2.0 * np.asarray(kv_tokens, dtype=float) * d * d / aspect_ratio
 
 
-def memory_bytes(d_model, n_experts, kv_tokens=0.0, bytes_per_param=BYTES_PER_PARAM_DEFAULT,
-                 vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0):
+def memory_bytes(
+    d_model,
+    n_experts,
+    kv_tokens=0.0,
+    bytes_per_param=BYTES_PER_PARAM_DEFAULT,
+    vocab_size=GPT2_VOCAB_SIZE,
+    aspect_ratio=64.0,
+):
     """Memory of the served model, bytes: ``(N_total + 2·T·n_blocks·d_model)·bytes_per_param``."""
-    return (total_params_with_embedding(d_model, n_experts, vocab_size, aspect_ratio)
-            + kv_cache_elements(d_model, kv_tokens, aspect_ratio)) * bytes_per_param
+    return (
+        total_params_with_embedding(d_model, n_experts, vocab_size, aspect_ratio)
+        + kv_cache_elements(d_model, kv_tokens, aspect_ratio)
+    ) * bytes_per_param
 
 
 def _cubic_root(a, b, c, rhs):
@@ -151,30 +169,43 @@ def _cubic_root(a, b, c, rhs):
 
 def d_model_for_active(n_active_with_embedding, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0):
     """Inverse of :func:`active_params_with_embedding`: the ``d_model`` with that ``N_act``."""
-    return _cubic_root(ACTIVE_BLOCK_FACTOR / aspect_ratio, 0.0, 2.0 * vocab_size,
-                       n_active_with_embedding)
+    return _cubic_root(
+        ACTIVE_BLOCK_FACTOR / aspect_ratio, 0.0, 2.0 * vocab_size, n_active_with_embedding
+    )
 
 
-def d_model_for_total(n_total, n_experts, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0,
-                      with_embedding=True):
+def d_model_for_total(
+    n_total, n_experts, vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0, with_embedding=True
+):
     """Inverse of :func:`total_params_with_embedding`: the ``d_model`` with that total."""
     e = np.asarray(n_experts, dtype=float)
-    return _cubic_root((4.0 + 9.0 * e) / aspect_ratio, 0.0,
-                       2.0 * vocab_size if with_embedding else 0.0, n_total)
+    return _cubic_root(
+        (4.0 + 9.0 * e) / aspect_ratio, 0.0, 2.0 * vocab_size if with_embedding else 0.0, n_total
+    )
 
 
-def d_model_for_memory(memory, n_experts, kv_tokens=0.0, bytes_per_param=BYTES_PER_PARAM_DEFAULT,
-                       vocab_size=GPT2_VOCAB_SIZE, aspect_ratio=64.0):
+def d_model_for_memory(
+    memory,
+    n_experts,
+    kv_tokens=0.0,
+    bytes_per_param=BYTES_PER_PARAM_DEFAULT,
+    vocab_size=GPT2_VOCAB_SIZE,
+    aspect_ratio=64.0,
+):
     """Largest (real) ``d_model`` whose served memory (:func:`memory_bytes`) is ``memory`` bytes."""
     e = np.asarray(n_experts, dtype=float)
-    return _cubic_root((4.0 + 9.0 * e) / aspect_ratio,
-                       2.0 * np.asarray(kv_tokens, dtype=float) / aspect_ratio,
-                       2.0 * vocab_size, np.asarray(memory, dtype=float) / bytes_per_param)
+    return _cubic_root(
+        (4.0 + 9.0 * e) / aspect_ratio,
+        2.0 * np.asarray(kv_tokens, dtype=float) / aspect_ratio,
+        2.0 * vocab_size,
+        np.asarray(memory, dtype=float) / bytes_per_param,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
+
 
 def _as_joint_law(law) -> Law:
     if not isinstance(law, Law):
@@ -182,8 +213,11 @@ def _as_joint_law(law) -> Law:
 
         law = load_law(law)
     if law.choice != "n_experts":
-        raise InputError(f"law {law.name} is {law.form}; the number-of-experts planner needs a "
-                         f"joint_moe law such as ludziejewski2025-joint", param="law")
+        raise InputError(
+            f"law {law.name} is {law.form}; the number-of-experts planner needs a "
+            f"joint_moe law such as ludziejewski2025-joint",
+            param="law",
+        )
     return law
 
 
@@ -205,17 +239,24 @@ def parse_experts(experts) -> tuple[int, ...]:
 def _check_limits(limits: Limits) -> Limits:
     for name in _UNSUPPORTED:
         if getattr(limits, name) is not None:
-            raise InputError(f"{name} does not apply to the joint law (it plans memory, "
-                             f"inference and the number of experts)", param=name)
+            raise InputError(
+                f"{name} does not apply to the joint law (it plans memory, "
+                f"inference and the number of experts)",
+                param=name,
+            )
     if limits.tied_embeddings:
-        raise InputError("tied_embeddings does not apply to the joint law (its N counts an "
-                         "untied embedding and head)", param="tied_embeddings")
+        raise InputError(
+            "tied_embeddings does not apply to the joint law (its N counts an "
+            "untied embedding and head)",
+            param="tied_embeddings",
+        )
     return limits
 
 
 # --------------------------------------------------------------------------------------------
 # The continuous solver (vectorised over budgets x expert counts)
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class JointFrontier:
@@ -287,8 +328,9 @@ def _root_slope(lo, hi, flops, k, c_f, m, mu, n, nu):
 
     lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
     shape = lo.shape
-    flops, m, mu, n, nu = (np.broadcast_to(np.asarray(v, float), shape)
-                           for v in (flops, m, mu, n, nu))
+    flops, m, mu, n, nu = (
+        np.broadcast_to(np.asarray(v, float), shape) for v in (flops, m, mu, n, nu)
+    )
     base = np.log(n * -nu) - np.log(m * -mu)
 
     def fun(u, F=flops, base=base, mu=mu, nu=nu):
@@ -305,9 +347,13 @@ def _root_slope(lo, hi, flops, k, c_f, m, mu, n, nu):
     if inside.any():
         F, b, mu_, nu_ = flops[inside], base[inside], mu[inside], nu[inside]
         x0 = (b + nu_ * (np.log(F) - math.log(c_f))) / (nu_ + mu_)
-        u[inside] = _newton(lambda x: fun(x, F, b, mu_, nu_),
-                            np.clip(x0, lo[inside], hi[inside]), lo[inside], hi[inside],
-                            decreasing=False)
+        u[inside] = _newton(
+            lambda x: fun(x, F, b, mu_, nu_),
+            np.clip(x0, lo[inside], hi[inside]),
+            lo[inside],
+            hi[inside],
+            decreasing=False,
+        )
     return u
 
 
@@ -344,23 +390,28 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
     ex = np.asarray(parse_experts(experts), dtype=float)
     F = np.atleast_1d(np.asarray(flops, dtype=float))
     if F.ndim != 1 or not (np.all(np.isfinite(F)) and np.all(F > 0)):
-        raise InputError("the FLOPs budget must be a positive, finite number, e.g. 1e21",
-                         param="flops")
+        raise InputError(
+            "the FLOPs budget must be a positive, finite number, e.g. 1e21", param="flops"
+        )
     V, r, c_f = _vocab(law), float(law.aspect_ratio), float(law.c_f)
-    m, mu, n, nu = (np.asarray(x, dtype=float)
-                    for x in joint_chinchilla_coefficients(ex, **law.coefficients))
+    m, mu, n, nu = (
+        np.asarray(x, dtype=float) for x in joint_chinchilla_coefficients(ex, **law.coefficients)
+    )
     bad = ~((m > 0) & (mu < 0) & (n > 0) & (nu < 0))
     if np.any(bad):
-        raise InputError(f"law {law.name}: for E = {ex[bad][0]:g} the loss does not fall with "
-                         f"parameters and tokens (need a·Ê^δ > 0, α + γ·ln Ê < 0, b·Ê^ω > 0, "
-                         f"β + ζ·ln Ê < 0); use fewer experts or check the coefficients")
+        raise InputError(
+            f"law {law.name}: for E = {ex[bad][0]:g} the loss does not fall with "
+            f"parameters and tokens (need a·Ê^δ > 0, α + γ·ln Ê < 0, b·Ê^ω > 0, "
+            f"β + ζ·ln Ê < 0); use fewer experts or check the coefficients"
+        )
     Fc = F[:, None]
     k = INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens / c_f
 
     # Smallest model: one block. Largest useful: one training token (D = 1).
     u_lo = np.broadcast_to(np.log(active_params_with_embedding(r, V, r)), (F.size, ex.size))
-    u_hi = np.broadcast_to(np.log(Fc / (c_f + INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens)),
-                           (F.size, ex.size))
+    u_hi = np.broadcast_to(
+        np.log(Fc / (c_f + INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens)), (F.size, ex.size)
+    )
     budget_ok = u_hi > u_lo
 
     d_cap = np.full(ex.shape, np.inf)
@@ -383,30 +434,38 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
     d_unc = np.where(at_lo, r, d_model_for_active(np.exp(u_unc), V, r))
 
     with np.errstate(divide="ignore"):
-        u_cap = np.where(np.isfinite(d_cap),
-                         np.log(active_params_with_embedding(d_cap, V, r)), np.inf)
+        u_cap = np.where(
+            np.isfinite(d_cap), np.log(active_params_with_embedding(d_cap, V, r)), np.inf
+        )
     capped = u_cap < u_unc
     u = np.where(capped, u_cap, u_unc)
     d = np.where(capped, d_cap, d_unc)
-    binding = np.where(capped, np.broadcast_to(cap_kind, capped.shape),
-                       np.where(at_lo, BIND_SMALLEST, "")).astype(str)
+    binding = np.where(
+        capped, np.broadcast_to(cap_kind, capped.shape), np.where(at_lo, BIND_SMALLEST, "")
+    ).astype(str)
 
     n_act = np.exp(u)
     D = Fc / (c_f * n_act) - k
     with np.errstate(invalid="ignore"):
-        loss = np.where(feasible, law.loss(n_act, np.where(feasible, D, 1.0), n_experts=ex),
-                        np.nan)
+        loss = np.where(feasible, law.loss(n_act, np.where(feasible, D, 1.0), n_experts=ex), np.nan)
         D_unc = Fc / (c_f * np.exp(u_unc)) - k
-        loss_unc = np.where(budget_ok,
-                            law.loss(np.exp(u_unc), np.where(budget_ok, D_unc, 1.0), n_experts=ex),
-                            np.nan)
+        loss_unc = np.where(
+            budget_ok,
+            law.loss(np.exp(u_unc), np.where(budget_ok, D_unc, 1.0), n_experts=ex),
+            np.nan,
+        )
     nan = np.nan
     return JointFrontier(
-        flops=F, experts=ex, feasible=feasible,
-        d_model=np.where(feasible, d, nan), n_active_with_embedding=np.where(feasible, n_act, nan),
-        tokens=np.where(feasible, D, nan), loss=loss,
+        flops=F,
+        experts=ex,
+        feasible=feasible,
+        d_model=np.where(feasible, d, nan),
+        n_active_with_embedding=np.where(feasible, n_act, nan),
+        tokens=np.where(feasible, D, nan),
+        loss=loss,
         binding=np.where(feasible, binding, ""),
-        unconstrained_d_model=np.where(budget_ok, d_unc, nan), unconstrained_loss=loss_unc,
+        unconstrained_d_model=np.where(budget_ok, d_unc, nan),
+        unconstrained_loss=loss_unc,
         d_model_cap=np.array(d_cap, dtype=float),
     )
 
@@ -415,8 +474,16 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
 # Configurations
 # --------------------------------------------------------------------------------------------
 
-def make_config(law, d_model, n_experts, tokens, constraints: Limits | None = None,
-                binding=None, realizable=False) -> Configuration:
+
+def make_config(
+    law,
+    d_model,
+    n_experts,
+    tokens,
+    constraints: Limits | None = None,
+    binding=None,
+    realizable=False,
+) -> Configuration:
     """A :class:`~moeplan.plan.results.Configuration` of the law's architecture from
     ``d_model``, ``E`` and training tokens (counts derived; top-1, granularity 1)."""
     law = _as_joint_law(law)
@@ -429,17 +496,37 @@ def make_config(law, d_model, n_experts, tokens, constraints: Limits | None = No
     kv = float(kv_cache_elements(d, cons.kv_tokens, r)) * cons.bytes_per_param
     flops = law.c_f * (n_act + emb) * D
     return Configuration(
-        granularity=1.0, expansion_rate=e, n_experts=e, top_k=1.0, d_model=d, n_blocks=d / r,
-        d_expert=3.0 * d, n_active=n_act, n_total=n_tot, router_params=0.0, tokens=D,
-        flops=flops, router_flops=0.0, router_share=0.0,
-        loss=float(law.loss(n_act + emb, D, n_experts=e)), tokens_per_active_param=D / n_act,
-        memory_bytes=(n_tot + emb) * cons.bytes_per_param + kv, aspect_ratio=r,
+        granularity=1.0,
+        expansion_rate=e,
+        n_experts=e,
+        top_k=1.0,
+        d_model=d,
+        n_blocks=d / r,
+        d_expert=3.0 * d,
+        n_active=n_act,
+        n_total=n_tot,
+        router_params=0.0,
+        tokens=D,
+        flops=flops,
+        router_flops=0.0,
+        router_share=0.0,
+        loss=float(law.loss(n_act + emb, D, n_experts=e)),
+        tokens_per_active_param=D / n_act,
+        memory_bytes=(n_tot + emb) * cons.bytes_per_param + kv,
+        aspect_ratio=r,
         realizable=realizable,
         inference_flops=INFERENCE_FLOPS_PER_PARAM * (n_act + emb) * cons.inference_tokens,
-        kv_cache_bytes=kv, n_heads=d / HEAD_DIM, head_dim=float(HEAD_DIM), binding=binding or None,
-        n_embedding=emb, n_active_with_embedding=n_act + emb, n_total_with_embedding=n_tot + emb,
-        inference_tokens=cons.inference_tokens, bytes_per_param=cons.bytes_per_param,
-        learning_rate=learning_rate(n_act, e))
+        kv_cache_bytes=kv,
+        n_heads=d / HEAD_DIM,
+        head_dim=float(HEAD_DIM),
+        binding=binding or None,
+        n_embedding=emb,
+        n_active_with_embedding=n_act + emb,
+        n_total_with_embedding=n_tot + emb,
+        inference_tokens=cons.inference_tokens,
+        bytes_per_param=cons.bytes_per_param,
+        learning_rate=learning_rate(n_act, e),
+    )
 
 
 def violated_limit(law, n_blocks: int, n_experts: int, constraints: Limits):
@@ -453,9 +540,8 @@ def violated_limit(law, n_blocks: int, n_experts: int, constraints: Limits):
     V = Fraction(_vocab(law))
     k = Fraction(int(n_blocks))
     d = r * k
-    body = (4 + 9 * Fraction(int(n_experts))) * k * d * d   # n_total, non-embedding
-    if constraints.max_total_params is not None and body > Fraction(
-            constraints.max_total_params):
+    body = (4 + 9 * Fraction(int(n_experts))) * k * d * d  # n_total, non-embedding
+    if constraints.max_total_params is not None and body > Fraction(constraints.max_total_params):
         return BIND_PARAMS
     if constraints.memory is not None:
         elements = 2 * d * V + body + 2 * Fraction(constraints.kv_tokens) * k * d
@@ -515,31 +601,42 @@ def _smallest_memory_message(law, experts, cons: Limits) -> tuple:
     # so "allow at least" that much would fail again
     if cons.memory is not None and cons.memory < need_bytes:
         kv = f" with {cons.kv_tokens:g} KV-cache tokens" if cons.kv_tokens else ""
-        return (f"memory {cons.memory:,.0f} bytes is below the smallest possible model "
-                f"(d_model {r:g}, 1 block, E = {e}: {math.ceil(need_bytes):,} bytes at "
-                f"{cons.bytes_per_param:g} bytes per parameter{kv}); allow at least "
-                f"{math.ceil(need_bytes):,} bytes ({format_bytes(need_bytes)})", "memory")
+        return (
+            f"memory {cons.memory:,.0f} bytes is below the smallest possible model "
+            f"(d_model {r:g}, 1 block, E = {e}: {math.ceil(need_bytes):,} bytes at "
+            f"{cons.bytes_per_param:g} bytes per parameter{kv}); allow at least "
+            f"{math.ceil(need_bytes):,} bytes ({format_bytes(need_bytes)})",
+            "memory",
+        )
     if cons.max_total_params is not None and cons.max_total_params < need_params:
-        return (f"max_total_params {cons.max_total_params:,.0f} is below the smallest possible "
-                f"model ({math.ceil(need_params):,} non-embedding parameters at d_model {r:g}, "
-                f"E = {e}); allow at least {math.ceil(need_params):,}", "max_total_params")
+        return (
+            f"max_total_params {cons.max_total_params:,.0f} is below the smallest possible "
+            f"model ({math.ceil(need_params):,} non-embedding parameters at d_model {r:g}, "
+            f"E = {e}); allow at least {math.ceil(need_params):,}",
+            "max_total_params",
+        )
     return "no model fits the limits", None
 
 
 def _check_budget(law, flops, cons: Limits):
     V, r = _vocab(law), float(law.aspect_ratio)
     need = float(active_params_with_embedding(r, V, r)) * (
-        law.c_f + INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens)
+        law.c_f + INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens
+    )
     if flops <= need:
         if cons.inference_tokens > 0:
             raise InfeasibleError(
                 f"flops {flops:.4g} does not cover even the smallest model's inference "
                 f"({cons.inference_tokens:.4g} inference tokens need more than {need:.4g} FLOPs "
                 f"with one training token); raise the budget or lower inference_tokens",
-                param="flops")
-        raise InfeasibleError(f"flops {flops:.4g} is too small to train even the smallest "
-                              f"model (d_model {r:g}, 1 block) on one token; use at least "
-                              f"{need:.4g}", param="flops")
+                param="flops",
+            )
+        raise InfeasibleError(
+            f"flops {flops:.4g} is too small to train even the smallest "
+            f"model (d_model {r:g}, 1 block) on one token; use at least "
+            f"{need:.4g}",
+            param="flops",
+        )
 
 
 def _range_warnings(law, cfg: Configuration) -> list[str]:
@@ -547,8 +644,10 @@ def _range_warnings(law, cfg: Configuration) -> list[str]:
     lim = law.fitted_range.get("params_total")
     if lim and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding
-        out.append(f"total parameters {v:.4g} (with embeddings) are above the range {law.name} "
-                   f"was fitted on (up to {lim[1]:.3g}): the prediction is an extrapolation")
+        out.append(
+            f"total parameters {v:.4g} (with embeddings) are above the range {law.name} "
+            f"was fitted on (up to {lim[1]:.3g}): the prediction is an extrapolation"
+        )
     return out
 
 
@@ -558,8 +657,10 @@ def _experts_range_warnings(law, experts) -> list[str]:
     if not outside:
         return []
     verb = "is" if len(outside) == 1 else "are"
-    return [f"E = {', '.join(map(str, outside))} {verb} outside the range {law.name} was fitted "
-            f"on ({lo:g} to {hi:g} experts): those losses are extrapolations"]
+    return [
+        f"E = {', '.join(map(str, outside))} {verb} outside the range {law.name} was fitted "
+        f"on ({lo:g} to {hi:g} experts): those losses are extrapolations"
+    ]
 
 
 def _candidates(law, F, ex, cons: Limits, fr) -> list:
@@ -567,18 +668,49 @@ def _candidates(law, F, ex, cons: Limits, fr) -> list:
     out = []
     for j, e in enumerate(ex):
         if not fr.feasible[0, j]:
-            need = float(memory_bytes(law.aspect_ratio, e, cons.kv_tokens, cons.bytes_per_param,
-                                      _vocab(law), law.aspect_ratio))
-            out.append(Candidate(float(e), False, None, None, None, f"even the smallest model "
-                                 f"with E = {e} ({need:.4g} bytes) exceeds the limit"))
+            need = float(
+                memory_bytes(
+                    law.aspect_ratio,
+                    e,
+                    cons.kv_tokens,
+                    cons.bytes_per_param,
+                    _vocab(law),
+                    law.aspect_ratio,
+                )
+            )
+            out.append(
+                Candidate(
+                    float(e),
+                    False,
+                    None,
+                    None,
+                    None,
+                    f"even the smallest model with E = {e} ({need:.4g} bytes) exceeds the limit",
+                )
+            )
             continue
-        cont = make_config(law, fr.d_model[0, j], e, fr.tokens[0, j], cons,
-                           binding=str(fr.binding[0, j]) or None)
-        real = _realize(law, F, e, float(fr.d_model[0, j]), float(fr.unconstrained_d_model[0, j]),
-                        float(fr.d_model_cap[0, j]), cons)
-        out.append(Candidate(float(e), True, cont, real, float(fr.unconstrained_loss[0, j]),
-                             "" if real is not None else "no whole number of blocks fits the "
-                                                          "limits"))
+        cont = make_config(
+            law, fr.d_model[0, j], e, fr.tokens[0, j], cons, binding=str(fr.binding[0, j]) or None
+        )
+        real = _realize(
+            law,
+            F,
+            e,
+            float(fr.d_model[0, j]),
+            float(fr.unconstrained_d_model[0, j]),
+            float(fr.d_model_cap[0, j]),
+            cons,
+        )
+        out.append(
+            Candidate(
+                float(e),
+                True,
+                cont,
+                real,
+                float(fr.unconstrained_loss[0, j]),
+                "" if real is not None else "no whole number of blocks fits the limits",
+            )
+        )
     return out
 
 
@@ -610,19 +742,24 @@ def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> Opt
         excluded = tuple(float(e) for e in ex if e > cons.max_choice)
         ex = tuple(e for e in ex if e <= cons.max_choice)
         if not ex:
-            raise InfeasibleError(f"max_choice {cons.max_choice:g} is below every candidate "
-                                  f"number of experts", param="max_choice")
-    F = domain.flops(domain.positive(flops, "flops", allow_none=False, param="flops"),
-                     "flops", param="flops")
+            raise InfeasibleError(
+                f"max_choice {cons.max_choice:g} is below every candidate number of experts",
+                param="max_choice",
+            )
+    F = domain.flops(
+        domain.positive(flops, "flops", allow_none=False, param="flops"), "flops", param="flops"
+    )
     _check_budget(law, F, cons)
     fr = joint_frontier(law, F, ex, cons)
     if not np.any(fr.feasible):
         raise InfeasibleError(*_smallest_memory_message(law, ex, cons))
     candidates = _candidates(law, F, ex, cons, fr)
-    from .bands import with_joint_loss_ranges   # precision bands (SPEC.md §8)
+    from .bands import with_joint_loss_ranges  # precision bands (SPEC.md §8)
+
     candidates = with_joint_loss_ranges(law, candidates)
-    realizable = sorted((c.realized for c in candidates if c.realized is not None),
-                        key=lambda c: c.loss)
+    realizable = sorted(
+        (c.realized for c in candidates if c.realized is not None), key=lambda c: c.loss
+    )
     if not realizable:
         msg, param = _smallest_memory_message(law, ex, cons)
         raise InfeasibleError(msg + " (no whole number of blocks fits)", param=param)
@@ -631,16 +768,22 @@ def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> Opt
     warnings = []
     infeasible = [int(c.choice) for c in candidates if not c.feasible]
     if infeasible:
-        warnings.append(f"E = {', '.join(map(str, sorted(infeasible)))} cannot fit the limit "
-                        f"even at d_model {law.aspect_ratio:g}, 1 block: left out")
+        warnings.append(
+            f"E = {', '.join(map(str, sorted(infeasible)))} cannot fit the limit "
+            f"even at d_model {law.aspect_ratio:g}, 1 block: left out"
+        )
     warnings += _experts_range_warnings(law, ex)
     warnings += _range_warnings(law, rec)
     if best_cont.choice != rec.n_experts:
-        warnings.append(f"the continuous optimum has E = {best_cont.choice:g}, but with whole "
-                        f"blocks E = {rec.n_experts:g} is better")
+        warnings.append(
+            f"the continuous optimum has E = {best_cont.choice:g}, but with whole "
+            f"blocks E = {rec.n_experts:g} is better"
+        )
     if rec.binding == BIND_SMALLEST:
-        warnings.append("the budget is too small for the law's shapes: the optimum is below one "
-                        "block, so the smallest model (1 block) is recommended")
+        warnings.append(
+            "the budget is too small for the law's shapes: the optimum is below one "
+            "block, so the smallest model (1 block) is recommended"
+        )
     L0 = float(np.nanmin(fr.unconstrained_loss))
     reports = constraint_reports(cons, L0, lambda lim: _best_loss(law, F, ex, lim))
     warnings += [r.message for r in reports if r.binding]
@@ -648,30 +791,49 @@ def optimize(law, flops: float, experts=None, limits: Limits = NO_LIMITS) -> Opt
     warnings += list(lr.warnings)
     continuous = best_cont.continuous
     import dataclasses
-    realizable = [dataclasses.replace(c, loss_penalty=c.loss - continuous.loss)
-                  for c in realizable]
-    settings = {"expansion_rate": None, "aspect_ratio": float(law.aspect_ratio),
-                "c_f": float(law.c_f), "c_r": 0.0, "choices": [float(e) for e in ex],
-                "experts": list(ex), "vocab_size": _vocab(law),
-                "bytes_per_param": cons.bytes_per_param, "kv_tokens": cons.kv_tokens,
-                "inference_tokens": cons.inference_tokens, "memory": cons.memory,
-                "max_total_params": cons.max_total_params, "dense": False}
+
+    realizable = [dataclasses.replace(c, loss_penalty=c.loss - continuous.loss) for c in realizable]
+    settings = {
+        "expansion_rate": None,
+        "aspect_ratio": float(law.aspect_ratio),
+        "c_f": float(law.c_f),
+        "c_r": 0.0,
+        "choices": [float(e) for e in ex],
+        "experts": list(ex),
+        "vocab_size": _vocab(law),
+        "bytes_per_param": cons.bytes_per_param,
+        "kv_tokens": cons.kv_tokens,
+        "inference_tokens": cons.inference_tokens,
+        "memory": cons.memory,
+        "max_total_params": cons.max_total_params,
+        "dense": False,
+    }
     return OptimizeResult(
-        law=law.name, choice="n_experts", budget_flops=F, target_loss=None,
-        recommended=realizable[0], continuous=continuous,
+        law=law.name,
+        choice="n_experts",
+        budget_flops=F,
+        target_loss=None,
+        recommended=realizable[0],
+        continuous=continuous,
         candidates=tuple(feasible) + tuple(c for c in candidates if not c.feasible),
-        excluded=excluded + tuple(float(e) for e in infeasible), realizable=tuple(realizable),
-        unconstrained_loss=L0, unconstrained_flops=None, constraints=tuple(reports),
-        limits=cons, settings=settings, warnings=tuple(dict.fromkeys(warnings)),
-        learning_rate=lr.to_dict())
+        excluded=excluded + tuple(float(e) for e in infeasible),
+        realizable=tuple(realizable),
+        unconstrained_loss=L0,
+        unconstrained_flops=None,
+        constraints=tuple(reports),
+        limits=cons,
+        settings=settings,
+        warnings=tuple(dict.fromkeys(warnings)),
+        learning_rate=lr.to_dict(),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Inverse question, rule of thumb, compare, sweep
 # --------------------------------------------------------------------------------------------
 
-def flops_to_reach_joint(law, target_loss, n_experts: int = 1,
-                         constraints: Limits | None = None):
+
+def flops_to_reach_joint(law, target_loss, n_experts: int = 1, constraints: Limits | None = None):
     """Least budget whose optimum (for one ``E``, same limits) reaches ``target_loss``.
 
     Under a memory limit the loss cannot fall below ``m·N_cap^μ + c`` however large the budget
@@ -741,16 +903,24 @@ class RuleOfThumbCheck:
     dense_loss: float
     rows: tuple  # dicts: n_experts, d_model, n_active_with_embedding, tokens, flops, loss, beats
     holds: bool
-    statement: str = ("at a fixed total parameter count, an MoE with E <= 8 experts trained on E "
-                      "times more tokens beats a compute-optimal dense model")
+    statement: str = (
+        "at a fixed total parameter count, an MoE with E <= 8 experts trained on E "
+        "times more tokens beats a compute-optimal dense model"
+    )
 
     def to_dict(self) -> dict:
-        return {"statement": self.statement, "holds": self.holds,
-                "budget_flops": self.budget_flops,
-                "dense": {"d_model": self.dense_d_model,
-                          "n_total_with_embedding": self.dense_n_total_with_embedding,
-                          "tokens": self.dense_tokens, "loss": self.dense_loss},
-                "moe": [dict(r) for r in self.rows]}
+        return {
+            "statement": self.statement,
+            "holds": self.holds,
+            "budget_flops": self.budget_flops,
+            "dense": {
+                "d_model": self.dense_d_model,
+                "n_total_with_embedding": self.dense_n_total_with_embedding,
+                "tokens": self.dense_tokens,
+                "loss": self.dense_loss,
+            },
+            "moe": [dict(r) for r in self.rows],
+        }
 
 
 def rule_of_thumb_check(law, flops: float, experts=RULE_OF_THUMB_EXPERTS) -> RuleOfThumbCheck:
@@ -772,14 +942,28 @@ def rule_of_thumb_check(law, flops: float, experts=RULE_OF_THUMB_EXPERTS) -> Rul
         n_act = float(active_params_with_embedding(d, V, r))
         D = e * D_dense
         loss = float(law.loss(n_act, D, n_experts=e))
-        rows.append({"n_experts": e, "d_model": d, "n_total_with_embedding": n_dense,
-                     "n_active_with_embedding": n_act, "tokens": D,
-                     "flops": law.c_f * n_act * D, "loss": loss,
-                     "loss_gain": loss_dense - loss, "beats_dense": loss < loss_dense})
-    return RuleOfThumbCheck(budget_flops=F, dense_d_model=d_dense,
-                            dense_n_total_with_embedding=n_dense, dense_tokens=D_dense,
-                            dense_loss=loss_dense, rows=tuple(rows),
-                            holds=bool(rows) and all(r["beats_dense"] for r in rows))
+        rows.append(
+            {
+                "n_experts": e,
+                "d_model": d,
+                "n_total_with_embedding": n_dense,
+                "n_active_with_embedding": n_act,
+                "tokens": D,
+                "flops": law.c_f * n_act * D,
+                "loss": loss,
+                "loss_gain": loss_dense - loss,
+                "beats_dense": loss < loss_dense,
+            }
+        )
+    return RuleOfThumbCheck(
+        budget_flops=F,
+        dense_d_model=d_dense,
+        dense_n_total_with_embedding=n_dense,
+        dense_tokens=D_dense,
+        dense_loss=loss_dense,
+        rows=tuple(rows),
+        holds=bool(rows) and all(r["beats_dense"] for r in rows),
+    )
 
 
 def _budget(F: float) -> str:
@@ -802,8 +986,10 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
     ex = parse_experts(experts)
     moe_ex = tuple(e for e in ex if e > 1)
     if not moe_ex:
-        raise InputError("experts: compare needs at least one MoE candidate (E >= 2), e.g. "
-                         "2,4,8,16,32", param="experts")
+        raise InputError(
+            "experts: compare needs at least one MoE candidate (E >= 2), e.g. 2,4,8,16,32",
+            param="experts",
+        )
     rows, warnings = [], []
     for F in budgets:
         plan = optimize(law, F, (1,) + moe_ex, limits)
@@ -811,39 +997,74 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
         by_e = {c.choice: c for c in plan.candidates}
         moes = [c for c in plan.candidates if c.choice > 1 and c.realized is not None]
         if not moes:
-            raise InfeasibleError(f"no MoE candidate ({', '.join(map(str, moe_ex))} experts) "
-                                  f"fits the limits; raise memory or try fewer experts",
-                                  param="memory")
+            raise InfeasibleError(
+                f"no MoE candidate ({', '.join(map(str, moe_ex))} experts) "
+                f"fits the limits; raise memory or try fewer experts",
+                param="memory",
+            )
         dense = by_e[1.0].realized
         best = min(moes, key=lambda c: c.realized.loss)
         mult = flops_to_reach_joint(law, best.continuous.loss, 1, plan.limits)
         mult = None if not math.isfinite(mult) else mult / plan.budget_flops
         m, gain = best.realized, dense.loss - best.realized.loss
         if gain > 0:
-            verdict = (f"at {_budget(plan.budget_flops)} FLOPs the best MoE (E = {m.n_experts:g}) "
-                       f"beats dense by {gain:.4f} nats" + (
-                           "; no dense model within the limit reaches it" if mult is None else
-                           f"; dense needs {mult:.3g}x the FLOPs to match it"))
+            verdict = (
+                f"at {_budget(plan.budget_flops)} FLOPs the best MoE (E = {m.n_experts:g}) "
+                f"beats dense by {gain:.4f} nats"
+                + (
+                    "; no dense model within the limit reaches it"
+                    if mult is None
+                    else f"; dense needs {mult:.3g}x the FLOPs to match it"
+                )
+            )
         else:
-            verdict = (f"at {_budget(plan.budget_flops)} FLOPs dense wins under this limit (by "
-                       f"{-gain:.4f} nats over E = {m.n_experts:g})")
-        rows.append(CompareRow(
-            budget_flops=plan.budget_flops, dense=dense, moe_g1=m, moe_opt=m, dense_law=law.name,
-            dense_compute_multiplier=mult, g1_compute_multiplier=1.0, verdict=verdict,
-            extra={"best_n_experts": plan.recommended.n_experts, "loss_gain": gain,
-                   "rule_of_thumb": rule_of_thumb_check(law, plan.budget_flops).to_dict()}))
+            verdict = (
+                f"at {_budget(plan.budget_flops)} FLOPs dense wins under this limit (by "
+                f"{-gain:.4f} nats over E = {m.n_experts:g})"
+            )
+        rows.append(
+            CompareRow(
+                budget_flops=plan.budget_flops,
+                dense=dense,
+                moe_g1=m,
+                moe_opt=m,
+                dense_law=law.name,
+                dense_compute_multiplier=mult,
+                g1_compute_multiplier=1.0,
+                verdict=verdict,
+                extra={
+                    "best_n_experts": plan.recommended.n_experts,
+                    "loss_gain": gain,
+                    "rule_of_thumb": rule_of_thumb_check(law, plan.budget_flops).to_dict(),
+                },
+            )
+        )
         if mult is None:
-            warnings.append(f"at {plan.budget_flops:.3g} FLOPs no dense model within the limit "
-                            f"reaches the MoE's loss {best.continuous.loss:.4f}, whatever the "
-                            f"budget")
+            warnings.append(
+                f"at {plan.budget_flops:.3g} FLOPs no dense model within the limit "
+                f"reaches the MoE's loss {best.continuous.loss:.4f}, whatever the "
+                f"budget"
+            )
     settings = {"choices": [float(e) for e in (1,) + moe_ex], "experts": [1, *moe_ex]}
-    return CompareResult(law=law.name, dense_law=law.name, choice="n_experts", rows=tuple(rows),
-                         limits=limits, settings=settings,
-                         warnings=tuple(dict.fromkeys(warnings)))
+    return CompareResult(
+        law=law.name,
+        dense_law=law.name,
+        choice="n_experts",
+        rows=tuple(rows),
+        limits=limits,
+        settings=settings,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
 
 
-def sweep(law, flops_from: float, flops_to: float, points: int = 25, experts=None,
-          limits: Limits = NO_LIMITS) -> SweepResult:
+def sweep(
+    law,
+    flops_from: float,
+    flops_to: float,
+    points: int = 25,
+    experts=None,
+    limits: Limits = NO_LIMITS,
+) -> SweepResult:
     """The memory-optimal number of experts over log-spaced budgets (continuous optima; see
     :func:`moeplan.sweep`): per budget the best E under the limits, the loss of every
     candidate E (``loss_by_choice``), the dense loss and the best E without the limits."""
@@ -855,8 +1076,9 @@ def sweep(law, flops_from: float, flops_to: float, points: int = 25, experts=Non
     budgets = sweep_budgets(flops_from, flops_to, points, min_points=2)
     fr = joint_frontier(law, budgets, ex, cons)
     if not np.any(fr.feasible):
-        if (cons.memory is not None or cons.max_total_params is not None) and \
-                np.all(fr.d_model_cap[0] < law.aspect_ratio):
+        if (cons.memory is not None or cons.max_total_params is not None) and np.all(
+            fr.d_model_cap[0] < law.aspect_ratio
+        ):
             raise InfeasibleError(*_smallest_memory_message(law, ex, cons))
         _check_budget(law, float(budgets[-1]), cons)
         raise InfeasibleError("no candidate fits the limits at any budget of the sweep")
@@ -864,8 +1086,10 @@ def sweep(law, flops_from: float, flops_to: float, points: int = 25, experts=Non
     warnings = []
     dead = ~np.any(fr.feasible, axis=1)
     if np.any(dead):
-        warnings.append(f"{int(dead.sum())} of {budgets.size} budgets cannot pay for the "
-                        f"smallest model (and its inference): left empty")
+        warnings.append(
+            f"{int(dead.sum())} of {budgets.size} budgets cannot pay for the "
+            f"smallest model (and its inference): left empty"
+        )
     warnings += _experts_range_warnings(law, ex)
     idx, rows = fr.best_index, np.arange(budgets.size)
     j = np.maximum(idx, 0)
@@ -879,24 +1103,48 @@ def sweep(law, flops_from: float, flops_to: float, points: int = 25, experts=Non
     E = np.where(idx >= 0, fr.experts[j], np.nan)
     lim = law.fitted_range.get("params")
     if lim is not None and np.any(n_act_e > lim[1]):
-        warnings.append(f"at the largest budgets the optimum has up to {np.nanmax(n_act_e):.3g} "
-                        f"active parameters, above the fitted range (up to {lim[1]:.3g}): "
-                        f"extrapolation")
+        warnings.append(
+            f"at the largest budgets the optimum has up to {np.nanmax(n_act_e):.3g} "
+            f"active parameters, above the fitted range (up to {lim[1]:.3g}): "
+            f"extrapolation"
+        )
     dense_col = np.flatnonzero(fr.experts == 1)
     columns = dict(
-        granularity=np.where(idx >= 0, 1.0, np.nan), n_experts=E, d_model=d,
-        n_blocks=d / law.aspect_ratio, n_active=n_act,
-        n_total=(4.0 + 9.0 * E) * d**3 / law.aspect_ratio, n_active_with_embedding=n_act_e,
-        tokens=pick(fr.tokens), tokens_per_active_param=pick(fr.tokens) / n_act,
-        router_flops=np.where(idx >= 0, 0.0, np.nan), loss=pick(fr.loss), loss_g1=pick(fr.loss),
+        granularity=np.where(idx >= 0, 1.0, np.nan),
+        n_experts=E,
+        d_model=d,
+        n_blocks=d / law.aspect_ratio,
+        n_active=n_act,
+        n_total=(4.0 + 9.0 * E) * d**3 / law.aspect_ratio,
+        n_active_with_embedding=n_act_e,
+        tokens=pick(fr.tokens),
+        tokens_per_active_param=pick(fr.tokens) / n_act,
+        router_flops=np.where(idx >= 0, 0.0, np.nan),
+        loss=pick(fr.loss),
+        loss_g1=pick(fr.loss),
         g1_compute_multiplier=np.where(idx >= 0, 1.0, np.nan),
         loss_dense=fr.loss[:, dense_col[0]] if dense_col.size else None,
         binding=np.where(idx >= 0, fr.binding[rows, j], ""),
-        unconstrained_choice=np.where(un.best_index >= 0, un.experts[np.maximum(un.best_index, 0)],
-                                      np.nan))
-    settings = {"choices": [float(e) for e in ex], "experts": list(ex), "points": budgets.size,
-                "aspect_ratio": float(law.aspect_ratio), "vocab_size": _vocab(law)}
-    return SweepResult(law=law.name, dense_law=law.name if dense_col.size else None,
-                       choice="n_experts", choices=tuple(float(e) for e in ex), flops=budgets,
-                       columns=columns, loss_by_choice=fr.loss, limits=cons, settings=settings,
-                       warnings=tuple(warnings))
+        unconstrained_choice=np.where(
+            un.best_index >= 0, un.experts[np.maximum(un.best_index, 0)], np.nan
+        ),
+    )
+    settings = {
+        "choices": [float(e) for e in ex],
+        "experts": list(ex),
+        "points": budgets.size,
+        "aspect_ratio": float(law.aspect_ratio),
+        "vocab_size": _vocab(law),
+    }
+    return SweepResult(
+        law=law.name,
+        dense_law=law.name if dense_col.size else None,
+        choice="n_experts",
+        choices=tuple(float(e) for e in ex),
+        flops=budgets,
+        columns=columns,
+        loss_by_choice=fr.loss,
+        limits=cons,
+        settings=settings,
+        warnings=tuple(warnings),
+    )

@@ -22,8 +22,9 @@ _OPTIONAL = ("memory", "max_total_params", "max_tokens", "max_choice", "params")
 def _count(value, what, param, allow_zero=False):
     if value is None:
         return None
-    return domain.count(value, what, param=param, **({"allow_zero": True} if allow_zero
-                                                     else {"minimum": 1.0}))
+    return domain.count(
+        value, what, param=param, **({"allow_zero": True} if allow_zero else {"minimum": 1.0})
+    )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -67,30 +68,64 @@ class Limits(Record):
     def __post_init__(self):
         put = object.__setattr__
         if self.memory is not None:
-            put(self, "memory", domain.in_range(self.memory, "memory (bytes)", 0.0,
-                                                domain.MAX_BYTES, lo_open=True, param="memory"))
-        put(self, "bytes_per_param", domain.in_range(
-            BYTES_PER_PARAM_DEFAULT if self.bytes_per_param is None else self.bytes_per_param,
-            "bytes per parameter", *domain.BYTES_PER_PARAM, param="bytes_per_param"))
-        put(self, "kv_tokens", _count(self.kv_tokens or 0.0, "KV-cache tokens", "kv_tokens",
-                                      allow_zero=True))
-        put(self, "inference_tokens", _count(self.inference_tokens or 0.0, "inference tokens",
-                                             "inference_tokens", allow_zero=True))
+            put(
+                self,
+                "memory",
+                domain.in_range(
+                    self.memory,
+                    "memory (bytes)",
+                    0.0,
+                    domain.MAX_BYTES,
+                    lo_open=True,
+                    param="memory",
+                ),
+            )
+        put(
+            self,
+            "bytes_per_param",
+            domain.in_range(
+                BYTES_PER_PARAM_DEFAULT if self.bytes_per_param is None else self.bytes_per_param,
+                "bytes per parameter",
+                *domain.BYTES_PER_PARAM,
+                param="bytes_per_param",
+            ),
+        )
+        put(
+            self,
+            "kv_tokens",
+            _count(self.kv_tokens or 0.0, "KV-cache tokens", "kv_tokens", allow_zero=True),
+        )
+        put(
+            self,
+            "inference_tokens",
+            _count(
+                self.inference_tokens or 0.0,
+                "inference tokens",
+                "inference_tokens",
+                allow_zero=True,
+            ),
+        )
         put(self, "vocab_size", _count(self.vocab_size, "vocabulary size", "vocab_size"))
         put(self, "tied_embeddings", bool(self.tied_embeddings))
-        for name, what in (("max_total_params", "max total params"),
-                           ("max_tokens", "max tokens"), ("params", "params")):
+        for name, what in (
+            ("max_total_params", "max total params"),
+            ("max_tokens", "max tokens"),
+            ("params", "params"),
+        ):
             put(self, name, _count(getattr(self, name), what, name))
         if self.max_choice is not None:
-            put(self, "max_choice", domain.positive(self.max_choice, "max choice",
-                                                    param="max_choice"))
+            put(
+                self,
+                "max_choice",
+                domain.positive(self.max_choice, "max choice", param="max_choice"),
+            )
 
     def active(self) -> list[str]:
         """Names of the limits that are set."""
         out = [n for n in _OPTIONAL if getattr(self, n) is not None]
         return out + (["inference_tokens"] if self.inference_tokens else [])
 
-    def only(self, names) -> "Limits":
+    def only(self, names) -> Limits:
         """A copy keeping only the named limits (memory settings travel with memory)."""
         keep = set(names)
         drop = {n: None for n in _OPTIONAL if n not in keep}
@@ -98,7 +133,7 @@ class Limits(Record):
             drop["inference_tokens"] = 0.0
         return replace(self, **drop)
 
-    def without(self, *names) -> "Limits":
+    def without(self, *names) -> Limits:
         """A copy without the named limits."""
         return self.only(set(self.active()) - set(names))
 
@@ -123,10 +158,12 @@ class Limits(Record):
         if name == "inference_tokens":
             return f"{format_count(self.inference_tokens)} inference tokens"
         value = getattr(self, name)
-        label = {"max_total_params": "at most {} total parameters",
-                 "max_tokens": "at most {} training tokens",
-                 "max_choice": "choice (G or E) at most {}",
-                 "params": "model size fixed at {} parameters"}[name]
+        label = {
+            "max_total_params": "at most {} total parameters",
+            "max_tokens": "at most {} training tokens",
+            "max_choice": "choice (G or E) at most {}",
+            "params": "model size fixed at {} parameters",
+        }[name]
         return label.format(f"{value:g}" if name == "max_choice" else format_count(value))
 
     @property
@@ -145,7 +182,7 @@ class Limits(Record):
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["memory_bytes"] = self.memory   # the name of the joint planner's JSON, kept
+        out["memory_bytes"] = self.memory  # the name of the joint planner's JSON, kept
         return out
 
 
@@ -174,11 +211,14 @@ def check_choices(values, name: str, whole: bool = False, default=None) -> tuple
                 raise TypeError
             x = float(v)
         except (TypeError, ValueError):
-            raise InputError(f"{name}: {v!r} is not a number; use e.g. 1,2,4,8",
-                             param=name) from None
+            raise InputError(
+                f"{name}: {v!r} is not a number; use e.g. 1,2,4,8", param=name
+            ) from None
         if whole and math.isfinite(x) and x >= 1 and x != math.floor(x):
-            raise InputError(f"{name}: {v!r} is not a whole number >= 1 (1 = dense); use e.g. "
-                             f"1,2,4,8", param=name)
+            raise InputError(
+                f"{name}: {v!r} is not a whole number >= 1 (1 = dense); use e.g. 1,2,4,8",
+                param=name,
+            )
         domain.experts(x, name, param=name)
         out.add(int(x) if whole else x)
     return tuple(sorted(out))

@@ -21,8 +21,9 @@ def config_values(law, cfg) -> dict:
     """The values of one planned configuration that ``law`` was fitted on (the expansion
     rate, a setting of the whole plan, is checked once: :func:`expansion_warnings`)."""
     dense = law.choice is None
-    return dict(params=cfg.n_total, tokens=cfg.tokens,
-                granularity=None if dense else cfg.granularity)
+    return dict(
+        params=cfg.n_total, tokens=cfg.tokens, granularity=None if dense else cfg.granularity
+    )
 
 
 def expansion_warnings(law, expansion_rate) -> list[str]:
@@ -61,8 +62,10 @@ def sweep_warnings(law, budgets, row: str | None = None, **columns) -> list[str]
     (or a scalar, e.g. the expansion rate).
     """
     budgets = np.asarray(budgets, float).ravel()
-    arrays = {k: None if v is None else np.broadcast_to(np.asarray(v, float), budgets.shape)
-              for k, v in columns.items()}
+    arrays = {
+        k: None if v is None else np.broadcast_to(np.asarray(v, float), budgets.shape)
+        for k, v in columns.items()
+    }
     if arrays.get("params") is not None and arrays.get("tokens") is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             arrays["tokens_per_param"] = arrays["tokens"] / arrays["params"]
@@ -73,19 +76,26 @@ def sweep_warnings(law, budgets, row: str | None = None, **columns) -> list[str]
             continue
         for side, idx in _outside(law.fitted_range[key], v).items():
             j = int(idx[np.argmax(v[idx])] if side == "above" else idx[np.argmin(v[idx])])
-            point = {key: float(v[j])} if key != "tokens_per_param" else \
-                {"params": float(arrays["params"][j]), "tokens": float(arrays["tokens"][j])}
+            point = (
+                {key: float(v[j])}
+                if key != "tokens_per_param"
+                else {"params": float(arrays["params"][j]), "tokens": float(arrays["tokens"][j])}
+            )
             for e in law.range_excess(**point):
                 if e["key"] == key and e["side"] == side:
                     worst[(key, side)], where[(key, side)] = e, idx
     out = []
     for key, e in worst.items():
         idx = where[key]
-        span = (f"at {_budget(budgets[idx[0]])} FLOPs" if len(idx) == 1 else
-                f"at {len(idx)} of {budgets.size} budgets ({_budget(budgets[idx[0]])} to "
-                f"{_budget(budgets[idx[-1]])} FLOPs)" if len(idx) < budgets.size else
-                f"at every budget ({_budget(budgets[idx[0]])} to {_budget(budgets[idx[-1]])} "
-                f"FLOPs)")
+        span = (
+            f"at {_budget(budgets[idx[0]])} FLOPs"
+            if len(idx) == 1
+            else f"at {len(idx)} of {budgets.size} budgets ({_budget(budgets[idx[0]])} to "
+            f"{_budget(budgets[idx[-1]])} FLOPs)"
+            if len(idx) < budgets.size
+            else f"at every budget ({_budget(budgets[idx[0]])} to {_budget(budgets[idx[-1]])} "
+            f"FLOPs)"
+        )
         text = law.range_text(e)
         prefix = f"{row}, " if row else ""
         out.append(f"{prefix}{span}; worst: {text}")

@@ -41,8 +41,12 @@ import math
 
 import numpy as np
 
-from ..accounting import (INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION, flops_breakdown,
-                          flops_per_token_per_block)
+from ..accounting import (
+    INFERENCE_FLOPS_PER_PARAM,
+    ROUTER_FORWARD_FRACTION,
+    flops_breakdown,
+    flops_per_token_per_block,
+)
 from ..shapes import ShapeRules, _width_ok
 from .limits import Limits
 from .results import Configuration
@@ -63,14 +67,27 @@ HEAD_DIMS = (128, 64)
 def shape_rules(multiple_of=MULTIPLE_OF_DEFAULT, tp=1) -> ShapeRules:
     """The GPU-friendly shape rules (:class:`moeplan.shapes.ShapeRules`) of the planner."""
     return ShapeRules(multiple_of=int(multiple_of), tp=int(tp))
+
+
 #: Rough cap on the (n_blocks × d_model) grid searched per granularity.
 _MAX_N_VALUES = 120
 _MAX_D_VALUES = 200
 
 
-def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, cons: Limits,
-                       *, realizable: bool, continuous_loss=None, feasible=None,
-                       binding=None, tp=1) -> Configuration:
+def make_configuration(
+    setup: Setup,
+    d_model,
+    n_blocks,
+    granularity,
+    tokens,
+    cons: Limits,
+    *,
+    realizable: bool,
+    continuous_loss=None,
+    feasible=None,
+    binding=None,
+    tp=1,
+) -> Configuration:
     """Build a :class:`Configuration` from a shape and a token count (counts via accounting)."""
     d, n, G, D = float(d_model), float(n_blocks), float(granularity), float(tokens)
     E = 1.0 if setup.dense else setup.expansion_rate
@@ -79,31 +96,51 @@ def make_configuration(setup: Setup, d_model, n_blocks, granularity, tokens, con
     loss = float(setup.loss(fb.n_total, D, G))
     inf = 0.0
     if cons.inference_tokens:
-        inf = cons.inference_tokens * (INFERENCE_FLOPS_PER_PARAM * fb.n_active
-                                       + ROUTER_FORWARD_FRACTION * c_r * fb.router_params)
+        inf = cons.inference_tokens * (
+            INFERENCE_FLOPS_PER_PARAM * fb.n_active
+            + ROUTER_FORWARD_FRACTION * c_r * fb.router_params
+        )
     heads = head_dim = None
     if realizable:
         head_dim = float(shape_rules(tp=tp).head_dim_for(int(d)))
         if d % head_dim == 0:
             heads = d / head_dim
-        else:   # a width the rules do not give (e.g. the smallest model of --multiple-of 64)
+        else:  # a width the rules do not give (e.g. the smallest model of --multiple-of 64)
             head_dim = next((h for h in HEAD_DIMS if d % h == 0), None)
             heads = None if head_dim is None else d / head_dim
     return Configuration(
-        granularity=G, expansion_rate=E, n_experts=fb.n_experts, top_k=fb.top_k, d_model=d,
-        n_blocks=n, d_expert=fb.d_expert, n_active=fb.n_active, n_total=fb.n_total,
-        router_params=0.0 if setup.dense else fb.router_params, tokens=D, flops=fb.flops,
+        granularity=G,
+        expansion_rate=E,
+        n_experts=fb.n_experts,
+        top_k=fb.top_k,
+        d_model=d,
+        n_blocks=n,
+        d_expert=fb.d_expert,
+        n_active=fb.n_active,
+        n_total=fb.n_total,
+        router_params=0.0 if setup.dense else fb.router_params,
+        tokens=D,
+        flops=fb.flops,
         router_flops=fb.router_flops,
-        router_share=fb.router_share, loss=loss, tokens_per_active_param=D / fb.n_active,
-        memory_bytes=float(memory_bytes(setup, d, n, G, cons)), aspect_ratio=d / n,
-        realizable=realizable, inference_flops=inf,
+        router_share=fb.router_share,
+        loss=loss,
+        tokens_per_active_param=D / fb.n_active,
+        memory_bytes=float(memory_bytes(setup, d, n, G, cons)),
+        aspect_ratio=d / n,
+        realizable=realizable,
+        inference_flops=inf,
         kv_cache_bytes=2.0 * cons.kv_tokens * n * d * cons.bytes_per_param,
-        n_heads=heads, head_dim=head_dim,
+        n_heads=heads,
+        head_dim=head_dim,
         loss_penalty=None if continuous_loss is None else loss - continuous_loss,
-        feasible=feasible, binding=binding, n_embedding=fb.n_embedding,
-        inference_tokens=cons.inference_tokens, bytes_per_param=cons.bytes_per_param,
+        feasible=feasible,
+        binding=binding,
+        n_embedding=fb.n_embedding,
+        inference_tokens=cons.inference_tokens,
+        bytes_per_param=cons.bytes_per_param,
         n_active_with_embedding=fb.n_active_with_embedding,
-        n_total_with_embedding=fb.n_total_with_embedding)
+        n_total_with_embedding=fb.n_total_with_embedding,
+    )
 
 
 def _sorted_unique(values) -> np.ndarray:
@@ -153,22 +190,38 @@ def _rule_shape(setup: Setup, N, G, budget, cons: Limits, target_loss=None):
     d = (np.asarray(N, float) / setup.params_factor) ** (1.0 / 3.0)
     n = d / setup.aspect_ratio
     train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
-    inference = cons.inference_tokens * flops_per_token_per_block(
-        d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r) * n
+    inference = (
+        cons.inference_tokens
+        * flops_per_token_per_block(
+            d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r
+        )
+        * n
+    )
     if target_loss is None:
         D = np.maximum(float(budget) - inference, 1.0) / train
         if cons.max_tokens is not None:
             D = np.minimum(D, cons.max_tokens)
         return setup.loss(N, D, G)
-    gap = target_loss - setup.c - setup.param_coefficient(G) / np.asarray(N, float)**setup.alpha
+    gap = target_loss - setup.c - setup.param_coefficient(G) / np.asarray(N, float) ** setup.alpha
     D = (setup.b / np.where(gap > 0, gap, np.nan)) ** (1.0 / setup.beta)
     return train * D + inference
 
 
-def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
-           multiple_of=MULTIPLE_OF_DEFAULT, shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
-           continuous_loss=None, limit=5, params_tolerance=PARAMS_TOLERANCE,
-           target_loss=None, tp=1) -> list[Configuration]:
+def search(
+    setup: Setup,
+    budget: float,
+    granularities,
+    centers,
+    cons: Limits,
+    *,
+    multiple_of=MULTIPLE_OF_DEFAULT,
+    shape_tolerance=SHAPE_TOLERANCE_DEFAULT,
+    continuous_loss=None,
+    limit=5,
+    params_tolerance=PARAMS_TOLERANCE,
+    target_loss=None,
+    tp=1,
+) -> list[Configuration]:
     """Best realizable configurations near the continuous optimum at each granularity.
 
     Parameters
@@ -217,14 +270,18 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
         n_lo = max(1, int(math.floor(n_star / 1.5)))
         n_hi = max(n_lo, int(math.ceil(n_star * 1.5)))
         step = max(1, math.ceil((n_hi - n_lo + 1) / _MAX_N_VALUES))
-        ns = _sorted_unique(list(range(n_lo, n_hi + 1, step))
-                            + [max(1, math.floor(n_star)), max(1, math.ceil(n_star))])
+        ns = _sorted_unique(
+            list(range(n_lo, n_hi + 1, step))
+            + [max(1, math.floor(n_star)), max(1, math.ceil(n_star))]
+        )
         k_lo = max(1, int(math.floor(r * ns[0] / tol / q)))
         k_hi = max(k_lo, int(math.ceil(r * ns[-1] * tol / q)))
         kstep = max(1, math.ceil((k_hi - k_lo + 1) / _MAX_D_VALUES))
         k_star = d_star / q
-        ks = _sorted_unique(list(range(k_lo, k_hi + 1, kstep))
-                            + [max(1, math.floor(k_star)), max(1, math.ceil(k_star))])
+        ks = _sorted_unique(
+            list(range(k_lo, k_hi + 1, kstep))
+            + [max(1, math.floor(k_star)), max(1, math.ceil(k_star))]
+        )
         dk = ks * q
         d, n = np.meshgrid(dk, ns, indexing="ij")
         d, n = d.ravel(), n.ravel()
@@ -247,13 +304,18 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
             continue
         _, N, _ = setup.counts(d, n, G)
         train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
-        inference = cons.inference_tokens * flops_per_token_per_block(
-            d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r) * n
+        inference = (
+            cons.inference_tokens
+            * flops_per_token_per_block(
+                d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r
+            )
+            * n
+        )
         if target_loss is None:
             rest = float(budget) - inference
             ok = rest > 0
             D = np.where(ok, rest, 1.0) / train
-            if cons.max_tokens is not None:   # data-limited: the rest of the budget stays unspent
+            if cons.max_tokens is not None:  # data-limited: the rest of the budget stays unspent
                 D = np.minimum(D, cons.max_tokens)
         else:
             # tokens reaching the target: b/D^β = target − c − (g/G^γ + a)/N^α
@@ -274,7 +336,7 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
         if target_loss is None:
             key = setup.loss(N, D, G)
         else:
-            key = train[ok] * D + inference[ok]      # least FLOPs reaching the target
+            key = train[ok] * D + inference[ok]  # least FLOPs reaching the target
         if cons.params is not None:
             # a fixed size: judge each shape at the size asked for, so that a shape does not
             # win by being bigger (or smaller) than asked (issue 10 item 2)
@@ -283,9 +345,13 @@ def search(setup: Setup, budget: float, granularities, centers, cons: Limits, *,
             key = key - at_own + at_size[0] if target_loss is None else key / at_own * at_size[0]
         off_shape = np.abs(np.log(d / n / r))
         for i in np.lexsort((off_shape, key))[:limit]:
-            rows.append((float(key[i]), float(off_shape[i]), G, float(d[i]), float(n[i]),
-                         float(D[i])))
+            rows.append(
+                (float(key[i]), float(off_shape[i]), G, float(d[i]), float(n[i]), float(D[i]))
+            )
     rows.sort()
-    return [make_configuration(setup, d, n, G, D, cons, realizable=True,
-                               continuous_loss=continuous_loss, tp=tp)
-            for _, _, G, d, n, D in rows[:limit]]
+    return [
+        make_configuration(
+            setup, d, n, G, D, cons, realizable=True, continuous_loss=continuous_loss, tp=tp
+        )
+        for _, _, G, d, n, D in rows[:limit]
+    ]

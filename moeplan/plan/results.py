@@ -79,7 +79,7 @@ class Configuration(Record):
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["loss_range"] = None if self.loss_range is None else list(self.loss_range)
-        out["binding_constraint"] = self.binding   # deprecated alias
+        out["binding_constraint"] = self.binding  # deprecated alias
         return out
 
 
@@ -141,10 +141,14 @@ class Candidate(Record):
     def to_dict(self) -> dict:
         out = self.continuous.to_dict() if self.continuous is not None else empty_config()
         out.update(all_to_all_bytes_per_token=self.all_to_all_bytes_per_token)
-        out.update(choice=self.choice, feasible=self.feasible,
-                   realized=None if self.realized is None else self.realized.to_dict(),
-                   unconstrained_loss=self.unconstrained_loss,
-                   constraint_cost=self.constraint_cost, reason=self.reason or None)
+        out.update(
+            choice=self.choice,
+            feasible=self.feasible,
+            realized=None if self.realized is None else self.realized.to_dict(),
+            unconstrained_loss=self.unconstrained_loss,
+            constraint_cost=self.constraint_cost,
+            reason=self.reason or None,
+        )
         return out
 
 
@@ -174,12 +178,22 @@ def constraint_reports(limits: Limits, unconstrained_loss: float, best_loss) -> 
         cost = best_loss(limits.only([name])) - unconstrained_loss
         binding = cost > 1e-12 * unconstrained_loss
         text = limits.describe(name)
-        msg = (f"serving {text} out of the budget costs {cost:.4g} in loss"
-               if binding and name == "inference_tokens" else
-               f"{text} binds: it costs {cost:.4g} in loss" if binding else
-               f"{text} does not bind")
-        reports.append(ConstraintReport(name=name, limit=float(getattr(limits, name)),
-                                        binding=binding, loss_cost=cost, message=msg))
+        msg = (
+            f"serving {text} out of the budget costs {cost:.4g} in loss"
+            if binding and name == "inference_tokens"
+            else f"{text} binds: it costs {cost:.4g} in loss"
+            if binding
+            else f"{text} does not bind"
+        )
+        reports.append(
+            ConstraintReport(
+                name=name,
+                limit=float(getattr(limits, name)),
+                binding=binding,
+                loss_cost=cost,
+                message=msg,
+            )
+        )
     return reports
 
 
@@ -261,9 +275,13 @@ class OptimizeResult(Record):
         cont["best_real_granularity"] = self.best_real_choice if g else None
         cont["best_real_granularity_loss"] = self.best_real_choice_loss if g else None
         return {
-            "budget_flops": self.budget_flops, "law": self.law, "choice": self.choice,
-            "problem": self.problem, "target_loss": self.target_loss,
-            "unconstrained_flops": self.unconstrained_flops, "plan_flops": self.plan_flops,
+            "budget_flops": self.budget_flops,
+            "law": self.law,
+            "choice": self.choice,
+            "problem": self.problem,
+            "target_loss": self.target_loss,
+            "unconstrained_flops": self.unconstrained_flops,
+            "plan_flops": self.plan_flops,
             "recommended": None if self.recommended is None else self.recommended.to_dict(),
             "continuous": cont,
             "candidates": [c.to_dict() for c in self.candidates],
@@ -277,7 +295,8 @@ class OptimizeResult(Record):
             "learning_rate": self.learning_rate,
             "bands": None if self.bands is None else self.bands.to_dict(),
             "settings": dict(self.settings),
-            "success": self.success, "message": self.message,
+            "success": self.success,
+            "message": self.message,
             "warnings": list(self.warnings),
         }
 
@@ -314,15 +333,23 @@ class CompareRow(Record):
     def to_dict(self) -> dict:
         dense = None
         if self.dense is not None:
-            dense = dict(self.dense.to_dict(), law=self.dense_law, n_params=self.dense.n_total,
-                         tokens_per_param=self.dense.tokens / self.dense.n_total)
-        out = {"budget_flops": self.budget_flops, "dense": dense,
-               "moe_g1": self.moe_g1.to_dict(), "moe_opt": self.moe_opt.to_dict(),
-               "dense_compute_multiplier": self.dense_compute_multiplier,
-               "g1_compute_multiplier": self.g1_compute_multiplier,
-               "dense_compute_multiplier_range": _pair(self.dense_compute_multiplier_range),
-               "g1_compute_multiplier_range": _pair(self.g1_compute_multiplier_range),
-               "verdict": self.verdict}
+            dense = dict(
+                self.dense.to_dict(),
+                law=self.dense_law,
+                n_params=self.dense.n_total,
+                tokens_per_param=self.dense.tokens / self.dense.n_total,
+            )
+        out = {
+            "budget_flops": self.budget_flops,
+            "dense": dense,
+            "moe_g1": self.moe_g1.to_dict(),
+            "moe_opt": self.moe_opt.to_dict(),
+            "dense_compute_multiplier": self.dense_compute_multiplier,
+            "g1_compute_multiplier": self.g1_compute_multiplier,
+            "dense_compute_multiplier_range": _pair(self.dense_compute_multiplier_range),
+            "g1_compute_multiplier_range": _pair(self.g1_compute_multiplier_range),
+            "verdict": self.verdict,
+        }
         out.update({k: self.extra.get(k) for k in self.EXTRA_KEYS})
         return out
 
@@ -340,11 +367,18 @@ class CompareResult(Record):
     message: str = "compared"
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "dense_law": self.dense_law, "choice": self.choice,
-                "problem": self.limits.problem, "limits": self.limits.to_dict(),
-                "rows": [r.to_dict() for r in self.rows], "settings": dict(self.settings),
-                "success": self.success, "message": self.message,
-                "warnings": list(self.warnings)}
+        return {
+            "law": self.law,
+            "dense_law": self.dense_law,
+            "choice": self.choice,
+            "problem": self.limits.problem,
+            "limits": self.limits.to_dict(),
+            "rows": [r.to_dict() for r in self.rows],
+            "settings": dict(self.settings),
+            "success": self.success,
+            "message": self.message,
+            "warnings": list(self.warnings),
+        }
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -367,15 +401,35 @@ class SweepResult(Record):
     success: bool = True
     message: str = "swept"
 
-    COLUMNS = ("budget_flops", "flops", "granularity", "n_experts", "best_real_granularity",
-               "d_model", "n_blocks", "n_active", "n_total", "n_active_with_embedding",
-               "tokens", "tokens_per_active_param", "router_flops", "loss", "loss_g1",
-               "loss_dense", "g1_compute_multiplier", "dense_compute_multiplier", "binding",
-               "unconstrained_choice",
-               # precision bands (SPEC.md §8): [low, high] within the published rounding
-               "loss_low", "loss_high", "g1_compute_multiplier_low",
-               "g1_compute_multiplier_high", "dense_compute_multiplier_low",
-               "dense_compute_multiplier_high")
+    COLUMNS = (
+        "budget_flops",
+        "flops",
+        "granularity",
+        "n_experts",
+        "best_real_granularity",
+        "d_model",
+        "n_blocks",
+        "n_active",
+        "n_total",
+        "n_active_with_embedding",
+        "tokens",
+        "tokens_per_active_param",
+        "router_flops",
+        "loss",
+        "loss_g1",
+        "loss_dense",
+        "g1_compute_multiplier",
+        "dense_compute_multiplier",
+        "binding",
+        "unconstrained_choice",
+        # precision bands (SPEC.md §8): [low, high] within the published rounding
+        "loss_low",
+        "loss_high",
+        "g1_compute_multiplier_low",
+        "g1_compute_multiplier_high",
+        "dense_compute_multiplier_low",
+        "dense_compute_multiplier_high",
+    )
 
     def __getattr__(self, name):
         cols = self.__dict__.get("columns") or {}
@@ -401,16 +455,25 @@ class SweepResult(Record):
                     row[k] = x or None
                 else:
                     row[k] = None if x is None or not np.isfinite(x) else float(x)
-            row["loss_by_choice"] = {f"{c:g}": (None if not np.isfinite(v) else float(v))
-                                     for c, v in zip(self.choices, self.loss_by_choice[j])}
+            row["loss_by_choice"] = {
+                f"{c:g}": (None if not np.isfinite(v) else float(v))
+                for c, v in zip(self.choices, self.loss_by_choice[j])
+            }
             out.append(row)
         return out
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "dense_law": self.dense_law, "choice": self.choice,
-                "choices": list(self.choices), "granularities": list(self.choices)
-                if self.choice == "granularity" else [],
-                "problem": self.limits.problem, "limits": self.limits.to_dict(),
-                "rows": self.rows(), "settings": dict(self.settings),
-                "success": self.success, "message": self.message,
-                "warnings": list(self.warnings)}
+        return {
+            "law": self.law,
+            "dense_law": self.dense_law,
+            "choice": self.choice,
+            "choices": list(self.choices),
+            "granularities": list(self.choices) if self.choice == "granularity" else [],
+            "problem": self.limits.problem,
+            "limits": self.limits.to_dict(),
+            "rows": self.rows(),
+            "settings": dict(self.settings),
+            "success": self.success,
+            "message": self.message,
+            "warnings": list(self.warnings),
+        }

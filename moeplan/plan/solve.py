@@ -49,9 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import domain
+from .. import accounting, domain
 from .._record import Record
-from .. import accounting
 from ..accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION
 from ..errors import InfeasibleError, InputError
 from ..laws import chinchilla_flops_to_reach, chinchilla_optimum
@@ -73,6 +72,7 @@ _MAX_ITER = 100
 # --------------------------------------------------------------------------------------------
 # Resolved settings
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Setup(Record):
@@ -119,10 +119,14 @@ class Setup(Record):
         non-embedding, router excluded; a dense law has no router)."""
         e = 1.0 if self.dense else self.expansion_rate
         with accounting.unchecked():  # grids mark infeasible cells with inf/nan
-            router = 0.0 if self.dense else accounting.router_params(d_model, n_blocks, e,
-                                                                      granularity)
-            return (accounting.active_params(d_model, n_blocks),
-                    accounting.total_params(d_model, n_blocks, e), router)
+            router = (
+                0.0 if self.dense else accounting.router_params(d_model, n_blocks, e, granularity)
+            )
+            return (
+                accounting.active_params(d_model, n_blocks),
+                accounting.total_params(d_model, n_blocks, e),
+                router,
+            )
 
     def loss(self, params, tokens, granularity):
         """The law at total non-embedding parameters, tokens and granularity (vectorised)."""
@@ -142,24 +146,42 @@ def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> 
         For the joint law (planned by :mod:`moeplan.joint`) or an out-of-domain setting.
     """
     if law.choice == "n_experts":
-        raise InputError(f"{law.name} is a joint MoE law (number of experts, not granularity): "
-                         f"plan it with moeplan.optimize", param="law")
+        raise InputError(
+            f"{law.name} is a joint MoE law (number of experts, not granularity): "
+            f"plan it with moeplan.optimize",
+            param="law",
+        )
     dense = law.choice is None
     k = law.coefficients
-    r = domain.in_range(law.aspect_ratio if aspect_ratio is None else aspect_ratio,
-                        "aspect ratio (d_model / n_blocks)", *domain.ASPECT_RATIO)
+    r = domain.in_range(
+        law.aspect_ratio if aspect_ratio is None else aspect_ratio,
+        "aspect ratio (d_model / n_blocks)",
+        *domain.ASPECT_RATIO,
+    )
     cf = domain.flops_per_param(law.c_f if c_f is None else c_f, "c_f")
     if dense:
         e, cr = 1.0, 0.0
     else:
-        e = domain.experts((law.expansion_rate or 64.0) if expansion_rate is None
-                           else expansion_rate, "expansion rate E")
+        e = domain.experts(
+            (law.expansion_rate or 64.0) if expansion_rate is None else expansion_rate,
+            "expansion rate E",
+        )
         cr = domain.flops_per_param(law.c_r if c_r is None else c_r, "c_r", allow_zero=True)
     return Setup(
-        law_name=law.name, dense=dense, expansion_rate=e, aspect_ratio=r, c_f=cf, c_r=cr,
-        a=float(k["a"]), alpha=float(k["alpha"]), b=float(k["b"]), beta=float(k["beta"]),
-        g=0.0 if dense else float(k["g"]), gamma=0.0 if dense else float(k["gamma"]),
-        c=float(k["c"]))
+        law_name=law.name,
+        dense=dense,
+        expansion_rate=e,
+        aspect_ratio=r,
+        c_f=cf,
+        c_r=cr,
+        a=float(k["a"]),
+        alpha=float(k["alpha"]),
+        b=float(k["b"]),
+        beta=float(k["beta"]),
+        g=0.0 if dense else float(k["g"]),
+        gamma=0.0 if dense else float(k["gamma"]),
+        c=float(k["c"]),
+    )
 
 
 def check_budget(flops):
@@ -167,8 +189,9 @@ def check_budget(flops):
     try:
         f = np.asarray(flops, dtype=float)
     except (TypeError, ValueError):
-        raise InputError(f"budget must be a number of FLOPs, got {flops!r}",
-                         param="flops") from None
+        raise InputError(
+            f"budget must be a number of FLOPs, got {flops!r}", param="flops"
+        ) from None
     if f.size == 0:
         raise InputError("budget: give at least one FLOPs value", param="flops")
     ok = np.isfinite(f) & (f > 0) & (f <= domain.MAX_FLOPS)
@@ -181,16 +204,19 @@ def check_granularities(setup: Setup, granularities) -> np.ndarray:
     """Candidate granularities as a sorted unique float array (dense laws: ``[1]``)."""
     if setup.dense:
         if granularities is not None and any(float(v) != 1.0 for v in np.ravel(granularities)):
-            raise InputError(f"granularity applies to MoE laws; {setup.law_name} is a dense law",
-                             param="granularities")
+            raise InputError(
+                f"granularity applies to MoE laws; {setup.law_name} is a dense law",
+                param="granularities",
+            )
         return np.array([1.0])
     if granularities is None:
         return np.array(GRANULARITIES_DEFAULT)
     # sorted(set()) rather than np.unique, whose first call imports numpy.ma (~14 ms)
     gr = np.array(sorted(set(np.asarray(granularities, dtype=float).ravel().tolist())))
     if gr.size == 0:
-        raise InputError("granularity: give at least one value, e.g. 1,2,4,8",
-                         param="granularities")
+        raise InputError(
+            "granularity: give at least one value, e.g. 1,2,4,8", param="granularities"
+        )
     ok = np.isfinite(gr) & (gr >= domain.MIN_EXPERTS) & (gr <= domain.MAX_EXPERTS)
     if not np.all(ok):
         domain.experts(gr[~ok][0], "granularity G", param="granularities")
@@ -201,13 +227,15 @@ def check_granularities(setup: Setup, granularities) -> np.ndarray:
 # Vectorised kernels (x = ln d_model)
 # --------------------------------------------------------------------------------------------
 
+
 def _log(v):
     with np.errstate(divide="ignore"):
         return np.log(v)
 
 
-def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, first=None,
-            curvature=None):
+def _newton(
+    fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, first=None, curvature=None
+):
     """Safeguarded Newton for a monotone function with a valid bracket [lo, hi] (vectorised).
 
     In-place updates (``np.copyto`` with ``where=``) instead of fresh ``np.where`` arrays:
@@ -217,12 +245,13 @@ def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, fir
     iteration stops as soon as that is below ``tol`` (one evaluation fewer than waiting for a
     step below ``tol``).
     """
-    x0, lo, hi = np.broadcast_arrays(np.asarray(x0, float), np.asarray(lo, float),
-                                     np.asarray(hi, float))
+    x0, lo, hi = np.broadcast_arrays(
+        np.asarray(x0, float), np.asarray(lo, float), np.asarray(hi, float)
+    )
     x, lo, hi = x0.copy(), lo.copy(), hi.copy()
     for it in range(maxiter):
         f, fp = first if (it == 0 and first is not None) else fun(x)
-        below = (f > 0) if decreasing else (f < 0)   # True where x is left of the root
+        below = (f > 0) if decreasing else (f < 0)  # True where x is left of the root
         np.copyto(lo, x, where=below)
         np.copyto(hi, x, where=~below)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -244,8 +273,10 @@ def _newton(fun, x0, lo, hi, decreasing, tol=_NEWTON_TOL, maxiter=_MAX_ITER, fir
             break
         if curvature is not None:
             # the step just taken leaves an error <= M·step² (a Newton step, not a bisection)
-            if not outside.any() and \
-                    (curvature * step * step <= tol * np.maximum(1.0, np.abs(x))).all():
+            if (
+                not outside.any()
+                and (curvature * step * step <= tol * np.maximum(1.0, np.abs(x))).all()
+            ):
                 break
     return x
 
@@ -318,8 +349,13 @@ def free_log_width(setup: Setup, log_flops, granularity):
     # rho = k·e^-x/(12 c_f): the router's FLOPs per token over the rest (0 without a router)
     lnrho0 = _log(setup.router_k(granularity)) - ln12cf
     lnr = math.log(setup.aspect_ratio)
-    C = (np.log(3.0 * np.asarray(al) / be) + lnA - al * math.log(setup.params_factor)
-         - np.log(setup.b) + be * (np.asarray(log_flops, float) + lnr))
+    C = (
+        np.log(3.0 * np.asarray(al) / be)
+        + lnA
+        - al * math.log(setup.params_factor)
+        - np.log(setup.b)
+        + be * (np.asarray(log_flops, float) + lnr)
+    )
     # With s = 1/(1 + rho) and ln(12 c_f e^x + k) = ln 12c_f + x + log1p(rho):
     #   h(x) = C - β ln 12c_f - 3(α + β)x - ln(3 + 2rho) + (1 - β)·log1p(rho)
     # three transcendental calls per step where logaddexp, exp and log took five.
@@ -338,8 +374,15 @@ def free_log_width(setup: Setup, log_flops, granularity):
     first = fun(x0)
     width = np.abs(first[0]) / (3.0 * al + 2.0 * be) * (1.0 + 1e-9) + 1e-12
     # |h''| <= 1/2 (each ρ-term's derivative is at most 1/4) and |h'| >= 3α + 2β
-    return _newton(fun, x0, x0 - width, x0 + width, decreasing=True, first=first,
-                   curvature=0.25 / (3.0 * al + 2.0 * be))
+    return _newton(
+        fun,
+        x0,
+        x0 - width,
+        x0 + width,
+        decreasing=True,
+        first=first,
+        curvature=0.25 / (3.0 * al + 2.0 * be),
+    )
 
 
 def log_cost_per_token(setup: Setup, x, granularity):
@@ -351,8 +394,11 @@ def log_cost_per_token(setup: Setup, x, granularity):
 def log_inference_cost_per_token(setup: Setup, x, granularity):
     """``ln T_inf(x)``: forward FLOPs per inference token (2 per active parameter + router)."""
     lnk = _log(ROUTER_FORWARD_FRACTION * setup.router_k(granularity))
-    return (_lse(x, math.log(12.0 * INFERENCE_FLOPS_PER_PARAM), lnk) + 2.0 * x
-            - math.log(setup.aspect_ratio))
+    return (
+        _lse(x, math.log(12.0 * INFERENCE_FLOPS_PER_PARAM), lnk)
+        + 2.0 * x
+        - math.log(setup.aspect_ratio)
+    )
 
 
 def log_tokens(setup: Setup, log_flops, x, granularity, inference_tokens=0.0, max_tokens=None):
@@ -399,8 +445,9 @@ def _inference_free_log_width(setup: Setup, log_flops, granularity, inference_to
         t_train = (12.0 * setup.c_f * e3 + k * e2) / r
         t_train_p = (36.0 * setup.c_f * e3 + 2.0 * k * e2) / r
         t_inf = (12.0 * INFERENCE_FLOPS_PER_PARAM * e3 + ROUTER_FORWARD_FRACTION * k * e2) / r
-        t_inf_p = (36.0 * INFERENCE_FLOPS_PER_PARAM * e3
-                   + 2.0 * ROUTER_FORWARD_FRACTION * k * e2) / r
+        t_inf_p = (
+            36.0 * INFERENCE_FLOPS_PER_PARAM * e3 + 2.0 * ROUTER_FORWARD_FRACTION * k * e2
+        ) / r
         rest = F - inference_tokens * t_inf
         with np.errstate(divide="ignore", invalid="ignore"):
             # -d lnD/dx > 0; L'(x) > 0  <=>  ln(beta) + ln Q + ln(-lnD') > ln(3 alpha P)
@@ -435,8 +482,9 @@ def memory_bytes(setup: Setup, d_model, n_blocks, granularity, cons: Limits):
     weights = n_total + router
     if cons.vocab_size:
         with accounting.unchecked():
-            weights = weights + accounting.embedding_params(d, cons.vocab_size,
-                                                            cons.tied_embeddings)
+            weights = weights + accounting.embedding_params(
+                d, cons.vocab_size, cons.tied_embeddings
+            )
     kv = 2.0 * cons.kv_tokens * n * d
     return (weights + kv) * cons.bytes_per_param
 
@@ -458,20 +506,28 @@ def _bounds(setup: Setup, log_flops, granularity, cons: Limits):
     if cons.memory is not None:
         bpp = cons.bytes_per_param
         w3 = bpp * setup.params_factor
-        w2 = bpp * (0.0 if setup.dense else setup.expansion_rate) * G / r \
+        w2 = (
+            bpp * (0.0 if setup.dense else setup.expansion_rate) * G / r
             + 2.0 * cons.kv_tokens * bpp / r
+        )
         w1 = bpp * (1.0 if cons.tied_embeddings else 2.0) * (cons.vocab_size or 0.0)
-        x = _solve_log_sum(math.log(cons.memory) + 0.0 * G,
-                           [(math.log(w3), 3), (_log(w2 + 0.0 * G), 2), (_log(w1 + 0.0 * G), 1)])
+        x = _solve_log_sum(
+            math.log(cons.memory) + 0.0 * G,
+            [(math.log(w3), 3), (_log(w2 + 0.0 * G), 2), (_log(w1 + 0.0 * G), 1)],
+        )
         upper["memory"] = np.broadcast_to(x, shape)
     if cons.max_tokens is not None:
         # D(x) <= D_max  <=>  D_max·T(x) + D_inf·T_inf(x) >= F
         k = setup.router_k(G)
-        w3 = 12.0 * setup.c_f * cons.max_tokens + 12.0 * INFERENCE_FLOPS_PER_PARAM \
-            * cons.inference_tokens
+        w3 = (
+            12.0 * setup.c_f * cons.max_tokens
+            + 12.0 * INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens
+        )
         w2 = k * (cons.max_tokens + ROUTER_FORWARD_FRACTION * cons.inference_tokens)
-        x = _solve_log_sum(np.asarray(log_flops, float) + lnr + 0.0 * G,
-                           [(math.log(w3) + 0.0 * G, 3), (_log(w2), 2)])
+        x = _solve_log_sum(
+            np.asarray(log_flops, float) + lnr + 0.0 * G,
+            [(math.log(w3) + 0.0 * G, 3), (_log(w2), 2)],
+        )
         lower["max_tokens"] = np.broadcast_to(x, shape)
     return lower, upper
 
@@ -484,8 +540,10 @@ def inference_cap(setup: Setup, log_flops, granularity, inference_tokens):
     k = setup.router_k(G)
     w3 = 12.0 * INFERENCE_FLOPS_PER_PARAM * inference_tokens
     w2 = ROUTER_FORWARD_FRACTION * k * inference_tokens
-    return _solve_log_sum(np.asarray(log_flops, float) + math.log(setup.aspect_ratio) + 0.0 * G,
-                          [(math.log(w3) + 0.0 * G, 3), (_log(w2), 2)])
+    return _solve_log_sum(
+        np.asarray(log_flops, float) + math.log(setup.aspect_ratio) + 0.0 * G,
+        [(math.log(w3) + 0.0 * G, 3), (_log(w2), 2)],
+    )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -493,12 +551,12 @@ class Solution(Record):
     """Per-(budget, granularity) optima; every field is an array of the broadcast shape."""
 
     granularity: np.ndarray
-    log_width: np.ndarray          # x = ln d_model at the (constrained) optimum
-    free_log_width: np.ndarray     # x without the bounds
-    loss: np.ndarray               # +inf where infeasible
+    log_width: np.ndarray  # x = ln d_model at the (constrained) optimum
+    free_log_width: np.ndarray  # x without the bounds
+    loss: np.ndarray  # +inf where infeasible
     feasible: np.ndarray
-    lower_code: np.ndarray         # index into names of the bound that raised x (0: none)
-    upper_code: np.ndarray         # index into names of the bound that lowered x (0: none)
+    lower_code: np.ndarray  # index into names of the bound that raised x (0: none)
+    upper_code: np.ndarray  # index into names of the bound that lowered x (0: none)
     names: tuple = ("",)
 
     @property
@@ -534,8 +592,9 @@ def solve(setup: Setup, log_flops, granularity, cons: Limits = NO_CONSTRAINTS) -
     soft = lower.pop("max_tokens", None)
     # binding bounds as small integer codes into ``names`` (object arrays of strings cost more
     # than the whole solve on a large frontier, issue 12)
-    names = ("",) + tuple(dict.fromkeys([*lower, *upper] + (["max_tokens"] if soft is not None
-                                                              else [])))
+    names = ("",) + tuple(
+        dict.fromkeys([*lower, *upper] + (["max_tokens"] if soft is not None else []))
+    )
     code = {name: np.int8(i) for i, name in enumerate(names)}
     x_lo = np.full(shape, -np.inf)
     lo_code = np.zeros(shape, dtype=np.int8)
@@ -567,9 +626,16 @@ def solve(setup: Setup, log_flops, granularity, cons: Limits = NO_CONSTRAINTS) -
     if bad.any():
         loss = np.where(bad, np.inf, loss)
     feasible = ~bad
-    return Solution(granularity=np.broadcast_to(G, shape), log_width=x, free_log_width=x_free,
-                    loss=loss, feasible=feasible, lower_code=lo_code, upper_code=hi_code,
-                    names=names)
+    return Solution(
+        granularity=np.broadcast_to(G, shape),
+        log_width=x,
+        free_log_width=x_free,
+        loss=loss,
+        feasible=feasible,
+        lower_code=lo_code,
+        upper_code=hi_code,
+        names=names,
+    )
 
 
 def best_index(loss) -> np.ndarray:
@@ -611,8 +677,9 @@ def _grid_granularity(setup: Setup, log_flops, g_lo, g_hi, cons, tol=1e-6):
         a, b = np.maximum(best - step, a), np.minimum(best + step, b)
     g = np.exp(best)
     # the ends are candidates too (the optimum may sit on a bound)
-    cands = np.stack([g, np.broadcast_to(g_lo, shape), np.broadcast_to(g_hi, shape)],
-                     axis=-1).astype(float)
+    cands = np.stack(
+        [g, np.broadcast_to(g_lo, shape), np.broadcast_to(g_hi, shape)], axis=-1
+    ).astype(float)
     losses = solve(setup, lf, cands, cons).loss
     i = best_index(losses)
     return take_best(cands, i), take_best(losses, i)
@@ -643,16 +710,22 @@ def golden_granularity(setup: Setup, log_flops, g_lo, g_hi, cons=NO_CONSTRAINTS,
         a = np.where(left, a, c1)
         new = np.where(left, b - inv * (b - a), a + inv * (b - a))
         fn = f(new)
-        c2, f2, c1, f1 = (np.where(left, c1, new), np.where(left, f1, fn),
-                          np.where(left, new, c2), np.where(left, fn, f2))
+        c2, f2, c1, f1 = (
+            np.where(left, c1, new),
+            np.where(left, f1, fn),
+            np.where(left, new, c2),
+            np.where(left, fn, f2),
+        )
         # ln G to 1e-6 puts the loss within ~1e-12 of its minimum (it is flat to second
         # order there); tighter costs start-up time and changes no printed digit
         if np.all(b - a < 1e-6):
             break
     g = np.exp(0.5 * (a + b))
     # the ends are candidates too (the optimum may sit on a bound)
-    cands = np.stack([np.exp(0.5 * (a + b)), np.broadcast_to(g_lo, g.shape),
-                      np.broadcast_to(g_hi, g.shape)], axis=-1).astype(float)
+    cands = np.stack(
+        [np.exp(0.5 * (a + b)), np.broadcast_to(g_lo, g.shape), np.broadcast_to(g_hi, g.shape)],
+        axis=-1,
+    ).astype(float)
     losses = solve(setup, log_flops[..., None], cands, cons).loss
     i = best_index(losses)
     g = take_best(cands, i)
@@ -663,6 +736,7 @@ def golden_granularity(setup: Setup, log_flops, g_lo, g_hi, cons=NO_CONSTRAINTS,
 # Public API
 # --------------------------------------------------------------------------------------------
 
+
 def _shape_like(value, template):
     return float(value) if np.ndim(template) == 0 else value
 
@@ -672,8 +746,9 @@ def _dense_optimum(setup: Setup, flops):
     return chinchilla_optimum(flops, setup.a, setup.alpha, setup.b, setup.beta, setup.c_f)
 
 
-def compute_optimal_loss(law, flops, granularities=None, expansion_rate=None, aspect_ratio=None,
-                         c_f=None, c_r=None):
+def compute_optimal_loss(
+    law, flops, granularities=None, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None
+):
     """Best loss reachable with a FLOPs budget (SPEC.md §4).
 
     For a fine-grained MoE law: the minimum over the candidate granularities of the law's loss,
@@ -711,8 +786,9 @@ def compute_optimal_loss(law, flops, granularities=None, expansion_rate=None, as
     return _shape_like(out, flops)
 
 
-def flops_to_reach(law, target_loss, granularities=None, expansion_rate=None, aspect_ratio=None,
-                   c_f=None, c_r=None):
+def flops_to_reach(
+    law, target_loss, granularities=None, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None
+):
     """Least FLOPs whose compute-optimal allocation reaches ``target_loss`` (vectorised).
 
     The inverse of :func:`compute_optimal_loss` (see the module docstring for the method).
@@ -738,17 +814,21 @@ def flops_to_reach(law, target_loss, granularities=None, expansion_rate=None, as
     setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
     t = np.asarray(target_loss, dtype=float)
     if not np.all(np.isfinite(t)):
-        raise InputError(f"target loss must be a finite number, got {target_loss!r}",
-                         param="target_loss")
+        raise InputError(
+            f"target loss must be a finite number, got {target_loss!r}", param="target_loss"
+        )
     if np.any(t <= setup.c):
-        raise InfeasibleError(f"target loss {float(np.min(t)):g} is at or below the floor "
-                              f"c = {setup.c:g} of {setup.law_name}: no model reaches it; "
-                              f"choose a loss above {setup.c:g}")
+        raise InfeasibleError(
+            f"target loss {float(np.min(t)):g} is at or below the floor "
+            f"c = {setup.c:g} of {setup.law_name}: no model reaches it; "
+            f"choose a loss above {setup.c:g}"
+        )
     if setup.dense:
         if granularities is not None:
             check_granularities(setup, granularities)
-        out = chinchilla_flops_to_reach(t, setup.a, setup.alpha, setup.b, setup.beta, setup.c,
-                                        setup.c_f)
+        out = chinchilla_flops_to_reach(
+            t, setup.a, setup.alpha, setup.b, setup.beta, setup.c, setup.c_f
+        )
         return _shape_like(out, target_loss)
     gr = check_granularities(setup, granularities)
     out = np.min(_flops_to_reach_per_g(setup, t[..., None], gr), axis=-1)
@@ -830,8 +910,16 @@ class Frontier(Record):
         return {k: np.asarray(v).tolist() for k, v in self.__dict__.items()}
 
 
-def frontier(law, flops, granularities=None, expansion_rate=None, aspect_ratio=None, c_f=None,
-             c_r=None, constraints: Limits | None = None) -> Frontier:
+def frontier(
+    law,
+    flops,
+    granularities=None,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    constraints: Limits | None = None,
+) -> Frontier:
     """Compute-optimal configuration for every budget at once (vectorised).
 
     Parameters
@@ -872,10 +960,17 @@ def frontier(law, flops, granularities=None, expansion_rate=None, aspect_ratio=N
     n_active, n_total, router = setup.counts(d, n, G)
     e = 1.0 if setup.dense else setup.expansion_rate
     return Frontier(
-        flops=f, granularities=gr, granularity=G, d_model=d, n_blocks=n,
-        n_active=n_active, n_total=n_total, tokens=D,
-        router_flops=router * setup.c_r * D + 0.0 * D, loss=take_best(loss_per_g, i),
-        loss_per_granularity=loss_per_g, n_experts=e * G,
-        choice_name=None if setup.dense else "granularity")
-
-
+        flops=f,
+        granularities=gr,
+        granularity=G,
+        d_model=d,
+        n_blocks=n,
+        n_active=n_active,
+        n_total=n_total,
+        tokens=D,
+        router_flops=router * setup.c_r * D + 0.0 * D,
+        loss=take_best(loss_per_g, i),
+        loss_per_granularity=loss_per_g,
+        n_experts=e * G,
+        choice_name=None if setup.dense else "granularity",
+    )

@@ -51,20 +51,23 @@ SWIGLU_AS_TWO_MATRICES = 4.5
 #: Default sequence length (attention) and vocabulary (head) of the time model.
 SEQ_LEN_DEFAULT = 4096
 VOCAB_DEFAULT = 50_257
-COMMUNICATION_NOTE = ("communication between GPUs (the all-to-all of expert parallelism, "
-                      "gradient all-reduce) is not measured")
+COMMUNICATION_NOTE = (
+    "communication between GPUs (the all-to-all of expert parallelism, "
+    "gradient all-reduce) is not measured"
+)
 
 
 # --------------------------------------------------------------------------------------------
 # Budget
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TimeBudget:
     """GPU time: ``gpu_seconds = gpus × days × 86,400`` or ``gpu_hours × 3,600``."""
 
     gpu_seconds: float
-    gpus: int | None      # None: a GPU-hours budget without a number of GPUs
+    gpus: int | None  # None: a GPU-hours budget without a number of GPUs
     days: float | None
     gpu_hours: float
     description: str
@@ -79,30 +82,45 @@ def time_budget(gpus=None, days=None, gpu_hours=None) -> TimeBudget:
     from ..hardware import _check_gpus, _check_time
 
     if (days is None) == (gpu_hours is None):
-        raise InputError("a time budget needs exactly one of days (with gpus) and gpu_hours, "
-                         f"got days={days!r}, gpu_hours={gpu_hours!r}", param="days")
+        raise InputError(
+            "a time budget needs exactly one of days (with gpus) and gpu_hours, "
+            f"got days={days!r}, gpu_hours={gpu_hours!r}",
+            param="days",
+        )
     if days is not None:
         if gpus is None:
             raise InputError("days go with gpus: the budget is gpus x days", param="gpus")
         n, t = _check_gpus(gpus), _check_time(days, "days")
         hours = n * t * 24.0
         desc = f"{n} GPUs x {t:g} days = {hours:,.0f} GPU-hours"
-        return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n, days=t, gpu_hours=hours,
-                          description=desc)
+        return TimeBudget(
+            gpu_seconds=hours * _HOUR, gpus=n, days=t, gpu_hours=hours, description=desc
+        )
     n_gpus = None if gpus is None else _check_gpus(gpus)
     hours = _check_time(gpu_hours, "gpu_hours")
-    return TimeBudget(gpu_seconds=hours * _HOUR, gpus=n_gpus,
-                      days=None if n_gpus is None else hours / n_gpus / 24.0,
-                      gpu_hours=hours, description=f"{hours:,.6g} GPU-hours")
+    return TimeBudget(
+        gpu_seconds=hours * _HOUR,
+        gpus=n_gpus,
+        days=None if n_gpus is None else hours / n_gpus / 24.0,
+        gpu_hours=hours,
+        description=f"{hours:,.6g} GPU-hours",
+    )
 
 
 def _check_bandwidth(a2a_bandwidth):
     if a2a_bandwidth is None:
         return None
-    if isinstance(a2a_bandwidth, bool) or not isinstance(a2a_bandwidth, (int, float)) \
-            or not math.isfinite(a2a_bandwidth) or not 0 < a2a_bandwidth <= 1e15:
-        raise InputError(f"a2a bandwidth must be positive bytes per second per GPU, e.g. 50e9, "
-                         f"got {a2a_bandwidth!r}", param="a2a_bandwidth")
+    if (
+        isinstance(a2a_bandwidth, bool)
+        or not isinstance(a2a_bandwidth, (int, float))
+        or not math.isfinite(a2a_bandwidth)
+        or not 0 < a2a_bandwidth <= 1e15
+    ):
+        raise InputError(
+            f"a2a bandwidth must be positive bytes per second per GPU, e.g. 50e9, "
+            f"got {a2a_bandwidth!r}",
+            param="a2a_bandwidth",
+        )
     return float(a2a_bandwidth)
 
 
@@ -121,6 +139,7 @@ def peak_flops_of(profile) -> float | None:
 # Laws as families of models of one width variable
 # --------------------------------------------------------------------------------------------
 
+
 class _Granular:
     """The fine-grained law (choice G) or a dense law (the one choice G = 1)."""
 
@@ -131,8 +150,9 @@ class _Granular:
         self.setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
         if self.setup.dense:
             if choices:
-                raise InputError(f"{law.name} is a dense law: it has no granularity",
-                                 param="granularities")
+                raise InputError(
+                    f"{law.name} is a dense law: it has no granularity", param="granularities"
+                )
             self.choices = np.array([1.0])
         else:
             self.choices = check_granularities(self.setup, choices or GRANULARITIES_DEFAULT)
@@ -157,20 +177,26 @@ class _Granular:
     def flop_optimal_d(self, log_flops):
         from .solve import free_log_width
 
-        return np.exp(np.maximum(free_log_width(self.setup, log_flops, self.choices),
-                                 math.log(self.r)))
+        return np.exp(
+            np.maximum(free_log_width(self.setup, log_flops, self.choices), math.log(self.r))
+        )
 
     def config(self, i, d, n_blocks, tokens, realizable):
         from .limits import NO_LIMITS
         from .realize import make_configuration
 
-        return make_configuration(self.setup, d, n_blocks, self.choices[i], tokens, NO_LIMITS,
-                                  realizable=realizable)
+        return make_configuration(
+            self.setup, d, n_blocks, self.choices[i], tokens, NO_LIMITS, realizable=realizable
+        )
 
     def settings(self) -> dict:
         s = self.setup
-        return {"expansion_rate": None if s.dense else s.expansion_rate,
-                "aspect_ratio": s.aspect_ratio, "c_f": s.c_f, "c_r": None if s.dense else s.c_r}
+        return {
+            "expansion_rate": None if s.dense else s.expansion_rate,
+            "aspect_ratio": s.aspect_ratio,
+            "c_f": s.c_f,
+            "c_r": None if s.dense else s.c_r,
+        }
 
 
 class _Joint:
@@ -218,17 +244,27 @@ class _Joint:
         return make_config(self.law, d, self.choices[i], tokens, realizable=realizable)
 
     def settings(self) -> dict:
-        return {"expansion_rate": None, "aspect_ratio": self.r, "c_f": float(self.law.c_f),
-                "c_r": None}
+        return {
+            "expansion_rate": None,
+            "aspect_ratio": self.r,
+            "c_f": float(self.law.c_f),
+            "c_r": None,
+        }
 
 
 def _family(law, choices, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None):
     if law.choice == "n_experts":
-        for name, value in (("expansion_rate", expansion_rate), ("aspect_ratio", aspect_ratio),
-                            ("c_f", c_f), ("c_r", c_r)):
+        for name, value in (
+            ("expansion_rate", expansion_rate),
+            ("aspect_ratio", aspect_ratio),
+            ("c_f", c_f),
+            ("c_r", c_r),
+        ):
             if value is not None:
-                raise InputError(f"{name} does not apply to {law.name}: it plans the number "
-                                 "of experts", param=name)
+                raise InputError(
+                    f"{name} does not apply to {law.name}: it plans the number of experts",
+                    param=name,
+                )
         return _Joint(law, choices)
     return _Granular(law, choices, expansion_rate, aspect_ratio, c_f, c_r)
 
@@ -236,6 +272,7 @@ def _family(law, choices, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=
 # --------------------------------------------------------------------------------------------
 # The search
 # --------------------------------------------------------------------------------------------
+
 
 class _Objective:
     """Loss, time per token and tokens of width ``d`` for every budget and candidate: ``d``
@@ -252,8 +289,9 @@ class _Objective:
 
     def step(self, d):
         nb, de, k, ne = self.fam.time_shape(d)
-        return self.model.step_time(d, nb, de, k, ne, self.seq_len, self.vocab,
-                                    c_r=self.c_r, a2a_bandwidth=self.bw)
+        return self.model.step_time(
+            d, nb, de, k, ne, self.seq_len, self.vocab, c_r=self.c_r, a2a_bandwidth=self.bw
+        )
 
     def seconds_per_token(self, d):
         return self.step(d).seconds_per_token
@@ -274,7 +312,7 @@ def _golden(f, lo, hi, iters=_GOLDEN_ITERS):
     c, e = b - inv * (b - a), a + inv * (b - a)
     fc, fe = f(c), f(e)
     for _ in range(iters):
-        left = fc <= fe          # the minimum is in [a, e]; else in [c, b]
+        left = fc <= fe  # the minimum is in [a, e]; else in [c, b]
         a2, b2 = np.where(left, a, c), np.where(left, e, b)
         c2 = np.where(left, b2 - inv * (b2 - a2), e)
         e2 = np.where(left, c, a2 + inv * (b2 - a2))
@@ -340,14 +378,16 @@ def _consistent_log_flops(obj: _Objective, best: bool = False):
 
 def _seconds_for_choice(obj: _Objective, d, j):
     """Seconds per token of width ``d[i]`` at candidate index ``j[i]``."""
-    full = obj.seconds_per_token(np.broadcast_to(np.asarray(d)[:, None],
-                                                 (np.size(d), obj.fam.choices.size)))
+    full = obj.seconds_per_token(
+        np.broadcast_to(np.asarray(d)[:, None], (np.size(d), obj.fam.choices.size))
+    )
     return full[np.arange(np.size(d)), j]
 
 
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TimedPlan:
@@ -356,23 +396,27 @@ class TimedPlan:
     choice: float
     config: Configuration
     seconds_per_token: float
-    tflops: float                    # achieved TFLOP/s (time model's FLOPs, compute parts)
-    efficiency: float | None         # tflops / datasheet peak
+    tflops: float  # achieved TFLOP/s (time model's FLOPs, compute parts)
+    efficiency: float | None  # tflops / datasheet peak
     parts_seconds_per_token: dict
     communication_seconds_per_token: float | None
     extrapolated: bool
     extrapolated_parts: tuple
-    budget_flops: float              # the law's training FLOPs it executes in the time
+    budget_flops: float  # the law's training FLOPs it executes in the time
 
     def to_dict(self) -> dict:
         out = self.config.to_dict()
-        out.update(choice=self.choice, seconds_per_token=self.seconds_per_token,
-                   achieved_tflops=self.tflops, efficiency=self.efficiency,
-                   parts_seconds_per_token=dict(self.parts_seconds_per_token),
-                   communication_seconds_per_token=self.communication_seconds_per_token,
-                   profile_extrapolated=self.extrapolated,
-                   profile_extrapolated_parts=list(self.extrapolated_parts),
-                   flops_in_time=self.budget_flops)
+        out.update(
+            choice=self.choice,
+            seconds_per_token=self.seconds_per_token,
+            achieved_tflops=self.tflops,
+            efficiency=self.efficiency,
+            parts_seconds_per_token=dict(self.parts_seconds_per_token),
+            communication_seconds_per_token=self.communication_seconds_per_token,
+            profile_extrapolated=self.extrapolated,
+            profile_extrapolated_parts=list(self.extrapolated_parts),
+            flops_in_time=self.budget_flops,
+        )
         return out
 
 
@@ -385,10 +429,13 @@ class TimeCandidate:
     flops_optimal: TimedPlan
 
     def to_dict(self) -> dict:
-        return {"choice": self.choice, "time_optimal": self.time_optimal.to_dict(),
-                "flops_optimal": self.flops_optimal.to_dict(),
-                "loss_time_optimal": self.time_optimal.config.loss,
-                "loss_flops_optimal_at_same_time": self.flops_optimal.config.loss}
+        return {
+            "choice": self.choice,
+            "time_optimal": self.time_optimal.to_dict(),
+            "flops_optimal": self.flops_optimal.to_dict(),
+            "loss_time_optimal": self.time_optimal.config.loss,
+            "loss_flops_optimal_at_same_time": self.flops_optimal.config.loss,
+        }
 
 
 @dataclass(frozen=True)
@@ -417,8 +464,11 @@ class TimeOptimizeResult:
         fo = self.flops_optimal.to_dict()
         fo["loss_at_same_time"] = self.loss_at_same_time
         return {
-            "law": self.law, "choice": self.choice, "objective": "time",
-            "budget": self.budget.to_dict(), "budget_flops": self.recommended.budget_flops,
+            "law": self.law,
+            "choice": self.choice,
+            "objective": "time",
+            "budget": self.budget.to_dict(),
+            "budget_flops": self.recommended.budget_flops,
             "profile": dict(self.profile),
             "recommended": self.recommended.to_dict(),
             "continuous": self.continuous.to_dict(),
@@ -427,35 +477,56 @@ class TimeOptimizeResult:
             "candidates": [c.to_dict() for c in self.candidates],
             "settings": dict(self.settings),
             "communication": self.settings.get("communication"),
-            "success": self.success, "message": self.message,
+            "success": self.success,
+            "message": self.message,
             "warnings": list(self.warnings),
         }
 
 
-def _plan_from(obj: _Objective, st, b: int, i: int, d: float, n_blocks: float,
-               realizable: bool, peak: float | None) -> TimedPlan:
+def _plan_from(
+    obj: _Objective,
+    st,
+    b: int,
+    i: int,
+    d: float,
+    n_blocks: float,
+    realizable: bool,
+    peak: float | None,
+) -> TimedPlan:
     """A :class:`TimedPlan` from a step time ``st`` computed on a (B, C) array of widths."""
     fam = obj.fam
     t = float(st.seconds_per_token[b, i])
     cfg = fam.config(i, d, n_blocks, obj.S_flat[b] / t, realizable)
     tflops = float(st.effective_tflops[b, i])
     comm = None if st.communication_model is None else float(st.communication_model[b, i])
-    ext = tuple(p for p, flag in st.extrapolated_parts.items()
-                if bool(np.broadcast_to(flag, st.seconds_per_token.shape)[b, i]))
-    return TimedPlan(choice=float(fam.choices[i]), config=cfg, seconds_per_token=t,
-                     tflops=tflops, efficiency=None if peak is None else tflops * 1e12 / peak,
-                     parts_seconds_per_token={p: float(np.broadcast_to(
-                         v, st.seconds_per_token.shape)[b, i]) for p, v in st.parts.items()},
-                     communication_seconds_per_token=comm, extrapolated=bool(ext),
-                     extrapolated_parts=ext, budget_flops=float(cfg.flops))
+    ext = tuple(
+        p
+        for p, flag in st.extrapolated_parts.items()
+        if bool(np.broadcast_to(flag, st.seconds_per_token.shape)[b, i])
+    )
+    return TimedPlan(
+        choice=float(fam.choices[i]),
+        config=cfg,
+        seconds_per_token=t,
+        tflops=tflops,
+        efficiency=None if peak is None else tflops * 1e12 / peak,
+        parts_seconds_per_token={
+            p: float(np.broadcast_to(v, st.seconds_per_token.shape)[b, i])
+            for p, v in st.parts.items()
+        },
+        communication_seconds_per_token=comm,
+        extrapolated=bool(ext),
+        extrapolated_parts=ext,
+        budget_flops=float(cfg.flops),
+    )
 
 
-def _timed(obj: _Objective, b: int, i: int, d: float, n_blocks: float, realizable: bool,
-           peak: float | None) -> TimedPlan:
+def _timed(
+    obj: _Objective, b: int, i: int, d: float, n_blocks: float, realizable: bool, peak: float | None
+) -> TimedPlan:
     """Budget ``b``'s plan of width ``d`` at candidate ``i``."""
     B, C = obj.S_flat.size, obj.fam.choices.size
-    return _plan_from(obj, obj.step(np.full((B, C), float(d))), b, i, d, n_blocks, realizable,
-                      peak)
+    return _plan_from(obj, obj.step(np.full((B, C), float(d))), b, i, d, n_blocks, realizable, peak)
 
 
 def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
@@ -481,21 +552,42 @@ def _law_range_warnings(law, fam, cfg) -> list[str]:
         from .experts import _range_warnings
 
         return list(_range_warnings(law, cfg))
-    return list(law.range_warnings(params=cfg.n_total, tokens=cfg.tokens,
-                                   granularity=None if fam.setup.dense else cfg.granularity))
+    return list(
+        law.range_warnings(
+            params=cfg.n_total,
+            tokens=cfg.tokens,
+            granularity=None if fam.setup.dense else cfg.granularity,
+        )
+    )
 
 
 def _check_seq_len(seq_len) -> float:
-    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, float)) \
-            or not math.isfinite(seq_len) or not 1 <= seq_len <= 1e8:
-        raise InputError(f"seq_len must be a number of tokens from 1 to 1e8, got {seq_len!r}",
-                         param="seq_len")
+    if (
+        isinstance(seq_len, bool)
+        or not isinstance(seq_len, (int, float))
+        or not math.isfinite(seq_len)
+        or not 1 <= seq_len <= 1e8
+    ):
+        raise InputError(
+            f"seq_len must be a number of tokens from 1 to 1e8, got {seq_len!r}", param="seq_len"
+        )
     return float(seq_len)
 
 
-def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
-                 aspect_ratio=None, c_f=None, c_r=None, seq_len: float = SEQ_LEN_DEFAULT,
-                 vocab: float | None = None, a2a_bandwidth: float | None = None) -> list:
+def plan_budgets(
+    law,
+    profile,
+    budgets,
+    choices=None,
+    *,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    seq_len: float = SEQ_LEN_DEFAULT,
+    vocab: float | None = None,
+    a2a_bandwidth: float | None = None,
+) -> list:
     """:func:`optimize_time` for several :class:`TimeBudget` at once (vectorised search)."""
     from ..profiles import Profile, load_profile
     from ..timing import TimeModel
@@ -517,27 +609,41 @@ def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
     lnf_best, d_fo, j_fo = _consistent_log_flops(obj, best=True)
     d_t = np.exp(x)
     st_t, st_f = obj.step(d_t), obj.step(d_f)
-    profile_info = {"name": prof.name, "gpu": prof.gpu, "source": prof.source,
-                    "date": prof.provenance.get("date")}
+    profile_info = {
+        "name": prof.name,
+        "gpu": prof.gpu,
+        "source": prof.source,
+        "date": prof.provenance.get("date"),
+    }
     results = []
     for b, budget in enumerate(budgets):
         if np.all(at_edge[b]):
-            raise InputError(f"{budget.description}: no model of {law.name} trains on at least "
-                             "one token in that GPU time (or the best width is above d_model "
-                             "2^20); give more GPU time", param="days")
+            raise InputError(
+                f"{budget.description}: no model of {law.name} trains on at least "
+                "one token in that GPU time (or the best width is above d_model "
+                "2^20); give more GPU time",
+                param="days",
+            )
         warnings: list[str] = []
         cands = []
         for i in range(fam.choices.size):
             if at_edge[b, i]:
-                warnings.append(f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the "
-                                "edge of the searched range (d_model 2^20 or no token); skipped")
+                warnings.append(
+                    f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the "
+                    "edge of the searched range (d_model 2^20 or no token); skipped"
+                )
                 continue
-            cands.append(TimeCandidate(
-                choice=float(fam.choices[i]),
-                time_optimal=_plan_from(obj, st_t, b, i, float(d_t[b, i]),
-                                        float(d_t[b, i]) / fam.r, False, peak),
-                flops_optimal=_plan_from(obj, st_f, b, i, float(d_f[b, i]),
-                                         float(d_f[b, i]) / fam.r, False, peak)))
+            cands.append(
+                TimeCandidate(
+                    choice=float(fam.choices[i]),
+                    time_optimal=_plan_from(
+                        obj, st_t, b, i, float(d_t[b, i]), float(d_t[b, i]) / fam.r, False, peak
+                    ),
+                    flops_optimal=_plan_from(
+                        obj, st_f, b, i, float(d_f[b, i]), float(d_f[b, i]) / fam.r, False, peak
+                    ),
+                )
+            )
         cands.sort(key=lambda c: c.time_optimal.config.loss)
         i_best = int(np.nonzero(fam.choices == cands[0].choice)[0][0])
         continuous = cands[0].time_optimal
@@ -545,17 +651,22 @@ def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
         j = int(j_fo[b])
         flops_optimal = _timed(obj, b, j, float(d_fo[b]), float(d_fo[b]) / fam.r, False, peak)
         if at_lo[b, i_best]:
-            warnings.append("the time-optimal model is the smallest one (one block): the budget "
-                            "is below what the law describes")
-        for plan, what in ((recommended, "the time-optimal plan"),
-                           (flops_optimal, "the FLOP-optimal plan")):
+            warnings.append(
+                "the time-optimal model is the smallest one (one block): the budget "
+                "is below what the law describes"
+            )
+        for plan, what in (
+            (recommended, "the time-optimal plan"),
+            (flops_optimal, "the FLOP-optimal plan"),
+        ):
             if plan.extrapolated:
                 cfg = plan.config
                 warnings.append(
                     f"{what} is outside the profile's measured grid "
                     f"({', '.join(plan.extrapolated_parts)}: d_model {cfg.d_model:.0f}, "
                     f"d_expert {cfg.d_expert:.0f}, expansion rate {cfg.n_experts / cfg.top_k:g})"
-                    "; its speed is the nearest measured edge, not a measurement")
+                    "; its speed is the nearest measured edge, not a measurement"
+                )
         warnings += _law_range_warnings(law, fam, recommended.config)
         gpu_mem = prof.provenance.get("gpu_memory_bytes")
         weights = 2.0 * (recommended.config.n_total_with_embedding or recommended.config.n_total)
@@ -564,25 +675,60 @@ def plan_budgets(law, profile, budgets, choices=None, *, expansion_rate=None,
                 f"training memory is not checked: the time-optimal model's bf16 weights alone "
                 f"({weights / 1e9:,.0f} GB) exceed the memory of {budget.gpus} x {prof.gpu} "
                 f"({budget.gpus * float(gpu_mem) / 1e9:,.0f} GB); use more GPUs for less time "
-                f"or plan with a memory limit (optimize --flops ... --memory)")
-        warnings.append(("the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
-                         "overlap), not a measurement; other " + COMMUNICATION_NOTE)
-                        if bw is not None else COMMUNICATION_NOTE)
-        settings = dict(fam.settings(), seq_len=sl, vocab=V, a2a_bandwidth=bw, peak_flops=peak,
-                        communication=("model: all-to-all at --a2a-bandwidth" if bw is not None
-                                       else "not measured"),
-                        flops_budget_for_flops_optimal=float(np.exp(lnf_best[b])))
-        results.append(TimeOptimizeResult(
-            law=law.name, choice=fam.choice_name, budget=budget, profile=profile_info,
-            recommended=recommended, continuous=continuous, flops_optimal=flops_optimal,
-            candidates=tuple(cands), settings=settings, warnings=tuple(warnings)))
+                f"or plan with a memory limit (optimize --flops ... --memory)"
+            )
+        warnings.append(
+            (
+                "the all-to-all time is a model (bytes per token / --a2a-bandwidth, no "
+                "overlap), not a measurement; other " + COMMUNICATION_NOTE
+            )
+            if bw is not None
+            else COMMUNICATION_NOTE
+        )
+        settings = dict(
+            fam.settings(),
+            seq_len=sl,
+            vocab=V,
+            a2a_bandwidth=bw,
+            peak_flops=peak,
+            communication=(
+                "model: all-to-all at --a2a-bandwidth" if bw is not None else "not measured"
+            ),
+            flops_budget_for_flops_optimal=float(np.exp(lnf_best[b])),
+        )
+        results.append(
+            TimeOptimizeResult(
+                law=law.name,
+                choice=fam.choice_name,
+                budget=budget,
+                profile=profile_info,
+                recommended=recommended,
+                continuous=continuous,
+                flops_optimal=flops_optimal,
+                candidates=tuple(cands),
+                settings=settings,
+                warnings=tuple(warnings),
+            )
+        )
     return results
 
 
-def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=None, *,
-                  expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None,
-                  seq_len: float = SEQ_LEN_DEFAULT, vocab: float | None = None,
-                  a2a_bandwidth: float | None = None) -> TimeOptimizeResult:
+def optimize_time(
+    law,
+    profile,
+    gpus=None,
+    days=None,
+    gpu_hours=None,
+    choices=None,
+    *,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    seq_len: float = SEQ_LEN_DEFAULT,
+    vocab: float | None = None,
+    a2a_bandwidth: float | None = None,
+) -> TimeOptimizeResult:
     """The time-optimal model for a GPU-time budget on a measured profile, any law.
 
     Parameters
@@ -604,9 +750,19 @@ def optimize_time(law, profile, gpus=None, days=None, gpu_hours=None, choices=No
     -------
     TimeOptimizeResult
     """
-    return plan_budgets(law, profile, [time_budget(gpus, days, gpu_hours)], choices,
-                        expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f,
-                        c_r=c_r, seq_len=seq_len, vocab=vocab, a2a_bandwidth=a2a_bandwidth)[0]
+    return plan_budgets(
+        law,
+        profile,
+        [time_budget(gpus, days, gpu_hours)],
+        choices,
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+        seq_len=seq_len,
+        vocab=vocab,
+        a2a_bandwidth=a2a_bandwidth,
+    )[0]
 
 
 def _sym(fam) -> str:
@@ -624,16 +780,28 @@ MAX_TIME_SWEEP_POINTS = 200
 def _row(res: TimeOptimizeResult) -> dict:
     rec, fo, cfg = res.recommended, res.flops_optimal, res.recommended.config
     return {
-        "days": res.budget.days, "gpus": res.budget.gpus, "gpu_hours": res.budget.gpu_hours,
-        "gpu_seconds": res.budget.gpu_seconds, "choice": rec.choice,
+        "days": res.budget.days,
+        "gpus": res.budget.gpus,
+        "gpu_hours": res.budget.gpu_hours,
+        "gpu_seconds": res.budget.gpu_seconds,
+        "choice": rec.choice,
         "granularity": cfg.granularity if res.choice == "granularity" else None,
         "n_experts": cfg.n_experts if res.choice == "n_experts" else None,
-        "d_model": cfg.d_model, "n_blocks": cfg.n_blocks, "n_active": cfg.n_active,
-        "n_total": cfg.n_total, "tokens": cfg.tokens, "loss": cfg.loss, "flops": cfg.flops,
-        "seconds_per_token": rec.seconds_per_token, "achieved_tflops": rec.tflops,
-        "efficiency": rec.efficiency, "profile_extrapolated": rec.extrapolated,
-        "flops_optimal_choice": fo.choice, "flops_optimal_d_model": fo.config.d_model,
-        "flops_optimal_flops": fo.budget_flops, "loss_at_same_time": fo.config.loss,
+        "d_model": cfg.d_model,
+        "n_blocks": cfg.n_blocks,
+        "n_active": cfg.n_active,
+        "n_total": cfg.n_total,
+        "tokens": cfg.tokens,
+        "loss": cfg.loss,
+        "flops": cfg.flops,
+        "seconds_per_token": rec.seconds_per_token,
+        "achieved_tflops": rec.tflops,
+        "efficiency": rec.efficiency,
+        "profile_extrapolated": rec.extrapolated,
+        "flops_optimal_choice": fo.choice,
+        "flops_optimal_d_model": fo.config.d_model,
+        "flops_optimal_flops": fo.budget_flops,
+        "loss_at_same_time": fo.config.loss,
         "loss_by_choice": {f"{c.choice:g}": c.time_optimal.config.loss for c in res.candidates},
     }
 
@@ -648,20 +816,42 @@ class TimeSweepResult:
     results: tuple
     warnings: tuple
 
-    COLUMNS = ("days", "gpus", "gpu_hours", "choice", "d_model", "n_blocks", "n_active",
-               "n_total", "tokens", "loss", "flops", "achieved_tflops", "efficiency",
-               "profile_extrapolated", "flops_optimal_choice", "loss_at_same_time",
-               "flops_optimal_flops")
+    COLUMNS = (
+        "days",
+        "gpus",
+        "gpu_hours",
+        "choice",
+        "d_model",
+        "n_blocks",
+        "n_active",
+        "n_total",
+        "tokens",
+        "loss",
+        "flops",
+        "achieved_tflops",
+        "efficiency",
+        "profile_extrapolated",
+        "flops_optimal_choice",
+        "loss_at_same_time",
+        "flops_optimal_flops",
+    )
 
     def rows(self) -> list[dict]:
         return [_row(r) for r in self.results]
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "choice": self.choice, "objective": "time",
-                "profile": dict(self.profile), "rows": self.rows(),
-                "communication": self.results[0].settings["communication"],
-                "settings": dict(self.results[0].settings, flops_budget_for_flops_optimal=None),
-                "success": True, "message": "optimal", "warnings": list(self.warnings)}
+        return {
+            "law": self.law,
+            "choice": self.choice,
+            "objective": "time",
+            "profile": dict(self.profile),
+            "rows": self.rows(),
+            "communication": self.results[0].settings["communication"],
+            "settings": dict(self.results[0].settings, flops_budget_for_flops_optimal=None),
+            "success": True,
+            "message": "optimal",
+            "warnings": list(self.warnings),
+        }
 
 
 def _merge_warnings(results) -> tuple:
@@ -673,8 +863,9 @@ def _merge_warnings(results) -> tuple:
     return tuple(out)
 
 
-def sweep_time(law, profile, gpus, days_from, days_to, points=10, choices=None,
-               **kwargs) -> TimeSweepResult:
+def sweep_time(
+    law, profile, gpus, days_from, days_to, points=10, choices=None, **kwargs
+) -> TimeSweepResult:
     """The time-optimal plan on ``points`` log-spaced wall-clock budgets of ``gpus`` GPUs,
     from ``days_from`` to ``days_to`` days (both included). ``kwargs`` as
     :func:`optimize_time`."""
@@ -683,24 +874,37 @@ def sweep_time(law, profile, gpus, days_from, days_to, points=10, choices=None,
     first_days = float(time_budget(gpus, days_from).days or 0.0)
     last_days = float(time_budget(gpus, days_to).days or 0.0)
     if first_days > last_days:
-        raise InputError(f"days_from {first_days:g} is above days_to {last_days:g}; give the "
-                         "shorter time first", param="days_from")
-    if isinstance(points, bool) or int(points) != points \
-            or not 1 <= points <= MAX_TIME_SWEEP_POINTS:
-        raise InputError(f"points must be a whole number from 1 to {MAX_TIME_SWEEP_POINTS}, "
-                         f"got {points!r}", param="points")
+        raise InputError(
+            f"days_from {first_days:g} is above days_to {last_days:g}; give the shorter time first",
+            param="days_from",
+        )
+    if (
+        isinstance(points, bool)
+        or int(points) != points
+        or not 1 <= points <= MAX_TIME_SWEEP_POINTS
+    ):
+        raise InputError(
+            f"points must be a whole number from 1 to {MAX_TIME_SWEEP_POINTS}, got {points!r}",
+            param="points",
+        )
     if int(points) == 1 and first_days != last_days:
-        raise InputError("one point needs days_from equal to days_to; use 2 points or more",
-                         param="points")
+        raise InputError(
+            "one point needs days_from equal to days_to; use 2 points or more", param="points"
+        )
     days = np.logspace(math.log10(first_days), math.log10(last_days), int(points))
     if points > 1:
         days[0], days[-1] = first_days, last_days
     law = _law(law)
-    results = plan_budgets(law, profile, [time_budget(gpus, float(t)) for t in days], choices,
-                           **kwargs)
-    return TimeSweepResult(law=law.name, choice=results[0].choice,
-                           profile=results[0].profile, results=tuple(results),
-                           warnings=_merge_warnings(results))
+    results = plan_budgets(
+        law, profile, [time_budget(gpus, float(t)) for t in days], choices, **kwargs
+    )
+    return TimeSweepResult(
+        law=law.name,
+        choice=results[0].choice,
+        profile=results[0].profile,
+        results=tuple(results),
+        warnings=_merge_warnings(results),
+    )
 
 
 @dataclass(frozen=True)
@@ -718,13 +922,18 @@ class TimeCompareRow:
         def d(p):
             return None if p is None else p.to_dict()
 
-        return {"budget": self.budget.to_dict(), "dense": d(self.dense),
-                "moe_g1": d(self.moe_choice1), "moe_opt": d(self.moe_opt),
-                "moe_flops_optimal": d(self.moe_flops_optimal),
-                "loss_gain_vs_dense": None if self.dense is None
-                else self.dense.config.loss - self.moe_opt.config.loss,
-                "loss_gain_vs_flops_optimal": self.moe_flops_optimal.config.loss
-                - self.moe_opt.config.loss}
+        return {
+            "budget": self.budget.to_dict(),
+            "dense": d(self.dense),
+            "moe_g1": d(self.moe_choice1),
+            "moe_opt": d(self.moe_opt),
+            "moe_flops_optimal": d(self.moe_flops_optimal),
+            "loss_gain_vs_dense": None
+            if self.dense is None
+            else self.dense.config.loss - self.moe_opt.config.loss,
+            "loss_gain_vs_flops_optimal": self.moe_flops_optimal.config.loss
+            - self.moe_opt.config.loss,
+        }
 
 
 @dataclass(frozen=True)
@@ -737,14 +946,22 @@ class TimeCompareResult:
     warnings: tuple
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "dense_law": self.dense_law, "choice": self.choice,
-                "objective": "time", "profile": dict(self.profile),
-                "rows": [r.to_dict() for r in self.rows], "success": True,
-                "message": "optimal", "warnings": list(self.warnings)}
+        return {
+            "law": self.law,
+            "dense_law": self.dense_law,
+            "choice": self.choice,
+            "objective": "time",
+            "profile": dict(self.profile),
+            "rows": [r.to_dict() for r in self.rows],
+            "success": True,
+            "message": "optimal",
+            "warnings": list(self.warnings),
+        }
 
 
-def compare_time(law, profile, budgets, dense_law=None, choices=None,
-                 **kwargs) -> TimeCompareResult:
+def compare_time(
+    law, profile, budgets, dense_law=None, choices=None, **kwargs
+) -> TimeCompareResult:
     """Dense vs MoE at G = 1 (E = 1 is the joint law's dense model) vs the time-optimal MoE vs
     the FLOP-optimal MoE, each for the same GPU time (``budgets``: :class:`TimeBudget`s)."""
     from . import _law
@@ -764,18 +981,29 @@ def compare_time(law, profile, budgets, dense_law=None, choices=None,
             dkw = {k: v for k, v in kwargs.items() if k not in ("expansion_rate", "c_r")}
             dense_results = plan_budgets(dl, profile, budgets, **dkw)
     elif dense_law is not None:
-        raise InputError(f"dense_law does not apply to {law.name}: its dense model is E = 1",
-                         param="dense_law")
+        raise InputError(
+            f"dense_law does not apply to {law.name}: its dense model is E = 1", param="dense_law"
+        )
     rows = []
     for res, dres in zip(results, dense_results):
         one = next((c.time_optimal for c in res.candidates if c.choice == 1.0), None)
         dense = None if dres is None else dres.recommended
         if law.choice == "n_experts":
             dense, one = one, None
-        rows.append(TimeCompareRow(budget=res.budget, dense=dense, moe_choice1=one,
-                                   moe_opt=res.recommended,
-                                   moe_flops_optimal=res.flops_optimal))
-    return TimeCompareResult(law=law.name, dense_law=dense_name if law.choice != "n_experts"
-                             else law.name + " (E = 1)", choice=results[0].choice,
-                             profile=results[0].profile, rows=tuple(rows),
-                             warnings=tuple(dict.fromkeys(warnings)))
+        rows.append(
+            TimeCompareRow(
+                budget=res.budget,
+                dense=dense,
+                moe_choice1=one,
+                moe_opt=res.recommended,
+                moe_flops_optimal=res.flops_optimal,
+            )
+        )
+    return TimeCompareResult(
+        law=law.name,
+        dense_law=dense_name if law.choice != "n_experts" else law.name + " (E = 1)",
+        choice=results[0].choice,
+        profile=results[0].profile,
+        rows=tuple(rows),
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
