@@ -32,6 +32,10 @@ INFERENCE_FLOPS_PER_PARAM = 2.0
 #: 2-FLOP items, of which three are forward (router logits, dispatch, combine): 3/7, i.e.
 #: 6 FLOPs per router parameter per inference token at the default c_r.
 ROUTER_FORWARD_FRACTION = 3.0 / 7.0
+#: Training sequence length (tokens) for attention-score FLOPs and activations (SPEC §10).
+SEQ_LEN_DEFAULT = 4096
+#: Vocabulary of the GPT-2 tokenizer the fine-grained and joint laws were fitted with.
+GPT2_VOCAB_SIZE = 50_257
 
 
 #: Validates one (possibly array) argument; see moeplan.domain.checked_array.

@@ -31,13 +31,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import accounting
 from .errors import InputError
 
 #: Multiples tried for the SwiGLU expert width, preferred first.
 SWIGLU_MULTIPLES = (64, 32, 16, 8)
 #: Largest relative change of an expert's parameters accepted at a coarser multiple.
 SWIGLU_TOLERANCE = 0.01
-VOCAB_SIZE_DEFAULT = 50_257
+VOCAB_SIZE_DEFAULT = int(accounting.GPT2_VOCAB_SIZE)
 MAX_POSITION_DEFAULT = 4096
 ROPE_THETA_DEFAULT = 10_000.0
 RMS_NORM_EPS_DEFAULT = 1e-6

@@ -36,12 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import domain
-from .accounting import C_F_DEFAULT, C_R_DEFAULT
+from .accounting import C_F_DEFAULT, C_R_DEFAULT, SEQ_LEN_DEFAULT
 from .errors import FileFormatError
 from .yamlio import load_json_file
-
-#: Default context length for the attention-score FLOPs (tokens).
-SEQ_LEN_DEFAULT = 4096
 
 #: Upper bounds that keep a malicious config from making us loop for ever.
 _MAX_LAYERS = 100_000

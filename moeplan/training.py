@@ -76,10 +76,10 @@ if TYPE_CHECKING:
 BYTES_WEIGHTS = 2.0
 BYTES_GRADIENTS = 2.0
 BYTES_OPTIMIZER = 12.0
-#: Sequence length (tokens) for activations and attention-score FLOPs.
-SEQ_LEN_DEFAULT = 4096
-#: Vocabulary size: the paper's GPT-2 tokenizer.
-VOCAB_SIZE_DEFAULT = 50_257
+#: Sequence length (tokens) for activations and attention-score FLOPs; the paper's GPT-2
+#: vocabulary (one definition each, in moeplan.accounting).
+SEQ_LEN_DEFAULT = accounting.SEQ_LEN_DEFAULT
+VOCAB_SIZE_DEFAULT = accounting.GPT2_VOCAB_SIZE
 #: Sequences per micro-batch.
 MICRO_BATCH_DEFAULT = 1
 #: Tensor-parallel degrees tried (within one node).

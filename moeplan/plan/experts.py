@@ -56,7 +56,7 @@ from .results import (
 )
 
 #: Vocabulary of the GPT-2 tokenizer the law was fitted with (used if a law file has none).
-GPT2_VOCAB_SIZE = 50257
+GPT2_VOCAB_SIZE = accounting.GPT2_VOCAB_SIZE
 #: Candidate numbers of experts when none are given (CLI.md).
 DEFAULT_EXPERTS = (1, 2, 4, 8, 16, 32)
 BYTES_PER_PARAM_DEFAULT = 2.0

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..accounting import GPT2_VOCAB_SIZE as VOCAB_DEFAULT  # default vocabulary (head)
+from ..accounting import SEQ_LEN_DEFAULT  # default sequence length (attention)
 from ..errors import InputError
 from .results import Configuration
 
@@ -48,9 +50,6 @@ _DAY, _HOUR = 86_400.0, 3_600.0
 #: The joint law's SwiGLU expert (3 matrices d x 3d) as the profile's two-matrix expert of the
 #: same FLOPs: hidden size 4.5·d.
 SWIGLU_AS_TWO_MATRICES = 4.5
-#: Default sequence length (attention) and vocabulary (head) of the time model.
-SEQ_LEN_DEFAULT = 4096
-VOCAB_DEFAULT = 50_257
 COMMUNICATION_NOTE = (
     "communication between GPUs (the all-to-all of expert parallelism, "
     "gradient all-reduce) is not measured"
