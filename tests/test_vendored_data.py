@@ -41,7 +41,7 @@ def test_provenance_readmes_name_source_commit_and_licence():
 
 
 def test_no_test_reads_outside_the_repository():
-    # the suite once read ../shared; a clone has nothing beside it
+    # the suite once read the shared data folder beside the repository; a clone has none
     for path in (REPO / "tests").glob("*.py"):
         if path.name == "test_vendored_data.py":
             continue
