@@ -163,3 +163,25 @@ def assert_refusal_is_true(exc, k, E=64.0, cf=6.0, cr=14.0):
         assert float(m.group(1)) - k["c"] <= 1e-9 * k["c"], text
         return "loss at the floor"
     pytest.fail(f"unexpected refusal: {text}")
+
+
+#: The keys every configuration object has at least (CLI.md, "Commands and the JSON keys that
+#: are part of the contract"), written once for the contract tests.
+CONFIG_KEYS = frozenset(
+    {
+        "granularity",
+        "expansion_rate",
+        "n_experts",
+        "top_k",
+        "d_model",
+        "n_blocks",
+        "d_expert",
+        "n_active",
+        "n_total",
+        "tokens",
+        "flops",
+        "router_flops",
+        "loss",
+        "tokens_per_active_param",
+    }
+)

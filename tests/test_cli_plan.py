@@ -10,27 +10,13 @@ import sys
 
 import pytest
 import yaml
+from reference import (
+    CONFIG_KEYS,  # noqa: E402
+    dense_flops_to_reach,  # noqa: E402
+)
 
 from moeplan.cli import app
 from moeplan.coefficients import law_to_mapping, load_law
-
-CONFIG_KEYS = {
-    "granularity",
-    "expansion_rate",
-    "n_experts",
-    "top_k",
-    "d_model",
-    "n_blocks",
-    "d_expert",
-    "n_active",
-    "n_total",
-    "tokens",
-    "flops",
-    "router_flops",
-    "loss",
-    "tokens_per_active_param",
-}
-from reference import dense_flops_to_reach  # noqa: E402
 
 
 def run(runner, *args):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import DENSE, MOE, chinchilla_params
+from reference import CONFIG_KEYS, DENSE, MOE, chinchilla_params
 from reference import moe_loss as spec_moe_loss  # noqa: E402
 
 from moeplan import load_law, optimize
@@ -494,25 +494,7 @@ def test_optimize_result_to_dict_has_contract_keys(moe):
     d = optimize(moe, 1e22, vocab_size=50257).to_dict()
     for key in ("budget_flops", "law", "recommended", "continuous", "candidates", "warnings"):
         assert key in d
-    need = {
-        "granularity",
-        "expansion_rate",
-        "n_experts",
-        "top_k",
-        "d_model",
-        "n_blocks",
-        "d_expert",
-        "n_active",
-        "n_total",
-        "tokens",
-        "flops",
-        "router_flops",
-        "loss",
-        "tokens_per_active_param",
-        "n_embedding",
-        "n_active_with_embedding",
-        "n_total_with_embedding",
-    }
+    need = CONFIG_KEYS | {"n_embedding", "n_active_with_embedding", "n_total_with_embedding"}
     for cfg in [d["recommended"], d["continuous"]] + d["candidates"]:
         assert need <= set(cfg)
     assert "best_real_granularity" in d["continuous"]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from reference import CONFIG_KEYS
 
 from moeplan.cli import app, render
 
@@ -22,23 +23,6 @@ import fuzz_support as fz
 
 ANSI = "\x1b["
 BOX = set("━─│┃╭╮╰╯┏┓┗┛")
-
-CONFIG_KEYS = {
-    "granularity",
-    "expansion_rate",
-    "n_experts",
-    "top_k",
-    "d_model",
-    "n_blocks",
-    "d_expert",
-    "n_active",
-    "n_total",
-    "tokens",
-    "flops",
-    "router_flops",
-    "loss",
-    "tokens_per_active_param",
-}
 
 
 @pytest.fixture(scope="module")
