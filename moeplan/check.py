@@ -85,7 +85,6 @@ class CheckResult:
     source: str
     name: str
     law: str
-    passed: bool
     checks: tuple
     proposal: dict
     optimal: dict
@@ -94,6 +93,11 @@ class CheckResult:
     warnings: tuple = field(default_factory=tuple)
     law_choice: str | None = None  # why this law, when moeplan chose it (moeplan.lawpick)
     limits_disabled: tuple = ()  # names of limits switched off with null
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed."""
+        return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict:
         return {
@@ -606,7 +610,6 @@ def check_proposal(proposal: Proposal, law=None, limit_overrides: tuple = ()) ->
         source=proposal.source,
         name=proposal.name,
         law=law.name,
-        passed=all(c.passed for c in checks),
         checks=checks,
         proposal=m,
         optimal=opt,
@@ -709,7 +712,6 @@ def check_config(
         source=str(path),
         name=model.name,
         law=law.name,
-        passed=all(c.passed for c in checks),
         checks=checks,
         proposal=m,
         optimal=opt,
@@ -756,7 +758,6 @@ def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_
         source=str(path),
         name=model.name,
         law=law.name,
-        passed=all(c.passed for c in checks),
         checks=checks,
         proposal=m,
         optimal=opt,
