@@ -537,26 +537,7 @@ def _deepseek(c: _Config, *, version: int) -> _Arch:
             f"{sum(b.kind == 'dense' for b in blocks)} dense block(s) at the bottom "
             f"(first_k_dense_replace)"
         )
-    vocab = c.int("vocab_size")
-    mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
-    if note:
-        notes.append(note)
-    return _Arch(
-        _group(blocks),
-        vocab,
-        h,
-        c.bool("tie_word_embeddings", False),
-        h,
-        n_e,
-        k,
-        n_shared,
-        d_e,
-        expert,
-        True,
-        tuple(notes),
-        mtp,
-        mtp_ckpt,
-    )
+    return _arch_with_mtp(c, blocks, h, n_e, k, n_shared, d_e, expert, notes, moe)
 
 
 def _dbrx(c: _Config) -> _Arch:
@@ -740,6 +721,31 @@ def _phimoe(c: _Config) -> _Arch:
     )
 
 
+def _arch_with_mtp(c: _Config, blocks, h, n_e, k, n_shared, d_e, expert, notes, moe) -> _Arch:
+    """The architecture of a DeepSeek-V3-style MoE (deepseek_v3, kimi_k2, glm4_moe): its
+    multi-token-prediction layers counted apart (:func:`_mtp`)."""
+    vocab = c.int("vocab_size")
+    mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
+    if note:
+        notes.append(note)
+    return _Arch(
+        _group(blocks),
+        vocab,
+        h,
+        c.bool("tie_word_embeddings", False),
+        h,
+        n_e,
+        k,
+        n_shared,
+        d_e,
+        expert,
+        True,
+        tuple(notes),
+        mtp,
+        mtp_ckpt,
+    )
+
+
 def _mtp(c: _Config, h: int, vocab: int, moe: BlockCount) -> tuple[int, int, str | None]:
     """Multi-token-prediction modules (DeepSeek-V3 §2.2; GLM-4.5 uses the same layout).
 
@@ -809,26 +815,7 @@ def _glm4_moe(c: _Config, *, family: str) -> _Arch:
         notes.append(
             f"{min(first_dense, n_layers)} dense block(s) at the bottom (first_k_dense_replace)"
         )
-    vocab = c.int("vocab_size")
-    mtp, mtp_ckpt, note = _mtp(c, h, vocab, moe)
-    if note:
-        notes.append(note)
-    return _Arch(
-        _group(blocks),
-        vocab,
-        h,
-        c.bool("tie_word_embeddings", False),
-        h,
-        n_e,
-        k,
-        n_shared,
-        d_e,
-        expert,
-        True,
-        tuple(notes),
-        mtp,
-        mtp_ckpt,
-    )
+    return _arch_with_mtp(c, blocks, h, n_e, k, n_shared, d_e, expert, notes, moe)
 
 
 def _dense(c: _Config, *, family: str) -> _Arch:
