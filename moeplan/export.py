@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,20 +192,7 @@ def write_hf_config(path, shape, **kwargs) -> HFExport:
         raise InputError(f"folder {str(folder)!r} for the config does not exist")
     if target.is_dir():
         raise InputError(f"{str(target)!r} is a folder; give a file name such as config.json")
-    text = json.dumps(export.config, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from .fileio import atomic_write
+
+    atomic_write(target, json.dumps(export.config, indent=2) + "\n", what="--hf-config")
     return export
