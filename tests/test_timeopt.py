@@ -465,3 +465,27 @@ def test_cli_other_laws_choice_is_refused_by_time(runner, command):
     assert res.exit_code == 2 and "--granularity does not apply" in res.output, res.output
     res = runner.invoke(app, command + ["--profile", "h200", "--experts", "4"])
     assert res.exit_code == 2 and "--experts does not apply" in res.output, res.output
+
+
+def test_time_optimal_plan_carries_its_loss_band_over_the_rounding_corners():
+    # the loss is monotone in every coefficient at fixed N, D, G (N, D > 1, G >= 1), so its range
+    # over the published rounding box is spanned by the box's corners, written out here
+    import itertools
+
+    from reference import moe_loss
+
+    law = load_law("krajewski2024-moe")
+    cfg = optimize_time(law, "h200", choices=[1, 4, 16], **SMALL).recommended.config
+    names = ("a", "alpha", "b", "beta", "g", "gamma", "c")
+    ends = [
+        (law.coefficients[k] - law.precision[k], law.coefficients[k] + law.precision[k])
+        for k in names
+    ]
+    corners = [
+        moe_loss(cfg.n_total, cfg.tokens, cfg.granularity, dict(zip(names, v)))
+        for v in itertools.product(*ends)
+    ]
+    lo, hi = cfg.loss_range
+    assert lo == pytest.approx(min(corners), rel=1e-12)
+    assert hi == pytest.approx(max(corners), rel=1e-12)
+    assert lo < cfg.loss < hi

@@ -118,7 +118,11 @@ def render_time_plan(res) -> Report:
         ["time per token (one GPU)", f"{rec.seconds_per_token:.4g} s"],
         ["achieved TFLOP/s per GPU (of peak)", _eff(rec)],
         ["training FLOPs (the law's count)", format_sci(rec.budget_flops)],
-        ["predicted loss", f"{cfg.loss:.4f}"],
+        [
+            "predicted loss (within rounding)" if cfg.loss_range else "predicted loss",
+            f"{cfg.loss:.4f}"
+            + (f" ({cfg.loss_range[0]:.2f}–{cfg.loss_range[1]:.2f})" if cfg.loss_range else ""),
+        ],
         [
             f"FLOP-optimal plan ({sym} = {fo.choice:g}, d_model {fo.config.d_model:.0f})"
             if res.choice

@@ -29,6 +29,7 @@ expert-parallel all-to-all (:func:`moeplan.timing.a2a_seconds_per_token`), off b
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -482,6 +483,16 @@ class TimeOptimizeResult:
         }
 
 
+def _loss_range(law, cfg: Configuration):
+    """The configuration's loss over the published rounding of the law's coefficients (its own
+    N, D and choice held), as the FLOP planner reports it (moeplan.plan.bands)."""
+    from .bands import law_loss_range
+
+    if law.choice == "n_experts":
+        return law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
+    return law_loss_range(law, cfg.n_total, cfg.tokens, cfg.granularity or 1.0)
+
+
 def _plan_from(
     obj: _Objective,
     st,
@@ -496,6 +507,7 @@ def _plan_from(
     fam = obj.fam
     t = float(st.seconds_per_token[b, i])
     cfg = fam.config(i, d, n_blocks, obj.S_flat[b] / t, realizable)
+    cfg = dataclasses.replace(cfg, loss_range=_loss_range(fam.law, cfg))
     tflops = float(st.effective_tflops[b, i])
     comm = None if st.communication_model is None else float(st.communication_model[b, i])
     ext = tuple(
