@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,23 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+#: numpy's and scipy's OpenBLAS read their thread count once, when they load. The tests run
+#: in-process what `moeplan` runs from its entry point (cli.main and fit._scipy_minimize load
+#: them with one thread); left at the default, both libraries start one thread per core that
+#: spin-wait between the tiny BLAS calls of the fits, doubling the suite's CPU time on a
+#: 2-core machine. Set only around these imports and removed again, as the product does, so
+#: child processes that the tests start see the environment the tests give them.
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+if "numpy" not in sys.modules and not any(os.environ.get(v) for v in _BLAS_VARS):
+    for _v in _BLAS_VARS:
+        os.environ[_v] = "1"
+    try:
+        import numpy  # noqa: F401
+        import scipy.optimize  # noqa: F401
+    finally:
+        for _v in _BLAS_VARS:
+            os.environ.pop(_v, None)
 
 # A CI profile with a fixed seed: the suite is reproducible and bounded in time.
 settings.register_profile(
