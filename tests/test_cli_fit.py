@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -335,25 +332,6 @@ def test_plot_without_matplotlib_says_what_to_install(runner, moe_csv, tmp_path,
 def test_help_has_an_example(runner):
     r = run(runner, "fit", "--help")
     assert r.exit_code == 0 and "Example" in r.stdout and "--bootstrap" in r.stdout
-
-
-def test_installed_script_fits_the_chinchilla_file(tmp_path, chinchilla_csv):
-    script = shutil.which("moeplan", path=str(Path(sys.executable).parent))
-    if script is None:
-        pytest.skip("the moeplan script is not installed in this environment")
-    env = dict(os.environ, NO_COLOR="1")
-    env.pop("PYTHONPATH", None)
-    out = subprocess.run(
-        [script, "fit", str(chinchilla_csv), *CHIN_ARGS, "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["n_runs"] == 240
-    # (its bad-input path is the in-process one; tests/test_install.py runs the script's errors)
 
 
 def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, tmp_path):
