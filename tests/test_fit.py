@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -567,14 +565,3 @@ def test_fitted_law_round_trips_through_yaml(a, alpha, b, beta, g, gamma, c, k, 
 
 
 # -- architecture ------------------------------------------------------------------------------
-
-
-def test_core_imports_no_cli_or_scipy():
-    code = (
-        "import sys, moeplan.fit, moeplan.runs, moeplan.plot; "
-        "bad = [m for m in ('scipy', 'typer', 'rich', 'click', 'matplotlib') "
-        "if m in sys.modules]; print(bad)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"

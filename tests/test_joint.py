@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -485,23 +483,6 @@ def test_plot_without_matplotlib(tmp_path, monkeypatch):
     with pytest.raises(MoeplanError, match=r"moeplan\[plot\]"):
         frontier_figure(sw)
     assert not (tmp_path / "joint.png").exists()
-
-
-def test_core_imports_no_cli_or_heavy_modules():
-    code = (
-        "import sys, json, moeplan.plan.experts, moeplan.plot; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('typer', 'rich', 'click', 'scipy', 'matplotlib'))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == []
 
 
 def test_public_frontier_is_vectorised_for_the_joint_law():
