@@ -29,10 +29,20 @@ if "numpy" not in sys.modules and not any(os.environ.get(v) for v in _BLAS_VARS)
         for _v in _BLAS_VARS:
             os.environ.pop(_v, None)
 
-# A CI profile with a fixed seed: the suite is reproducible and bounded in time.
+# A CI profile with a fixed seed: the suite is reproducible and bounded in time. 50 examples
+# for a property without its own settings (Hypothesis' default is 100): the examples are fixed
+# (derandomize), so a larger count does not search further run after run; the random search
+# lives in benchmarks/ (fuzz_cli.py). HYPOTHESIS_PROFILE=thorough gives those properties 1,000
+# random examples each (tests with their own max_examples keep it).
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.register_profile(
     "moeplan",
-    max_examples=100,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
