@@ -105,7 +105,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
         "fit",
         moe_csv,
         "--bootstrap",
-        "12",
+        "6",
         "--seed",
         "3",
         "--at-flops",
@@ -113,7 +113,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
         "--out",
         out,
         "--starts",
-        "4",
+        "2",
         "--json",
     )
     assert r.exit_code == 0, r.stderr
@@ -122,7 +122,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     assert set(data["percentiles"]) == set(data["coefficients"])
     for p in data["percentiles"].values():
         assert p["p10"] <= p["p50"] <= p["p90"]
-    assert data["bootstrap"] == {"n_samples": 12, "n_failed": 0, "seed": 3}
+    assert data["bootstrap"] == {"n_samples": 6, "n_failed": 0, "seed": 3}
     rows = data["compute_optimal"]
     assert [row["flops"] for row in rows] == [1e20, 1e21]
     for row in rows:
@@ -133,7 +133,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     law = load_law(str(out))
     assert law.form == "fine_grained_moe" and law.name == "mine"
     assert law.coefficients == pytest.approx(data["coefficients"], rel=1e-12)
-    assert len(law.bootstrap["gamma"]) == 12
+    assert len(law.bootstrap["gamma"]) == 6
     assert law.provenance["n_runs"] == 60 and len(law.provenance["runs_sha256"]) == 64
     assert law.fitted_range["granularity"] == (1.0, 16.0)
 
@@ -157,7 +157,7 @@ def test_moe_bootstrap_out_and_reuse_as_law(runner, moe_csv, tmp_path):
     # and `optimize` turns the stored bootstrap samples into 10-90% ranges
     r = run(runner, "optimize", "--flops", "1e21", "--law", out)
     assert r.exit_code == 0, r.stderr
-    assert "12 bootstrap" in r.stdout
+    assert "6 bootstrap" in r.stdout
 
 
 @pytest.fixture
@@ -209,14 +209,16 @@ def test_yaml_runs_and_holdout(runner, tmp_path):
             for a, b, c in zip(n, d, loss)
         )
     )
-    r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2", "--json")
+    r = run(
+        runner, "fit", path, "--law-form", "dense", "--holdout", "0.2", "--starts", "2", "--json"
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["coefficients"]["alpha"] == pytest.approx(0.34, rel=1e-5)
     hold = data["holdout"]
     assert hold["n_validation"] == 4 and hold["n_train"] == 16
     assert hold["validation_rmse"] < 1e-6  # noiseless: the refit extrapolates exactly
-    r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2")
+    r = run(runner, "fit", path, "--law-form", "dense", "--holdout", "0.2", "--starts", "1")
     assert "Hold-out: refit without the 4 lowest-loss runs" in r.stdout
 
 
@@ -295,7 +297,7 @@ def test_not_converged_exits_3_and_writes_no_law(runner, moe_csv, tmp_path, monk
 def test_plot_writes_a_png(runner, chinchilla_csv, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "fit.png"
-    r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--plot", png)
+    r = run(runner, "fit", chinchilla_csv, *CHIN_ARGS, "--starts", "1", "--plot", png)
     assert r.exit_code == 0, r.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in r.stdout
@@ -343,8 +345,8 @@ def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, 
     assert r.exit_code == 2 and r.stdout == ""
     assert "messy.csv" in r.stderr and "row 4" in r.stderr  # the ragged row is found first
 
-    clean = run(runner, "fit", moe_csv, "--starts", "2", "--json")
-    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid", "--json")
+    clean = run(runner, "fit", moe_csv, "--starts", "1", "--json")
+    r = run(runner, "fit", messy, "--starts", "1", "--skip-invalid", "--json")
     assert r.exit_code == 0, r.stderr
     data, ref = json.loads(r.stdout), json.loads(clean.stdout)
     assert data["n_runs"] == ref["n_runs"] == 60
@@ -358,5 +360,5 @@ def test_skip_invalid_fits_the_valid_runs_and_lists_the_others(runner, moe_csv, 
     assert "left out 3 runs with a missing or NaN value: row 2 (line 3): 'loss'" in r.stderr
     assert "skipped_runs" not in ref  # without the flag the key is absent (unchanged output)
 
-    r = run(runner, "fit", messy, "--starts", "2", "--skip-invalid")
+    r = run(runner, "fit", messy, "--starts", "1", "--skip-invalid")
     assert r.exit_code == 0 and "3 with missing or NaN values skipped" in r.stdout
