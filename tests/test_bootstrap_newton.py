@@ -298,8 +298,9 @@ def test_unknown_method_is_an_input_error(chinchilla, chinchilla_fit):
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_newton_never_ends_above_lbfgsb_or_its_start(seed):
-    runs = moe_runs(seed=seed % 7, noise=0.02)
-    fitted = _moe_fit(seed % 7)
+    # three noisy data sets (each fitted once, cached); the resample weights vary with the seed
+    runs = moe_runs(seed=seed % 3, noise=0.02)
+    fitted = _moe_fit(seed % 3)
     weights = draws(np.random.default_rng(seed), len(runs), 3)
     problem = fitmod._Problem(runs, "moe", fitted.huber_delta, fitted.weight_decay, {})
     newton = fitmod.newton_refit(problem, fitted.theta, weights)
