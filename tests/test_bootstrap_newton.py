@@ -174,12 +174,12 @@ def test_chinchilla_resamples_match_lbfgsb(chinchilla, chinchilla_fit):
 
 @pytest.mark.parametrize(
     "options, noise, settled",
-    [
-        ({}, 0.001, 6),
-        ({"objective": "paper"}, 0.01, 12),  # δ = 0.1 with weight decay
-        ({"objective": "paper"}, 0.001, 12),
-        ({"fixed": {"gamma": 0.58}}, 0.001, 6),
-        ({"fixed": {"c": 0.47, "alpha": 0.115}}, 0.001, 12),
+    [  # settled: how many of the 8 resamples Newton must settle (half, or all)
+        ({}, 0.001, 4),
+        ({"objective": "paper"}, 0.01, 8),  # δ = 0.1 with weight decay
+        ({"objective": "paper"}, 0.001, 8),
+        ({"fixed": {"gamma": 0.58}}, 0.001, 4),
+        ({"fixed": {"c": 0.47, "alpha": 0.115}}, 0.001, 8),
     ],
     ids=["chinchilla", "paper", "paper-quiet", "fixed-gamma", "fixed-c-alpha"],
 )
@@ -187,7 +187,7 @@ def test_moe_resamples_match_lbfgsb(options, noise, settled):
     runs = moe_runs(noise=noise)
     fitted = fit_law(runs, "moe", n_starts=3, **options)
     assert fitted.success
-    weights = draws(np.random.default_rng(3), len(runs), 12)
+    weights = draws(np.random.default_rng(3), len(runs), 8)
     newton, _, mine, theirs = compare(runs, fitted, weights)
     assert newton.converged.sum() >= settled
     rel = ((mine - theirs) / theirs)[newton.converged]
@@ -204,7 +204,7 @@ def test_noisy_moe_runs_under_a_tiny_huber_threshold_fall_back_to_lbfgsb():
     # crawls; every unsettled resample is refitted by L-BFGS-B, counted, and the samples are
     # the L-BFGS-B path's
     runs = moe_runs(noise=0.01)
-    fitted = fit_law(runs, "moe", n_starts=3)
+    fitted = fit_law(runs, "moe", n_starts=1)  # the refits start from it, good or not
     a = bootstrap_fit(runs, fitted, 4, np.random.default_rng(1))
     b = bootstrap_fit(runs, fitted, 4, np.random.default_rng(1), method="lbfgsb")
     assert a.n_fallback >= 1 and a.n_failed == b.n_failed
