@@ -257,9 +257,14 @@ def optimize_command(
         ),
     ] = None,
     tied_embeddings: Annotated[
-        bool,
-        typer.Option("--tied-embeddings", help="Input embedding and output head share one matrix."),
-    ] = False,
+        Optional[bool],
+        typer.Option(
+            "--tied-embeddings/--untied-embeddings",
+            help="Input embedding and output head share one matrix, or not (default: the "
+            "law's convention: tied for the Chinchilla sets, untied otherwise).",
+            show_default=False,
+        ),
+    ] = None,
     max_total_params: MaxTotalParamsOption = None,
     max_tokens: Annotated[
         Optional[float],
