@@ -32,7 +32,7 @@ from . import domain
 from .accounting import active_params, embedding_params, router_params, total_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
-from .laws.chinchilla import counts_embeddings, embedding_convention
+from .laws.chinchilla import counts_embeddings, embedding_convention, embedding_warning
 from .proposal import Limit, Proposal, parse_limits
 from .units import format_bytes, format_count
 
@@ -536,6 +536,8 @@ def _warnings(law, s: _Subject) -> list[str]:
         out += expansion_rate_warnings(law, s.expansion_rate)
     elif law.choice is None:
         out += law.range_warnings(params=s.law_n or s.n_total, tokens=s.tokens)
+        if s.law_n is None:
+            out += embedding_warning(law)
     else:
         out += law.range_warnings(params=s.law_n, tokens=s.tokens, n_experts=s.expansion_rate)
     if s.router_flops > 0 and s.router_flops > s.flops / 2:

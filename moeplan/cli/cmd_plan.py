@@ -224,7 +224,8 @@ def optimize_command(
             "--params",
             click_type=COUNT,
             metavar="N",
-            help="Fix the model size (total non-embedding parameters); best tokens and G follow.",
+            help="Fix the model size, the law's N (total non-embedding parameters; all "
+            "parameters for the Chinchilla sets); best tokens and G follow.",
         ),
     ] = None,
     law: LawOption = None,
@@ -253,7 +254,8 @@ def optimize_command(
             "--vocab-size",
             click_type=POSITIVE_INT,
             metavar="V",
-            help="Vocabulary size: adds embedding counts (and their memory).",
+            help="Vocabulary size: adds embedding counts (and their memory); the Chinchilla "
+            "sets count embeddings in N and default to their own 32,000.",
         ),
     ] = None,
     tied_embeddings: Annotated[

@@ -39,6 +39,18 @@ def counts_embeddings(law) -> bool:
     return law.choice is None and law.params_meaning == WITH_EMBEDDING
 
 
+def embedding_warning(law, vocab_size=None) -> list[str]:
+    """A warning when the law's N counts embeddings but no vocabulary is known (a fitted file
+    without ``variables.vocab_size``): N is then planned without them."""
+    if not counts_embeddings(law) or vocab_size is not None or law.vocab_size is not None:
+        return []
+    return [
+        f"{law.name} counts embeddings in N (variables.params: {WITH_EMBEDDING}) but states "
+        f"no vocabulary: N is planned without them; give vocab_size (--vocab-size) or "
+        f"variables.vocab_size in the law file"
+    ]
+
+
 def embedding_convention(law, vocab_size=None, tied_embeddings=None):
     """``(V, tied)`` of the embeddings the law's N counts, for planning a dense model.
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import domain
 from .._record import Record
 from ..errors import InfeasibleError, InputError
+from ..laws.chinchilla import embedding_warning
 from .bands import compare_bands, config_loss_range, optimize_bands
 from .limits import NO_LIMITS, Limits
 from .ranges import config_values, expansion_warnings, law_params, row_warnings, sweep_warnings
@@ -684,7 +685,7 @@ def optimize(
     reports = constraint_reports(
         p.cons, L0, lambda lim: _best_loss(p.setup, math.log(F), p.gr, lim)
     )
-    warnings: list[str] = []
+    warnings: list[str] = embedding_warning(law, p.cons.vocab_size)
     realizable = _realize(p, F, sol, continuous.loss, target, n_alternatives, warnings)
     recommended = realizable[0] if realizable else None
     warnings += _diagnose(
@@ -842,6 +843,7 @@ def compare(
     if dense_law is not None:
         dsetup = resolve(dense_law, c_f=setup.c_f)
         dense_rows = _configs(dsetup, budgets, np.array([1.0]), law_limits(dense_law, limits))
+        warnings += embedding_warning(dense_law, limits.vocab_size)
         dense_mult = _multipliers(dense_law, dsetup, target, budgets, None, limits, c_f=setup.c_f)
     warnings += expansion_warnings(law, setup.expansion_rate)
     bands = compare_bands(law, setup, dense_law, dsetup, budgets, gr, limits)
@@ -991,6 +993,7 @@ def sweep(
     loss_dense = dense_mult = None
     if dense_law is not None:
         dense_fr = frontier(dense_law, budgets, c_f=setup.c_f, constraints=limits)
+        warnings += embedding_warning(dense_law, limits.vocab_size)
         loss_dense = dense_fr.loss
         dense_mult = _multipliers(
             dense_law,
