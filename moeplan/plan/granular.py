@@ -570,7 +570,9 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
         if realizable or cons.params is None:
             break
     if realizable and cons.params is not None:
-        off = abs(float(setup.law_params(realizable[0].n_total, realizable[0].d_model)) / cons.params - 1)
+        off = abs(
+            float(setup.law_params(realizable[0].n_total, realizable[0].d_model)) / cons.params - 1
+        )
         if off > PARAMS_TOLERANCE:
             warnings.append(
                 f"no realizable shape within {PARAMS_TOLERANCE:.0%} of the fixed "

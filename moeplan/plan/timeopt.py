@@ -495,7 +495,6 @@ def _loss_range(law, cfg: Configuration):
     """The configuration's loss over the published rounding of the law's coefficients (its own
     N, D and choice held), as the FLOP planner reports it (moeplan.plan.bands)."""
     from .bands import law_loss_range
-
     from .ranges import law_params
 
     if law.choice == "n_experts":
