@@ -991,6 +991,7 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
             param="experts",
         )
     rows, warnings = [], []
+    free = not limits.active()
     for F in budgets:
         plan = optimize(law, F, (1,) + moe_ex, limits)
         warnings += list(plan.warnings)
@@ -1006,6 +1007,13 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
         best = min(moes, key=lambda c: c.realized.loss)
         mult = flops_to_reach_joint(law, best.continuous.loss, 1, plan.limits)
         mult = None if not math.isfinite(mult) else mult / plan.budget_flops
+        mult_range = None
+        if free and mult is not None:
+            from .bands import joint_dense_multiplier_ranges
+
+            (mult_range,) = joint_dense_multiplier_ranges(law, [plan.budget_flops], moe_ex) or [
+                None
+            ]
         m, gain = best.realized, dense.loss - best.realized.loss
         if gain > 0:
             verdict = (
@@ -1031,6 +1039,7 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
                 dense_law=law.name,
                 dense_compute_multiplier=mult,
                 g1_compute_multiplier=1.0,
+                dense_compute_multiplier_range=mult_range,
                 verdict=verdict,
                 extra={
                     "best_n_experts": plan.recommended.n_experts,
