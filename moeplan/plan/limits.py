@@ -185,6 +185,9 @@ class Limits(Record):
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        # None (the law's convention) is untied for every law whose plan does not fill it in
+        # (the Chinchilla sets' plans carry True): the JSON keeps its boolean
+        out["tied_embeddings"] = bool(self.tied_embeddings)
         out["memory_bytes"] = self.memory  # the name of the joint planner's JSON, kept
         return out
 
