@@ -222,7 +222,7 @@ def optimize_bands(law, setup: Setup, F: float, gr, cons: Limits) -> OptimizeBan
             log_tokens(s2, lnf, sol.log_width, gr[None, :], cons.inference_tokens, cons.max_tokens),
             i,
         )
-        d = np.exp(x)
+        d = setup.width(x)
         n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, gr[i])
 
     def pick(v):
@@ -246,7 +246,8 @@ def config_loss_range(law, setup: Setup, cfg) -> tuple | None:
     if s1 is None:
         return None
     with np.errstate(all="ignore"):
-        v = s1.loss(cfg.n_total, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
+        n = setup.law_params(cfg.n_total, cfg.d_model)  # the law's N
+        v = s1.loss(n, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
     lo, hi = band(v)
     return None if lo is None else (lo, hi)
 

@@ -164,13 +164,14 @@ class _Granular:
         self.r = float(self.setup.aspect_ratio)
 
     def loss(self, d, tokens):
-        s = self.setup
-        return s.loss(s.params_factor * d**3, tokens, self.choices)
+        s = self.setup  # the law's N: embeddings included for the Chinchilla sets
+        return s.loss(s.law_params(s.params_factor * d**3, d), tokens, self.choices)
 
     def law_flops_per_token(self, d):
         from .solve import log_cost_per_token
 
-        return np.exp(log_cost_per_token(self.setup, np.log(d), self.choices))
+        x = self.setup.solver_x(np.log(d))
+        return np.exp(log_cost_per_token(self.setup, x, self.choices))
 
     def time_shape(self, d):
         G = self.choices
@@ -196,16 +197,23 @@ class _Granular:
     def flop_optimal_d(self, log_flops):
         from .solve import free_log_width
 
-        return np.exp(
-            np.maximum(free_log_width(self.setup, log_flops, self.choices), math.log(self.r))
-        )
+        s = self.setup
+        x_min = s.solver_x(math.log(self.r))  # at least one block
+        return s.width(np.maximum(free_log_width(s, log_flops, self.choices), x_min))
 
     def config(self, i, d, n_blocks, tokens, realizable):
         from .limits import NO_LIMITS
         from .realize import make_configuration
+        from .solve import law_limits
 
         return make_configuration(
-            self.setup, d, n_blocks, self.choices[i], tokens, NO_LIMITS, realizable=realizable
+            self.setup,
+            d,
+            n_blocks,
+            self.choices[i],
+            tokens,
+            law_limits(self.law, NO_LIMITS),
+            realizable=realizable,
         )
 
     def settings(self) -> dict:
@@ -586,10 +594,11 @@ def _loss_range(law, cfg: Configuration):
     """The configuration's loss over the published rounding of the law's coefficients (its own
     N, D and choice held), as the FLOP planner reports it (moeplan.plan.bands)."""
     from .bands import law_loss_range
+    from .ranges import law_params
 
     if law.choice == "n_experts":
         return law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
-    return law_loss_range(law, cfg.n_total, cfg.tokens, cfg.granularity or 1.0)
+    return law_loss_range(law, law_params(law, cfg), cfg.tokens, cfg.granularity or 1.0)
 
 
 def _plan_from(
@@ -668,9 +677,11 @@ def _law_range_warnings(law, fam, cfg) -> list[str]:
         from .experts import _range_warnings
 
         return list(_range_warnings(law, cfg))
+    from .ranges import law_params
+
     return list(
         law.range_warnings(
-            params=cfg.n_total,
+            params=law_params(law, cfg),
             tokens=cfg.tokens,
             granularity=None if fam.setup.dense else cfg.granularity,
         )
