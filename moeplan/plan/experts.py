@@ -651,6 +651,30 @@ def _range_warnings(law, cfg: Configuration) -> list[str]:
     return out
 
 
+def _sweep_range_warnings(law, budgets, row: str, d, n_act_e, tokens, n_experts) -> list[str]:
+    """Every point of a sweep checked against the law's fitted ranges (N_act with embeddings,
+    tokens, tokens per parameter, and total parameters with embeddings): one line per variable
+    naming the row, the span of budgets and the worst factor (:func:`ranges.sweep_warnings`)."""
+    from .ranges import _budget, sweep_warnings
+
+    out = sweep_warnings(law, budgets, row=row, params=n_act_e, tokens=tokens)
+    lim = law.fitted_range.get("params_total")
+    if lim and lim[1] and np.any(np.asarray(n_experts) > 1):  # E = 1: total is N_act
+        total = total_params_with_embedding(d, n_experts, _vocab(law), float(law.aspect_ratio))
+        with np.errstate(invalid="ignore"):
+            idx = np.flatnonzero(np.isfinite(total) & (total > float(lim[1]) * (1 + 1e-9)))
+        if idx.size:
+            j = int(idx[np.argmax(total[idx])])
+            out.append(
+                f"{row}, at {idx.size} of {np.size(budgets)} budgets ({_budget(budgets[idx[0]])} "
+                f"to {_budget(budgets[idx[-1]])} FLOPs); worst: total parameters "
+                f"{total[j]:.3g} (with embeddings) is {total[j] / float(lim[1]):.3g}x above the "
+                f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is "
+                "an extrapolation"
+            )
+    return out
+
+
 def _experts_range_warnings(law, experts) -> list[str]:
     lo, hi = law.fitted_range.get("n_experts", (1.0, 32.0))  # the law's E, not the LR rule's
     outside = [int(e) for e in experts if not lo <= e <= hi]
@@ -1110,14 +1134,19 @@ def sweep(
     n_act_e = pick(fr.n_active_with_embedding)
     n_act = ACTIVE_BLOCK_FACTOR * d**3 / law.aspect_ratio
     E = np.where(idx >= 0, fr.experts[j], np.nan)
-    lim = law.fitted_range.get("params")
-    if lim is not None and np.any(n_act_e > lim[1]):
-        warnings.append(
-            f"at the largest budgets the optimum has up to {np.nanmax(n_act_e):.3g} "
-            f"active parameters, above the fitted range (up to {lim[1]:.3g}): "
-            f"extrapolation"
-        )
     dense_col = np.flatnonzero(fr.experts == 1)
+    warnings += _sweep_range_warnings(law, budgets, "optimal MoE", d, n_act_e, pick(fr.tokens), E)
+    if dense_col.size:
+        k = dense_col[0]
+        warnings += _sweep_range_warnings(
+            law,
+            budgets,
+            "dense (E = 1)",
+            fr.d_model[:, k],
+            fr.n_active_with_embedding[:, k],
+            fr.tokens[:, k],
+            1.0,
+        )
     columns = dict(
         granularity=np.where(idx >= 0, 1.0, np.nan),
         n_experts=E,
