@@ -53,3 +53,21 @@ def test_total_parameters_and_the_dense_row(res):
 def test_inside_the_ranges_no_warning():
     quiet = sweep(load_law("ludziejewski2025-joint"), 1e18, 1e19, points=3)
     assert not [w for w in quiet.warnings if "fitted on" in w], quiet.warnings
+
+
+def test_compare_names_every_row_with_its_factor():
+    from moeplan import compare
+
+    res = compare(load_law("ludziejewski2025-joint"), 1e21, experts=(2, 4, 8, 16, 32))
+    row = res.rows[0]
+    dense_n = row.dense.n_active_with_embedding
+    moe_total = row.moe_opt.n_total_with_embedding
+    assert dense_n > ACTIVE_MAX  # 5.8B active with embeddings at 1e21
+    dense_lines = [
+        w for w in res.warnings if w.startswith("at 1e21 FLOPs, the dense model (E = 1)")
+    ]
+    assert len(dense_lines) == 1 and f"{dense_n / ACTIVE_MAX:.3g}x above" in dense_lines[0]
+    moe_lines = [w for w in res.warnings if w.startswith("at 1e21 FLOPs, the optimal MoE (E = 32)")]
+    assert any(f"{moe_total / 5e9:.3g}x above" in w and "total parameters" in w for w in moe_lines)
+    # no unnamed copy of a row's range warning
+    assert not [w for w in res.warnings if w.startswith(("active parameters", "total parameters"))]

@@ -642,11 +642,13 @@ def _check_budget(law, flops, cons: Limits):
 def _range_warnings(law, cfg: Configuration) -> list[str]:
     out = law.range_warnings(params=cfg.n_active_with_embedding, tokens=cfg.tokens)
     lim = law.fitted_range.get("params_total")
-    if lim and cfg.n_total_with_embedding > lim[1]:
+    # E = 1: the total is the active count, already checked
+    if lim and lim[1] and cfg.n_experts > 1 and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding
         out.append(
-            f"total parameters {v:.4g} (with embeddings) are above the range {law.name} "
-            f"was fitted on (up to {lim[1]:.3g}): the prediction is an extrapolation"
+            f"total parameters {v:.3g} (with embeddings) is {v / float(lim[1]):.3g}x above the "
+            f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is an "
+            "extrapolation"
         )
     return out
 
@@ -1018,7 +1020,9 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
     free = not limits.active()
     for F in budgets:
         plan = optimize(law, F, (1,) + moe_ex, limits)
-        warnings += list(plan.warnings)
+        # the rows' own range warnings below name their row; the plan's other warnings stay
+        own = set(_range_warnings(law, plan.recommended)) if plan.recommended else set()
+        warnings += [w for w in plan.warnings if w not in own]
         by_e = {c.choice: c for c in plan.candidates}
         moes = [c for c in plan.candidates if c.choice > 1 and c.realized is not None]
         if not moes:
@@ -1028,7 +1032,17 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
                 param="memory",
             )
         dense = by_e[1.0].realized
+        if dense is not None:  # every row is range-checked, the warning names it
+            warnings += [
+                f"at {_budget(plan.budget_flops)} FLOPs, the dense model (E = 1): {w}"
+                for w in _range_warnings(law, dense)
+            ]
         best = min(moes, key=lambda c: c.realized.loss)
+        warnings += [
+            f"at {_budget(plan.budget_flops)} FLOPs, the optimal MoE (E = "
+            f"{best.realized.n_experts:g}): {w}"
+            for w in _range_warnings(law, best.realized)
+        ]
         mult = flops_to_reach_joint(law, best.continuous.loss, 1, plan.limits)
         mult = None if not math.isfinite(mult) else mult / plan.budget_flops
         mult_range = None
