@@ -390,7 +390,7 @@ def test_cli_sweep_and_compare_by_time(runner):
     assert row["moe_opt"]["loss"] <= row["moe_flops_optimal"]["loss"] + 1e-12
     res = runner.invoke(
         app,
-        ["compare", "--profile", "h200", "--gpu-hours", "5000", "--granularity", "1,8", "--csv"],
+        ["compare", "--profile", "h200", "--gpu-hours", "5000", "--granularity", "8", "--csv"],
     )
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[0].startswith("gpu_hours,days,model")
