@@ -277,7 +277,7 @@ def test_single_granularity_is_refused_then_fixed_on_request(runner, tmp_path):
     path = write(tmp_path, "one_g.csv", "\n".join(lines) + "\n")
     r = run(runner, "fit", path)
     assert r.exit_code == 2 and "one granularity value" in r.stderr and "--fix" in r.stderr
-    r = run(runner, "fit", path, "--fix", "gamma=0.58", "--fix", "g=2.1", "--json")
+    r = run(runner, "fit", path, "--fix", "gamma=0.58", "--fix", "g=2.1", "--starts", "2", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["coefficients"]["a"] == pytest.approx(18.1, rel=1e-4)
