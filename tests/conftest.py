@@ -60,6 +60,26 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def chinchilla():
+    """The vendored Chinchilla runs as the fit tests read them (5 highest losses dropped)."""
+    from moeplan.runs import read_runs
+
+    path = data_path("chinchilla", "svg_extracted_data.csv")
+    return read_runs(
+        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
+    ).drop_highest_loss(5)
+
+
+@pytest.fixture(scope="session")
+def chinchilla_fit(chinchilla):
+    """Their dense fit with the default starts, done once for test_fit and
+    test_bootstrap_newton (read-only: a frozen FitResult)."""
+    from moeplan.fit import fit_law
+
+    return fit_law(chinchilla, "dense")
+
+
 @pytest.fixture
 def runner():
     """typer's CliRunner, with the click command tree built once per app instead of per call."""

@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 
 from moeplan import fit as fitmod
 from moeplan.fit import bootstrap_fit, fit_law
-from moeplan.runs import Runs, read_runs
-
-from conftest import data_path
+from moeplan.runs import Runs
 
 PAPER_MOE = {
     "a": 18.1,
@@ -76,19 +74,6 @@ def lbfgsb(problem, theta0, weights):
         out.append(fitmod.local_minimize(problem, theta0, restarts=1))
     problem.set_weights(None)
     return out
-
-
-@pytest.fixture(scope="module")
-def chinchilla():
-    path = data_path("chinchilla", "svg_extracted_data.csv")
-    return read_runs(
-        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
-    ).drop_highest_loss(5)
-
-
-@pytest.fixture(scope="module")
-def chinchilla_fit(chinchilla):
-    return fit_law(chinchilla, "dense")
 
 
 def moe_runs(seed=0, noise=0.01):

@@ -29,7 +29,7 @@ from moeplan.fit import (
     optimum_table,
     theta_to_coefficients,
 )
-from moeplan.runs import Runs, read_runs
+from moeplan.runs import Runs
 
 from conftest import data_path
 
@@ -89,19 +89,6 @@ def moe_grid_runs(coeffs=PAPER_MOE, noise=0.0, rng=None):
     if noise:
         loss = loss * np.exp(rng.normal(0.0, noise, loss.shape))
     return make_runs(loss, n, d, g)
-
-
-@pytest.fixture(scope="module")
-def chinchilla():
-    path = data_path("chinchilla", "svg_extracted_data.csv")
-    return read_runs(
-        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
-    ).drop_highest_loss(5)
-
-
-@pytest.fixture(scope="module")
-def chinchilla_fit(chinchilla):
-    return fit_law(chinchilla, "dense")
 
 
 # -- the real-data requirement ---------------------------------------------------------------
