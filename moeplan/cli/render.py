@@ -71,11 +71,19 @@ def _clean(obj):
 SCHEMA_VERSION = 2
 
 
-def _command_name() -> str | None:
-    import click
+#: The running command's name when no click context says it (the entry point's fast path,
+#: moeplan.cli.fast, runs ``optimize`` without click).
+command_name: str | None = None
 
-    ctx = click.get_current_context(silent=True)
-    return None if ctx is None else ctx.info_name
+
+def _command_name() -> str | None:
+    if "click" in sys.modules:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            return ctx.info_name
+    return command_name
 
 
 def to_json(data: dict) -> str:
