@@ -13,9 +13,10 @@ import math
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._record import dataclass
 from ..errors import OutputError
 
 
