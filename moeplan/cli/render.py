@@ -6,9 +6,7 @@ another program (or running it in CI) costs no Rich import at all.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 import os
 import re
@@ -95,6 +93,8 @@ def to_json(data: dict) -> str:
         "command": data.get("command") or _command_name(),
         **data,
     }
+    import json  # here: the human view (the default) needs no json
+
     return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
@@ -323,6 +323,8 @@ def emit(report: Report, fmt: str = "human") -> int:
             sys.stdout.write(to_json(payload) + "\n")
         elif fmt == "csv":
             buf = io.StringIO()
+            import csv
+
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(report.csv_columns or [])
             for row in report.csv_rows or []:
