@@ -109,6 +109,18 @@ def test_behaves_like_dataclasses(frozen, eq):
     assert ours(1.0).tags is not ours(1.0).tags  # a fresh default per instance
 
 
+def test_a_missing_docstring_is_written_like_dataclasses():
+    def make(decorate):
+        @decorate
+        class NoDoc:
+            a: int
+            b: str = "x"
+
+        return NoDoc
+
+    assert make(dataclass(frozen=True)).__doc__ == make(dataclasses.dataclass(frozen=True)).__doc__
+
+
 def test_field_order_mistake_raises_like_dataclasses():
     with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
 

@@ -356,6 +356,8 @@ class CompareRow(Record):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class CompareResult(Record):
+    """``compare``'s rows (one per budget) under one law, with the dense law beside it."""
+
     law: str
     dense_law: str | None
     choice: str | None
