@@ -288,8 +288,8 @@ def _init_moeplan_plan_solve_Frontier(_set, _HAS_FACTORY, _d_n_experts, _d_choic
         _set(self, 'choice_name', choice_name)
     return __init__
 
-def _init_moeplan_plan_solve_Setup(_set, _HAS_FACTORY):
-    def __init__(self, law_name, dense, expansion_rate, aspect_ratio, c_f, c_r, a, alpha, b, beta, g, gamma, c):
+def _init_moeplan_plan_solve_Setup(_set, _HAS_FACTORY, _d_embedding):
+    def __init__(self, law_name, dense, expansion_rate, aspect_ratio, c_f, c_r, a, alpha, b, beta, g, gamma, c, embedding=_d_embedding):
         _set(self, 'law_name', law_name)
         _set(self, 'dense', dense)
         _set(self, 'expansion_rate', expansion_rate)
@@ -303,6 +303,7 @@ def _init_moeplan_plan_solve_Setup(_set, _HAS_FACTORY):
         _set(self, 'g', g)
         _set(self, 'gamma', gamma)
         _set(self, 'c', c)
+        _set(self, 'embedding', embedding)
     return __init__
 
 def _init_moeplan_plan_solve_Solution(_set, _HAS_FACTORY, _d_names):
@@ -377,7 +378,7 @@ INITS = {
     'moeplan.plan.results.OptimizeResult': (((('law', True, False, False), ('choice', True, False, False), ('budget_flops', True, False, False), ('target_loss', True, False, False), ('recommended', True, False, False), ('continuous', True, False, False), ('candidates', True, False, False), ('excluded', True, False, False), ('realizable', True, False, False), ('unconstrained_loss', True, False, False), ('unconstrained_flops', True, False, False), ('constraints', True, False, False), ('limits', True, False, False), ('settings', True, False, False), ('warnings', True, False, False), ('bootstrap', True, True, False), ('best_real_choice', True, True, False), ('best_real_choice_loss', True, True, False), ('learning_rate', True, True, False), ('success', True, True, False), ('message', True, True, False), ('bands', True, True, False)), False), _init_moeplan_plan_results_OptimizeResult),
     'moeplan.plan.results.SweepResult': (((('law', True, False, False), ('dense_law', True, False, False), ('choice', True, False, False), ('choices', True, False, False), ('flops', True, False, False), ('columns', True, False, False), ('loss_by_choice', True, False, False), ('limits', True, False, False), ('settings', True, False, False), ('warnings', True, False, False), ('success', True, True, False), ('message', True, True, False)), False), _init_moeplan_plan_results_SweepResult),
     'moeplan.plan.solve.Frontier': (((('flops', True, False, False), ('granularities', True, False, False), ('granularity', True, False, False), ('d_model', True, False, False), ('n_blocks', True, False, False), ('n_active', True, False, False), ('n_total', True, False, False), ('tokens', True, False, False), ('router_flops', True, False, False), ('loss', True, False, False), ('loss_per_granularity', True, False, False), ('n_experts', True, True, False), ('choice_name', True, True, False)), False), _init_moeplan_plan_solve_Frontier),
-    'moeplan.plan.solve.Setup': (((('law_name', True, False, False), ('dense', True, False, False), ('expansion_rate', True, False, False), ('aspect_ratio', True, False, False), ('c_f', True, False, False), ('c_r', True, False, False), ('a', True, False, False), ('alpha', True, False, False), ('b', True, False, False), ('beta', True, False, False), ('g', True, False, False), ('gamma', True, False, False), ('c', True, False, False)), False), _init_moeplan_plan_solve_Setup),
+    'moeplan.plan.solve.Setup': (((('law_name', True, False, False), ('dense', True, False, False), ('expansion_rate', True, False, False), ('aspect_ratio', True, False, False), ('c_f', True, False, False), ('c_r', True, False, False), ('a', True, False, False), ('alpha', True, False, False), ('b', True, False, False), ('beta', True, False, False), ('g', True, False, False), ('gamma', True, False, False), ('c', True, False, False), ('embedding', True, True, False)), False), _init_moeplan_plan_solve_Setup),
     'moeplan.plan.solve.Solution': (((('granularity', True, False, False), ('log_width', True, False, False), ('free_log_width', True, False, False), ('loss', True, False, False), ('feasible', True, False, False), ('lower_code', True, False, False), ('upper_code', True, False, False), ('names', True, True, False)), False), _init_moeplan_plan_solve_Solution),
     'moeplan.shapes.Shape': (((('d_model', True, False, False), ('n_blocks', True, False, False), ('n_heads', True, False, False), ('head_dim', True, False, False), ('d_expert', True, False, False), ('n_experts', True, False, False), ('top_k', True, False, False)), False), _init_moeplan_shapes_Shape),
     'moeplan.shapes.ShapeCandidate': (((('shape', True, False, False), ('tokens', True, False, False), ('loss', True, False, False), ('flops', True, False, False)), False), _init_moeplan_shapes_ShapeCandidate),

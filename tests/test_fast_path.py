@@ -55,6 +55,7 @@ FAST = [
         "--multiple-of",
         "256",
     ],
+    ["--flops", "5.76e23", "--law", "hoffmann2022-chinchilla", "--untied-embeddings"],
     ["--flops", "1e22", "--shape-tolerance", "1.25", "--alternatives", "3", "--tp", "4"],
     ["--gpu", "h100", "--gpus", "64", "--days", "10", "--mfu", "0.4", "--seq-len", "8192"],
     ["--gpu", "a100", "--gpu-hours", "1e4", "--micro-batch", "2"],
@@ -90,7 +91,7 @@ TYPER = [
 ]
 
 #: Those whose output is compared end to end (a few of each kind; the rest compare values).
-OUTPUT = [FAST[i] for i in (1, 2, 3, 4, 9, 14, 16, 17, 18)] + TYPER
+OUTPUT = [FAST[i] for i in (1, 2, 3, 4, 9, 11, 15, 17, 18, 19, 20)] + TYPER
 
 
 def _argv(words, tmp_path) -> list[str]:

@@ -129,7 +129,8 @@ def optimize_command(
             "--params",
             click_type=COUNT,
             metavar="N",
-            help="Fix the model size (total non-embedding parameters); best tokens and G follow.",
+            help="Fix the model size, the law's N (total non-embedding parameters; all "
+            "parameters for the Chinchilla sets); best tokens and G follow.",
         ),
     ] = None,
     law: LawOption = None,
@@ -158,13 +159,19 @@ def optimize_command(
             "--vocab-size",
             click_type=POSITIVE_INT,
             metavar="V",
-            help="Vocabulary size: adds embedding counts (and their memory).",
+            help="Vocabulary size: adds embedding counts (and their memory); the Chinchilla "
+            "sets count embeddings in N and default to their own 32,000.",
         ),
     ] = None,
     tied_embeddings: Annotated[
-        bool,
-        typer.Option("--tied-embeddings", help="Input embedding and output head share one matrix."),
-    ] = False,
+        Optional[bool],
+        typer.Option(
+            "--tied-embeddings/--untied-embeddings",
+            help="Input embedding and output head share one matrix, or not (default: the "
+            "law's convention: tied for the Chinchilla sets, untied otherwise).",
+            show_default=False,
+        ),
+    ] = None,
     max_total_params: MaxTotalParamsOption = None,
     max_tokens: Annotated[
         Optional[float],

@@ -72,7 +72,7 @@ def _binds(label) -> str:
     return "-" if not label else "+".join(_BINDING_SHORT.get(p, p) for p in label.split("+"))
 
 
-def _config_rows(cfg, choice) -> list[list[str]]:
+def _config_rows(cfg, choice, law_counts_embeddings=False) -> list[list[str]]:
     rows = []
     if choice == "granularity":
         rows += [
@@ -100,7 +100,8 @@ def _config_rows(cfg, choice) -> list[list[str]]:
         rows += [
             ["n_embedding", format_count(cfg.n_embedding)],
             [
-                "n_active / n_total with embedding",
+                "n_active / n_total with embedding"
+                + (" (the law's N)" if law_counts_embeddings else ""),
                 f"{format_count(cfg.n_active_with_embedding)} / "
                 f"{format_count(cfg.n_total_with_embedding)}",
             ],
@@ -356,7 +357,9 @@ def run_optimize(
         if res.recommended is not None
         else f"Continuous optimum ({res.law}; {head}; no realizable granularity)"
     )
-    rows = _config_rows(rec, choice)
+    from ..laws.chinchilla import counts_embeddings
+
+    rows = _config_rows(rec, choice, counts_embeddings(spec))
     rows.append(
         [
             "predicted loss (within rounding)" if rec.loss_range else "predicted loss",
