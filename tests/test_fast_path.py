@@ -167,8 +167,18 @@ def test_same_output_and_exit_code_both_ways(words, tmp_path):
     assert render.command_name is None  # the fast path leaves no state behind
 
 
-@pytest.mark.parametrize("columns", [None, "80", "200", "79", "40"])
-@pytest.mark.parametrize("argv", [["--help"], ["-h"], []], ids=str)
+@pytest.mark.parametrize(
+    ("argv", "columns"),
+    [
+        (["--help"], None),
+        (["-h"], "80"),
+        ([], None),
+        (["--help"], "200"),
+        (["--help"], "79"),
+        ([], "40"),
+    ],
+    ids=str,
+)
 def test_cached_help_is_what_the_app_prints(argv, columns, monkeypatch):
     if columns is None:
         monkeypatch.delenv("COLUMNS", raising=False)
@@ -178,6 +188,20 @@ def test_cached_help_is_what_the_app_prints(argv, columns, monkeypatch):
     assert quick == _run(argv, fast_path=False)
     assert quick[0] == (0 if argv else 2)
     assert "Usage: moeplan" in (quick[1] if argv else quick[2])
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "stderr"), [(KeyboardInterrupt, ""), (EOFError, "\nAborted.\n")]
+)
+def test_an_interrupt_ends_the_same_way_both_ways(interrupt, stderr, monkeypatch):
+    def stopped(**values):
+        raise interrupt
+
+    monkeypatch.setattr(cmd_plan, "run_optimize", stopped)
+    monkeypatch.setattr("moeplan.cli.plan_views.run_optimize", stopped)
+    argv = ["optimize", "--flops", "1e22"]
+    quick = _run(argv, fast_path=True)
+    assert quick == _run(argv, fast_path=False) == (130, "", stderr)
 
 
 def test_shell_completion_goes_to_typer(monkeypatch):

@@ -67,6 +67,12 @@ def guarded(prog: str, call) -> NoReturn:
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
             rv = call()
         _flush_stdout()
+    except KeyboardInterrupt:  # as Typer's app ends a Ctrl-C: quietly, exit status 130
+        sys.exit(130)
+    except EOFError:  # as the Typer app: a new line and "Aborted." on stderr, exit status 130
+        print(file=sys.stderr)
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
     except OutputError as exc:
         _output_failed(prog, str(exc) or None)
     except BrokenPipeError:  # `moeplan sweep ... | head`: the reader left early
