@@ -204,6 +204,22 @@ def test_an_interrupt_ends_the_same_way_both_ways(interrupt, stderr, monkeypatch
     assert quick == _run(argv, fast_path=False) == (130, "", stderr)
 
 
+def test_tables_of_edited_files_are_not_used(monkeypatch, capsys):
+    # an edit of cmd_plan.py (say) without regenerating: the Typer app answers, never a stale table
+    called = []
+    monkeypatch.setattr(fast, "parse", lambda *a: called.append(a))
+    monkeypatch.setitem(_fast_tables.OPTIMIZE_SOURCES, "cmd_plan.py", "0" * 64)
+    monkeypatch.setitem(_fast_tables.HELP_SOURCES, "cmd_fit.py", "0" * 64)
+    monkeypatch.setattr(_fast_tables, "HELP", "stale help")
+    argv = ["optimize", "--flops", "1e22"]
+    assert _run(argv, fast_path=True) == _run(argv, fast_path=False)
+    assert called == []
+    code, out, _ = _run(["--help"], fast_path=True)
+    assert code == 0 and out.startswith("Usage: moeplan")
+    assert fast._fresh({"cmd_plan.py": fast.sha256_of("cmd_plan.py")})
+    assert fast.sha256_of("no-such-file.py") is None
+
+
 def test_shell_completion_goes_to_typer(monkeypatch):
     called = []
     monkeypatch.setattr(fast, "parse", lambda *a: called.append(a))

@@ -10,6 +10,16 @@ HELP = "Usage: moeplan [OPTIONS] COMMAND [ARGS]...\n\n  Plan Mixture-of-Experts 
 #: `moeplan` alone (stderr, exit 2), same width.
 HELP_NO_ARGS = "Usage: moeplan [OPTIONS] COMMAND [ARGS]...\n\n  Plan Mixture-of-Experts training compute with the fine-grained MoE scaling\n  laws (Krajewski et al. 2024).\n\n  Example: moeplan optimize --flops 1e22\n\n  Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not\n  converge, 4 the output could not be written.\n\nOptions:\n  --version  Print the version and exit.\n  --help     Show this message and exit.\n\nCommands:\n  optimize   Compute-optimal MoE configuration for a FLOPs budget.\n  compare    Dense vs MoE with G = 1 vs MoE with the optimal G, at the...\n  sweep      The compute-optimal frontier over log-spaced budgets (the...\n  loss       Evaluate the loss law at N parameters, D tokens (and...\n  flops      Count parameters and training FLOPs, the router's cost...\n  check      Check proposed training runs against the scaling law (a CI...\n  inspect    Count a real model's parameters exactly and map it to the...\n  fit        Fit a scaling law to your own training runs.\n  lr         Peak learning rate for an MoE with E experts (Ludziejewski...\n  laws       List the shipped coefficient sets (or show one).\n  calibrate  Measure this GPU's throughput per part of a training step...\n  profiles   List the hardware profiles (or show one's measured...\n"
 
+#: SHA-256 of the files the help is made from.
+HELP_SOURCES = {'__init__.py': '01b0f7481535da359b7b2c5487e3d9bcb2889de97a05ab81530666034fc8d28c',
+ 'cmd_basic.py': 'b6d7400be181b4335e07bebfa14ed3928bde38d6da0714f1833ab4972b8cd681',
+ 'cmd_check.py': 'd5715956048b3620e5ea05e4bb73ddf1efad3273a25b56bbf2821db15ee89ebd',
+ 'cmd_fit.py': 'b6728e95060ec2254d414455f272eaf0c6e098349ece5312f5516917c551ec3f',
+ 'cmd_hw.py': 'b03cb61041d22adad72010b154b745415094744aa9fd62f48dcfaa67f42d8289',
+ 'cmd_lr.py': 'c5fc9fa863a73bf6a8cb3e97fc8b0d26ec2a0ab4659b5543b64381008e2bfbe9',
+ 'cmd_plan.py': '2aa63d915632f6fbecb03a8ac0750f7e262eba0b2dc6e967d0d3fe92cd38d568',
+ 'typer_app.py': '597a687250fdb89f0e5a5a74172a33bb861c182dae8aec62955fd273fe095bbf'}
+
 #: optimize's flags: (parameter, 'flag' or 'value', flag value or converter kind,
 #: converter arguments, repeatable); None: the Typer app parses it.
 OPTIMIZE = {'--flops': ('flops',
@@ -292,3 +302,9 @@ OPTIMIZE_DEFAULTS = {'flops': None,
  'profile': None,
  'a2a_bandwidth': None,
  'json_flag': False}
+
+#: SHA-256 of the files the options are made from.
+OPTIMIZE_SOURCES = {'cmd_plan.py': '2aa63d915632f6fbecb03a8ac0750f7e262eba0b2dc6e967d0d3fe92cd38d568',
+ 'common.py': '7bba75526c8c2c32a7b4ea6e54581a9a4b5e9ef961890df33ee8f936167d79e1',
+ 'convert.py': 'e3833ea907e5946b5143a0c47546bafb4d5ac61e8b4d3a17c54f1d2806bffb81',
+ 'plan_views.py': '203042b0b1034ed910e7ea7c574322b52662b32032418c570b86b36811eb8722'}

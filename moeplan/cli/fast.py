@@ -6,7 +6,9 @@ app (:mod:`moeplan.cli._fast_tables`, ``python -m moeplan.cli.generate``), conve
 with the same converters (:mod:`moeplan.cli.convert`) and calls the same body
 (:func:`moeplan.cli.plan_views.run_optimize`) with the values the Typer command would pass.
 ``moeplan --help`` (and ``moeplan`` alone) print the help text the app printed when the table
-was generated, when the help would be formatted at the same width.
+was generated, when the help would be formatted at the same width. A table is used only
+while the SHA-256 of the files it was made from match (an edit without regenerating is slower,
+never wrong).
 
 Anything else returns to the caller, which runs the Typer app: a help option, an option the
 table does not know or marks unsupported, a value a converter refuses, an option given twice,
@@ -42,10 +44,33 @@ def _terminal_columns() -> int:
     return columns
 
 
+def sha256_of(name: str) -> str | None:
+    """SHA-256 of a file of moeplan/cli/ (None if it cannot be read), without hashlib (which
+    loads OpenSSL): CPython's built-in SHA-256 gives the same digest."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
+        except ImportError:
+            from hashlib import sha256
+    try:
+        with open(os.path.join(os.path.dirname(__file__), name), "rb") as fh:
+            return sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _fresh(sources: dict) -> bool:
+    """Whether the files a table was generated from are unchanged (else the Typer app)."""
+    return all(sha256_of(name) == digest for name, digest in sources.items())
+
+
 def run_help(argv: list[str]) -> None:
     """``moeplan --help`` / ``-h`` (stdout, exit 0) or ``moeplan`` alone (stderr, exit 2)
-    from the cached text; returns if the text would be formatted at another width."""
-    if _terminal_columns() < HELP_MIN_COLUMNS:
+    from the cached text; returns if the text would be formatted at another width, or the
+    files it was made from changed."""
+    if _terminal_columns() < HELP_MIN_COLUMNS or not _fresh(tables.HELP_SOURCES):
         return
     if argv:
 
@@ -111,6 +136,8 @@ def parse(spec: dict | None, defaults: dict, argv: list[str]) -> dict | None:
 def run_optimize(argv: list[str]) -> None:
     """``moeplan optimize`` with ``argv`` its options: runs and exits, or returns if the
     Typer app must take the command line."""
+    if not _fresh(tables.OPTIMIZE_SOURCES):
+        return
     values = parse(tables.OPTIMIZE, tables.OPTIMIZE_DEFAULTS, argv)
     if values is None:
         return

@@ -108,6 +108,23 @@ def help_texts() -> tuple[str, str]:
     return out[0], out[1]
 
 
+#: The files (in moeplan/cli/) each table is made from: the fast path uses a table only while
+#: their SHA-256 are the ones recorded (an edit without regenerating falls back to Typer).
+OPTIMIZE_FILES = ("cmd_plan.py", "common.py", "convert.py", "plan_views.py")
+
+
+def help_files() -> tuple[str, ...]:
+    from . import COMMAND_MODULES
+
+    return ("__init__.py", "typer_app.py", *sorted({f"{m}.py" for m in COMMAND_MODULES.values()}))
+
+
+def digests(names) -> dict:
+    from .fast import sha256_of
+
+    return {name: sha256_of(name) for name in names}
+
+
 def module_text() -> str:
     spec, defaults = optimize_table()
     help_text, no_args = help_texts()
@@ -119,11 +136,15 @@ def module_text() -> str:
         f"HELP = {help_text!r}\n\n"
         "#: `moeplan` alone (stderr, exit 2), same width.\n"
         f"HELP_NO_ARGS = {no_args!r}\n\n"
+        "#: SHA-256 of the files the help is made from.\n"
+        f"HELP_SOURCES = {pprint.pformat(digests(help_files()), width=100)}\n\n"
         "#: optimize's flags: (parameter, 'flag' or 'value', flag value or converter kind,\n"
         "#: converter arguments, repeatable); None: the Typer app parses it.\n"
         f"OPTIMIZE = {pprint.pformat(spec, width=100, sort_dicts=False)}\n\n"
         "#: The values the Typer command passes for options not given.\n"
-        f"OPTIMIZE_DEFAULTS = {pprint.pformat(defaults, width=100, sort_dicts=False)}\n"
+        f"OPTIMIZE_DEFAULTS = {pprint.pformat(defaults, width=100, sort_dicts=False)}\n\n"
+        "#: SHA-256 of the files the options are made from.\n"
+        f"OPTIMIZE_SOURCES = {pprint.pformat(digests(OPTIMIZE_FILES), width=100)}\n"
     )
 
 
