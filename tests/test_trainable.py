@@ -106,10 +106,21 @@ def _stage_bytes(rec, lay, stage, seq=S, mb=1, vocab=V):
     return weights, optimizer, act
 
 
-def test_training_memory_and_layout_through_the_cli(runner):
-    r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json")
+@pytest.fixture(scope="module")
+def h100_month():
+    """`optimize --gpu h100 --gpus 1024 --days 30 --json`, run once for the two tests reading it."""
+    from click.testing import CliRunner
+
+    import fuzz_support
+
+    args = ["optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json"]
+    r = CliRunner().invoke(fuzz_support.click_command(app), args, env={"NO_COLOR": "1"})
     assert r.exit_code == 0, r.stderr
-    data = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_training_memory_and_layout_through_the_cli(h100_month):
+    data = h100_month
     rec, tm = data["recommended"], data["training_memory"]
     lay, pb = tm["layout"], tm["per_gpu_bytes"]
     assert lay["tp"] * lay["pp"] * lay["dp"] == 1024 and lay["dp"] % lay["ep"] == 0
@@ -143,9 +154,8 @@ def test_memory_bound_plan_is_the_best_that_fits(runner, moe):
 # --------------------------------------------------------------------------- 3. budget, 4. time
 
 
-def test_budget_from_gpus_and_days_is_executed_flops(runner):
-    r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json")
-    data = json.loads(r.stdout)
+def test_budget_from_gpus_and_days_is_executed_flops(runner, h100_month):
+    data = h100_month
     budget = 1024 * H100_PEAK * 0.4 * 30 * 86_400
     assert data["hardware_budget"]["flops"] == pytest.approx(budget, rel=1e-12)
     t, rec = data["training_time"], data["recommended"]
