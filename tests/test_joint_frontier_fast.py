@@ -107,11 +107,13 @@ def test_inference_tokens_keep_the_newton_path():
     c=st.one_of(st.just(0.0), st.floats(1e-3, 1e7)),
     rhs=st.floats(1e-3, 1e30),
 )
-def test_cubic_root_from_above(a, b, c, rhs):
+def test_cubic_root(a, b, c, rhs):
     d = float(experts._cubic_root(a, b, c, rhs))
-    f = ((a * d + b) * d + c) * d
-    assert d > 0 and f >= rhs
+    above = float(experts._cubic_root(a, b, c, rhs, from_above=True))
+    f = ((a * above + b) * above + c) * above
+    assert 0 < d <= above and f >= rhs  # the limits' inverses: a limit met exactly fits
     assert f == pytest.approx(rhs, rel=4e-15)
+    assert d == pytest.approx(above, rel=1e-15)
     # the exact root by bisection in floats, written here
     lo, hi = 0.0, max(rhs / a, 1.0) ** (1.0 / 3.0) * 2.0 + rhs
     for _ in range(2_000):
@@ -122,7 +124,7 @@ def test_cubic_root_from_above(a, b, c, rhs):
             lo = mid
         else:
             hi = mid
-    assert d == pytest.approx(hi, rel=4e-15)
+    assert above == pytest.approx(hi, rel=4e-15)
 
 
 def test_cubic_root_keeps_shapes_and_scalars():

@@ -37,6 +37,7 @@ import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def memory_bytes(
     ) * bytes_per_param
 
 
-def _cubic_root(a, b, c, rhs):
+def _cubic_root(a, b, c, rhs, from_above=False):
     """Positive root ``d`` of ``a·d³ + b·d² + c·d = rhs`` (``a > 0``; ``b, c ≥ 0``; ``rhs > 0``).
 
     Newton's method: the left side is convex and increasing for d > 0, so from a start above
@@ -157,8 +158,9 @@ def _cubic_root(a, b, c, rhs):
     counts) it is Cardano's formula instead, written without cancellation,
     ``d = q/(t² + p/3 + p²/(9t²))`` with ``t³ = q/2 + √(q²/4 + p³/27)``, ``p = c/a``,
     ``q = rhs/a``: within a few ulps of the root, so one step finishes (issue 12: six to eight
-    from the single-term start). The result is the root from above, as evaluated: the left
-    side at ``d`` is at least ``rhs``.
+    from the single-term start). ``from_above``: the result is nudged up by ulps until the left
+    side, as evaluated, is at least ``rhs`` (a limit met exactly, such as memory equal to the
+    smallest model's, keeps its model).
     """
     # not broadcast: scalar coefficients (the usual case) stay scalars in the arithmetic
     a, b, c, rhs = (np.asarray(x, dtype=float) for x in (a, b, c, rhs))
@@ -190,9 +192,7 @@ def _cubic_root(a, b, c, rhs):
         done |= np.abs(step) <= 1e-8 * d
         if np.all(done):
             break
-    # the root from above, as the descent from the single-term start gave it: a limit met
-    # exactly (memory = the smallest model's) must not lose its model to an ulp
-    for _ in range(4):
+    for _ in range(4 if from_above else 0):
         short = ((a * d + b) * d + c) * d < rhs
         if not short.any():
             break
@@ -213,7 +213,11 @@ def d_model_for_total(
     """Inverse of :func:`total_params_with_embedding`: the ``d_model`` with that total."""
     e = np.asarray(n_experts, dtype=float)
     return _cubic_root(
-        (4.0 + 9.0 * e) / aspect_ratio, 0.0, 2.0 * vocab_size if with_embedding else 0.0, n_total
+        (4.0 + 9.0 * e) / aspect_ratio,
+        0.0,
+        2.0 * vocab_size if with_embedding else 0.0,
+        n_total,
+        from_above=True,
     )
 
 
@@ -232,6 +236,7 @@ def d_model_for_memory(
         2.0 * np.asarray(kv_tokens, dtype=float) / aspect_ratio,
         2.0 * vocab_size,
         np.asarray(memory, dtype=float) / bytes_per_param,
+        from_above=True,
     )
 
 
@@ -433,7 +438,7 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
         raise InputError(
             "the FLOPs budget must be a positive, finite number, e.g. 1e21", param="flops"
         )
-    V, r, c_f = _vocab(law), float(law.aspect_ratio), float(law.c_f)
+    V, r = _vocab(law), float(law.aspect_ratio)
     m, mu, n, nu = (
         np.asarray(x, dtype=float) for x in joint_chinchilla_coefficients(ex, **law.coefficients)
     )
@@ -444,15 +449,7 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
             f"parameters and tokens (need a·Ê^δ > 0, α + γ·ln Ê < 0, b·Ê^ω > 0, "
             f"β + ζ·ln Ê < 0); use fewer experts or check the coefficients"
         )
-    Fc = F[:, None]
-    k = INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens / c_f
     shape = (F.size, ex.size)
-
-    # Smallest model: one block. Largest useful: one training token (D = 1).
-    u_lo = float(np.log(active_params_with_embedding(r, V, r)))
-    u_hi = np.log(Fc / (c_f + INFERENCE_FLOPS_PER_PARAM * cons.inference_tokens))
-    budget_ok = np.broadcast_to(u_hi > u_lo, shape)
-
     d_cap = np.full(ex.shape, np.inf)
     cap_code = np.zeros(ex.shape, dtype=np.int8)  # index into BINDINGS
     if cons.memory is not None:
@@ -462,7 +459,77 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
         d_par = d_model_for_total(cons.max_total_params, ex, V, r, with_embedding=False)
         cap_code = np.where(d_par < d_cap, np.int8(2), cap_code)
         d_cap = np.minimum(d_cap, d_par)
-    feasible = budget_ok & (d_cap >= r)
+    with np.errstate(divide="ignore"):
+        u_cap = np.where(
+            np.isfinite(d_cap), np.log(active_params_with_embedding(d_cap, V, r)), np.inf
+        )
+    per_e = _PerE(m, mu, n, nu, d_cap, u_cap, cap_code)
+    # the smallest model: one block
+    u_lo = float(np.log(active_params_with_embedding(r, V, r)))
+    out = _JointCells(
+        *(np.empty(shape, dtype=t) for t in (bool, float, float, float, float, np.int8)),
+        *(np.empty(shape) for _ in range(2)),
+    )
+    # in blocks of budgets: the temporaries stay in the CPU cache (1.5x faster on 20,000 x 6)
+    for start in range(0, F.size, _JOINT_CHUNK):
+        rows = slice(start, start + _JOINT_CHUNK)
+        part = _joint_cells(law, F[rows, None], cons.inference_tokens, u_lo, per_e)
+        for name, value in zip(_JointCells._fields, part):
+            getattr(out, name)[rows] = value
+    return JointFrontier(
+        flops=F,
+        experts=ex,
+        feasible=out.feasible,
+        d_model=out.d_model,
+        n_active_with_embedding=out.n_act,
+        tokens=out.tokens,
+        loss=out.loss,
+        binding_code=out.code,
+        unconstrained_d_model=out.d_unc,
+        unconstrained_loss=out.loss_unc,
+        d_model_cap=np.array(np.broadcast_to(d_cap, shape), dtype=float),
+    )
+
+
+#: Budgets per block of :func:`joint_frontier`.
+_JOINT_CHUNK = 2048
+
+
+class _PerE(NamedTuple):
+    """Per candidate E: the law's Chinchilla form and the cap on d_model (and its ln N_act)."""
+
+    m: np.ndarray
+    mu: np.ndarray
+    n: np.ndarray
+    nu: np.ndarray
+    d_cap: np.ndarray
+    u_cap: np.ndarray
+    cap_code: np.ndarray
+
+
+class _JointCells(NamedTuple):
+    feasible: np.ndarray
+    d_model: np.ndarray
+    n_act: np.ndarray
+    tokens: np.ndarray
+    loss: np.ndarray
+    code: np.ndarray
+    d_unc: np.ndarray
+    loss_unc: np.ndarray
+
+
+def _joint_cells(law, Fc, inference_tokens, u_lo, e: _PerE) -> _JointCells:
+    """:func:`joint_frontier`'s optima for budgets ``Fc`` (a column) × the candidate E, with
+    ``u_lo`` the smallest model's ``ln N_act``."""
+    m, mu, n, nu = e.m, e.mu, e.n, e.nu
+    V, r, c_f = _vocab(law), float(law.aspect_ratio), float(law.c_f)
+    k = INFERENCE_FLOPS_PER_PARAM * inference_tokens / c_f
+    shape = (Fc.shape[0], m.size)
+
+    # the largest useful model: one training token (D = 1)
+    u_hi = np.log(Fc / (c_f + INFERENCE_FLOPS_PER_PARAM * inference_tokens))
+    budget_ok = np.broadcast_to(u_hi > u_lo, shape)
+    feasible = budget_ok & (e.d_cap >= r)
 
     hi = np.where(u_hi > u_lo, u_hi, u_lo + 1.0)
     lnF_cf = np.log(Fc) - math.log(c_f)
@@ -493,39 +560,29 @@ def joint_frontier(law, flops, experts=None, constraints: Limits | None = None) 
     D_unc = Fc / (c_f * n_act_unc) - k
     loss_unc = loss_at(u_unc, D_unc)
 
-    # a limit caps d_model per E: the optimum is the unconstrained one clipped to the cap
-    with np.errstate(divide="ignore"):
-        u_cap = np.where(
-            np.isfinite(d_cap), np.log(active_params_with_embedding(d_cap, V, r)), np.inf
-        )
-    capped = u_cap < u_unc
-    code = np.where(capped, cap_code, np.where(at_lo, np.int8(3), np.int8(0)))
+    # a limit caps d_model per E: the optimum is the unconstrained one clipped to the cap,
+    # one model per E (its N and parameter term once per E, not per cell)
+    capped = e.u_cap < u_unc
+    code = np.where(capped, e.cap_code, np.where(at_lo, np.int8(3), np.int8(0)))
     if capped.any():
-        u = np.where(capped, u_cap, u_unc)
-        n_act = np.exp(u)
-        D = Fc / (c_f * n_act) - k
-        loss = loss_at(u, D)
-        d = np.where(capped, d_cap, d_unc)
+        with np.errstate(over="ignore"):
+            n_cap = np.exp(e.u_cap)
+        D_cap = Fc / (c_f * n_cap) - k
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            lnD_cap = lnF_cf - e.u_cap if k == 0.0 else np.log(D_cap)
+            loss_cap = (c + m * np.exp(mu * e.u_cap)) + n * np.exp(nu * lnD_cap)
+        n_act = np.where(capped, n_cap, n_act_unc)
+        D = np.where(capped, D_cap, D_unc)
+        loss = np.where(capped, loss_cap, loss_unc)
+        d = np.where(capped, e.d_cap, d_unc)
     else:
-        d, n_act, D, loss = d_unc.copy(), n_act_unc.copy(), D_unc.copy(), loss_unc.copy()
+        d, n_act, D, loss = d_unc, n_act_unc, D_unc, loss_unc
     if not feasible.all():
         code *= feasible  # '' where nothing fits
         d, n_act, D, loss = (np.where(feasible, v, np.nan) for v in (d, n_act, D, loss))
     if not budget_ok.all():
         d_unc, loss_unc = (np.where(budget_ok, v, np.nan) for v in (d_unc, loss_unc))
-    return JointFrontier(
-        flops=F,
-        experts=ex,
-        feasible=feasible,
-        d_model=d,
-        n_active_with_embedding=n_act,
-        tokens=D,
-        loss=loss,
-        binding_code=code,
-        unconstrained_d_model=d_unc,
-        unconstrained_loss=loss_unc,
-        d_model_cap=np.array(np.broadcast_to(d_cap, shape), dtype=float),
-    )
+    return _JointCells(feasible, d, n_act, D, loss, code, d_unc, loss_unc)
 
 
 # --------------------------------------------------------------------------------------------
