@@ -32,6 +32,7 @@ from . import domain
 from .accounting import active_params, embedding_params, router_params, total_params
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
+from .laws.chinchilla import counts_embeddings, embedding_convention, embedding_warning
 from .proposal import Limit, Proposal, parse_limits
 from .units import format_bytes, format_count
 
@@ -134,6 +135,8 @@ class _Subject:
     c_r: float
     describe: dict
     law_n: float | None = None  # the N the law sees, where it is not n_total (joint: N_act)
+    #: (V, tied) of the embeddings a Chinchilla set's N counts (None: the law counts none)
+    law_embedding: tuple | None = None
 
 
 def _c_r(law, override: float | None = None) -> float:
@@ -222,12 +225,14 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
     n_active = float(active_params(d, n))
     n_total = float(total_params(d, n, E))
     router = 0.0 if dense else float(router_params(d, n, E, G))
-    per_token = c_f * n_active + c_r * router
+    # a Chinchilla set's N counts the embeddings (the proposal's vocabulary, else the set's)
+    law_vocab, law_tied = embedding_convention(law, p.vocab_size, p.tied_embeddings)
+    law_emb = 0.0 if law_vocab is None else float(embedding_params(d, law_vocab, law_tied))
+    per_token = c_f * (n_active + law_emb) + c_r * router
     tokens = p.tokens if p.tokens is not None else p.flops / per_token
     flops = per_token * tokens
-    emb = (
-        0.0 if p.vocab_size is None else float(embedding_params(d, p.vocab_size, p.tied_embeddings))
-    )
+    vocab, tied = (p.vocab_size, p.tied_embeddings) if law_vocab is None else (law_vocab, law_tied)
+    emb = 0.0 if vocab is None else float(embedding_params(d, vocab, tied))
     n_params = n_total + router + emb
     describe = {
         "d_model": d,
@@ -238,9 +243,9 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         "top_k": G,
         "d_expert": 4.0 * d / G,
     }
-    if p.vocab_size is not None:
+    if vocab is not None:
         describe.update(
-            vocab_size=p.vocab_size,
+            vocab_size=vocab,
             n_embedding=emb,
             n_active_with_embedding=n_active + router + emb,
             n_total_with_embedding=n_params,
@@ -259,6 +264,8 @@ def _subject_from_shape(p: Proposal, law) -> _Subject:
         c_f,
         c_r,
         describe,
+        law_n=None if law_vocab is None else n_total + law_emb,
+        law_embedding=None if law_vocab is None else (law_vocab, law_tied),
     )
 
 
@@ -274,7 +281,9 @@ def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
             f"MoE law such as krajewski2024-moe"
         )
     c_f, c_r = model.c_f, (0.0 if law.choice is None else model.c_r)
-    per_token = c_f * model.n_active + c_r * model.router_params
+    # a Chinchilla set's N counts the model's own embeddings (tied or not, as the config says)
+    law_emb = float(model.n_embedding) if counts_embeddings(law) else 0.0
+    per_token = c_f * (model.n_active + law_emb) + c_r * model.router_params
     tokens = tokens if tokens is not None else flops / per_token
     describe = {
         "family": model.family,
@@ -306,6 +315,8 @@ def _subject_from_hf(model, law, tokens, flops, bytes_per_param) -> _Subject:
         c_f,
         c_r,
         describe,
+        law_n=float(model.n_total) + law_emb if law_emb else None,
+        law_embedding=(float(model.vocab_size), bool(model.tied_embeddings)) if law_emb else None,
     )
 
 
@@ -348,6 +359,8 @@ def _optimum(law, s: _Subject) -> dict:
     from .plan import frontier  # the planner; numpy only
 
     kw = _settings(law, s)
+    if s.law_embedding is not None:  # the optimum counts the same embeddings as the proposal
+        kw.update(vocab_size=s.law_embedding[0], tied_embeddings=s.law_embedding[1])
     fr = frontier(law, s.flops, **kw)
     out = {
         k: float(getattr(fr, k))
@@ -522,7 +535,9 @@ def _warnings(law, s: _Subject) -> list[str]:
         out += law.range_warnings(params=s.n_total, tokens=s.tokens, granularity=s.granularity)
         out += expansion_rate_warnings(law, s.expansion_rate)
     elif law.choice is None:
-        out += law.range_warnings(params=s.n_total, tokens=s.tokens)
+        out += law.range_warnings(params=s.law_n or s.n_total, tokens=s.tokens)
+        if s.law_n is None:
+            out += embedding_warning(law)
     else:
         out += law.range_warnings(params=s.law_n, tokens=s.tokens, n_experts=s.expansion_rate)
     if s.router_flops > 0 and s.router_flops > s.flops / 2:

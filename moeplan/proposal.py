@@ -114,7 +114,7 @@ class Proposal:
     c_f: float | None = None
     c_r: float | None = None
     vocab_size: float | None = None
-    tied_embeddings: bool = False
+    tied_embeddings: bool | None = None  # None: not given (the law's convention)
     bytes_per_param: float = 2.0
     config_path: str | None = None
     limits: tuple | None = None
@@ -316,8 +316,8 @@ def proposal_from_mapping(
     c_r = pair("router_flops_per_param", "c_r", positive=False)
     c_f = pair("flops_per_param", "c_f")
     vocab = num("vocab_size", whole=True)
-    tied = model.get("tied_embeddings", False)
-    if not isinstance(tied, bool):
+    tied = model.get("tied_embeddings")  # None: the law's convention (tied for Chinchilla)
+    if tied is not None and not isinstance(tied, bool):
         raise FileFormatError(f"{_where(source, 'model.tied_embeddings')}: expected true or false")
     bpp = num("bytes_per_param")
     bpp = 2.0 if bpp is None else bpp

@@ -337,12 +337,15 @@ def training_memory(
     TrainingMemory
         The layout, per-GPU bytes and whether they fit; the reason when nothing fits.
     """
-    acc = get_accelerator(gpu)
+    if gpu_memory_bytes is None:
+        acc = get_accelerator(gpu)
+        name, cap = acc.name, float(acc.memory_bytes)
+    else:  # a measured GPU (a profile) need not be in the catalogue
+        name, cap = str(gpu), float(gpu_memory_bytes)
     n = _whole(gpus, "gpus", hi=1e9)
     s = _whole(seq_len, "seq_len", hi=2**24)
     b = _whole(micro_batch, "micro_batch", hi=2**20)
     v = _whole(vocab_size, "vocab_size", lo=0, hi=2**31)
-    cap = float(acc.memory_bytes if gpu_memory_bytes is None else gpu_memory_bytes)
     if not math.isfinite(cap) or cap <= 0:
         raise InputError(f"gpu_memory_bytes must be positive, got {gpu_memory_bytes!r}")
     layouts = candidate_layouts(shape, n)
@@ -356,7 +359,7 @@ def training_memory(
         mem, stage = memory_for_layout(shape, lay, s, b, recompute, v)
         common: dict[str, Any] = {
             "gpu_memory_bytes": cap,
-            "gpu": acc.name,
+            "gpu": name,
             "n_gpus": n,
             "seq_len": s,
             "micro_batch": b,
@@ -371,7 +374,7 @@ def training_memory(
     assert least is not None  # layouts is not empty
     lay, mem, common = least
     reason = (
-        f"no layout of {n} x {acc.name} fits: the least memory per GPU is "
+        f"no layout of {n} x {name} fits: the least memory per GPU is "
         f"{_gb(mem.total)} (tp {lay.tp}, pp {lay.pp}, ep {lay.ep}, dp {lay.dp}; weights "
         f"{_gb(mem.weights)}, gradients {_gb(mem.gradients)}, optimizer "
         f"{_gb(mem.optimizer)}, activations {_gb(mem.activations)}) over {_gb(cap)}; "
@@ -478,11 +481,13 @@ def min_bytes_per_gpu(
     recompute: str = "selective",
     vocab_size: int = VOCAB_SIZE_DEFAULT,
     tp_degrees=TP_DEGREES,
+    expert_width: float = 4.0,
 ):
     """Least training bytes per GPU over all layouts, for real-valued shapes (vectorised).
 
-    The same memory model as :func:`memory_for_layout` with ``d_expert = 4·d/G`` and
-    ``n_experts = G·E``, relaxed so a planner can use it as a smooth constraint on continuous
+    The same memory model as :func:`memory_for_layout` with ``d_expert = expert_width·d/G``
+    (``4·d/G``, the fine-grained law's expert; the joint law's SwiGLU expert of the same
+    parameters is ``4.5·d`` at G = 1) and ``n_experts = G·E``, relaxed so a planner can use it as a smooth constraint on continuous
     ``d_model`` and ``n_blocks``: every ``tp`` in ``tp_degrees`` that divides ``gpus`` is
     allowed whatever the head count, a stage holds ``n_blocks/pp`` blocks (not whole), and
     ``ep`` must divide ``G·E`` only where that is a whole number. For a buildable shape whose
@@ -504,7 +509,7 @@ def min_bytes_per_gpu(
     n_exp = g * e
     whole_exp = np.abs(n_exp - np.round(n_exp)) < 1e-9
     dense_b = 4.0 * d * d + d * n_exp + 2.0 * d
-    expert_b = 8.0 * e * d * d  # n_experts · 2 · d · (4d/G)
+    expert_b = 2.0 * expert_width * e * d * d  # n_experts · 2 · d · (expert_width·d/G)
     heads = d / np.where(d < 2048, 64.0, 128.0)  # shapes.py's head rule; only a·s/h uses it
     best = np.full(d.shape, np.inf)
     for tp in tp_degrees:

@@ -23,8 +23,13 @@ from moeplan.plan.timeopt import optimize_time
 
 H200 = Path(__file__).resolve().parents[1] / "moeplan" / "hardware_profiles" / "h200.yaml"
 #: 8 GPUs x 30 days: budgets around 1e21 law-FLOPs; 64 x 10 days: about 1e22.
-SMALL = dict(gpus=8, days=30)
-BIG = dict(gpus=64, days=10)
+#: The search itself: a budget in GPU-hours (8 GPUs x 30 days) does not cap the width by
+#: training memory (no GPU count), so the time-optimal width is the unconstrained one.
+SMALL = dict(gpu_hours=8 * 30 * 24)
+#: 64 GPUs x 10 days of GPU time on 512 GPUs (1.25 days): enough GPUs that training memory
+#: does not bind (64 GPUs cannot hold the 1.2T-parameter time-optimal model in training:
+#: tests/test_timeopt_memory.py).
+BIG = dict(gpus=512, days=1.25)
 
 
 # ---------------------------------------------------------------- independent time model
@@ -115,7 +120,7 @@ def big(law):
 
 def test_time_optimal_width_matches_an_independent_brute_force(law, small):
     raw = _raw()
-    S = SMALL["gpus"] * SMALL["days"] * 86400.0
+    S = SMALL["gpu_hours"] * 3600.0
     assert small.budget.gpu_seconds == pytest.approx(S, rel=1e-15)
     for cand in small.candidates:
         G = cand.choice
@@ -150,7 +155,7 @@ def test_time_optimal_width_matches_an_independent_brute_force(law, small):
 
 def test_flops_optimal_plan_spends_the_same_time_at_its_own_speed(law, small):
     raw = _raw()
-    S = SMALL["gpus"] * SMALL["days"] * 86400.0
+    S = SMALL["gpu_hours"] * 3600.0
     for cand in small.candidates:
         f = cand.flops_optimal
         G, d = cand.choice, f.config.d_model
@@ -311,13 +316,15 @@ def test_cli_bad_input_is_one_line_exit_2(runner, args, words):
 # ---------------------------------------------------------------- compare and sweep by time
 
 
-def test_sweep_by_time_rows_match_single_plans(law, small):
+def test_sweep_by_time_rows_match_single_plans(law):
     from moeplan.plan.timeopt import sweep_time
 
     res = sweep_time(law, "h200", 8, 3, 30, points=2, choices=[1, 4, 16])
     rows = res.rows()
     assert [r["days"] for r in rows] == [3, 30]
-    # the vectorised search over budgets gives the single-budget plan exactly
+    # the vectorised search over budgets gives the single-budget plan exactly (memory-capped
+    # alike: 8 GPUs)
+    small = optimize_time(law, "h200", choices=[1, 4, 16], gpus=8, days=30)
     last = rows[-1]
     assert last["loss"] == pytest.approx(small.recommended.config.loss, rel=1e-12)
     assert last["choice"] == small.recommended.choice
@@ -366,10 +373,10 @@ def test_cli_sweep_and_compare_by_time(runner):
             "compare",
             "--profile",
             "h200",
-            "--gpus",
-            "8",
+            "--gpus",  # 8 GPUs x 30 days of GPU time on enough GPUs that memory does not bind
+            "240",
             "--days",
-            "30",
+            "1",
             "--granularity",
             "1,8",
             "--json",
@@ -435,13 +442,15 @@ def test_no_other_width_beats_the_time_optimal_one(law, hours, g, factor):
 
 
 def test_warnings_memory_law_range_and_profile_grid(law):
-    # 8 x 30 days at G = 4: ~694B parameters, 1.4 TB of bf16 weights > 8 x 150 GB
+    # 8 x 30 days at G = 4: the time-optimal ~694B parameters cannot train on 8 GPUs
     res = optimize_time(law, "h200", choices=[4], gpus=8, days=30)
-    assert any("memory is not checked" in w and "8 x NVIDIA H200" in w for w in res.warnings)
-    # the same GPU-hours without a number of GPUs: nothing to compare the memory with
+    assert res.memory_bound
+    assert any("training memory binds" in w and "8 x NVIDIA H200" in w for w in res.warnings)
+    # the same GPU-hours without a number of GPUs: nothing to compare the memory with, said
     res = optimize_time(law, "h200", choices=[4], gpu_hours=8 * 30 * 24)
     assert res.budget.gpus is None and res.budget.days is None
-    assert not any("memory" in w for w in res.warnings)
+    assert res.training_memory is None and not res.memory_bound
+    assert any("training memory is not checked" in w for w in res.warnings)
     # a tiny budget: the law extrapolates and the shape is below the profile's grid
     tiny = optimize_time(law, "h200", choices=[4], gpu_hours=0.01)
     assert tiny.recommended.extrapolated and tiny.recommended.config.d_model < 1024

@@ -149,7 +149,7 @@ def _binds(label) -> str:
     return "-" if not label else "+".join(_BINDING_SHORT.get(p, p) for p in label.split("+"))
 
 
-def _config_rows(cfg, choice) -> list[list[str]]:
+def _config_rows(cfg, choice, law_counts_embeddings=False) -> list[list[str]]:
     rows = []
     if choice == "granularity":
         rows += [
@@ -177,7 +177,8 @@ def _config_rows(cfg, choice) -> list[list[str]]:
         rows += [
             ["n_embedding", format_count(cfg.n_embedding)],
             [
-                "n_active / n_total with embedding",
+                "n_active / n_total with embedding"
+                + (" (the law's N)" if law_counts_embeddings else ""),
                 f"{format_count(cfg.n_active_with_embedding)} / "
                 f"{format_count(cfg.n_total_with_embedding)}",
             ],
@@ -224,7 +225,8 @@ def optimize_command(
             "--params",
             click_type=COUNT,
             metavar="N",
-            help="Fix the model size (total non-embedding parameters); best tokens and G follow.",
+            help="Fix the model size, the law's N (total non-embedding parameters; all "
+            "parameters for the Chinchilla sets); best tokens and G follow.",
         ),
     ] = None,
     law: LawOption = None,
@@ -253,13 +255,19 @@ def optimize_command(
             "--vocab-size",
             click_type=POSITIVE_INT,
             metavar="V",
-            help="Vocabulary size: adds embedding counts (and their memory).",
+            help="Vocabulary size: adds embedding counts (and their memory); the Chinchilla "
+            "sets count embeddings in N and default to their own 32,000.",
         ),
     ] = None,
     tied_embeddings: Annotated[
-        bool,
-        typer.Option("--tied-embeddings", help="Input embedding and output head share one matrix."),
-    ] = False,
+        Optional[bool],
+        typer.Option(
+            "--tied-embeddings/--untied-embeddings",
+            help="Input embedding and output head share one matrix, or not (default: the "
+            "law's convention: tied for the Chinchilla sets, untied otherwise).",
+            show_default=False,
+        ),
+    ] = None,
     max_total_params: MaxTotalParamsOption = None,
     max_tokens: Annotated[
         Optional[float],
@@ -591,7 +599,9 @@ def optimize_command(
         if res.recommended is not None
         else f"Continuous optimum ({res.law}; {head}; no realizable granularity)"
     )
-    rows = _config_rows(rec, choice)
+    from ..laws.chinchilla import counts_embeddings
+
+    rows = _config_rows(rec, choice, counts_embeddings(spec))
     rows.append(
         [
             "predicted loss (within rounding)" if rec.loss_range else "predicted loss",

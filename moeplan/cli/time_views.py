@@ -139,6 +139,10 @@ def render_time_plan(res) -> Report:
             ]
         )
     tables = [Table(f"Time-optimal configuration ({head})", ["", "value"], rows)]
+    if res.training_memory is not None:
+        from .cmd_plan import _memory_table
+
+        tables.append(_memory_table(res.training_memory))
     if res.choice is not None:
         c_rows = []
         for c in res.candidates:
@@ -171,7 +175,12 @@ def render_time_plan(res) -> Report:
                 c_rows,
                 caption="FLOP-opt: the paper's width for the FLOPs this G executes in the time at "
                 "its measured speed; TFLOP/s: measured speed of the time-optimal model "
-                "(all parts, one GPU); extrapolated: shape outside the profile's grid",
+                "(all parts, one GPU); extrapolated: shape outside the profile's grid"
+                + (
+                    f"; widths at most what trains on {res.budget.gpus} GPUs"
+                    if res.training_memory is not None
+                    else ""
+                ),
             )
         )
     summary = (

@@ -5,7 +5,9 @@ parameters, choice G::
 
     L(N, D, G) = c + (g / G^gamma + a) / N^alpha + b / D^beta
 
-``chinchilla`` (dense, :mod:`.chinchilla`), N = non-embedding parameters, no choice::
+``chinchilla`` (dense, :mod:`.chinchilla`), N = non-embedding parameters (all parameters,
+embeddings included, for the Chinchilla sets: ``variables.params: total_with_embedding``), no
+choice::
 
     L(N, D) = c + a / N^alpha + b / D^beta
 

@@ -1,9 +1,15 @@
-"""The dense Chinchilla-form law (SPEC.md §2), N = non-embedding parameters, no choice::
+"""The dense Chinchilla-form law (SPEC.md §2), no choice::
 
     L(N, D) = c + a / N^alpha + b / D^beta
 
 and its compute-optimal closed form (Hoffmann et al. 2022), written once here: the planner,
 ``fit`` and the joint law at a fixed number of experts use it.
+
+What N counts is the set's ``variables.params``: non-embedding parameters by default (the
+Krajewski dense set), all parameters for the Chinchilla sets (``total_with_embedding``:
+Hoffmann et al. 2022 counted every parameter, embeddings included, SPEC.md §1). For those the
+planner's N is ``12·d_model²·n_blocks + V·d_model`` (:func:`embedding_convention`) and the
+FLOPs are ``c_f·N·D`` with that N (Hoffmann et al.'s ``C = 6ND``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,50 @@ from ..domain import loss_arguments
 NAMES = ("a", "alpha", "b", "beta", "c")
 CHOICE = None
 PARAMS_MEANING = "non_embedding"
+
+#: Whether the Chinchilla sets' N counts ONE ``V·d_model`` matrix (tied input embedding and
+#: output head) rather than two. Hoffmann et al.'s Table A9 sizes are ``13·d_model²·n_layers +
+#: 32,000·d_model`` to the million (44M: d_model 512, 8 layers, 27.3M + 16.4M; 251M: d_model
+#: 1024, 16 layers, 218.1M + 32.8M; the 13th d² per block is the relative-position projection
+#: of their Gopher-style attention); a second V·d_model would put the 44M model at 60M.
+#: Pearce & Song 2024 ("Reconciling Kaplan and Chinchilla Scaling Laws", arXiv:2406.12907)
+#: reconstruct the same totals as ``N_T = N_non-embedding + 32,000·d_model``.
+TIED_EMBEDDINGS_DEFAULT = True
+#: The meaning of ``variables.params`` whose N counts the embeddings of a dense model.
+WITH_EMBEDDING = "total_with_embedding"
+
+
+def counts_embeddings(law) -> bool:
+    """True for a dense law whose N counts all parameters, embeddings included."""
+    return law.choice is None and law.params_meaning == WITH_EMBEDDING
+
+
+def embedding_warning(law, vocab_size=None) -> list[str]:
+    """A warning when the law's N counts embeddings but no vocabulary is known (a fitted file
+    without ``variables.vocab_size``): N is then planned without them."""
+    if not counts_embeddings(law) or vocab_size is not None or law.vocab_size is not None:
+        return []
+    return [
+        f"{law.name} counts embeddings in N (variables.params: {WITH_EMBEDDING}) but states "
+        f"no vocabulary: N is planned without them; give vocab_size (--vocab-size) or "
+        f"variables.vocab_size in the law file"
+    ]
+
+
+def embedding_convention(law, vocab_size=None, tied_embeddings=None):
+    """``(V, tied)`` of the embeddings the law's N counts, for planning a dense model.
+
+    ``(None, None)`` when the law's N excludes embeddings (or when it counts them and no
+    vocabulary is known: the caller warns). ``vocab_size`` and ``tied_embeddings`` override
+    the set's own (its ``variables.vocab_size``; :data:`TIED_EMBEDDINGS_DEFAULT`).
+    """
+    if not counts_embeddings(law):
+        return None, None
+    vocab = vocab_size if vocab_size is not None else law.vocab_size
+    if vocab is None:
+        return None, None
+    tied = TIED_EMBEDDINGS_DEFAULT if tied_embeddings is None else bool(tied_embeddings)
+    return float(vocab), tied
 
 
 def chinchilla_terms(params, tokens, a, alpha, b, beta, c):

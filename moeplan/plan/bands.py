@@ -70,6 +70,41 @@ def _with_dims(ssetup: Setup, ndim: int) -> Setup:
     )
 
 
+#: Bisection steps on ln F between the unconstrained budget and domain.MAX_FLOPS (at most
+#: ~92 nats wide): 2^-32 of that, 2e-8 relative in F, is far below the bands' two printed
+#: digits.
+_BISECT_STEPS = 32
+
+
+def flops_to_reach_under_limits(ssetup: Setup, target, gr, cons: Limits) -> np.ndarray:
+    """Least budget whose optimum over ``gr`` under the limits reaches ``target``, for every
+    coefficient sample at once: ``ssetup`` has sample arrays of shape (S, 1, 1) and ``target``
+    broadcasts against (S, B); nan where no budget reaches it. Bisection on ln F from the
+    unconstrained budget (a lower bound: limits only raise the loss) to ``domain.MAX_FLOPS``."""
+    from .. import domain
+
+    t = np.asarray(target, float)
+    grid = np.asarray(gr, float)
+    with np.errstate(all="ignore"):
+        free = np.min(_flops_to_reach_per_g(ssetup, t[..., None], grid), axis=-1)
+    lo = np.log(free)
+    hi = np.full(lo.shape, math.log(domain.MAX_FLOPS))
+
+    def above(lnf):  # the constrained optimum at exp(lnf) has not yet reached the target
+        sol = solve(ssetup, lnf[..., None], grid[None, None, :], cons)
+        return np.min(np.where(sol.feasible, sol.loss, np.inf), axis=-1) > t
+
+    with np.errstate(all="ignore"), domain.unchecked():
+        c = np.asarray(ssetup.c, float)
+        reachable = np.isfinite(lo) & ~above(hi) & (t > (c[..., 0] if c.ndim else c))
+        lo = np.where(reachable, lo, hi)
+        for _ in range(_BISECT_STEPS):
+            mid = 0.5 * (lo + hi)
+            a = above(mid)
+            lo, hi = np.where(a, mid, lo), np.where(a, hi, mid)
+    return np.where(reachable, np.exp(hi), np.nan)
+
+
 @dataclasses.dataclass(frozen=True)
 class CompareBands:
     """Per budget ``[low, high]`` (``[None, None]`` where nothing could be resolved)."""
@@ -93,8 +128,9 @@ def compare_bands(
     n_draws: int = N_DRAWS,
 ) -> CompareBands | None:
     """Bands of compare's losses and compute multipliers over the rounding (or bootstrap)
-    samples of both laws, solved at once. Multipliers are banded without limits only (under
-    limits each needs a search per sample); then their bands are ``[None, None]``.
+    samples of both laws, solved at once. Under limits each multiplier is a search in the
+    budget per sample (:func:`flops_to_reach_under_limits`, all samples at once; the dense
+    side at the MoE's extreme targets only, its FLOPs being monotone in the target).
     ``n_draws``: random draws on top of the point and the corners (which set the bands)."""
     s3 = sample_setup(law, setup, ndim=3, n_draws=n_draws)
     if s3 is None:
@@ -110,6 +146,8 @@ def compare_bands(
             s2 = _with_dims(s3, 2)
             g1_mult = _flops_to_reach_per_g(s2, l_opt, 1.0) / budgets  # (S, B)
             g1_mult[~(l_opt > s2.c)] = np.nan
+        else:  # each sample's own G = 1 optimum to its own best MoE loss
+            g1_mult = flops_to_reach_under_limits(s3, l_opt, [1.0], cons) / budgets
         l_dense = None
         if dense_law is not None and dsetup is not None:
             d3 = sample_setup(dense_law, dsetup, ndim=3, n_draws=n_draws)
@@ -122,6 +160,10 @@ def compare_bands(
                     t = l_opt[None, :, :]
                     f = chinchilla_flops_to_reach(t, d.a, d.alpha, d.b, d.beta, d.c, d.c_f)
                     dense_mult = np.where(t > d.c, f, np.nan) / budgets
+                else:  # the dense FLOPs fall as the target rises: its extremes bound the band
+                    ext = np.stack([np.min(l_opt, axis=0), np.max(l_opt, axis=0)])  # (2, B)
+                    f = flops_to_reach_under_limits(d3, ext.reshape(1, -1), [1.0], cons)
+                    dense_mult = f.reshape(-1, 2, nb) / budgets
     size = int(np.shape(s3.a)[0])
 
     def per_budget(v):
@@ -180,7 +222,7 @@ def optimize_bands(law, setup: Setup, F: float, gr, cons: Limits) -> OptimizeBan
             log_tokens(s2, lnf, sol.log_width, gr[None, :], cons.inference_tokens, cons.max_tokens),
             i,
         )
-        d = np.exp(x)
+        d = setup.width(x)
         n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, gr[i])
 
     def pick(v):
@@ -204,7 +246,8 @@ def config_loss_range(law, setup: Setup, cfg) -> tuple | None:
     if s1 is None:
         return None
     with np.errstate(all="ignore"):
-        v = s1.loss(cfg.n_total, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
+        n = setup.law_params(cfg.n_total, cfg.d_model)  # the law's N
+        v = s1.loss(n, cfg.tokens, 1.0 if setup.dense else cfg.granularity)
     lo, hi = band(v)
     return None if lo is None else (lo, hi)
 
@@ -235,3 +278,37 @@ def with_joint_loss_ranges(law, candidates) -> tuple:
         dataclasses.replace(c, continuous=banded(c.continuous), realized=banded(c.realized))
         for c in candidates
     )
+
+
+def joint_dense_multiplier_ranges(law, budgets, moe_experts) -> list | None:
+    """Per budget ``[low, high]`` of the joint law's dense compute multiplier (FLOPs a dense
+    model, E = 1, needs to reach the best MoE's compute-optimal loss, over the budget) within
+    the published rounding; None when the law records no precision.
+
+    For a fixed E the joint law is ``c + m·N^mu + n·D^nu`` (:func:`joint_chinchilla_coefficients`),
+    a Chinchilla form with ``a = m, alpha = -mu, b = n, beta = -nu``: each sample's best MoE
+    loss over ``moe_experts`` and its dense FLOPs to reach it are closed forms, all samples
+    at once (the one-block minimum size is not applied: it binds only far below any budget
+    worth comparing). Without limits only, as for the fine-grained law."""
+    if not law.bootstrap and not any(float(v) > 0 for v in (law.precision or {}).values()):
+        return None
+    from ..laws import joint_chinchilla_coefficients
+    from ..laws.chinchilla import chinchilla_flops_to_reach, chinchilla_optimum
+
+    s = {k: v[:, None] for k, v in coefficient_samples(law, N_DRAWS, method="halton").items()}
+    F = np.asarray(budgets, float)[None, :]
+    c_f = float(law.c_f)
+    with np.errstate(all="ignore"):
+        best = np.full(np.broadcast(s["a"], F).shape, np.inf)
+        for e in moe_experts:
+            m, mu, n, nu = joint_chinchilla_coefficients(float(e), **s)
+            n_opt, d_opt = chinchilla_optimum(F, m, -mu, n, -nu, c_f)
+            best = np.minimum(best, s["c"] + m * n_opt**mu + n * d_opt**nu)
+        m1, mu1, n1, nu1 = joint_chinchilla_coefficients(1.0, **s)
+        f = chinchilla_flops_to_reach(best, m1, -mu1, n1, -nu1, s["c"], c_f)
+        mult = np.where(best > s["c"], f, np.nan) / F
+    out = []
+    for j in range(F.shape[1]):
+        lo, hi = band(mult[:, j])
+        out.append(None if lo is None else (lo, hi))
+    return out

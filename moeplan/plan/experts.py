@@ -757,12 +757,38 @@ def _check_budget(law, flops, cons: Limits):
 def _range_warnings(law, cfg: Configuration) -> list[str]:
     out = law.range_warnings(params=cfg.n_active_with_embedding, tokens=cfg.tokens)
     lim = law.fitted_range.get("params_total")
-    if lim and cfg.n_total_with_embedding > lim[1]:
+    # E = 1: the total is the active count, already checked
+    if lim and lim[1] and cfg.n_experts > 1 and cfg.n_total_with_embedding > lim[1]:
         v = cfg.n_total_with_embedding
         out.append(
-            f"total parameters {v:.4g} (with embeddings) are above the range {law.name} "
-            f"was fitted on (up to {lim[1]:.3g}): the prediction is an extrapolation"
+            f"total parameters {v:.3g} (with embeddings) is {v / float(lim[1]):.3g}x above the "
+            f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is an "
+            "extrapolation"
         )
+    return out
+
+
+def _sweep_range_warnings(law, budgets, row: str, d, n_act_e, tokens, n_experts) -> list[str]:
+    """Every point of a sweep checked against the law's fitted ranges (N_act with embeddings,
+    tokens, tokens per parameter, and total parameters with embeddings): one line per variable
+    naming the row, the span of budgets and the worst factor (:func:`ranges.sweep_warnings`)."""
+    from .ranges import _budget, sweep_warnings
+
+    out = sweep_warnings(law, budgets, row=row, params=n_act_e, tokens=tokens)
+    lim = law.fitted_range.get("params_total")
+    if lim and lim[1] and np.any(np.asarray(n_experts) > 1):  # E = 1: total is N_act
+        total = total_params_with_embedding(d, n_experts, _vocab(law), float(law.aspect_ratio))
+        with np.errstate(invalid="ignore"):
+            idx = np.flatnonzero(np.isfinite(total) & (total > float(lim[1]) * (1 + 1e-9)))
+        if idx.size:
+            j = int(idx[np.argmax(total[idx])])
+            out.append(
+                f"{row}, at {idx.size} of {np.size(budgets)} budgets ({_budget(budgets[idx[0]])} "
+                f"to {_budget(budgets[idx[-1]])} FLOPs); worst: total parameters "
+                f"{total[j]:.3g} (with embeddings) is {total[j] / float(lim[1]):.3g}x above the "
+                f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is "
+                "an extrapolation"
+            )
     return out
 
 
@@ -1106,9 +1132,12 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
             param="experts",
         )
     rows, warnings = [], []
+    free = not limits.active()
     for F in budgets:
         plan = optimize(law, F, (1,) + moe_ex, limits)
-        warnings += list(plan.warnings)
+        # the rows' own range warnings below name their row; the plan's other warnings stay
+        own = set(_range_warnings(law, plan.recommended)) if plan.recommended else set()
+        warnings += [w for w in plan.warnings if w not in own]
         by_e = {c.choice: c for c in plan.candidates}
         moes = [c for c in plan.candidates if c.choice > 1 and c.realized is not None]
         if not moes:
@@ -1118,9 +1147,26 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
                 param="memory",
             )
         dense = by_e[1.0].realized
+        if dense is not None:  # every row is range-checked, the warning names it
+            warnings += [
+                f"at {_budget(plan.budget_flops)} FLOPs, the dense model (E = 1): {w}"
+                for w in _range_warnings(law, dense)
+            ]
         best = min(moes, key=lambda c: c.realized.loss)
+        warnings += [
+            f"at {_budget(plan.budget_flops)} FLOPs, the optimal MoE (E = "
+            f"{best.realized.n_experts:g}): {w}"
+            for w in _range_warnings(law, best.realized)
+        ]
         mult = flops_to_reach_joint(law, best.continuous.loss, 1, plan.limits)
         mult = None if not math.isfinite(mult) else mult / plan.budget_flops
+        mult_range = None
+        if free and mult is not None:
+            from .bands import joint_dense_multiplier_ranges
+
+            (mult_range,) = joint_dense_multiplier_ranges(law, [plan.budget_flops], moe_ex) or [
+                None
+            ]
         m, gain = best.realized, dense.loss - best.realized.loss
         if gain > 0:
             verdict = (
@@ -1146,6 +1192,7 @@ def compare(law, flops, experts=None, limits: Limits = NO_LIMITS) -> CompareResu
                 dense_law=law.name,
                 dense_compute_multiplier=mult,
                 g1_compute_multiplier=1.0,
+                dense_compute_multiplier_range=mult_range,
                 verdict=verdict,
                 extra={
                     "best_n_experts": plan.recommended.n_experts,
@@ -1216,14 +1263,19 @@ def sweep(
     n_act_e = pick(fr.n_active_with_embedding)
     n_act = ACTIVE_BLOCK_FACTOR * d**3 / law.aspect_ratio
     E = np.where(idx >= 0, fr.experts[j], np.nan)
-    lim = law.fitted_range.get("params")
-    if lim is not None and np.any(n_act_e > lim[1]):
-        warnings.append(
-            f"at the largest budgets the optimum has up to {np.nanmax(n_act_e):.3g} "
-            f"active parameters, above the fitted range (up to {lim[1]:.3g}): "
-            f"extrapolation"
-        )
     dense_col = np.flatnonzero(fr.experts == 1)
+    warnings += _sweep_range_warnings(law, budgets, "optimal MoE", d, n_act_e, pick(fr.tokens), E)
+    if dense_col.size:
+        k = dense_col[0]
+        warnings += _sweep_range_warnings(
+            law,
+            budgets,
+            "dense (E = 1)",
+            fr.d_model[:, k],
+            fr.n_active_with_embedding[:, k],
+            fr.tokens[:, k],
+            1.0,
+        )
     columns = dict(
         granularity=np.where(idx >= 0, 1.0, np.nan),
         n_experts=E,

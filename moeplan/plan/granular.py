@@ -19,9 +19,10 @@ import numpy as np
 from .. import domain
 from .._record import Record
 from ..errors import InfeasibleError, InputError
+from ..laws.chinchilla import embedding_warning
 from .bands import compare_bands, config_loss_range, optimize_bands
 from .limits import NO_LIMITS, Limits
-from .ranges import config_values, expansion_warnings, row_warnings, sweep_warnings
+from .ranges import config_values, expansion_warnings, law_params, row_warnings, sweep_warnings
 from .realize import (
     PARAMS_TOLERANCE,
     SHAPE_TOLERANCE_DEFAULT,
@@ -50,6 +51,7 @@ from .solve import (
     flops_to_reach,
     frontier,
     golden_granularity,
+    law_limits,
     log_tokens,
     memory_bytes,
     resolve,
@@ -246,7 +248,7 @@ def _bootstrap_ranges(law, setup: Setup, log_flops, gr, cons) -> BootstrapRanges
         ),
         i,
     )[good]
-    d = np.exp(x)
+    d = setup.width(x)
     n_active, n_total, _ = setup.counts(d, d / setup.aspect_ratio, G)
     pct = (10, 50, 90)
 
@@ -380,7 +382,10 @@ def _resolve(
     """Settings, candidate G and limits, validated; the memory limit against the smallest
     model (InfeasibleError with the exact bytes to allow)."""
 
-    setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+    limits = law_limits(law, limits)  # the embeddings a Chinchilla set's N counts
+    setup = resolve(
+        law, expansion_rate, aspect_ratio, c_f, c_r, limits.vocab_size, limits.tied_embeddings
+    )
     gr = check_granularities(setup, granularities)
     if int(multiple_of) != multiple_of or multiple_of < 1:
         raise InputError(
@@ -484,7 +489,7 @@ def _solve_candidates(p: _Problem, F: float):
     r = setup.aspect_ratio
 
     def candidate(i):
-        d = math.exp(float(sol.log_width[i]))
+        d = float(setup.width(sol.log_width[i]))
         D = math.exp(
             float(
                 log_tokens(
@@ -533,7 +538,7 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
         )
         return []
     feasible_g = [float(g) for g in gr[sol.feasible] if float(g) in p.real_g]
-    centers = [math.exp(float(sol.log_width[list(gr).index(g)])) for g in feasible_g]
+    centers = [float(setup.width(sol.log_width[list(gr).index(g)])) for g in feasible_g]
     kw = dict(multiple_of=p.multiple_of, continuous_loss=L, tp=p.tp)
     realizable = []
     # a fixed size: the shape rule itself first, then the wider shapes, then farther sizes
@@ -565,7 +570,9 @@ def _realize(p: _Problem, F, sol, L, target, n_alternatives, warnings) -> list:
         if realizable or cons.params is None:
             break
     if realizable and cons.params is not None:
-        off = abs(realizable[0].n_total / cons.params - 1)
+        off = abs(
+            float(setup.law_params(realizable[0].n_total, realizable[0].d_model)) / cons.params - 1
+        )
         if off > PARAMS_TOLERANCE:
             warnings.append(
                 f"no realizable shape within {PARAMS_TOLERANCE:.0%} of the fixed "
@@ -611,7 +618,7 @@ def _diagnose(p: _Problem, F, target, rec, continuous, reports, range_factor) ->
     """Warnings: extrapolation, routing cost, tiny budgets, binding limits, unspent FLOPs."""
     out = list(
         p.law.range_warnings(
-            params=rec.n_total,
+            params=law_params(p.law, rec),
             tokens=rec.tokens,
             granularity=None if p.setup.dense else rec.granularity,
             expansion_rate=None if p.setup.dense else p.setup.expansion_rate,
@@ -680,7 +687,7 @@ def optimize(
     reports = constraint_reports(
         p.cons, L0, lambda lim: _best_loss(p.setup, math.log(F), p.gr, lim)
     )
-    warnings: list[str] = []
+    warnings: list[str] = embedding_warning(law, p.cons.vocab_size)
     realizable = _realize(p, F, sol, continuous.loss, target, n_alternatives, warnings)
     recommended = realizable[0] if realizable else None
     warnings += _diagnose(
@@ -767,7 +774,7 @@ def _configs(setup: Setup, flops, gr, cons: Limits):
         D = math.exp(
             float(log_tokens(setup, lnf[j], x, gr[i[j]], cons.inference_tokens, cons.max_tokens))
         )
-        d = math.exp(x)
+        d = float(setup.width(x))
         out.append(
             make_configuration(
                 setup, d, d / setup.aspect_ratio, gr[i[j]], D, cons, realizable=False
@@ -837,7 +844,8 @@ def compare(
     dsetup = None
     if dense_law is not None:
         dsetup = resolve(dense_law, c_f=setup.c_f)
-        dense_rows = _configs(dsetup, budgets, np.array([1.0]), limits)
+        dense_rows = _configs(dsetup, budgets, np.array([1.0]), law_limits(dense_law, limits))
+        warnings += embedding_warning(dense_law, limits.vocab_size)
         dense_mult = _multipliers(dense_law, dsetup, target, budgets, None, limits, c_f=setup.c_f)
     warnings += expansion_warnings(law, setup.expansion_rate)
     bands = compare_bands(law, setup, dense_law, dsetup, budgets, gr, limits)
@@ -987,6 +995,7 @@ def sweep(
     loss_dense = dense_mult = None
     if dense_law is not None:
         dense_fr = frontier(dense_law, budgets, c_f=setup.c_f, constraints=limits)
+        warnings += embedding_warning(dense_law, limits.vocab_size)
         loss_dense = dense_fr.loss
         dense_mult = _multipliers(
             dense_law,
@@ -1018,7 +1027,7 @@ def sweep(
             dense_law,
             budgets,
             f"dense baseline ({dense_law.name})",
-            params=dense_fr.n_total,
+            params=resolve(dense_law, c_f=setup.c_f).law_params(dense_fr.n_total, dense_fr.d_model),
             tokens=dense_fr.tokens,
         )
 

@@ -41,7 +41,9 @@ class Limits(Record):
     kv_tokens : float
         Tokens held in the KV cache.
     vocab_size, tied_embeddings
-        Embedding accounting of the fine-grained and dense laws (the joint law has its own V).
+        Embedding accounting of the fine-grained and dense laws (the joint law has its own V);
+        ``tied_embeddings=None``: the law's convention (untied, except the Chinchilla sets,
+        whose N counts one tied matrix: :mod:`moeplan.laws.chinchilla`).
     max_total_params : float
         Cap on total non-embedding parameters (``n_total``), every law.
     max_tokens : float
@@ -58,7 +60,7 @@ class Limits(Record):
     bytes_per_param: float = BYTES_PER_PARAM_DEFAULT
     kv_tokens: float = 0.0
     vocab_size: float | None = None
-    tied_embeddings: bool = False
+    tied_embeddings: bool | None = None
     max_total_params: float | None = None
     max_tokens: float | None = None
     max_choice: float | None = None
@@ -106,7 +108,8 @@ class Limits(Record):
             ),
         )
         put(self, "vocab_size", _count(self.vocab_size, "vocabulary size", "vocab_size"))
-        put(self, "tied_embeddings", bool(self.tied_embeddings))
+        if self.tied_embeddings is not None:
+            put(self, "tied_embeddings", bool(self.tied_embeddings))
         for name, what in (
             ("max_total_params", "max total params"),
             ("max_tokens", "max tokens"),
@@ -182,6 +185,9 @@ class Limits(Record):
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        # None (the law's convention) is untied for every law whose plan does not fill it in
+        # (the Chinchilla sets' plans carry True): the JSON keeps its boolean
+        out["tied_embeddings"] = bool(self.tied_embeddings)
         out["memory_bytes"] = self.memory  # the name of the joint planner's JSON, kept
         return out
 

@@ -17,12 +17,25 @@ def _budget(F: float) -> str:
     return f"{float(F):.3g}".replace("e+", "e")
 
 
+def law_params(law, cfg) -> float:
+    """N of a configuration as ``law`` counts it: with embeddings for a set whose N counts
+    them (the Chinchilla sets: ``n_total_with_embedding``; the joint law:
+    ``n_active_with_embedding``) where the vocabulary is known, else ``n_total``."""
+    with_emb = {
+        "total_with_embedding": cfg.n_total_with_embedding,
+        "active_with_embedding": cfg.n_active_with_embedding,
+    }.get(law.params_meaning)
+    return float(cfg.n_total if with_emb is None else with_emb)
+
+
 def config_values(law, cfg) -> dict:
     """The values of one planned configuration that ``law`` was fitted on (the expansion
     rate, a setting of the whole plan, is checked once: :func:`expansion_warnings`)."""
     dense = law.choice is None
     return dict(
-        params=cfg.n_total, tokens=cfg.tokens, granularity=None if dense else cfg.granularity
+        params=law_params(law, cfg),
+        tokens=cfg.tokens,
+        granularity=None if dense else cfg.granularity,
     )
 
 

@@ -88,16 +88,23 @@ def make_configuration(
     binding=None,
     tp=1,
 ) -> Configuration:
-    """Build a :class:`Configuration` from a shape and a token count (counts via accounting)."""
+    """Build a :class:`Configuration` from a shape and a token count (counts via accounting).
+
+    For a law whose N counts embeddings (``setup.embedding``, the Chinchilla sets) the loss is
+    the law's at ``n_total + embedding·d_model`` and the FLOPs are ``c_f`` times that N per
+    token (training) and 2 times it (inference), the law's own convention.
+    """
     d, n, G, D = float(d_model), float(n_blocks), float(granularity), float(tokens)
     E = 1.0 if setup.dense else setup.expansion_rate
     c_r = 0.0 if setup.dense else setup.c_r
     fb = flops_breakdown(d, n, D, E, G, setup.c_f, c_r, cons.vocab_size, cons.tied_embeddings)
-    loss = float(setup.loss(fb.n_total, D, G))
+    law_emb = setup.embedding * d  # embeddings counted in the law's N (0 for most laws)
+    loss = float(setup.loss(fb.n_total + law_emb, D, G))
+    flops = fb.flops + setup.c_f * law_emb * D
     inf = 0.0
     if cons.inference_tokens:
         inf = cons.inference_tokens * (
-            INFERENCE_FLOPS_PER_PARAM * fb.n_active
+            INFERENCE_FLOPS_PER_PARAM * (fb.n_active + law_emb)
             + ROUTER_FORWARD_FRACTION * c_r * fb.router_params
         )
     heads = head_dim = None
@@ -120,9 +127,9 @@ def make_configuration(
         n_total=fb.n_total,
         router_params=0.0 if setup.dense else fb.router_params,
         tokens=D,
-        flops=fb.flops,
+        flops=flops,
         router_flops=fb.router_flops,
-        router_share=fb.router_share,
+        router_share=fb.router_flops / flops,
         loss=loss,
         tokens_per_active_param=D / fb.n_active,
         memory_bytes=float(memory_bytes(setup, d, n, G, cons)),
@@ -182,21 +189,28 @@ def smallest_model(setup: Setup, granularity, multiple_of=MULTIPLE_OF_DEFAULT, t
     return float(d), float(max(1, math.floor(d / setup.aspect_ratio)))
 
 
+def _per_token(setup: Setup, d, n, E, G, c_r, cons: Limits):
+    """(training FLOPs per token, inference FLOPs of the whole inference workload) of shapes
+    ``(d, n)``: the blocks (router included) plus, for a law whose N counts embeddings,
+    ``c_f`` (training) and 2 (inference) per embedding parameter it counts."""
+    law_emb = setup.embedding * np.asarray(d, float)
+    train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n + setup.c_f * law_emb
+    inference = cons.inference_tokens * (
+        flops_per_token_per_block(d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r)
+        * n
+        + INFERENCE_FLOPS_PER_PARAM * law_emb
+    )
+    return train, inference
+
+
 def _rule_shape(setup: Setup, N, G, budget, cons: Limits, target_loss=None):
     """Loss (or, for a target, FLOPs) of the continuous model of ``N`` parameters that
     follows the shape rule exactly (``d_model = aspect_ratio·n_blocks``), at ``budget``."""
     E = 1.0 if setup.dense else setup.expansion_rate
     c_r = 0.0 if setup.dense else setup.c_r
-    d = (np.asarray(N, float) / setup.params_factor) ** (1.0 / 3.0)
+    d = setup.width_for_params(N)  # N as the law counts it
     n = d / setup.aspect_ratio
-    train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
-    inference = (
-        cons.inference_tokens
-        * flops_per_token_per_block(
-            d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r
-        )
-        * n
-    )
+    train, inference = _per_token(setup, d, n, E, G, c_r, cons)
     if target_loss is None:
         D = np.maximum(float(budget) - inference, 1.0) / train
         if cons.max_tokens is not None:
@@ -302,15 +316,9 @@ def search(
         d, n = d[ok], n[ok]
         if d.size == 0:
             continue
-        _, N, _ = setup.counts(d, n, G)
-        train = flops_per_token_per_block(d, E, G, setup.c_f, c_r) * n
-        inference = (
-            cons.inference_tokens
-            * flops_per_token_per_block(
-                d, E, G, INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION * c_r
-            )
-            * n
-        )
+        _, n_total, _ = setup.counts(d, n, G)
+        N = setup.law_params(n_total, d)  # the law's N (embeddings included where it counts them)
+        train, inference = _per_token(setup, d, n, E, G, c_r, cons)
         if target_loss is None:
             rest = float(budget) - inference
             ok = rest > 0
@@ -324,8 +332,8 @@ def search(
             D = (setup.b / np.where(ok, gap, 1.0)) ** (1.0 / setup.beta)
             if cons.max_tokens is not None:
                 ok &= D <= cons.max_tokens * (1 + 1e-12)
-        if cons.max_total_params is not None:
-            ok &= N <= cons.max_total_params * (1 + 1e-12)
+        if cons.max_total_params is not None:  # a cap on non-embedding parameters
+            ok &= n_total <= cons.max_total_params * (1 + 1e-12)
         if cons.params is not None:
             ok &= np.abs(N / cons.params - 1.0) <= params_tolerance
         if cons.memory is not None:

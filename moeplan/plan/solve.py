@@ -80,6 +80,12 @@ class Setup(Record):
 
     For a dense (Chinchilla-form) law the same machinery applies with ``E = 1``, ``G = 1``,
     ``c_r = 0`` and ``g = 0``: then ``N = 12·d³/r`` and ``F = c_f·N·D``.
+
+    A dense law whose N counts the embeddings (the Chinchilla sets) has ``embedding = k·V``
+    (``k`` = 1 tied, 2 untied): its N is ``12·d³/r + k·V·d`` and its FLOPs ``c_f·N·D``. The
+    solver then works in ``x = ln(N·r/12)/3``, the width a model of the same N would have
+    without embeddings: every dense formula depends on ``x`` only through N, so the kernels
+    stay exact; :meth:`width` gives the real ``d_model`` and :meth:`solver_x` the way back.
     """
 
     law_name: str
@@ -95,6 +101,41 @@ class Setup(Record):
     g: object
     gamma: object
     c: object
+    #: Embedding parameters per unit of d_model counted in the law's N (0: N excludes them).
+    embedding: float = 0.0
+
+    def law_params(self, n_total, d_model):
+        """The law's N of a model: its non-embedding ``n_total`` plus the embeddings the law
+        counts (``embedding·d_model``)."""
+        return np.asarray(n_total, float) + self.embedding * np.asarray(d_model, float)
+
+    def width_for_params(self, law_params):
+        """The ``d_model`` (shape rule held) whose law's N is ``law_params``: the root of
+        ``params_factor·d³ + embedding·d = N``."""
+        n = np.asarray(law_params, float)
+        if not self.embedding:
+            return np.cbrt(n / self.params_factor)
+        from .experts import _cubic_root
+
+        with np.errstate(all="ignore"):
+            return _cubic_root(self.params_factor, 0.0, self.embedding, n)
+
+    def width(self, x):
+        """``d_model`` at the solver's ``x`` (``e^x`` unless the law's N counts embeddings)."""
+        x = np.asarray(x, float)
+        if not self.embedding:
+            return np.exp(x)
+        with np.errstate(over="ignore"):
+            return self.width_for_params(self.params_factor * np.exp(3.0 * x))
+
+    def solver_x(self, log_d_model):
+        """The solver's ``x`` of the model of width ``e^log_d_model`` (inverse of :meth:`width`)."""
+        lnd = np.asarray(log_d_model, float)
+        if not self.embedding:
+            return lnd
+        with np.errstate(over="ignore"):
+            n = self.params_factor * np.exp(3.0 * lnd) + self.embedding * np.exp(lnd)
+            return (np.log(n) - math.log(self.params_factor)) / 3.0
 
     def param_coefficient(self, granularity):
         """``g/G^γ + a``: the numerator of the parameter term at granularity ``G``."""
@@ -135,10 +176,20 @@ class Setup(Record):
         return self.c + self.param_coefficient(granularity) / n**self.alpha + self.b / d**self.beta
 
 
-def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> Setup:
+def resolve(
+    law,
+    expansion_rate=None,
+    aspect_ratio=None,
+    c_f=None,
+    c_r=None,
+    vocab_size=None,
+    tied_embeddings=None,
+) -> Setup:
     """Resolve a :class:`~moeplan.laws.Law` and overrides into a :class:`Setup`.
 
-    ``None`` takes the law's value. Dense laws ignore ``expansion_rate`` and ``c_r``.
+    ``None`` takes the law's value. Dense laws ignore ``expansion_rate`` and ``c_r``;
+    ``vocab_size`` and ``tied_embeddings`` matter only to a law whose N counts embeddings
+    (:func:`moeplan.laws.chinchilla.embedding_convention`).
 
     Raises
     ------
@@ -181,7 +232,30 @@ def resolve(law, expansion_rate=None, aspect_ratio=None, c_f=None, c_r=None) -> 
         g=0.0 if dense else float(k["g"]),
         gamma=0.0 if dense else float(k["gamma"]),
         c=float(k["c"]),
+        embedding=_embedding(law, vocab_size, tied_embeddings),
     )
+
+
+def law_limits(law, cons: Limits) -> Limits:
+    """``cons`` with the vocabulary and tying of the embeddings the law's N counts (the set's
+    own where not given), so that memory and every configuration count them too; unchanged
+    for a law whose N excludes embeddings."""
+    from ..laws.chinchilla import embedding_convention
+
+    vocab, tied = embedding_convention(law, cons.vocab_size, cons.tied_embeddings)
+    if vocab is None:
+        return cons
+    import dataclasses
+
+    return dataclasses.replace(cons, vocab_size=vocab, tied_embeddings=tied)
+
+
+def _embedding(law, vocab_size, tied_embeddings) -> float:
+    """Embedding parameters per unit of d_model that the law's N counts (``k·V``), or 0."""
+    from ..laws.chinchilla import embedding_convention
+
+    vocab, tied = embedding_convention(law, vocab_size, tied_embeddings)
+    return 0.0 if vocab is None else (1.0 if tied else 2.0) * vocab
 
 
 def check_budget(flops):
@@ -710,7 +784,8 @@ def _bounds(setup: Setup, log_flops, granularity, cons: Limits):
         lower["params"] = x
         upper["params"] = x
     if cons.max_total_params is not None:
-        upper["max_total_params"] = np.full(shape, (math.log(cons.max_total_params) - lnKN) / 3.0)
+        x = setup.solver_x((math.log(cons.max_total_params) - lnKN) / 3.0)
+        upper["max_total_params"] = np.full(shape, x)
     if cons.memory is not None:
         bpp = cons.bytes_per_param
         w3 = bpp * setup.params_factor
@@ -723,7 +798,7 @@ def _bounds(setup: Setup, log_flops, granularity, cons: Limits):
             math.log(cons.memory) + 0.0 * G,
             [(math.log(w3), 3), (_log(w2 + 0.0 * G), 2), (_log(w1 + 0.0 * G), 1)],
         )
-        upper["memory"] = np.broadcast_to(x, shape)
+        upper["memory"] = np.broadcast_to(setup.solver_x(x), shape)
     if cons.max_tokens is not None:
         # D(x) <= D_max  <=>  D_max·T(x) + D_inf·T_inf(x) >= F
         k = setup.router_k(G)
@@ -1145,10 +1220,12 @@ def frontier(
         The best granularity, continuous d_model/n_blocks, parameters, tokens and loss per
         budget; infeasible budgets have ``loss = inf``.
     """
-    setup = resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+    cons = law_limits(law, constraints or NO_CONSTRAINTS)
+    setup = resolve(
+        law, expansion_rate, aspect_ratio, c_f, c_r, cons.vocab_size, cons.tied_embeddings
+    )
     f = check_budget(flops)
     gr = check_granularities(setup, granularities)
-    cons = constraints or NO_CONSTRAINTS
     lnf = np.log(f).ravel()
     table = None
     if (
@@ -1175,7 +1252,7 @@ def frontier(
             loss_per_g[part] = sol.loss
     x, G, loss = x.reshape(f.shape), G.reshape(f.shape), loss.reshape(f.shape)
     lnf, loss_per_g = lnf.reshape(f.shape), loss_per_g.reshape(f.shape + gr.shape)
-    d = np.exp(x)
+    d = setup.width(x)
     n = d / setup.aspect_ratio
     D = None
     if table is not None:

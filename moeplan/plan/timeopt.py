@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from ..accounting import GPT2_VOCAB_SIZE as VOCAB_DEFAULT  # default vocabulary 
 from ..accounting import SEQ_LEN_DEFAULT  # default sequence length (attention)
 from ..errors import InputError
 from .results import Configuration
+
+if TYPE_CHECKING:
+    from ..training import TrainingMemory
 
 #: Widths searched: d_model from the one-block model up to 2^20.
 _LN_D_MAX = math.log(2.0**20)
@@ -160,13 +164,14 @@ class _Granular:
         self.r = float(self.setup.aspect_ratio)
 
     def loss(self, d, tokens):
-        s = self.setup
-        return s.loss(s.params_factor * d**3, tokens, self.choices)
+        s = self.setup  # the law's N: embeddings included for the Chinchilla sets
+        return s.loss(s.law_params(s.params_factor * d**3, d), tokens, self.choices)
 
     def law_flops_per_token(self, d):
         from .solve import log_cost_per_token
 
-        return np.exp(log_cost_per_token(self.setup, np.log(d), self.choices))
+        x = self.setup.solver_x(np.log(d))
+        return np.exp(log_cost_per_token(self.setup, x, self.choices))
 
     def time_shape(self, d):
         G = self.choices
@@ -174,19 +179,41 @@ class _Granular:
             return d / self.r, 4.0 * d, 1.0, 1.0
         return d / self.r, 4.0 * d / G, G, self.setup.expansion_rate * G
 
+    def training_bytes(self, d, gpus: int, seq_len: float, vocab: float):
+        """Least training bytes per GPU of width ``d`` (any layout, :mod:`moeplan.training`)."""
+        from ..training import min_bytes_per_gpu
+
+        e = 1.0 if self.setup.dense else float(self.setup.expansion_rate)
+        return min_bytes_per_gpu(
+            d,
+            np.maximum(d / self.r, 1.0),
+            e,
+            self.choices,
+            gpus,
+            int(seq_len),
+            vocab_size=int(vocab),
+        )
+
     def flop_optimal_d(self, log_flops):
         from .solve import free_log_width
 
-        return np.exp(
-            np.maximum(free_log_width(self.setup, log_flops, self.choices), math.log(self.r))
-        )
+        s = self.setup
+        x_min = s.solver_x(math.log(self.r))  # at least one block
+        return s.width(np.maximum(free_log_width(s, log_flops, self.choices), x_min))
 
     def config(self, i, d, n_blocks, tokens, realizable):
         from .limits import NO_LIMITS
         from .realize import make_configuration
+        from .solve import law_limits
 
         return make_configuration(
-            self.setup, d, n_blocks, self.choices[i], tokens, NO_LIMITS, realizable=realizable
+            self.setup,
+            d,
+            n_blocks,
+            self.choices[i],
+            tokens,
+            law_limits(self.law, NO_LIMITS),
+            realizable=realizable,
         )
 
     def settings(self) -> dict:
@@ -225,6 +252,21 @@ class _Joint:
 
     def time_shape(self, d):
         return d / self.r, SWIGLU_AS_TWO_MATRICES * d, 1.0, self.choices
+
+    def training_bytes(self, d, gpus: int, seq_len: float, vocab: float):
+        """Least training bytes per GPU: E top-1 SwiGLU experts of 9·d² parameters each."""
+        from ..training import min_bytes_per_gpu
+
+        return min_bytes_per_gpu(
+            d,
+            np.maximum(d / self.r, 1.0),
+            self.choices,
+            1.0,
+            gpus,
+            int(seq_len),
+            vocab_size=int(vocab),
+            expert_width=SWIGLU_AS_TWO_MATRICES,
+        )
 
     def flop_optimal_d(self, log_flops):
         """For fixed E the law is ``m·N^mu + n·D^nu + c`` with ``D = F/(c_f·N)``: the optimum
@@ -323,26 +365,82 @@ def _golden(f, lo, hi, iters=_GOLDEN_ITERS):
     return x, f(x)
 
 
-def time_optimal_widths(obj: _Objective):
+def time_optimal_widths(obj: _Objective, x_hi=None):
     """ln d_model minimising the loss at each time budget, per candidate (arrays (B, C)):
-    (x, loss, at_edge, at_smallest)."""
-    x_lo = math.log(obj.fam.r)
-    grid = np.linspace(x_lo, _LN_D_MAX, _GRID_POINTS)
+    (x, loss, at_edge, at_smallest, at_cap). ``x_hi`` (B, C) caps ln d_model (training
+    memory); the search stops there and ``at_cap`` marks the cells whose best width is the cap.
+    ``at_edge`` marks the cells with no answer (d_model 2^20, no token, nothing fits)."""
     B, C = obj.S_flat.size, obj.fam.choices.size
-    X = np.broadcast_to(grid[:, None, None], (grid.size, B, C))
+    x_lo = math.log(obj.fam.r)
+    top = np.full((B, C), _LN_D_MAX) if x_hi is None else np.asarray(x_hi, dtype=float)
+    capped = top < _LN_D_MAX
+    nothing = ~(top >= x_lo)  # nan (nothing fits) or a cap below the one-block model
+    top = np.where(nothing, x_lo, top)
+    t = np.linspace(0.0, 1.0, _GRID_POINTS)[:, None, None]
+    X = x_lo + t * (top - x_lo)  # (P, B, C)
     L = obj.loss(np.exp(X))
     L = np.where(np.isnan(L), np.inf, L)
     i = np.argmin(L, axis=0)
-    lo = grid[np.maximum(i - 1, 0)]
-    hi = grid[np.minimum(i + 1, grid.size - 1)]
+    last = _GRID_POINTS - 1
+    lo = np.take_along_axis(X, np.maximum(i - 1, 0)[None], 0)[0]
+    hi = np.take_along_axis(X, np.minimum(i + 1, last)[None], 0)[0]
     x, loss = _golden(lambda x: obj.loss(np.exp(x)), lo, hi)
-    at_edge = (i == grid.size - 1) | ~np.isfinite(np.take_along_axis(L, i[None], 0)[0])
-    return x, loss, at_edge, (i == 0)
+    found = np.isfinite(np.take_along_axis(L, i[None], 0)[0])
+    at_cap = capped & (i == last) & ~nothing
+    if np.any(at_cap):  # the cap itself, not a point a grid step below it
+        x = np.where(at_cap, top, x)
+        loss = np.where(at_cap, obj.loss(np.exp(top)), loss)
+    at_edge = ((i == last) & ~capped) | ~found | nothing
+    return x, loss, at_edge, (i == 0), at_cap
 
 
-def _consistent_log_flops(obj: _Objective, best: bool = False):
+#: Whole-block steps below the memory cap tried for a shape whose exact layout fits.
+_FIT_STEPS = 16
+#: Widths scanned for the training-memory cap (0.46% steps from the one-block model to 2^20).
+_CAP_POINTS = 2100
+
+
+def _gpu_memory_bytes(prof) -> float | None:
+    """Memory per GPU of the profile's device: the catalogue's (as ``optimize --gpu``) when the
+    profile is named after a known accelerator, else the measured total in its provenance."""
+    from ..hardware import ACCELERATORS
+
+    acc = ACCELERATORS.get(str(prof.name).lower())
+    if acc is not None:
+        return float(acc.memory_bytes)
+    measured = prof.provenance.get("gpu_memory_bytes")
+    return float(measured) if measured else None
+
+
+def width_caps(fam, budgets, gpu_memory, seq_len, vocab) -> np.ndarray:
+    """ln of the largest d_model whose training fits each budget's GPUs, per candidate (B, C):
+    :func:`moeplan.training.min_bytes_per_gpu` (mixed-precision Adam, ZeRO-1, the least
+    model-parallel layout; selective recomputation, micro-batch 1) at most ``gpu_memory``.
+    ``_LN_D_MAX`` where the GPU count or memory is unknown (GPU-hours), nan where no width fits."""
+    B, C = len(budgets), fam.choices.size
+    caps = np.full((B, C), _LN_D_MAX)
+    if not gpu_memory:
+        return caps
+    x = np.linspace(math.log(fam.r), _LN_D_MAX, _CAP_POINTS)
+    per_gpus: dict[int, np.ndarray] = {}
+    for b, budget in enumerate(budgets):
+        if not budget.gpus:
+            continue
+        n = int(budget.gpus)
+        if n not in per_gpus:
+            with np.errstate(all="ignore"):
+                ok = fam.training_bytes(np.exp(x)[:, None], n, seq_len, vocab) <= gpu_memory
+            last = x.size - 1 - np.argmax(ok[::-1], axis=0)
+            per_gpus[n] = np.where(ok.any(axis=0), x[last], np.nan)
+        caps[b] = per_gpus[n]
+    return caps
+
+
+def _consistent_log_flops(obj: _Objective, best: bool = False, x_hi=None):
     """ln F with ``F = T(d*(F)) · S / t(d*(F))``: per candidate, or (``best``) for the
-    FLOP-optimal candidate at F (the paper's plan over all candidates). Returns (ln F, d*, j)."""
+    FLOP-optimal candidate at F (the paper's plan over all candidates). ``x_hi`` (B, C) caps
+    ln d* (training memory), as the FLOP planner caps the width of a model that must fit its
+    GPUs. Returns (ln F, d*, j)."""
     from .. import domain
 
     fam = obj.fam
@@ -350,13 +448,14 @@ def _consistent_log_flops(obj: _Objective, best: bool = False):
     S = obj.S_flat if best else obj.S
     lo = np.log(S * _RATE_LO) + (0.0 if best else np.zeros(C))
     hi = lo + math.log(_RATE_HI / _RATE_LO)
+    d_hi = np.inf if x_hi is None else np.exp(np.where(x_hi < _LN_D_MAX, x_hi, np.inf))
 
     def state(lnf):
         if not best:
-            d = fam.flop_optimal_d(lnf)
+            d = np.minimum(fam.flop_optimal_d(lnf), d_hi)
             return d, fam.law_flops_per_token(d), obj.seconds_per_token(d), None
         lnf_c = np.broadcast_to(lnf[:, None], (lnf.size, C))
-        d = fam.flop_optimal_d(lnf_c)
+        d = np.minimum(fam.flop_optimal_d(lnf_c), d_hi)
         T = fam.law_flops_per_token(d)
         with domain.unchecked(), np.errstate(all="ignore"):
             loss = fam.loss(d, np.exp(lnf_c) / T)
@@ -455,6 +554,10 @@ class TimeOptimizeResult:
     warnings: tuple = ()
     success: bool = True
     message: str = "optimal"
+    #: the recommended model's training memory on the budget's GPUs (None for GPU-hours)
+    training_memory: TrainingMemory | None = None
+    #: training memory capped the time-optimal width
+    memory_bound: bool = False
 
     @property
     def loss_at_same_time(self) -> float:
@@ -477,6 +580,10 @@ class TimeOptimizeResult:
             "candidates": [c.to_dict() for c in self.candidates],
             "settings": dict(self.settings),
             "communication": self.settings.get("communication"),
+            "training_memory": None
+            if self.training_memory is None
+            else self.training_memory.to_dict(),
+            "memory_bound": self.memory_bound,
             "success": self.success,
             "message": self.message,
             "warnings": list(self.warnings),
@@ -487,10 +594,11 @@ def _loss_range(law, cfg: Configuration):
     """The configuration's loss over the published rounding of the law's coefficients (its own
     N, D and choice held), as the FLOP planner reports it (moeplan.plan.bands)."""
     from .bands import law_loss_range
+    from .ranges import law_params
 
     if law.choice == "n_experts":
         return law_loss_range(law, cfg.n_active_with_embedding, cfg.tokens, cfg.n_experts)
-    return law_loss_range(law, cfg.n_total, cfg.tokens, cfg.granularity or 1.0)
+    return law_loss_range(law, law_params(law, cfg), cfg.tokens, cfg.granularity or 1.0)
 
 
 def _plan_from(
@@ -540,13 +648,19 @@ def _timed(
     return _plan_from(obj, obj.step(np.full((B, C), float(d))), b, i, d, n_blocks, realizable, peak)
 
 
-def _realized(obj: _Objective, b: int, i: int, d: float, peak) -> TimedPlan:
-    """The better of the two whole n_blocks next to ``d / r`` (d_model = r · n_blocks)."""
+def _realized(
+    obj: _Objective, b: int, i: int, d: float, peak, d_cap: float | None = None
+) -> TimedPlan:
+    """The better of the two whole n_blocks next to ``d / r`` (d_model = r · n_blocks), the
+    wider one only when it is within ``d_cap`` (training memory)."""
     r = obj.fam.r
     best: TimedPlan | None = None
     if r != int(r):
         return _timed(obj, b, i, d, d / r, False, peak)
-    for n in sorted({max(1, math.floor(d / r)), max(1, math.ceil(d / r))}):
+    blocks = {max(1, math.floor(d / r)), max(1, math.ceil(d / r))}
+    if d_cap is not None:
+        blocks = {n for n in blocks if r * n <= d_cap * (1.0 + 1e-9)} or {min(blocks)}
+    for n in sorted(blocks):
         _, d_expert, _, _ = obj.fam.time_shape(np.asarray(r * n, dtype=float))
         de = float(np.ravel(np.broadcast_to(d_expert, obj.fam.choices.shape))[i])
         whole = isinstance(obj.fam, _Joint) or de == int(de)
@@ -563,9 +677,11 @@ def _law_range_warnings(law, fam, cfg) -> list[str]:
         from .experts import _range_warnings
 
         return list(_range_warnings(law, cfg))
+    from .ranges import law_params
+
     return list(
         law.range_warnings(
-            params=cfg.n_total,
+            params=law_params(law, cfg),
             tokens=cfg.tokens,
             granularity=None if fam.setup.dense else cfg.granularity,
         )
@@ -615,9 +731,13 @@ def plan_budgets(
     V = float(vocab or getattr(law, "vocab_size", None) or VOCAB_DEFAULT)
     obj = _Objective(fam, TimeModel(prof), [b.gpu_seconds for b in budgets], sl, V, bw)
     peak = peak_flops_of(prof)
-    x, _, at_edge, at_lo = time_optimal_widths(obj)
-    _, d_f, _ = _consistent_log_flops(obj)
-    lnf_best, d_fo, j_fo = _consistent_log_flops(obj, best=True)
+    gpu_mem = _gpu_memory_bytes(prof)
+    caps = width_caps(fam, budgets, gpu_mem, sl, V)
+    x, _, at_edge, at_lo, at_cap = time_optimal_widths(obj, caps)
+    # where memory binds, the width and loss the GPU time would buy without that limit
+    free = time_optimal_widths(obj) if np.any(at_cap) else None
+    _, d_f, _ = _consistent_log_flops(obj, x_hi=caps)
+    lnf_best, d_fo, j_fo = _consistent_log_flops(obj, best=True, x_hi=caps)
     d_t = np.exp(x)
     st_t, st_f = obj.step(d_t), obj.step(d_f)
     profile_info = {
@@ -628,6 +748,14 @@ def plan_budgets(
     }
     results = []
     for b, budget in enumerate(budgets):
+        too_big = np.isnan(caps[b])
+        if np.all(too_big):
+            raise InputError(
+                f"{budget.description}: no model of {law.name} fits {budget.gpus} x "
+                f"{prof.gpu} in training (mixed-precision Adam, ZeRO-1, sequence {sl:g}, "
+                "micro-batch 1); use more GPUs or a shorter sequence",
+                param="gpus",
+            )
         if np.all(at_edge[b]):
             raise InputError(
                 f"{budget.description}: no model of {law.name} trains on at least "
@@ -638,6 +766,12 @@ def plan_budgets(
         warnings: list[str] = []
         cands = []
         for i in range(fam.choices.size):
+            if too_big[i]:
+                warnings.append(
+                    f"{_sym(fam)} = {fam.choices[i]:g}: no width fits {budget.gpus} x "
+                    f"{prof.gpu} in training; skipped"
+                )
+                continue
             if at_edge[b, i]:
                 warnings.append(
                     f"{_sym(fam)} = {fam.choices[i]:g}: the best width is at the "
@@ -658,7 +792,30 @@ def plan_budgets(
         cands.sort(key=lambda c: c.time_optimal.config.loss)
         i_best = int(np.nonzero(fam.choices == cands[0].choice)[0][0])
         continuous = cands[0].time_optimal
-        recommended = _realized(obj, b, i_best, continuous.config.d_model, peak)
+        d_cap = math.exp(caps[b, i_best]) if caps[b, i_best] < _LN_D_MAX else None
+        recommended = _realized(obj, b, i_best, continuous.config.d_model, peak, d_cap)
+        memory_bound = bool(at_cap[b, i_best])
+        memory = _training_memory(recommended.config, budget, prof, gpu_mem, sl, V)
+        # the cap relaxes the layout (any tp, fractional stages): step down to a shape that fits
+        steps = 0
+        while memory_bound and memory is not None and not memory.fits and steps < _FIT_STEPS:
+            n_blocks = float(recommended.config.n_blocks) - 1.0
+            if n_blocks < 1.0:
+                break
+            recommended = _timed(obj, b, i_best, fam.r * n_blocks, n_blocks, True, peak)
+            memory = _training_memory(recommended.config, budget, prof, gpu_mem, sl, V)
+            steps += 1
+        if memory_bound and free is not None:
+            rc = recommended.config
+            warnings.append(
+                f"training memory binds: the time-optimal model (d_model "
+                f"{math.exp(free[0][b, i_best]):.0f}, loss {free[1][b, i_best]:.4f}) does not "
+                f"fit {budget.gpus} x {prof.gpu} in training, so the plan is the widest "
+                f"buildable model that fits (d_model {rc.d_model:.0f}, loss {rc.loss:.4f}); "
+                "more GPUs for less time lift the limit"
+            )
+        if memory is not None and not memory.fits:
+            warnings.append(f"the recommended model does not fit in training: {memory.reason}")
         j = int(j_fo[b])
         flops_optimal = _timed(obj, b, j, float(d_fo[b]), float(d_fo[b]) / fam.r, False, peak)
         if at_lo[b, i_best]:
@@ -679,14 +836,10 @@ def plan_budgets(
                     "; its speed is the nearest measured edge, not a measurement"
                 )
         warnings += _law_range_warnings(law, fam, recommended.config)
-        gpu_mem = prof.provenance.get("gpu_memory_bytes")
-        weights = 2.0 * (recommended.config.n_total_with_embedding or recommended.config.n_total)
-        if gpu_mem and budget.gpus and weights > budget.gpus * float(gpu_mem):
+        if memory is None:
             warnings.append(
-                f"training memory is not checked: the time-optimal model's bf16 weights alone "
-                f"({weights / 1e9:,.0f} GB) exceed the memory of {budget.gpus} x {prof.gpu} "
-                f"({budget.gpus * float(gpu_mem) / 1e9:,.0f} GB); use more GPUs for less time "
-                f"or plan with a memory limit (optimize --flops ... --memory)"
+                "training memory is not checked: a budget in GPU-hours does not say how "
+                "many GPUs hold the model (give --gpus N --days T)"
             )
         warnings.append(
             (
@@ -719,9 +872,34 @@ def plan_budgets(
                 candidates=tuple(cands),
                 settings=settings,
                 warnings=tuple(warnings),
+                training_memory=memory,
+                memory_bound=memory_bound,
             )
         )
     return results
+
+
+def _training_memory(cfg, budget: TimeBudget, prof, gpu_memory, seq_len, vocab):
+    """The realized plan's training memory on the budget's GPUs (the least model-parallel layout
+    that fits, :func:`moeplan.training.training_memory`); None without a GPU count."""
+    from .. import training
+    from .hardware import memory_shape
+
+    shape = memory_shape(cfg)
+    if not budget.gpus or not gpu_memory or shape is None:
+        return None
+    try:
+        return training.training_memory(
+            shape,
+            str(prof.name),
+            int(budget.gpus),
+            int(seq_len),
+            recompute="selective",
+            vocab_size=int(vocab),
+            gpu_memory_bytes=gpu_memory,
+        )
+    except InputError:  # no layout suits the heads and blocks on these GPUs
+        return None
 
 
 def optimize_time(
@@ -814,6 +992,7 @@ def _row(res: TimeOptimizeResult) -> dict:
         "flops_optimal_flops": fo.budget_flops,
         "loss_at_same_time": fo.config.loss,
         "loss_by_choice": {f"{c.choice:g}": c.time_optimal.config.loss for c in res.candidates},
+        "memory_bound": res.memory_bound,
     }
 
 
@@ -909,12 +1088,22 @@ def sweep_time(
     results = plan_budgets(
         law, profile, [time_budget(gpus, float(t)) for t in days], choices, **kwargs
     )
+    warnings = [w for w in _merge_warnings(results) if not w.startswith("training memory binds")]
+    bound = [r.budget.days for r in results if r.memory_bound]
+    if bound:  # one line for the sweep, not one per budget
+        warnings.insert(
+            0,
+            f"training memory binds at {len(bound)} of {len(results)} budgets (from "
+            f"{min(bound):.3g} to {max(bound):.3g} days): the time-optimal model does not fit "
+            f"{gpus} GPUs in training there, so those rows are the widest buildable model that "
+            "fits (memory_bound on each --json row)",
+        )
     return TimeSweepResult(
         law=law.name,
         choice=results[0].choice,
         profile=results[0].profile,
         results=tuple(results),
-        warnings=_merge_warnings(results),
+        warnings=tuple(warnings),
     )
 
 
