@@ -1231,6 +1231,7 @@ def frontier(
     if (
         lnf.size * gr.size >= _TABLE_MIN_PROBLEMS
         and not setup.dense
+        and not setup.embedding
         and setup.c_r > 0
         and _unlimited(cons)
     ):
