@@ -59,6 +59,9 @@ def test_closed_form_equals_the_newton_root():
     smallest = fr.binding == "smallest_model"
     assert smallest.any()
     np.testing.assert_array_equal(fr.d_model[smallest], ASPECT)
+    e = np.broadcast_to(ex, fr.loss.shape)
+    ref = np.vectorize(joint_loss)(fr.n_active_with_embedding[ok], fr.tokens[ok], e[ok])
+    np.testing.assert_allclose(fr.loss[ok], ref, rtol=1e-14)
 
 
 def test_memory_cap_and_binding_labels():

@@ -172,7 +172,7 @@ def _cubic_root(a, b, c, rhs, from_above=False):
             # t² as exp(⅔·ln t³): half the time of np.cbrt, and Newton removes the few ulps
             t2 = np.exp(np.log(0.5 * q + np.sqrt(0.25 * q * q + p * p * p / 27.0)) * (2.0 / 3.0))
             d = q / (t2 + p / 3.0 + p * p / (9.0 * t2))
-        if not (np.all(np.isfinite(d)) and np.all(d > 0)):
+        if not (d.min() > 0.0 and d.max() < np.inf):  # NaN fails the first
             d = None  # q² overflowed: the single-term start
     if d is None:
         d = np.cbrt(rhs / a)
@@ -558,7 +558,11 @@ def _joint_cells(law, Fc, inference_tokens, u_lo, e: _PerE) -> _JointCells:
             return c + m * np.exp(mu * u) + n * np.exp(nu * lnD)
 
     D_unc = Fc / (c_f * n_act_unc) - k
-    loss_unc = loss_at(u_unc, D_unc)
+    if k == 0.0 and not at_lo.any() and np.all(x0 <= hi):
+        # every optimum is the stationary point, where n·D^ν = (μ/ν)·m·N^μ: one exp per cell
+        loss_unc = c + m * np.exp(mu * u_unc) * (1.0 + mu / nu)
+    else:
+        loss_unc = loss_at(u_unc, D_unc)
 
     # a limit caps d_model per E: the optimum is the unconstrained one clipped to the cap,
     # one model per E (its N and parameter term once per E, not per cell)
