@@ -25,6 +25,9 @@ valid bracket around the router-free (closed-form) starting point; Newton then c
 quadratically in four to six steps, to ~1e-15 in ``x``. Everything is numpy broadcasting, so many
 budgets times many granularities (and bootstrap coefficient samples) are solved at once. The
 paper used Brent's method per granularity (scipy); this is the same optimum, without scipy.
+A large unconstrained :func:`frontier` goes further: every (budget, G) is one point of the same
+function of one variable, solved exactly on a small table and interpolated (see "The
+frontier's root table" below).
 
 Constraints (memory, a parameter cap, a token cap, a fixed model size) become bounds on ``x``;
 since ``L`` is convex the constrained optimum is the free one clipped to the bounds. With
