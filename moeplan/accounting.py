@@ -13,9 +13,10 @@ not depend on ``G``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from . import domain
+from ._record import dataclass
 from .errors import InputError
 
 #: FLOPs per active parameter per token for a training step (2 forward + 4 backward).

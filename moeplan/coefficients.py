@@ -29,13 +29,16 @@ from __future__ import annotations
 import math
 import os
 from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import domain
 from .errors import FileFormatError, InputError
 from .laws import COEFFICIENT_NAMES, FORMS, Law
 from .units import parse_number
 from .yamlio import load_yaml_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_LAW = "krajewski2024-moe"
 
@@ -98,11 +101,20 @@ def coefficients_dir() -> Path:
     Installed wheels carry it as ``moeplan/coefficients``; in a source checkout it is the
     repository's top-level ``coefficients/`` folder.
     """
-    # Path(__file__) rather than importlib.resources: the same answer for an installed wheel,
-    # and 7 ms less start-up.
-    here = Path(__file__).resolve().parent
-    packaged = here / "coefficients"
-    return packaged if packaged.is_dir() else here.parent / "coefficients"
+    from pathlib import Path
+
+    return Path(_coefficients_dir())
+
+
+@lru_cache(maxsize=1)
+def _coefficients_dir() -> str:
+    # os.path rather than importlib.resources or pathlib: the same answer for an installed
+    # wheel, and less start-up (pathlib alone is ~5% of `import numpy`)
+    here = os.path.dirname(os.path.realpath(__file__))
+    packaged = os.path.join(here, "coefficients")
+    return (
+        packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(here), "coefficients")
+    )
 
 
 def shipped_law_names() -> list[str]:
@@ -372,16 +384,16 @@ def _precompiled(path: str):
     truth. Regenerate with ``python -m moeplan.compile_laws``; tests/test_coefficients.py
     fails when the stored copy is stale.
     """
-    p = Path(path)
-    if p.parent != coefficients_dir():
+    if os.path.normpath(os.path.dirname(path)) != _coefficients_dir():
         return None
     from ._shipped_laws import LAWS
 
-    entry = LAWS.get(p.name)
+    entry = LAWS.get(os.path.basename(path))
     if entry is None:
         return None
     try:
-        digest = _sha256(p.read_bytes()).hexdigest()
+        with open(path, "rb") as fh:
+            digest = _sha256(fh.read()).hexdigest()
     except OSError:
         return None
     return _copy_plain(entry[1]) if digest == entry[0] else None
@@ -469,10 +481,10 @@ def load_law(name_or_path: str | os.PathLike | None = None) -> Law:
     key = DEFAULT_LAW if name_or_path is None else os.fsdecode(name_or_path)
     if not key.strip() or "\x00" in key:
         raise InputError(f"law {key!r}: give a shipped name or a path to a YAML file")
-    shipped = coefficients_dir() / f"{key}.yaml"
+    shipped = os.path.join(_coefficients_dir(), f"{key}.yaml")
     if "/" not in key and os.sep not in key and not key.endswith((".yaml", ".yml")):
-        if shipped.is_file():
-            return _load_path(str(shipped))
+        if os.path.isfile(shipped):
+            return _load_path(shipped)
         raise FileFormatError(
             f"unknown law {key!r}; use one of {', '.join(shipped_law_names())} "
             f"or a path to a YAML file"

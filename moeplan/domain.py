@@ -191,6 +191,21 @@ def checked_array(value, name: str, kind: str = "size"):
     need = _NEEDS[kind]
     if value is None or isinstance(value, (str, bytes, bool)):
         raise InputError(f"{name} must be {need}, got {_shown(value)}")
+    if isinstance(value, (int, float)):
+        # one number (most calls): the same checks without numpy's reductions (~10x faster)
+        try:
+            f = float(value)
+        except OverflowError:  # an int past 1e308
+            raise InputError(f"{name} must be {need}, got {_shown(value)}") from None
+        if kind == "experts":
+            ok = MIN_EXPERTS <= f <= MAX_EXPERTS
+        elif kind == "c_r":
+            ok = math.isfinite(f) and f >= 0
+        else:
+            ok = math.isfinite(f) and f > 0
+        if not ok:
+            raise InputError(f"{name} must be {need}, got {_exact(f)}")
+        return np.asarray(f, dtype=float)
     try:
         v = np.asarray(value, dtype=float)
     except (TypeError, ValueError, OverflowError):  # text, objects, an int past 1e308

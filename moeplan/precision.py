@@ -12,6 +12,7 @@ Only numpy is needed; nothing here solves anything.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -52,6 +53,11 @@ def _halton(n: int, dims: int) -> np.ndarray:
     """(n, dims) points of the Halton sequence in (0, 1): the radical inverse of 1..n in the
     first ``dims`` primes. Deterministic and evenly spread, and it needs no random generator
     (numpy.random costs ~18 ms to import: the planner's bands use this at every start)."""
+    return _halton_cached(n, dims).copy()  # a plan asks for the same points several times
+
+
+@functools.lru_cache(maxsize=16)
+def _halton_cached(n: int, dims: int) -> np.ndarray:
     if dims > len(_PRIMES):
         raise ValueError(
             f"{dims} uncertain coefficients: the Halton sequence here has {len(_PRIMES)} bases"

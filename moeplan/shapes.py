@@ -27,11 +27,12 @@ budget is lowest (tokens = budget / training FLOPs per token, router included, S
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 
 import numpy as np
 
 from . import accounting
+from ._record import dataclass
 from .errors import InputError
 
 #: d_model multiple (tensor-core tiles and TP shards of 128 columns).

@@ -6,10 +6,8 @@ limits are the same everywhere and a bad file always becomes a :class:`FileForma
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 
 from .errors import FileFormatError
 
@@ -37,6 +35,8 @@ def sha256_of_read(path: str | os.PathLike) -> str | None:
 
 def read_text(path: str | os.PathLike, what: str = "file", max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 text file with a size limit; every failure is a one-line FileFormatError."""
+    from pathlib import Path  # here: pathlib is not needed to plan with a shipped law
+
     global _LAST_READ
     p = Path(path)
     try:
@@ -281,6 +281,8 @@ def parse_json(text: str, source: str = "JSON"):
                 f"{source}: {literal[:40]} is too large for a number (beyond 1.8e308)"
             )
         return value
+
+    import json  # here: planning with a shipped law reads no JSON
 
     try:
         obj = json.loads(text, parse_constant=bad_constant, parse_float=finite_float)

@@ -182,7 +182,7 @@ def test_precompiled_copy_is_used_only_for_identical_files(tmp_path, monkeypatch
     src = co.coefficients_dir()
     fake = tmp_path / "coefficients"
     shutil.copytree(src, fake)
-    monkeypatch.setattr(co, "coefficients_dir", lambda: fake)
+    monkeypatch.setattr(co, "_coefficients_dir", lambda: str(fake))
     path = fake / "krajewski2024-moe.yaml"
     assert co._precompiled(str(path)) is not None
     path.write_text(path.read_text().replace("a: 18.1", "a: 19.5"))

@@ -1,8 +1,13 @@
 """The ``moeplan`` command line: a thin Typer layer over the core.
 
-Each ``cmd_*`` module registers its commands on :data:`app`. User mistakes
-(:class:`~moeplan.errors.MoeplanError` and click usage errors) become one line on stderr and
-exit code 2; anything else is a bug and keeps its traceback.
+Each ``cmd_*`` module registers its commands on :data:`app` (built in
+:mod:`moeplan.cli.typer_app`). User mistakes (:class:`~moeplan.errors.MoeplanError` and click usage
+errors) become one line on stderr and exit code 2; anything else is a bug and keeps its
+traceback.
+
+This module imports neither typer nor click: the entry point (:func:`main`, :func:`run`)
+answers ``moeplan optimize ...`` and ``moeplan --help`` without them when it can
+(:mod:`moeplan.cli.fast`) and hands everything else to the Typer app.
 """
 
 from __future__ import annotations
@@ -11,12 +16,8 @@ import errno
 import os
 import sys
 import warnings
+from typing import NoReturn
 
-import click
-import typer
-from typer.core import TyperGroup
-
-from .. import __version__
 from ..errors import MoeplanError, OutputError
 
 #: Exit status when the output could not be written (stdout closed or full, a reader that
@@ -41,89 +42,66 @@ _MAX_WORD = 200
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO, errno.EDQUOT, errno.EFBIG}
 
 
-class MoeplanGroup(TyperGroup):
-    """Runs the command in non-standalone mode and reports user errors on one line."""
+def guarded(prog: str, call) -> NoReturn:
+    """Run ``call()`` (a command) and leave with its exit status.
 
-    def main(
-        self,
-        args=None,
-        prog_name=None,
-        complete_var=None,
-        standalone_mode=True,
-        windows_expand_args=True,
-        **extra,
-    ):
-        prog = prog_name or "moeplan"
-        debug = os.environ.get("MOEPLAN_DEBUG") not in (None, "", "0")
-        if sys.stdout is None:  # `moeplan ... >&-`: nowhere to print the result
-            _error_line(prog, "cannot write the output: standard output is closed")
-            sys.exit(EXIT_OUTPUT_ERROR)
-        _tolerant_streams()
-        argv = sys.argv[1:] if args is None else list(args)
-        if not argv:  # `moeplan` alone: the help, on stderr, exit 2 (click's convention)
-            _help_on_stderr(self, prog)
-            sys.exit(2)
-        try:
-            with warnings.catch_warnings():
-                if not debug:
-                    # numpy's overflow/invalid warnings are handled by the code (results are
-                    # checked for finiteness); they must not reach stderr nor, under
-                    # PYTHONWARNINGS=error, become tracebacks
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    warnings.simplefilter("ignore", PendingDeprecationWarning)
-                rv = super().main(
-                    args=argv,
-                    prog_name=prog,
-                    complete_var=complete_var,
-                    standalone_mode=False,
-                    windows_expand_args=windows_expand_args,
-                    **extra,
-                )
-            _flush_stdout()
-        except OutputError as exc:
-            _output_failed(prog, str(exc) or None)
-        except BrokenPipeError:  # `moeplan sweep ... | head`: the reader left early
-            _output_failed(prog, None)
-        except MoeplanError as exc:
-            if debug:
-                raise
-            _error_line(prog, flag_message(exc))
-            sys.exit(2)
-        except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command
-            _help_on_stderr(exc.ctx.command if exc.ctx else self, prog)
-            sys.exit(2)
-        except click.exceptions.UsageError as exc:
-            cmd = exc.ctx.command_path if exc.ctx is not None else prog
-            hint = f" (see '{cmd} --help')"
-            _error_line(cmd, exc.format_message() + hint)
-            sys.exit(2)
-        except click.exceptions.ClickException as exc:  # e.g. a file that cannot be opened
-            _error_line(prog, exc.format_message())
-            sys.exit(2)
-        except click.exceptions.Abort:
-            print("Aborted.", file=sys.stderr)
-            sys.exit(130)
-        except OSError as exc:
-            # a write to stdout that failed inside a command (file reads are FileFormatError)
-            if exc.errno not in _OUTPUT_ERRNOS or debug:
-                raise
-            _output_failed(prog, f"cannot write the output: {exc.strerror or exc}")
-        except ValueError as exc:
-            # Python's limit on integer digits (sys.get_int_max_str_digits) hit by a huge
-            # number anywhere (JSON config, YAML file): a user's input, not a moeplan bug
-            if "integer string conversion" not in str(exc) or debug:
-                raise
-            _error_line(
-                prog,
-                "a number has more digits than Python converts "
-                f"({sys.get_int_max_str_digits():,}); give numbers in plain or "
-                "e notation, e.g. 1e22",
-            )
-            sys.exit(2)
-        if isinstance(rv, int) and rv:
-            sys.exit(rv)
-        sys.exit(0)
+    What the Typer app and the fast path share: the output checks, warnings kept off stderr,
+    a user's mistake (:class:`~moeplan.errors.MoeplanError`) as one line and exit code 2, an
+    output that cannot be written as exit code 4. An integer returned by ``call`` is the
+    exit status.
+    """
+    debug = os.environ.get("MOEPLAN_DEBUG") not in (None, "", "0")
+    if sys.stdout is None:  # `moeplan ... >&-`: nowhere to print the result
+        error_line(prog, "cannot write the output: standard output is closed")
+        sys.exit(EXIT_OUTPUT_ERROR)
+    _tolerant_streams()
+    rv = None
+    try:
+        with warnings.catch_warnings():
+            if not debug:
+                # numpy's overflow/invalid warnings are handled by the code (results are
+                # checked for finiteness); they must not reach stderr nor, under
+                # PYTHONWARNINGS=error, become tracebacks
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
+            rv = call()
+        _flush_stdout()
+    except KeyboardInterrupt:  # as Typer's app ends a Ctrl-C: quietly, exit status 130
+        sys.exit(130)
+    except EOFError:  # as the Typer app: a new line and "Aborted." on stderr, exit status 130
+        print(file=sys.stderr)
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except OutputError as exc:
+        _output_failed(prog, str(exc) or None)
+    except BrokenPipeError:  # `moeplan sweep ... | head`: the reader left early
+        _output_failed(prog, None)
+    except MoeplanError as exc:
+        if debug:
+            raise
+        error_line(prog, flag_message(exc))
+        sys.exit(2)
+    except OSError as exc:
+        # a write to stdout that failed inside a command (file reads are FileFormatError)
+        if exc.errno not in _OUTPUT_ERRNOS or debug:
+            raise
+        _output_failed(prog, f"cannot write the output: {exc.strerror or exc}")
+    except ValueError as exc:
+        # Python's limit on integer digits (sys.get_int_max_str_digits) hit by a huge
+        # number anywhere (JSON config, YAML file): a user's input, not a moeplan bug
+        if "integer string conversion" not in str(exc) or debug:
+            raise
+        error_line(
+            prog,
+            "a number has more digits than Python converts "
+            f"({sys.get_int_max_str_digits():,}); give numbers in plain or "
+            "e notation, e.g. 1e22",
+        )
+        sys.exit(2)
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
+    sys.exit(0)
 
 
 def _tolerant_streams() -> None:
@@ -135,16 +113,6 @@ def _tolerant_streams() -> None:
                 stream.reconfigure(errors="replace")
             except (ValueError, OSError):  # a detached or closed stream
                 pass
-
-
-def _help_on_stderr(command, prog: str) -> None:
-    import contextlib
-
-    ctx = click.Context(command, info_name=prog)
-    with contextlib.redirect_stdout(sys.stderr):  # Typer's Rich help prints to stdout
-        text = command.get_help(ctx)
-        if text:
-            print(text)
 
 
 def _flush_stdout() -> None:
@@ -168,7 +136,7 @@ def _output_failed(prog: str, message: str | None) -> None:
         pass
     if message is not None:
         try:
-            _error_line(prog, message)
+            error_line(prog, message)
         except OSError:
             pass
     sys.exit(EXIT_OUTPUT_ERROR)
@@ -203,7 +171,7 @@ def flag_message(exc: MoeplanError) -> str:
     return f"{flag}: {msg}"
 
 
-def _error_line(prog: str, message: str) -> None:
+def error_line(prog: str, message: str) -> None:
     text = " ".join(_shorten(w) for w in message.split())  # always one line, no huge words
     sentences = []
     for sentence in text.replace("? ", "?\n").replace(". ", ".\n").split("\n"):
@@ -211,12 +179,6 @@ def _error_line(prog: str, message: str) -> None:
             sentences.append(sentence)
     text = " ".join(sentences)
     print(f"{prog}: error: {text}", file=sys.stderr)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"moeplan {__version__}")
-        raise typer.Exit()
 
 
 #: Every command and the module that defines it, in the order `moeplan --help` lists them.
@@ -238,52 +200,24 @@ COMMAND_MODULES = {
 }
 
 
-def build_app(names=None) -> typer.Typer:
-    """The Typer app with the named commands (all of them by default)."""
-    import importlib
-
-    application = typer.Typer(
-        cls=MoeplanGroup,
-        name="moeplan",
-        help="Plan Mixture-of-Experts training compute with the fine-grained MoE scaling laws "
-        "(Krajewski et al. 2024).\n\nExample: moeplan optimize --flops 1e22\n\n"
-        "Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not "
-        "converge, 4 the output could not be written.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        # click's plain help: Typer's Rich panels cost ~56 ms of rich imports per --help
-        # (issue 12: --help within 2x of importing numpy); the text is the same
-        rich_markup_mode=None,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    application.callback()(_root)
-    for name in COMMAND_MODULES if names is None else names:
-        module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[name]}")
-        function, options = module.COMMANDS[name]
-        application.command(name, **options)(function)
-    return application
-
-
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Plan Mixture-of-Experts training compute with fine-grained MoE scaling laws."""
-
-
-_FULL_APP = None
-
-
 def __getattr__(name):
-    # `from moeplan.cli import app` gives the full app, built on first use.
+    # `from moeplan.cli import app` gives the full app, built on first use; `build_app` and
+    # `MoeplanGroup` live in moeplan.cli.typer_app (typer), imported only when asked for.
     global _FULL_APP
     if name == "app":
         if _FULL_APP is None:
+            from .typer_app import build_app
+
             _FULL_APP = build_app()
         return _FULL_APP
+    if name in ("build_app", "MoeplanGroup"):
+        from . import typer_app as _app
+
+        return getattr(_app, name)
     raise AttributeError(name)
+
+
+_FULL_APP = None
 
 
 #: Variables through which a user chooses numpy's BLAS threads; any of them set wins.
@@ -315,19 +249,44 @@ def _one_blas_thread() -> None:
 
 
 def main() -> None:
-    """Console-script entry point.
+    """Console-script entry point (``moeplan``, ``python -m moeplan``): :func:`run` on
+    ``sys.argv[1:]``."""
+    run(sys.argv[1:])
 
-    Building every command costs start-up time (Typer inspects each signature), so when the
-    first word names a command only that command is built; anything else (``--help``,
-    ``--version``, a typo) gets the full app with its listing and suggestions.
+
+def run(argv: list[str], *, fast: bool = True) -> NoReturn:
+    """Run the command line ``argv`` (without the program name) and leave with its exit status
+    (always raises :class:`SystemExit`), exactly as the ``moeplan`` command does.
+
+    ``moeplan --help`` and ``moeplan optimize ...`` with options the fast path knows
+    (:mod:`moeplan.cli.fast`) run without typer or click; anything else (other commands, a
+    help, an unknown option or a bad value, shell completion) goes to the Typer app, which
+    gives the same output, messages and exit codes. ``fast=False`` always takes the Typer app
+    (tests compare the two). Building every command costs start-up time (Typer inspects each
+    signature), so when the first word names a command only that command is built; anything
+    else (``--help``, ``--version``, a typo) gets the full app with its listing and
+    suggestions.
     """
-    args = sys.argv[1:]
-    first = args[0] if args else None
+    argv = list(argv)
+    first = argv[0] if argv else None
+    # click answers shell completion when this variable is set: leave it to the Typer app
+    fast = fast and not os.environ.get("_MOEPLAN_COMPLETE")
+    if fast and (not argv or argv in (["--help"], ["-h"])):
+        from .fast import run_help
+
+        run_help(argv)  # returns only if the cached help does not apply (terminal width)
     if first != "--version":
         _one_blas_thread()
+    if fast and first == "optimize":
+        from .fast import run_optimize
+
+        run_optimize(argv[1:])  # returns only if the options need the Typer app
+    from .typer_app import build_app
+
     if first in COMMAND_MODULES:
-        build_app([first])(prog_name="moeplan")
-    elif args == ["--version"]:  # no command needed (nor numpy)
-        build_app([])(prog_name="moeplan")
+        build_app([first])(args=argv, prog_name="moeplan")
+    elif argv == ["--version"]:  # no command needed (nor numpy)
+        build_app([])(args=argv, prog_name="moeplan")
     else:
-        build_app()(prog_name="moeplan")
+        build_app()(args=argv, prog_name="moeplan")
+    sys.exit(0)  # not reached: the app always exits

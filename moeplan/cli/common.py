@@ -12,13 +12,27 @@ import click
 import typer
 
 from .. import domain
-from ..domain import MAX_EXACT_INT
 from ..errors import MoeplanError
-from ..units import parse_memory, parse_number, parse_number_list, shorten
+from . import convert
+from .convert import BadValue, flatten, output_format  # noqa: F401 (re-exported)
 from .render import Report, emit
 
 
-class NumberType(click.ParamType):
+class _Converted(click.ParamType):
+    """A click type around a :mod:`moeplan.cli.convert` converter (the one definition of the
+    conversion, shared with the typer-free fast path)."""
+
+    def __init__(self, converter):
+        self.converter = converter
+
+    def convert(self, value, param, ctx):
+        try:
+            return self.converter(value)
+        except BadValue as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class NumberType(_Converted):
     """A human number on the command line: ``1e22``, ``70B``, ``1.4T``, ``16k``."""
 
     name = "NUMBER"
@@ -31,86 +45,25 @@ class NumberType(click.ParamType):
         minimum: float | None = None,
         maximum: float | None = None,
     ):
-        self.positive = positive
-        self.integer = integer
-        self.allow_zero = allow_zero
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            v = float(value)
-        else:
-            try:
-                v = parse_number(value, what="value")
-            except MoeplanError:
-                self.fail(
-                    f"{shorten(value)} is not a number; use e.g. 1e22, 70B, 1.4T or 16k", param, ctx
-                )
-        if self.positive and (v < 0 or (v == 0 and not self.allow_zero)):
-            self.fail(
-                f"{shorten(value)} must be {'zero or ' if self.allow_zero else ''}positive",
-                param,
-                ctx,
-            )
-        if self.minimum is not None and v < self.minimum:
-            upto = "" if self.maximum is None else f" to {self.maximum:g}"
-            self.fail(
-                f"{shorten(value)} is below {self.minimum:g}; give a value from "
-                f"{self.minimum:g}{upto}",
-                param,
-                ctx,
-            )
-        if self.maximum is not None and v > self.maximum:
-            self.fail(
-                f"{shorten(value)} is above {self.maximum:g}; give a value "
-                + ("" if self.minimum is None else f"from {self.minimum:g} ")
-                + f"up to {self.maximum:g}",
-                param,
-                ctx,
-            )
-        if self.integer:
-            if v != int(v):
-                self.fail(f"{shorten(value)} must be a whole number", param, ctx)
-            if v > MAX_EXACT_INT:  # past 2**53 a float no longer holds every whole number
-                self.fail(
-                    f"{shorten(value)} is too large; give a whole number up to {MAX_EXACT_INT:.4g}",
-                    param,
-                    ctx,
-                )
-            return int(v)
-        return v
+        super().__init__(convert.Number(positive, integer, allow_zero, minimum, maximum))
 
 
-class MemoryType(click.ParamType):
+class MemoryType(_Converted):
     """A memory size: ``80GB``, ``640GiB``, ``1.5TB`` (bytes)."""
 
     name = "SIZE"
 
-    def convert(self, value, param, ctx):
-        try:
-            return parse_memory(value)
-        except MoeplanError:
-            self.fail(
-                f"{shorten(value)} is not a memory size; use e.g. 80GB, 640GiB or 1.5TB", param, ctx
-            )
+    def __init__(self):
+        super().__init__(convert.Memory())
 
 
-class NumberListType(click.ParamType):
+class NumberListType(_Converted):
     """A comma-separated list of positive human numbers, e.g. ``1,2,4,8``."""
 
     name = "LIST"
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, list):
-            return value
-        try:
-            values = parse_number_list(value)
-        except MoeplanError:
-            self.fail(f"{shorten(value)} is not a list of numbers; use e.g. 1,2,4,8", param, ctx)
-        if any(v <= 0 for v in values):
-            self.fail(f"{shorten(value)}: every value must be positive", param, ctx)
-        return values
+    def __init__(self):
+        super().__init__(convert.NumberList())
 
 
 POSITIVE = NumberType()
@@ -215,16 +168,6 @@ ExpertsOption = Annotated[
 ]
 
 
-def flatten(values) -> list | None:
-    """A repeatable list option (``--granularity 1,2 --granularity 8``) as one flat list."""
-    if not values:
-        return None
-    out = []
-    for v in values:
-        out.extend(v if isinstance(v, list) else [v])
-    return out
-
-
 def refuse(law_name: str, given: dict) -> None:
     """Reject options that do not apply to a law, naming them."""
     bad = [flag for flag, value in given.items() if value not in (None, False, 0, 0.0, [])]
@@ -232,12 +175,6 @@ def refuse(law_name: str, given: dict) -> None:
         raise MoeplanError(
             f"{', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply to {law_name}"
         )
-
-
-def output_format(json_flag: bool = False, csv_flag: bool = False) -> str:
-    if json_flag and csv_flag:
-        raise MoeplanError("--json and --csv exclude each other; choose one")
-    return "json" if json_flag else "csv" if csv_flag else "human"
 
 
 def finish(report: Report, fmt: str) -> None:

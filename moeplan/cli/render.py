@@ -6,16 +6,15 @@ another program (or running it in CI) costs no Rich import at all.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._record import dataclass
 from ..errors import OutputError
 
 
@@ -71,11 +70,19 @@ def _clean(obj):
 SCHEMA_VERSION = 2
 
 
-def _command_name() -> str | None:
-    import click
+#: The running command's name when no click context says it (the entry point's fast path,
+#: moeplan.cli.fast, runs ``optimize`` without click).
+command_name: str | None = None
 
-    ctx = click.get_current_context(silent=True)
-    return None if ctx is None else ctx.info_name
+
+def _command_name() -> str | None:
+    if "click" in sys.modules:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            return ctx.info_name
+    return command_name
 
 
 def to_json(data: dict) -> str:
@@ -86,6 +93,8 @@ def to_json(data: dict) -> str:
         "command": data.get("command") or _command_name(),
         **data,
     }
+    import json  # here: the human view (the default) needs no json
+
     return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
@@ -314,6 +323,8 @@ def emit(report: Report, fmt: str = "human") -> int:
             sys.stdout.write(to_json(payload) + "\n")
         elif fmt == "csv":
             buf = io.StringIO()
+            import csv
+
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(report.csv_columns or [])
             for row in report.csv_rows or []:

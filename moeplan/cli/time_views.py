@@ -140,7 +140,7 @@ def render_time_plan(res) -> Report:
         )
     tables = [Table(f"Time-optimal configuration ({head})", ["", "value"], rows)]
     if res.training_memory is not None:
-        from .cmd_plan import _memory_table
+        from .plan_views import _memory_table
 
         tables.append(_memory_table(res.training_memory))
     if res.choice is not None:

@@ -13,9 +13,10 @@ A Law is immutable: its coefficients and fitted ranges are read-only mappings, s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 
+from .._record import dataclass
 from ..domain import loss_arguments
 from . import chinchilla, fine_grained, joint
 

@@ -7,10 +7,11 @@ WITH embeddings, the choice is the number of experts E::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 
 import numpy as np
 
+from .._record import dataclass
 from ..domain import checked_array, loss_arguments
 
 NAMES = ("a", "alpha", "delta", "gamma", "b", "beta", "omega", "zeta", "e_start", "e_max", "c")

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .._record import dataclass
 from ..precision import band, coefficient_samples
 from .limits import Limits
 from .solve import Setup, _flops_to_reach_per_g, best_index, log_tokens, solve, take_best
@@ -105,7 +106,7 @@ def flops_to_reach_under_limits(ssetup: Setup, target, gr, cons: Limits) -> np.n
     return np.where(reachable, np.exp(hi), np.nan)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class CompareBands:
     """Per budget ``[low, high]`` (``[None, None]`` where nothing could be resolved)."""
 
@@ -186,7 +187,7 @@ def compare_bands(
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class OptimizeBands:
     """``[low, high]`` of the optimum at one budget over the coefficient samples."""
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import domain
-from .._record import Record
+from .._record import Record, dataclass
 from ..errors import InfeasibleError, InputError
 from ..laws.chinchilla import embedding_warning
 from .bands import compare_bands, config_loss_range, optimize_bands

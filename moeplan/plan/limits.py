@@ -7,10 +7,10 @@ every law, the same count as the JSON ``n_total``; ``memory`` counts everything 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 from .. import domain
-from .._record import Record
+from .._record import Record, dataclass
 from ..errors import InputError
 
 #: bf16 weights and KV cache.

@@ -8,11 +8,11 @@ have ``success``, ``message`` and ``warnings`` and the same keys under every law
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 
 import numpy as np
 
-from .._record import Record
+from .._record import Record, dataclass
 from .limits import Limits
 
 
@@ -356,6 +356,8 @@ class CompareRow(Record):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class CompareResult(Record):
+    """``compare``'s rows (one per budget) under one law, with the dense law beside it."""
+
     law: str
     dense_law: str | None
     choice: str | None

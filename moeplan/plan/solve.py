@@ -48,12 +48,11 @@ Chinchilla closed form, which the tests use as an oracle.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import accounting, domain
-from .._record import Record
+from .._record import Record, dataclass
 from ..accounting import INFERENCE_FLOPS_PER_PARAM, ROUTER_FORWARD_FRACTION
 from ..errors import InfeasibleError, InputError
 from ..laws import chinchilla_flops_to_reach, chinchilla_optimum
