@@ -442,10 +442,29 @@ def test_item12_fit_hashes_the_bytes_it_read_from_a_fifo(tmp_path, runs_csv):
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
-    # a .fifo name is sniffed as CSV; with a second open of the FIFO this would hang
-    r = cli("fit", fifo, "--starts", "1", "--out", out)
+    # a .fifo name is sniffed as CSV; with a second open of the FIFO this would hang: the fit
+    # runs in-process on a thread, and a reader still waiting after 60 s fails the test (a
+    # last writer then lets it finish, so nothing is left blocked)
+    import fuzz_support
+
+    box = {}
+    reader = threading.Thread(
+        target=lambda: box.update(
+            r=fuzz_support.run(app, ["fit", str(fifo), "--starts", "1", "--out", str(out)])
+        ),
+        daemon=True,
+    )
+    reader.start()
+    reader.join(timeout=60)
+    hung = reader.is_alive()
+    if hung:
+        with open(fifo, "wb"):
+            pass
+        reader.join(timeout=10)
     writer.join(timeout=5)
-    assert r.returncode == 0, r.stderr
+    assert not hung, "fit blocked on the FIFO (opened it a second time?)"
+    r = box["r"]
+    assert r.exit_code == 0, r.stderr
     assert f"runs_sha256: {hashlib.sha256(data).hexdigest()}" in out.read_text()
 
 
