@@ -395,12 +395,10 @@ _TABLES: dict = {}
 
 def option_table(app, command: str):
     """The command's real options: list of (flag, kind, is_flag) and its arguments' kinds."""
-    import typer.main
-
     key = (id(app), command)
-    if key in _TABLES:  # building the click command tree costs ~ms: once per command
+    if key in _TABLES:
         return _TABLES[key]
-    click_cmd = typer.main.get_command(app).commands[command]
+    click_cmd = click_command(app).commands[command]  # the tree built once for every command
     opts, args = [], []
     for p in click_cmd.params:
         if p.param_type_name == "argument":

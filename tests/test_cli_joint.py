@@ -183,7 +183,7 @@ def test_sweep_with_plot_and_csv(runner, tmp_path):
     )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert out.exists() and data["plot"] == str(out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and data["plot"] == str(out)
     assert [x["n_experts"] for x in data["rows"]][0] == 32
     assert data["rows"][-1]["n_experts"] == 1
     assert set(data["rows"][0]["loss_by_choice"]) == {"1", "2", "4", "8", "16", "32"}

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -77,23 +73,7 @@ def test_lr_help_has_example(runner):
     assert "moeplan lr --params 1.2B --experts 8" in r.stdout
 
 
-def test_lr_installed_script(tmp_path):
-    script = shutil.which("moeplan", path=str(Path(sys.executable).parent))
-    if script is None:
-        pytest.skip("the moeplan script is not installed in this environment")
-    out = subprocess.run(
-        [script, "lr", "--params", "1B", "--experts", "4", "--json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "", "NO_COLOR": "1"},
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["learning_rate"] == pytest.approx(rule(1e9, 4), rel=1e-14)
-
-
-def test_lr_limit_is_the_largest_model_without_embeddings():
+def test_lr_limit_is_the_largest_model_without_embeddings(runner):
     # issue 10 item 12: the joint paper's largest model, 2.7B active parameters WITH embeddings
     # (SPEC §7: N_act = 2 d V + 13 n d^2, n = d/64, V = 50,257), has ~2.48B without them
     v = 50257
@@ -103,9 +83,7 @@ def test_lr_limit_is_the_largest_model_without_embeddings():
         lo, hi = (d, hi) if 2 * d * v + 13 * d**3 / 64 < 2.7e9 else (lo, d)
     non_embedding = 13 * lo**3 / 64
     assert non_embedding == pytest.approx(2.48e9, rel=0.005)
-    from typer.testing import CliRunner
-
-    data = json.loads(run(CliRunner(), "--params", "2.6B", "--experts", "8", "--json").stdout)
+    data = json.loads(run(runner, "--params", "2.6B", "--experts", "8", "--json").stdout)
     assert data["fitted_range"]["n_active"][1] == pytest.approx(non_embedding, rel=0.005)
     assert len(data["warnings"]) == 1 and "2.7B with embeddings" in data["warnings"][0]
 

@@ -341,7 +341,9 @@ def test_sweep_csv_json_and_table(runner):
     assert "Compute-optimal frontier" in r.stdout and "dense needs" in r.stdout
 
 
-@pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+# SVG here; a PNG through the same save_figure: test_cli_joint::test_sweep_with_plot_and_csv
+# (sweep --plot) and test_cli_fit::test_plot_writes_a_png
+@pytest.mark.parametrize("suffix,magic", [(".svg", b"<?xml")])
 def test_sweep_plot(runner, tmp_path, suffix, magic):
     pytest.importorskip("matplotlib")
     path = tmp_path / f"frontier{suffix}"

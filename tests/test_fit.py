@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +29,7 @@ from moeplan.fit import (
     optimum_table,
     theta_to_coefficients,
 )
-from moeplan.runs import Runs, read_runs
+from moeplan.runs import Runs
 
 from conftest import data_path
 
@@ -91,19 +89,6 @@ def moe_grid_runs(coeffs=PAPER_MOE, noise=0.0, rng=None):
     if noise:
         loss = loss * np.exp(rng.normal(0.0, noise, loss.shape))
     return make_runs(loss, n, d, g)
-
-
-@pytest.fixture(scope="module")
-def chinchilla():
-    path = data_path("chinchilla", "svg_extracted_data.csv")
-    return read_runs(
-        path, "dense", {"params": "Model Size", "flops": "Training FLOP"}
-    ).drop_highest_loss(5)
-
-
-@pytest.fixture(scope="module")
-def chinchilla_fit(chinchilla):
-    return fit_law(chinchilla, "dense")
 
 
 # -- the real-data requirement ---------------------------------------------------------------
@@ -567,14 +552,3 @@ def test_fitted_law_round_trips_through_yaml(a, alpha, b, beta, g, gamma, c, k, 
 
 
 # -- architecture ------------------------------------------------------------------------------
-
-
-def test_core_imports_no_cli_or_scipy():
-    code = (
-        "import sys, moeplan.fit, moeplan.runs, moeplan.plot; "
-        "bad = [m for m in ('scipy', 'typer', 'rich', 'click', 'matplotlib') "
-        "if m in sys.modules]; print(bad)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"

@@ -125,7 +125,8 @@ def _reference_best_g(k, flops, e=64.0, c_f=6.0, c_r=14.0, r=64.0):
             loss, bounds=(math.log(64), math.log(1e6)), method="bounded", options={"xatol": 1e-10}
         ).fun
 
-    grid = np.exp(np.linspace(0, math.log(256), 1201))
+    # steps of 0.92% in G: the best grid point is within 0.46% of the optimum (tests ask 1%)
+    grid = np.exp(np.linspace(0, math.log(256), 601))
     losses = [best_loss(g) for g in grid]
     return float(grid[int(np.argmin(losses))])
 
@@ -174,7 +175,7 @@ def test_fit_table_shows_the_real_valued_g(runner, tmp_path):
     row = json.loads(r.stdout)["compute_optimal"][0]
     assert set(row) >= {"granularity", "granularity_real"}
     assert 1 <= row["granularity_real"]["value"] <= 256
-    r = runner.invoke(app, ["fit", str(path), "--at-flops", "1e21", "--starts", "2"])
+    r = runner.invoke(app, ["fit", str(path), "--at-flops", "1e21", "--starts", "1"])
     assert "G (real)" in r.stdout
 
 

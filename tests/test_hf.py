@@ -8,8 +8,6 @@ of moeplan.hf's block-by-block code.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -418,13 +416,3 @@ def test_dbrx_needs_its_nested_objects(tmp_path):
     del config["ffn_config"]["moe_top_k"]
     with pytest.raises(FileFormatError, match="ffn_config.moe_top_k is missing"):
         load_config(write(tmp_path, config))
-
-
-def test_core_imports_no_cli_libraries():
-    code = (
-        "import sys, moeplan.hf, moeplan.proposal, moeplan.check; "
-        "bad = [m for m in ('typer', 'rich', 'click', 'scipy', 'matplotlib') "
-        "if m in sys.modules]; print(bad)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

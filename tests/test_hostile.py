@@ -333,32 +333,37 @@ def test_item8_no_runtime_warning_reaches_stderr_even_as_errors(tmp_path):
     # coefficients the fuzzer found to overflow numpy's exp inside compare/sweep
     law = tmp_path / "law.yaml"
     law.write_text(law_text(a=1e-30, alpha=0.001, b=0.001, beta=10.0, g=1.0, gamma=3.0))
-    r = cli("compare", "--flops", "1e21", "--law", law, env={"PYTHONWARNINGS": "error"})
-    assert r.returncode in (0, 2), r.stderr
-    assert b"RuntimeWarning" not in r.stderr and b"Traceback" not in r.stderr
+    # in-process with warnings turned into errors (as PYTHONWARNINGS=error does for the script)
+    import fuzz_support
+
+    r = fuzz_support.run(app, ["compare", "--flops", "1e21", "--law", str(law)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code in (0, 2), r.stderr
+    assert "RuntimeWarning" not in r.stderr and "Traceback" not in r.stderr
 
 
 def test_item9_closed_or_full_stdout_exits_4():
-    for args in (["optimize", "--flops", "1e22"], ["check", FAILING]):
-        closed = subprocess.run(
-            ["bash", "-c", f'"{sys.executable}" -m moeplan {" ".join(map(str, args))} >&-'],
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            capture_output=True,
-            timeout=120,
-        )
-        assert closed.returncode == 4, closed.stderr
-        assert b"Traceback" not in closed.stderr
-        if os.path.exists("/dev/full"):
-            with open("/dev/full", "w") as full:
-                r = subprocess.run(
-                    [sys.executable, "-m", "moeplan", *map(str, args)],
-                    stdout=full,
-                    stderr=subprocess.PIPE,
-                    timeout=120,
-                    env=dict(os.environ, PYTHONPATH=str(REPO)),
-                )
-            assert r.returncode == 4, r.stderr
-            assert b"Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
+    # a table command on a closed stdout, the check verdict on a full one (one process each;
+    # the in-process test below gives `check` a reader that goes away)
+    closed = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -m moeplan optimize --flops 1e22 >&-'],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        timeout=120,
+    )
+    assert closed.returncode == 4, closed.stderr
+    assert b"Traceback" not in closed.stderr
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run(
+                [sys.executable, "-m", "moeplan", "check", str(FAILING)],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=120,
+                env=dict(os.environ, PYTHONPATH=str(REPO)),
+            )
+        assert r.returncode == 4, r.stderr
+        assert b"Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
 
 
 def test_item9_reader_that_closes_early_exits_4(monkeypatch):
@@ -437,10 +442,29 @@ def test_item12_fit_hashes_the_bytes_it_read_from_a_fifo(tmp_path, runs_csv):
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
-    # a .fifo name is sniffed as CSV; with a second open of the FIFO this would hang
-    r = cli("fit", fifo, "--starts", "2", "--out", out)
+    # a .fifo name is sniffed as CSV; with a second open of the FIFO this would hang: the fit
+    # runs in-process on a thread, and a reader still waiting after 60 s fails the test (a
+    # last writer then lets it finish, so nothing is left blocked)
+    import fuzz_support
+
+    box = {}
+    reader = threading.Thread(
+        target=lambda: box.update(
+            r=fuzz_support.run(app, ["fit", str(fifo), "--starts", "1", "--out", str(out)])
+        ),
+        daemon=True,
+    )
+    reader.start()
+    reader.join(timeout=60)
+    hung = reader.is_alive()
+    if hung:
+        with open(fifo, "wb"):
+            pass
+        reader.join(timeout=10)
     writer.join(timeout=5)
-    assert r.returncode == 0, r.stderr
+    assert not hung, "fit blocked on the FIFO (opened it a second time?)"
+    r = box["r"]
+    assert r.exit_code == 0, r.stderr
     assert f"runs_sha256: {hashlib.sha256(data).hexdigest()}" in out.read_text()
 
 
@@ -550,10 +574,15 @@ def test_item16_overflowing_residuals_are_not_success(runner, tmp_path, runs_csv
     assert doc["success"] is False and r.exit_code == 3
 
 
-def test_item17_no_arguments_is_usage_on_stderr_exit_2():
-    r = cli()
-    assert r.returncode == 2
-    assert r.stdout == b"" and b"Usage" in r.stderr and b"optimize" in r.stderr
+def test_item17_no_arguments_is_usage_on_stderr_exit_2(monkeypatch, capsys):
+    from moeplan.cli import main  # what the installed script calls
+
+    monkeypatch.setattr(sys, "argv", ["moeplan"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert out == "" and "Usage" in err and "optimize" in err
 
 
 # ------------------------------------------------------------------ 18: the library

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,13 +24,17 @@ OLD = ROOT / "tests" / "fixtures" / "hf"
 
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "moeplan", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    """``moeplan ARGS`` in-process (nothing here needs a process of its own): exit code and
+    streams as the script gives them; an uncaught exception fails the test here."""
+    from types import SimpleNamespace
+
+    from moeplan.cli import app
+
+    import fuzz_support
+
+    r = fuzz_support.run(app, list(args))
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
 
 
 # ------------------------------------------------------------------ nearest fitted E

@@ -10,6 +10,7 @@ tests/test_training.py against the EleutherAI cookbook and SPEC §9 by hand).
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -24,6 +25,15 @@ from moeplan.training import training_memory
 H200_BYTES = 141e9  # NVIDIA H200 datasheet, the catalogue's memory per GPU
 
 
+@functools.lru_cache(maxsize=1)
+def _h200():
+    """The shipped profile read once (the name re-parses the YAML, ~0.1 s, on every call); the
+    name itself goes through the CLI test here and test_profiles."""
+    from moeplan.profiles import load_profile
+
+    return load_profile("h200")
+
+
 @pytest.fixture(scope="module")
 def law():
     return load_law("krajewski2024-moe")
@@ -31,13 +41,13 @@ def law():
 
 @pytest.fixture(scope="module")
 def bound(law):
-    return optimize_time(law, "h200", choices=[1, 4, 16], gpus=64, days=10)
+    return optimize_time(law, _h200(), choices=[1, 4, 16], gpus=64, days=10)
 
 
 @pytest.fixture(scope="module")
 def free(law):
     """The same GPU time with no memory limit (a budget in GPU-hours names no GPU count)."""
-    return optimize_time(law, "h200", choices=[1, 4, 16], gpu_hours=64 * 10 * 24)
+    return optimize_time(law, _h200(), choices=[1, 4, 16], gpu_hours=64 * 10 * 24)
 
 
 def test_the_unconstrained_time_optimum_cannot_train_on_64_gpus(free):
@@ -91,14 +101,14 @@ def test_time_optimal_is_never_worse_than_flop_optimal_under_the_same_cap(bound)
 
 def test_enough_gpus_leave_the_plan_unchanged(law, free):
     # the same GPU time on 1,280 GPUs (0.5 days): memory does not bind, the plan is the free one
-    many = optimize_time(law, "h200", choices=[1, 4, 16], gpus=1280, days=0.5)
+    many = optimize_time(law, _h200(), choices=[1, 4, 16], gpus=1280, days=0.5)
     assert not many.memory_bound and many.training_memory.fits
     assert many.recommended.config.loss == pytest.approx(free.recommended.config.loss, rel=1e-12)
     assert many.recommended.config.d_model == free.recommended.config.d_model
 
 
 def test_joint_law_is_capped_too():
-    res = optimize_time("ludziejewski2025-joint", "h200", gpus=8, days=3)
+    res = optimize_time("ludziejewski2025-joint", _h200(), gpus=8, days=3)
     assert res.memory_bound and res.training_memory.fits
     # E top-1 SwiGLU experts of 9·d² parameters: Adam state alone fits 8 GPUs
     assert 12.0 * res.recommended.config.n_total / 8 < H200_BYTES
@@ -109,7 +119,7 @@ def test_no_width_fits_is_a_user_error(law, monkeypatch):
 
     monkeypatch.setattr(timeopt, "_gpu_memory_bytes", lambda prof: 1e6)  # a 1 MB GPU
     with pytest.raises(InputError) as e:
-        optimize_time(law, "h200", choices=[4], gpus=8, days=1)
+        optimize_time(law, _h200(), choices=[4], gpus=8, days=1)
     assert e.value.param == "gpus" and "fits 8 x" in str(e.value)
 
 
@@ -131,11 +141,11 @@ def test_cli_prints_and_reports_the_memory(runner):
 def test_sweep_marks_each_row_and_warns_once(law):
     from moeplan.plan.timeopt import sweep_time
 
-    res = sweep_time(law, "h200", 8, 1, 100, points=3, choices=[4])
+    res = sweep_time(law, _h200(), 8, 1, 100, points=3, choices=[4])
     rows = res.rows()
     assert [r["memory_bound"] for r in rows] == [True, True, True]
     memory_lines = [w for w in res.warnings if "training memory binds" in w]
     assert len(memory_lines) == 1 and "3 of 3 budgets" in memory_lines[0]
     # each row is the single-budget plan (capped alike)
-    one = optimize_time(law, "h200", choices=[4], gpus=8, days=100)
+    one = optimize_time(law, _h200(), choices=[4], gpus=8, days=100)
     assert rows[-1]["loss"] == pytest.approx(one.recommended.config.loss, rel=1e-12)

@@ -106,10 +106,24 @@ def _stage_bytes(rec, lay, stage, seq=S, mb=1, vocab=V):
     return weights, optimizer, act
 
 
-def test_training_memory_and_layout_through_the_cli(runner):
-    r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json")
+@pytest.fixture(scope="module")
+def h100_month(tmp_path_factory):
+    """`optimize --gpu h100 --gpus 1024 --days 30 --hf-config PATH --json`, run once for the
+    three tests reading its JSON (and the HF config it wrote: ``data["_hf_config_path"]``)."""
+    from click.testing import CliRunner
+
+    import fuzz_support
+
+    path = tmp_path_factory.mktemp("h100-month") / "config.json"
+    args = ["optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30"]
+    args += ["--hf-config", str(path), "--json"]
+    r = CliRunner().invoke(fuzz_support.click_command(app), args, env={"NO_COLOR": "1"})
     assert r.exit_code == 0, r.stderr
-    data = json.loads(r.stdout)
+    return dict(json.loads(r.stdout), _hf_config_path=path)
+
+
+def test_training_memory_and_layout_through_the_cli(h100_month):
+    data = h100_month
     rec, tm = data["recommended"], data["training_memory"]
     lay, pb = tm["layout"], tm["per_gpu_bytes"]
     assert lay["tp"] * lay["pp"] * lay["dp"] == 1024 and lay["dp"] % lay["ep"] == 0
@@ -143,9 +157,8 @@ def test_memory_bound_plan_is_the_best_that_fits(runner, moe):
 # --------------------------------------------------------------------------- 3. budget, 4. time
 
 
-def test_budget_from_gpus_and_days_is_executed_flops(runner):
-    r = run(runner, "optimize", "--gpu", "h100", "--gpus", "1024", "--days", "30", "--json")
-    data = json.loads(r.stdout)
+def test_budget_from_gpus_and_days_is_executed_flops(runner, h100_month):
+    data = h100_month
     budget = 1024 * H100_PEAK * 0.4 * 30 * 86_400
     assert data["hardware_budget"]["flops"] == pytest.approx(budget, rel=1e-12)
     t, rec = data["training_time"], data["recommended"]
@@ -217,23 +230,9 @@ def test_hardware_mistakes_exit_2(runner, args, text):
 # --------------------------------------------------------------------------- 5. export
 
 
-def test_hf_config_round_trips_through_inspect(runner, tmp_path):
-    path = tmp_path / "config.json"
-    r = run(
-        runner,
-        "optimize",
-        "--gpu",
-        "h100",
-        "--gpus",
-        "1024",
-        "--days",
-        "30",
-        "--hf-config",
-        str(path),
-        "--json",
-    )
-    assert r.exit_code == 0, r.stderr
-    rec = json.loads(r.stdout)["recommended"]
+def test_hf_config_round_trips_through_inspect(runner, h100_month, tmp_path):
+    path = h100_month["_hf_config_path"]
+    rec = h100_month["recommended"]
     cfg = json.loads(path.read_text())
     assert cfg["model_type"] == "qwen3_moe"
     assert cfg["num_experts"] == rec["n_experts"] and cfg["num_experts_per_tok"] == rec["top_k"]
@@ -243,6 +242,7 @@ def test_hf_config_round_trips_through_inspect(runner, tmp_path):
     back = json.loads(r.stdout)
     assert back["n_total"] == pytest.approx(rec["n_total"], rel=0.02)
     assert back["n_active"] == pytest.approx(rec["n_active"], rel=0.02)
+    path = tmp_path / "config.json"  # a fresh file (the fixture's is shared)
     r = run(runner, "optimize", "--flops", "1e21", "--hf-config", str(path))
     assert r.exit_code == 0 and "SwiGLU" in r.stdout and "2/3" in r.stdout
 
