@@ -9,6 +9,8 @@ unknown key is an error that names it.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -255,6 +257,14 @@ def load_profile(name_or_path: str) -> Profile:
                 f"unknown profile {name_or_path!r} ({have}); give a name or the "
                 "path of a file written by `moeplan calibrate`"
             )
-        path, source = SHIPPED_DIR / f"{name_or_path}.yaml", name_or_path
+        return profile_from_mapping(copy.deepcopy(_shipped_document(name_or_path)), name_or_path)
     doc = load_yaml_file(path, what="profile")
     return profile_from_mapping(doc, source)
+
+
+@functools.cache
+def _shipped_document(name: str):
+    """A shipped profile's parsed YAML, read once per process (the files ship with the package
+    and do not change while it runs); callers get a deep copy, so nothing they do to a Profile
+    reaches the next one."""
+    return load_yaml_file(SHIPPED_DIR / f"{name}.yaml", what="profile")

@@ -73,3 +73,14 @@ def test_a_tight_memory_limit_can_favour_dense_and_the_band_says_so():
     row = compare(load_law("krajewski2024-moe"), 1e21, memory=0.5e9).rows[0]
     lo, hi = row.dense_compute_multiplier_range
     assert lo < row.dense_compute_multiplier < hi < 1.0
+
+
+def test_point_multiplier_under_a_memory_limit_against_the_closed_form(banded):
+    """At 1e21 FLOPs and 80 GB the dense model that matches the MoE is not memory-bound (about
+    9B parameters, 18 GB), so its FLOPs are Chinchilla's closed form at the MoE's (memory-
+    bound) loss: the vectorised search under limits must land on it."""
+    from tests.reference import dense_flops_to_reach
+
+    target = banded.moe_opt.loss  # the continuous MoE optimum under the limit
+    expected = dense_flops_to_reach(target) / 1e21
+    assert banded.dense_compute_multiplier == pytest.approx(expected, rel=1e-9)

@@ -122,3 +122,15 @@ def test_bad_profile_file_is_one_line_exit_2(runner, tmp_path):
     r = runner.invoke(app, ["profiles", _write(tmp_path, doc)])
     assert r.exit_code == 2
     assert "unknown key 'speed'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_shipped_profile_is_read_once_and_each_load_is_independent():
+    from moeplan import profiles
+
+    first = profiles.load_profile("h200")
+    n = len(first.expert)
+    first.expert.clear()
+    first.provenance["gpu"] = "changed by a caller"
+    again = profiles.load_profile("h200")
+    assert len(again.expert) == n > 0 and again.provenance["gpu"] == "NVIDIA H200"
+    assert profiles._shipped_document.cache_info().hits >= 1

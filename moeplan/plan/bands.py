@@ -77,11 +77,15 @@ def _with_dims(ssetup: Setup, ndim: int) -> Setup:
 _BISECT_STEPS = 32
 
 
-def flops_to_reach_under_limits(ssetup: Setup, target, gr, cons: Limits) -> np.ndarray:
+def flops_to_reach_under_limits(
+    ssetup: Setup, target, gr, cons: Limits, steps: int = _BISECT_STEPS
+) -> np.ndarray:
     """Least budget whose optimum over ``gr`` under the limits reaches ``target``, for every
     coefficient sample at once: ``ssetup`` has sample arrays of shape (S, 1, 1) and ``target``
     broadcasts against (S, B); nan where no budget reaches it. Bisection on ln F from the
-    unconstrained budget (a lower bound: limits only raise the loss) to ``domain.MAX_FLOPS``."""
+    unconstrained budget (a lower bound: limits only raise the loss) to ``domain.MAX_FLOPS``,
+    ``steps`` halvings (48, ~2e-13 relative in F, for the planner's own multipliers; a
+    setup of plain numbers solves one problem per target)."""
     from .. import domain
 
     t = np.asarray(target, float)
@@ -98,8 +102,10 @@ def flops_to_reach_under_limits(ssetup: Setup, target, gr, cons: Limits) -> np.n
     with np.errstate(all="ignore"), domain.unchecked():
         c = np.asarray(ssetup.c, float)
         reachable = np.isfinite(lo) & ~above(hi) & (t > (c[..., 0] if c.ndim else c))
+        if not np.any(reachable):
+            return np.full(reachable.shape, np.nan)
         lo = np.where(reachable, lo, hi)
-        for _ in range(_BISECT_STEPS):
+        for _ in range(steps):
             mid = 0.5 * (lo + hi)
             a = above(mid)
             lo, hi = np.where(a, mid, lo), np.where(a, hi, mid)

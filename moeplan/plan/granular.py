@@ -114,8 +114,7 @@ def _budget_for_target(setup: Setup, gr, cons: Limits, target: float) -> tuple:
     allowed = gr if cons.max_choice is None else gr[gr <= cons.max_choice * (1 + 1e-12)]
     free = float(np.min(_flops_to_reach_per_g(setup, target, gr)))
     free_allowed = float(np.min(_flops_to_reach_per_g(setup, target, allowed)))
-    shaping = set(cons.active()) - {"max_granularity"}
-    if not shaping:
+    if not set(cons.active()) - {"max_choice"}:
         return free_allowed, free
     limit = _loss_limit(setup, gr, cons)
     if target <= limit * (1 + 1e-12):
@@ -125,30 +124,15 @@ def _budget_for_target(setup: Setup, gr, cons: Limits, target: float) -> tuple:
             f"gets below {limit:.4f}; relax the constraints or aim higher"
         )
 
-    def above(lnf):  # True where the constrained optimum has not yet reached the target
-        return _best_loss(setup, lnf, gr, cons) > target
+    from .bands import flops_to_reach_under_limits
 
-    lo = math.log(free_allowed)
-    if not above(lo):
-        return free_allowed, free
-    hi = lo + math.log(2.0)
-    while above(hi):
-        lo, hi = hi, hi + 2.0 * (hi - lo)
-        if hi > math.log(domain.MAX_FLOPS):
-            raise InfeasibleError(
-                f"target loss {target:g} needs more than "
-                f"{domain.MAX_FLOPS:g} FLOPs under the constraints; relax "
-                f"them or aim higher"
-            )
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if above(mid):
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-14 * abs(hi):
-            break
-    return math.exp(hi), free
+    f = float(np.ravel(flops_to_reach_under_limits(setup, np.asarray(target), gr, cons, 48))[0])
+    if not math.isfinite(f):
+        raise InfeasibleError(
+            f"target loss {target:g} needs more than {domain.MAX_FLOPS:g} FLOPs under the "
+            f"constraints; relax them or aim higher"
+        )
+    return max(f, free_allowed), free
 
 
 def _blocks(n) -> str:
@@ -787,14 +771,12 @@ def _multipliers(law, setup, target, budgets, gr, cons: Limits, **kw):
     the budget; None where no budget reaches it under the limits."""
     if not set(cons.active()) - {"max_choice"}:
         return list(_multiplier(law, target, budgets, granularities=gr, **kw))
-    out = []
-    for t, F in zip(target, budgets):
-        try:
-            grid = np.asarray([1.0] if gr is None else gr, float)
-            out.append(_budget_for_target(setup, grid, cons, float(t))[0] / F)
-        except InfeasibleError:
-            out.append(None)
-    return out
+    from .bands import flops_to_reach_under_limits
+
+    grid = np.asarray([1.0] if gr is None else gr, float)
+    # every budget at once (a bisection on ln F per budget, as _budget_for_target does one)
+    f = np.ravel(flops_to_reach_under_limits(setup, np.asarray(target, float), grid, cons, 48))
+    return [float(v / F) if np.isfinite(v) else None for v, F in zip(f, budgets)]
 
 
 def _moe_setup(law, expansion_rate, aspect_ratio, c_f, c_r):
