@@ -41,17 +41,27 @@ def _cells(values, part: slice, n: int) -> list[str]:
     a = np.asarray(values)[part]
     if a.dtype.kind in "fiub":
         a = a.astype(float)
-        return [repr(v) if ok else "" for v, ok in zip(a.tolist(), np.isfinite(a).tolist())]
+        out = list(map(repr, a.tolist()))  # repr of a float is its shortest round-trip text
+        for i in np.flatnonzero(~np.isfinite(a)).tolist():
+            out[i] = ""
+        return out
     out = []
     for x in a.tolist():
         if isinstance(x, str):
-            out.append(x)
+            out.append(_quoted(x))
         elif x is None:
             out.append("")
         else:
             v = float(x)
             out.append(repr(v) if math.isfinite(v) else "")
     return out
+
+
+def _quoted(text: str) -> str:
+    """A text cell as the csv module writes it (minimal quoting)."""
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def sweep_csv_chunks(res, chunk: int = CHUNK):
@@ -70,20 +80,17 @@ def sweep_csv_chunks(res, chunk: int = CHUNK):
     by_choice = np.asarray(res.loss_by_choice, dtype=float).reshape(n, -1)
     sources.extend(by_choice[:, i] for i in range(by_choice.shape[1]))
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(cols + choice_cols)
+    csv.writer(buf, lineterminator="\n").writerow(cols + choice_cols)
     yield buf.getvalue()
     for start in range(0, n, chunk):
         part = slice(start, start + chunk)
-        buf.seek(0)
-        buf.truncate()
         done: dict[int, list] = {}  # the same array twice (budget_flops, flops) is formatted once
         cells = [
             done[id(s)] if id(s) in done else done.setdefault(id(s), _cells(s, part, n))
             for s in sources
         ]
-        writer.writerows(zip(*cells))
-        yield buf.getvalue()
+        # every cell is already CSV text (numbers, quoted strings): rows are joined directly
+        yield "\n".join(map(",".join, zip(*cells))) + "\n"
 
 
 def emit_sweep_csv(res) -> None:
