@@ -9,6 +9,7 @@ The core is importable without the command line (no typer, rich, scipy or matplo
 
 One planner for every law: ``moeplan.optimize``, ``compare``, ``sweep`` and ``frontier``::
 
+    >>> from moeplan import optimize
     >>> plan = optimize(load_law("ludziejewski2025-joint"), 1e21, memory=16e9)
     >>> plan.recommended.n_experts, plan.success
     (16.0, True)
