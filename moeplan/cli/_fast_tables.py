@@ -307,4 +307,4 @@ OPTIMIZE_DEFAULTS = {'flops': None,
 OPTIMIZE_SOURCES = {'cmd_plan.py': '2aa63d915632f6fbecb03a8ac0750f7e262eba0b2dc6e967d0d3fe92cd38d568',
  'common.py': '7bba75526c8c2c32a7b4ea6e54581a9a4b5e9ef961890df33ee8f936167d79e1',
  'convert.py': 'e3833ea907e5946b5143a0c47546bafb4d5ac61e8b4d3a17c54f1d2806bffb81',
- 'plan_views.py': '203042b0b1034ed910e7ea7c574322b52662b32032418c570b86b36811eb8722'}
+ 'plan_views.py': '5d330555cbdd7653eb6f558579cfa398818b8cecb28c427bd461e945999e0279'}

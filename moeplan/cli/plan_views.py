@@ -391,7 +391,7 @@ def run_optimize(
         rows.append(
             [
                 f"optimum within {'bootstrap' if bd.source == 'bootstrap' else 'rounding'}",
-                f"{g_text}N {format_count(bd.n_total[0])}–{format_count(bd.n_total[1])}, "
+                f"{g_text}n_total {format_count(bd.n_total[0])}–{format_count(bd.n_total[1])}, "
                 f"D {format_count(bd.tokens[0])}–{format_count(bd.tokens[1])}",
             ]
         )
