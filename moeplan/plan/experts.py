@@ -758,25 +758,32 @@ def _check_budget(law, flops, cons: Limits):
         )
 
 
+def total_params_warning(law, n_total_with_embedding) -> str | None:
+    """The warning for total parameters (with embeddings) above the joint law's fitted range
+    (its ``params_total``: 5B), with the factor; None inside it or for a law without one."""
+    lim = law.fitted_range.get("params_total")
+    v = float(n_total_with_embedding)
+    if not (lim and lim[1]) or not v > float(lim[1]) * (1 + 1e-9):
+        return None
+    return (
+        f"total parameters {v:.3g} (with embeddings) is {v / float(lim[1]):.3g}x above the "
+        f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is an "
+        "extrapolation"
+    )
+
+
 def _range_warnings(law, cfg: Configuration) -> list[str]:
     out = law.range_warnings(params=cfg.n_active_with_embedding, tokens=cfg.tokens)
-    lim = law.fitted_range.get("params_total")
     # E = 1: the total is the active count, already checked
-    if lim and lim[1] and cfg.n_experts > 1 and cfg.n_total_with_embedding > lim[1]:
-        v = cfg.n_total_with_embedding
-        out.append(
-            f"total parameters {v:.3g} (with embeddings) is {v / float(lim[1]):.3g}x above the "
-            f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is an "
-            "extrapolation"
-        )
-    return out
+    total = total_params_warning(law, cfg.n_total_with_embedding) if cfg.n_experts > 1 else None
+    return out + ([total] if total else [])
 
 
 def _sweep_range_warnings(law, budgets, row: str, d, n_act_e, tokens, n_experts) -> list[str]:
     """Every point of a sweep checked against the law's fitted ranges (N_act with embeddings,
     tokens, tokens per parameter, and total parameters with embeddings): one line per variable
     naming the row, the span of budgets and the worst factor (:func:`ranges.sweep_warnings`)."""
-    from .ranges import _budget, sweep_warnings
+    from .ranges import span_text, sweep_warnings
 
     out = sweep_warnings(law, budgets, row=row, params=n_act_e, tokens=tokens)
     lim = law.fitted_range.get("params_total")
@@ -785,14 +792,8 @@ def _sweep_range_warnings(law, budgets, row: str, d, n_act_e, tokens, n_experts)
         with np.errstate(invalid="ignore"):
             idx = np.flatnonzero(np.isfinite(total) & (total > float(lim[1]) * (1 + 1e-9)))
         if idx.size:
-            j = int(idx[np.argmax(total[idx])])
-            out.append(
-                f"{row}, at {idx.size} of {np.size(budgets)} budgets ({_budget(budgets[idx[0]])} "
-                f"to {_budget(budgets[idx[-1]])} FLOPs); worst: total parameters "
-                f"{total[j]:.3g} (with embeddings) is {total[j] / float(lim[1]):.3g}x above the "
-                f"range {law.name} was fitted on (up to {float(lim[1]):.3g}): the prediction is "
-                "an extrapolation"
-            )
+            worst = total_params_warning(law, total[idx[np.argmax(total[idx])]])
+            out.append(f"{row}, {span_text(budgets, idx)}; worst: {worst}")
     return out
 
 

@@ -97,19 +97,19 @@ def sweep_warnings(law, budgets, row: str | None = None, **columns) -> list[str]
             for e in law.range_excess(**point):
                 if e["key"] == key and e["side"] == side:
                     worst[(key, side)], where[(key, side)] = e, idx
-    out = []
-    for key, e in worst.items():
-        idx = where[key]
-        span = (
-            f"at {_budget(budgets[idx[0]])} FLOPs"
-            if len(idx) == 1
-            else f"at {len(idx)} of {budgets.size} budgets ({_budget(budgets[idx[0]])} to "
-            f"{_budget(budgets[idx[-1]])} FLOPs)"
-            if len(idx) < budgets.size
-            else f"at every budget ({_budget(budgets[idx[0]])} to {_budget(budgets[idx[-1]])} "
-            f"FLOPs)"
-        )
-        text = law.range_text(e)
-        prefix = f"{row}, " if row else ""
-        out.append(f"{prefix}{span}; worst: {text}")
-    return out
+    prefix = f"{row}, " if row else ""
+    return [
+        f"{prefix}{span_text(budgets, where[key])}; worst: {law.range_text(e)}"
+        for key, e in worst.items()
+    ]
+
+
+def span_text(budgets, idx) -> str:
+    """Which budgets of a sweep a warning concerns: ``idx`` indexes ``budgets`` (ascending)."""
+    budgets = np.asarray(budgets, float).ravel()
+    if len(idx) == 1:
+        return f"at {_budget(budgets[idx[0]])} FLOPs"
+    ends = f"({_budget(budgets[idx[0]])} to {_budget(budgets[idx[-1]])} FLOPs)"
+    if len(idx) < budgets.size:
+        return f"at {len(idx)} of {budgets.size} budgets {ends}"
+    return f"at every budget {ends}"
