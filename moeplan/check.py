@@ -754,6 +754,11 @@ def _check_config_joint(path, model, law, tokens, flops, limit_overrides, bytes_
     ]
     warnings += [f"joint law: {n}" for n in jm.notes]
     warnings += law.range_warnings(params=m["n_active"], tokens=m["tokens"], n_experts=jm.n_experts)
+    if jm.n_experts > 1:  # E = 1: the total is the active count, checked above
+        from .plan.experts import total_params_warning
+
+        total = total_params_warning(law, m["n_total_with_embedding"])
+        warnings += [total] if total else []
     suggestion = None
     gain = m["loss"] - opt["loss"]
     if ev["suggest"] and math.isfinite(gain) and gain > 5e-4:

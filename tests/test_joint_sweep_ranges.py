@@ -5,6 +5,8 @@ the span of budgets and the worst factor."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,18 @@ def test_compare_names_every_row_with_its_factor():
     assert any(f"{moe_total / 5e9:.3g}x above" in w and "total parameters" in w for w in moe_lines)
     # no unnamed copy of a row's range warning
     assert not [w for w in res.warnings if w.startswith(("active parameters", "total parameters"))]
+
+
+def test_check_of_a_real_model_names_its_total_parameters(runner):
+    """Mixtral 8x7B under the joint law: 46.7B parameters with embeddings (transformers' exact
+    count, tests/data/hf_param_counts.json) against the law's 5B total."""
+    from moeplan.cli import app
+
+    path = Path(__file__).parent / "data" / "hf-configs" / "mixtral-8x7b-v0.1.config.json"
+    res = runner.invoke(
+        app, ["check", str(path), "--tokens", "1T", "--law", "ludziejewski2025-joint"]
+    )
+    assert res.exit_code in (0, 1), res.output
+    assert f"total parameters 4.67e+10 (with embeddings) is {46_702_792_704 / 5e9:.3g}x above" in (
+        res.output
+    )
