@@ -9,23 +9,11 @@ import math
 import pytest
 
 from moeplan.cli import app
+from tests import reference
 
 LAW = "ludziejewski2025-joint"
-CONFIG_KEYS = {
-    "granularity",
-    "expansion_rate",
-    "n_experts",
-    "top_k",
-    "d_model",
-    "n_blocks",
-    "d_expert",
-    "n_active",
-    "n_total",
-    "tokens",
-    "flops",
-    "router_flops",
-    "loss",
-    "tokens_per_active_param",
+#: the contract's keys (tests/reference.CONFIG_KEYS) and what joint-law configurations add
+CONFIG_KEYS = reference.CONFIG_KEYS | {
     "n_active_with_embedding",
     "n_total_with_embedding",
     "n_embedding",
