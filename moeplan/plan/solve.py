@@ -940,6 +940,29 @@ _GRID_MAX_BUDGETS = 16
 _GRID_POINTS = 65
 
 
+def zoom_argmin(f, lo, hi, points: int, rounds: int, tol: float = 0.0, axis: int = -1):
+    """Elementwise ``x`` in ``[lo, hi]`` (arrays) minimising ``f``: ``points`` values of ``x``
+    per element along a new ``axis`` of one call of ``f``, then the bracket narrowed to the best
+    point's neighbours (``(points - 1) / 2``-fold), ``rounds`` times or until two grid steps
+    are below ``tol``. Assumes one minimum in the bracket, like golden section, but needs a
+    few calls of ``f`` on many points instead of dozens on one each. NaN counts as +inf."""
+    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    shape = [1] * (a.ndim + 1)
+    shape[axis] = points
+    t = np.linspace(0.0, 1.0, points).reshape(shape)
+    best = a
+    for _ in range(rounds):
+        X = np.expand_dims(a, axis) + t * np.expand_dims(b - a, axis)
+        F = f(X)
+        i = np.argmin(np.where(np.isnan(F), np.inf, F), axis=axis)
+        best = np.take_along_axis(X, np.expand_dims(i, axis), axis).squeeze(axis)
+        step = (b - a) / (points - 1)
+        if np.all(2.0 * step < tol):
+            break
+        a, b = np.maximum(best - step, a), np.minimum(best + step, b)
+    return best
+
+
 def _grid_granularity(setup: Setup, log_flops, g_lo, g_hi, cons, tol=1e-6):
     """:func:`golden_granularity` for a few budgets: the loss on a grid of 65 values of ln G
     in the bracket, the bracket narrowed to the best point's neighbours, repeated. Each round
@@ -947,19 +970,15 @@ def _grid_granularity(setup: Setup, log_flops, g_lo, g_hi, cons, tol=1e-6):
     where golden section needs ~30 (one plan's start-up time, issue 12). Same assumption: the
     best loss is unimodal in G."""
     shape = log_flops.shape
-    a = np.broadcast_to(np.log(g_lo), shape).astype(float)
-    b = np.broadcast_to(np.log(g_hi), shape).astype(float)
-    t = np.linspace(0.0, 1.0, _GRID_POINTS)
     lf = log_flops[..., None]
-    best = a
-    for _ in range(40):
-        lng = a[..., None] + (b - a)[..., None] * t
-        i = best_index(solve(setup, lf, np.exp(lng), cons).loss)
-        best = take_best(lng, i)
-        step = (b - a) / (_GRID_POINTS - 1)
-        if np.all(2.0 * step < tol):
-            break
-        a, b = np.maximum(best - step, a), np.minimum(best + step, b)
+    best = zoom_argmin(
+        lambda lng: solve(setup, lf, np.exp(lng), cons).loss,
+        np.broadcast_to(np.log(g_lo), shape),
+        np.broadcast_to(np.log(g_hi), shape),
+        _GRID_POINTS,
+        rounds=40,
+        tol=tol,
+    )
     g = np.exp(best)
     # the ends are candidates too (the optimum may sit on a bound)
     cands = np.stack(

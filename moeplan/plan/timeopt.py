@@ -41,6 +41,7 @@ from ..accounting import GPT2_VOCAB_SIZE as VOCAB_DEFAULT  # default vocabulary 
 from ..accounting import SEQ_LEN_DEFAULT  # default sequence length (attention)
 from ..errors import InputError
 from .results import Configuration
+from .solve import zoom_argmin
 
 if TYPE_CHECKING:
     from ..training import TrainingMemory
@@ -352,24 +353,6 @@ class _Objective:
         return np.where(tokens >= 1.0, loss, np.inf)
 
 
-def _zoom(f, lo, hi, rounds=_ZOOM_ROUNDS):
-    """Minimise ``f`` elementwise over ``x`` in ``[lo, hi]`` (arrays): ``_ZOOM_POINTS`` values
-    of ``x`` per element in one call of ``f``, then the bracket narrowed to the best point's
-    neighbours (16-fold per round), ``rounds`` times. Same assumption as golden section (one
-    minimum in the bracket), a few calls of ``f`` on many points instead of ~40 on one each."""
-    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    t = np.linspace(0.0, 1.0, _ZOOM_POINTS).reshape((-1,) + (1,) * a.ndim)
-    best = a
-    for _ in range(rounds):
-        X = a + t * (b - a)
-        F = f(X)
-        i = np.argmin(np.where(np.isnan(F), np.inf, F), axis=0)
-        best = np.take_along_axis(X, i[None], 0)[0]
-        step = (b - a) / (_ZOOM_POINTS - 1)
-        a, b = np.maximum(best - step, a), np.minimum(best + step, b)
-    return best, f(best)
-
-
 def time_optimal_widths(obj: _Objective, x_hi=None):
     """ln d_model minimising the loss at each time budget, per candidate (arrays (B, C)):
     (x, loss, at_edge, at_smallest, at_cap). ``x_hi`` (B, C) caps ln d_model (training
@@ -389,7 +372,8 @@ def time_optimal_widths(obj: _Objective, x_hi=None):
     last = _GRID_POINTS - 1
     lo = np.take_along_axis(X, np.maximum(i - 1, 0)[None], 0)[0]
     hi = np.take_along_axis(X, np.minimum(i + 1, last)[None], 0)[0]
-    x, loss = _zoom(lambda x: obj.loss(np.exp(x)), lo, hi)
+    x = zoom_argmin(lambda x: obj.loss(np.exp(x)), lo, hi, _ZOOM_POINTS, _ZOOM_ROUNDS, axis=0)
+    loss = obj.loss(np.exp(x))
     found = np.isfinite(np.take_along_axis(L, i[None], 0)[0])
     at_cap = capped & (i == last) & ~nothing
     if np.any(at_cap):  # the cap itself, not a point a grid step below it
