@@ -17,7 +17,7 @@ HELP_SOURCES = {'__init__.py': '01b0f7481535da359b7b2c5487e3d9bcb2889de97a05ab81
  'cmd_fit.py': 'b6728e95060ec2254d414455f272eaf0c6e098349ece5312f5516917c551ec3f',
  'cmd_hw.py': 'b03cb61041d22adad72010b154b745415094744aa9fd62f48dcfaa67f42d8289',
  'cmd_lr.py': 'c5fc9fa863a73bf6a8cb3e97fc8b0d26ec2a0ab4659b5543b64381008e2bfbe9',
- 'cmd_plan.py': '2aa63d915632f6fbecb03a8ac0750f7e262eba0b2dc6e967d0d3fe92cd38d568',
+ 'cmd_plan.py': 'c95934ad3465720b19fa0fe346e67ca9384335d7f2e572ed769c85a733237e38',
  'typer_app.py': '597a687250fdb89f0e5a5a74172a33bb861c182dae8aec62955fd273fe095bbf'}
 
 #: optimize's flags: (parameter, 'flag' or 'value', flag value or converter kind,
@@ -304,7 +304,7 @@ OPTIMIZE_DEFAULTS = {'flops': None,
  'json_flag': False}
 
 #: SHA-256 of the files the options are made from.
-OPTIMIZE_SOURCES = {'cmd_plan.py': '2aa63d915632f6fbecb03a8ac0750f7e262eba0b2dc6e967d0d3fe92cd38d568',
+OPTIMIZE_SOURCES = {'cmd_plan.py': 'c95934ad3465720b19fa0fe346e67ca9384335d7f2e572ed769c85a733237e38',
  'common.py': '7bba75526c8c2c32a7b4ea6e54581a9a4b5e9ef961890df33ee8f936167d79e1',
  'convert.py': 'e3833ea907e5946b5143a0c47546bafb4d5ac61e8b4d3a17c54f1d2806bffb81',
- 'plan_views.py': '5d330555cbdd7653eb6f558579cfa398818b8cecb28c427bd461e945999e0279'}
+ 'plan_views.py': 'c0c1fe7b394883eee96294df86d21529fde116a7200b1e1248ead91096d62e5c'}

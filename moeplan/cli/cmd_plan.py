@@ -406,7 +406,9 @@ def compare_command(
         )
         finish(render_time_compare(res), fmt)
         return
-    refuse_without_profile(days, gpu_hours, a2a_bandwidth)
+    refuse_without_profile(
+        {"--days": days, "--gpu-hours": gpu_hours, "--a2a-bandwidth": a2a_bandwidth}
+    )
     if gpus is not None:
         raise InputError("--gpus goes with --profile NAME (compare by GPU time)")
     if not flops:
@@ -665,7 +667,7 @@ def sweep_command(
     """
     fmt = output_format(json_flag, csv_flag)
     from ..plan import sweep
-    from .time_views import refuse_with_profile
+    from .time_views import refuse_with_profile, refuse_without_profile
 
     if profile is not None:  # by GPU time on measured hardware (issue 16)
         from ..plan.timeopt import sweep_time
@@ -703,18 +705,16 @@ def sweep_command(
         )
         finish(render_time_sweep(res), fmt)
         return
-    for flag, value in (
-        ("--gpus", gpus),
-        ("--from-days", days_from),
-        ("--to-days", days_to),
-        ("--a2a-bandwidth", a2a_bandwidth),
-    ):
-        if value is not None:
-            raise InputError(
-                f"{flag} goes with --profile NAME (sweep GPU time on a measured "
-                f"profile, e.g. --profile h200 --gpus 8 --from-days 1 "
-                f"--to-days 100)"
-            )
+    refuse_without_profile(
+        {
+            "--gpus": gpus,
+            "--from-days": days_from,
+            "--to-days": days_to,
+            "--a2a-bandwidth": a2a_bandwidth,
+        },
+        "sweep GPU time on a measured profile, e.g. --profile h200 --gpus 8 --from-days 1 "
+        "--to-days 100",
+    )
     if flops_from is None or flops_to is None:
         raise InputError(
             "give the budgets with --from F1 --to F2 (FLOPs, e.g. --from 1e18 "

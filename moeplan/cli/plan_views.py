@@ -215,7 +215,7 @@ def run_optimize(
             a2a_bandwidth=None if a2a_bandwidth is None else a2a_bandwidth * 1e9,
         )
         return emit(render_time_plan(res), fmt)
-    refuse_without_profile(None, None, a2a_bandwidth)
+    refuse_without_profile({"--a2a-bandwidth": a2a_bandwidth})
     hw_given = [
         n
         for n, v in (

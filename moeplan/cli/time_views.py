@@ -34,18 +34,15 @@ _NOT_WITH_PROFILE = (
 )
 
 
-def refuse_without_profile(days, gpu_hours, a2a_bandwidth) -> None:
-    """--days, --gpu-hours and --a2a-bandwidth plan by time: they need --profile."""
-    for flag, value in (
-        ("--days", days),
-        ("--gpu-hours", gpu_hours),
-        ("--a2a-bandwidth", a2a_bandwidth),
-    ):
+def refuse_without_profile(
+    given: dict,
+    what: str = "plan by GPU time on a measured profile, e.g. --profile h200 --gpus 8 --days 30",
+) -> None:
+    """The first of the GPU-time options ``given`` (flag -> value) that is set without
+    --profile, as a user error saying what it is for (``what``)."""
+    for flag, value in given.items():
         if value is not None:
-            raise InputError(
-                f"{flag} goes with --profile NAME (plan by GPU time on a measured "
-                f"profile, e.g. --profile h200 --gpus 8 --days 30)"
-            )
+            raise InputError(f"{flag} goes with --profile NAME ({what})")
 
 
 def refuse_with_profile(given: dict) -> None:
