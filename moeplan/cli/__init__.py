@@ -156,11 +156,17 @@ _FLAGS = {
     "granularities": "--granularity",
     "n_alternatives": "--alternatives",
 }
+#: Parameters that a message may name after its first word (a sweep's two budgets): shown as
+#: their flags there too ("--from 1e+20 is above --to 1e+19").
+_INLINE = r"\b(flops_from|flops_to)\b"
 
 
 def flag_message(exc: MoeplanError) -> str:
     """The message with the parameter it names (``exc.param``) shown as its CLI flag."""
     msg, param = str(exc), getattr(exc, "param", None)
+    import re  # the error path only
+
+    msg = re.sub(_INLINE, lambda m: _FLAGS[m.group(1)], msg)
     if not param:
         return msg
     flag = _FLAGS.get(param, "--" + param.replace("_", "-"))
