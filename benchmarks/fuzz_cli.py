@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import tempfile
 import time
@@ -54,6 +55,10 @@ def main() -> int:
     commands.sort(key=lambda c: c != "laws")
     folder = Path(tempfile.mkdtemp(prefix="moeplan-fuzz-"))
     files = fuzz_support.make_files(folder)
+    # relative paths drawn for output options land in a scratch folder, not the caller's
+    work = folder / "cwd"
+    work.mkdir()
+    os.chdir(work)
 
     counts = collections.Counter()
     codes = collections.defaultdict(collections.Counter)

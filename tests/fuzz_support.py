@@ -434,7 +434,7 @@ def _values_for(flag: str, type_name: str, files: dict):
         return st.sampled_from(EXPENSIVE[flag])
     if flag in ("--law", "--dense-law"):
         return st.sampled_from(LAWS + files["law"])
-    if flag == "--out":
+    if flag in ("--out", "--hf-config"):  # files the command writes: under the fuzz folder
         return st.sampled_from(files["out"])
     if flag == "--plot":
         return st.sampled_from(files["plot"])

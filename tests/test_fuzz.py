@@ -412,8 +412,12 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command", fz.COMMANDS)
-def test_cli_fuzz(files, command):
-    """Random argument vectors per command: exit 0/1/2/3, no exception, one-line errors."""
+def test_cli_fuzz(files, command, tmp_path, monkeypatch):
+    """Random argument vectors per command: exit 0/1/2/3, no exception, one-line errors.
+
+    Run from an empty folder, which must stay empty: a relative path drawn for an output
+    option must not leave files in the checkout."""
+    monkeypatch.chdir(tmp_path)
     failures = []
 
     @CLI
@@ -426,6 +430,7 @@ def test_cli_fuzz(files, command):
 
     one()
     assert not failures, "\n".join(f"{p}: moeplan {' '.join(a[1:])}" for p, a in failures[:5])
+    assert not list(tmp_path.iterdir()), "the fuzzed commands wrote files in the working folder"
 
 
 def test_violation_detects_what_it_should():
