@@ -501,3 +501,33 @@ def test_optimize_result_to_dict_has_contract_keys(moe):
     rec = d["recommended"]
     assert rec["n_embedding"] == 2 * 50257 * rec["d_model"]
     assert rec["n_total_with_embedding"] == rec["n_total"] + rec["n_embedding"]
+
+
+# --------------------------------------------------------------------------------------------
+# The one bracketing root search (plan.solve.zoom_root): bisection for the bands' least
+# budget, a 255-fold grid for the joint law's, 32-fold for the time-optimal fixed point.
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    root=st.floats(-50.0, 150.0),
+    points=st.sampled_from([1, 2, 31, 254]),
+    rounds=st.integers(1, 8),
+)
+def test_zoom_root_brackets_the_turn(root, points, rounds):
+    from moeplan.plan.solve import zoom_root
+
+    lo, hi = -60.0, 160.0
+    a, b = zoom_root(lambda x: x > root, np.array([lo, lo]), hi, points, rounds)
+    assert np.all(a <= root) and np.all(root <= b)
+    # each round narrows the bracket (points + 1)-fold, to rounding
+    assert np.all(b - a <= (hi - lo) / (points + 1) ** rounds * (1 + 1e-9) + 1e-12)
+
+
+def test_zoom_root_never_turning_closes_on_the_end():
+    from moeplan.plan.solve import zoom_root
+
+    never = zoom_root(lambda x: np.zeros(x.shape, bool), 0.0, 1.0, 3, 20)
+    always = zoom_root(lambda x: np.ones(x.shape, bool), 0.0, 1.0, 3, 20)
+    assert never[1] == 1.0 and never[0] > 1.0 - 1e-11
+    assert always[0] == 0.0 and always[1] < 1e-11

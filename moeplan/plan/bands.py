@@ -22,7 +22,15 @@ import numpy as np
 from .._record import dataclass
 from ..precision import band, coefficient_samples
 from .limits import Limits
-from .solve import Setup, _flops_to_reach_per_g, best_index, log_tokens, solve, take_best
+from .solve import (
+    Setup,
+    _flops_to_reach_per_g,
+    best_index,
+    log_tokens,
+    solve,
+    take_best,
+    zoom_root,
+)
 
 #: Random draws per law on top of the published point and the corners (2**7 for the
 #: fine-grained law): 1 + 128 + 64 = 193 coefficient sets. The bands are set by the corners
@@ -104,11 +112,8 @@ def flops_to_reach_under_limits(
         reachable = np.isfinite(lo) & ~above(hi) & (t > (c[..., 0] if c.ndim else c))
         if not np.any(reachable):
             return np.full(reachable.shape, np.nan)
-        lo = np.where(reachable, lo, hi)
-        for _ in range(steps):
-            mid = 0.5 * (lo + hi)
-            a = above(mid)
-            lo, hi = np.where(a, mid, lo), np.where(a, hi, mid)
+        # bisection: the least budget is the upper end of the last bracket
+        _, hi = zoom_root(lambda lnf: ~above(lnf), np.where(reachable, lo, hi), hi, 1, steps)
     return np.where(reachable, np.exp(hi), np.nan)
 
 

@@ -1018,15 +1018,10 @@ def flops_to_reach_joint(law, target_loss, n_experts: int = 1, constraints: Limi
 
     reachable = loss_at(hi) <= target
     already = loss_at(lo) <= target
-    points = 256
-    for _ in range(6):  # each round narrows the bracket 255-fold: 100/255^6 ≈ 4e-13 in ln F
-        grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, points)[None, :]
-        below = loss_at(grid) <= target[:, None]
-        first = np.argmax(below, axis=1)  # first grid point reaching the target
-        first = np.where(np.any(below, axis=1), first, points - 1)
-        first = np.maximum(first, 1)
-        rows = np.arange(target.size)
-        lo, hi = grid[rows, first - 1], grid[rows, first]
+    from .solve import zoom_root
+
+    # each round narrows the bracket 255-fold: 100/255^6 ≈ 4e-13 in ln F
+    _, hi = zoom_root(lambda log_f: loss_at(log_f) <= target, lo, hi, 254, 6)
     out = np.where(reachable, np.exp(hi), np.inf)
     out = np.where(already, f_min, out)
     return float(out[0]) if np.ndim(target_loss) == 0 else out

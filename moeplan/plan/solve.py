@@ -940,6 +940,23 @@ _GRID_MAX_BUDGETS = 16
 _GRID_POINTS = 65
 
 
+def zoom_root(above, lo, hi, points: int, rounds: int):
+    """Elementwise bracket ``(a, b)`` in ``[lo, hi]`` (arrays) where ``above`` turns True
+    (False below the point, True above it): ``points`` interior values per element along a new
+    first axis of one call of ``above``, the bracket narrowed ``(points + 1)``-fold to the
+    steps where it turns, ``rounds`` times. ``points = 1`` is bisection. Where ``above`` never
+    turns the bracket closes on the end it points to."""
+    a, b = (np.array(v, dtype=float) for v in np.broadcast_arrays(lo, hi))
+    t = (np.arange(1.0, points + 1.0) / (points + 1.0)).reshape((-1,) + (1,) * a.ndim)
+    for _ in range(rounds):
+        X = a + t * (b - a)
+        up = above(X)
+        i = np.where(up.any(axis=0), np.argmax(up, axis=0), points)[None]
+        ends = np.concatenate([a[None], X, b[None]])  # the root lies in [ends[i], ends[i+1]]
+        a, b = np.take_along_axis(ends, i, 0)[0], np.take_along_axis(ends, i + 1, 0)[0]
+    return a, b
+
+
 def zoom_argmin(f, lo, hi, points: int, rounds: int, tol: float = 0.0, axis: int = -1):
     """Elementwise ``x`` in ``[lo, hi]`` (arrays) minimising ``f``: ``points`` values of ``x``
     per element along a new ``axis`` of one call of ``f``, then the bracket narrowed to the best

@@ -41,7 +41,7 @@ from ..accounting import GPT2_VOCAB_SIZE as VOCAB_DEFAULT  # default vocabulary 
 from ..accounting import SEQ_LEN_DEFAULT  # default sequence length (attention)
 from ..errors import InputError
 from .results import Configuration
-from .solve import zoom_argmin
+from .solve import zoom_argmin, zoom_root
 
 if TYPE_CHECKING:
     from ..training import TrainingMemory
@@ -457,24 +457,10 @@ def _consistent_log_flops(obj: _Objective, best: bool = False, x_hi=None):
         _, T, t, _ = state(lnf)
         return lnf > np.log(S * T / t)
 
-    lnf = _zoom_root(above, lo, hi)
+    a, b = zoom_root(above, lo, hi, _ZOOM_POINTS - 2, _ZOOM_ROUNDS)
+    lnf = 0.5 * (a + b)
     d, _, _, j = state(lnf)
     return lnf, d, j
-
-
-def _zoom_root(above, lo, hi, rounds=_ZOOM_ROUNDS):
-    """Elementwise the point in ``[lo, hi]`` where ``above`` turns True (False below it, True
-    above; the ends where it never changes): ``_ZOOM_POINTS`` values per element in one call,
-    the bracket narrowed to the grid step where it turns, ``rounds`` times (32-fold each)."""
-    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    t = np.linspace(0.0, 1.0, _ZOOM_POINTS).reshape((-1,) + (1,) * a.ndim)
-    for _ in range(rounds):
-        X = a + t * (b - a)
-        up = above(X)
-        i = np.where(up.any(axis=0), np.argmax(up, axis=0), _ZOOM_POINTS - 1)[None]
-        a = np.take_along_axis(X, np.maximum(i - 1, 0), 0)[0]
-        b = np.take_along_axis(X, i, 0)[0]
-    return 0.5 * (a + b)
 
 
 def _seconds_for_choice(obj: _Objective, d, j):
