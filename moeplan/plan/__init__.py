@@ -244,33 +244,22 @@ def compare(
     """
     law = _law(law)
     lim = make_limits(limits, **_limit_kw(limit_values))
+    kw = dict(
+        granularities=granularities,
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+    )
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(
-            law,
-            dense_law=dense_law,
-            granularities=granularities,
-            expansion_rate=expansion_rate,
-            aspect_ratio=aspect_ratio,
-            c_f=c_f,
-            c_r=c_r,
-        )
+        _refuse(law, dense_law=dense_law, **kw)
         return backend.compare(law, flops, experts, lim)
     from . import granular
 
     _refuse(law, experts=experts)
-    return granular.compare(
-        law,
-        flops,
-        None if dense_law is None else _law(dense_law),
-        granularities,
-        expansion_rate,
-        aspect_ratio,
-        c_f,
-        c_r,
-        limits=lim,
-    )
+    return granular.compare(law, flops, _law_or_none(dense_law), limits=lim, **kw)
 
 
 def sweep(
@@ -297,18 +286,17 @@ def sweep(
     """
     law = _law(law)
     lim = make_limits(limits, **_limit_kw(limit_values))
+    kw = dict(
+        granularities=granularities,
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+    )
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(
-            law,
-            dense_law=dense_law,
-            granularities=granularities,
-            expansion_rate=expansion_rate,
-            aspect_ratio=aspect_ratio,
-            c_f=c_f,
-            c_r=c_r,
-        )
+        _refuse(law, dense_law=dense_law, **kw)
         return backend.sweep(law, flops_from, flops_to, points, experts, lim)
     from . import granular
 
@@ -318,15 +306,15 @@ def sweep(
         flops_from,
         flops_to,
         points,
-        None if dense_law is None else _law(dense_law),
-        granularities,
-        expansion_rate,
-        aspect_ratio,
-        c_f,
-        c_r,
-        real_granularity,
+        _law_or_none(dense_law),
         limits=lim,
+        **kw,
+        real_granularity=real_granularity,
     )
+
+
+def _law_or_none(law):
+    return None if law is None else _law(law)
 
 
 def _limit_kw(values: dict) -> dict:
@@ -371,33 +359,14 @@ def frontier(
         return granular_frontier(
             law, flops, choices, expansion_rate, aspect_ratio, c_f, c_r, constraints=lim
         )
-    from .experts import ACTIVE_BLOCK_FACTOR, _check_limits, joint_frontier
+    from .experts import _check_limits, best_columns, joint_frontier
 
     _refuse(law, expansion_rate=expansion_rate, aspect_ratio=aspect_ratio, c_f=c_f, c_r=c_r)
     fr = joint_frontier(law, np.ravel(flops), choices, _check_limits(lim))
-    idx = fr.best_index
-    rows, j = np.arange(fr.flops.size), np.maximum(fr.best_index, 0)
-    ok = idx >= 0
-
-    def pick(a):
-        return np.where(ok, a[rows, j], np.nan)
-
-    d = pick(fr.d_model)
-    r = float(law.aspect_ratio)
-    E = np.where(ok, fr.experts[j], np.nan)
+    best = best_columns(law, fr)
+    best["loss"] = np.where(fr.best_index >= 0, best["loss"], np.inf)
     shape = np.shape(flops)
-    out = dict(
-        d_model=d,
-        n_blocks=d / r,
-        n_active=ACTIVE_BLOCK_FACTOR * d**3 / r,
-        n_total=(4.0 + 9.0 * E) * d**3 / r,
-        tokens=pick(fr.tokens),
-        router_flops=np.where(ok, 0.0, np.nan),
-        loss=np.where(ok, pick(fr.loss), np.inf),
-        granularity=np.where(ok, 1.0, np.nan),
-        n_experts=E,
-    )
-    out = {k: v.reshape(shape) for k, v in out.items()}
+    out = {k: best[k].reshape(shape) for k in _FRONTIER_COLUMNS}
     loss_per = np.where(fr.feasible, fr.loss, np.inf)
     return Frontier(
         flops=np.asarray(flops, float),
@@ -406,3 +375,17 @@ def frontier(
         choice_name="n_experts",
         **out,
     )
+
+
+#: The per-budget columns of a :class:`~moeplan.plan.solve.Frontier`.
+_FRONTIER_COLUMNS = (
+    "granularity",
+    "n_experts",
+    "d_model",
+    "n_blocks",
+    "n_active",
+    "n_total",
+    "tokens",
+    "router_flops",
+    "loss",
+)

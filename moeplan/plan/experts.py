@@ -332,6 +332,33 @@ class JointFrontier:
         return np.where(np.any(self.feasible, axis=1), idx, -1)
 
 
+def best_columns(law, fr: JointFrontier) -> dict:
+    """Per budget, the continuous optimum at the best ``E`` as columns (NaN where nothing
+    fits): the choice, the model (non-embedding counts, and ``n_active_with_embedding``, the
+    law's N), tokens, loss and the binding limit (the public frontier and the sweep)."""
+    idx = fr.best_index
+    ok, j, rows = idx >= 0, np.maximum(idx, 0), np.arange(fr.flops.size)
+
+    def pick(a):
+        return np.where(ok, a[rows, j], np.nan)
+
+    d, r = pick(fr.d_model), float(law.aspect_ratio)
+    E = np.where(ok, fr.experts[j], np.nan)
+    return dict(
+        granularity=np.where(ok, 1.0, np.nan),
+        n_experts=E,
+        d_model=d,
+        n_blocks=d / r,
+        n_active=ACTIVE_BLOCK_FACTOR * d**3 / r,
+        n_total=(4.0 + 9.0 * E) * d**3 / r,
+        n_active_with_embedding=pick(fr.n_active_with_embedding),
+        tokens=pick(fr.tokens),
+        router_flops=np.where(ok, 0.0, np.nan),
+        loss=pick(fr.loss),
+        binding=np.where(ok, fr.binding[rows, j], ""),
+    )
+
+
 def _slope_positive(u, flops, k, c_f, m, mu, n, nu):
     """Whether dL/du > 0 at u = ln N_act, where D = F/(c_f·N) − k.
 
@@ -1253,18 +1280,11 @@ def sweep(
             f"smallest model (and its inference): left empty"
         )
     warnings += _experts_range_warnings(law, ex)
-    idx, rows = fr.best_index, np.arange(budgets.size)
-    j = np.maximum(idx, 0)
-
-    def pick(a):
-        return np.where(idx >= 0, a[rows, j], np.nan)
-
-    d = pick(fr.d_model)
-    n_act_e = pick(fr.n_active_with_embedding)
-    n_act = ACTIVE_BLOCK_FACTOR * d**3 / law.aspect_ratio
-    E = np.where(idx >= 0, fr.experts[j], np.nan)
+    best = best_columns(law, fr)
+    d, E, n_act = best["d_model"], best["n_experts"], best["n_active"]
+    n_act_e, tokens, ok = best["n_active_with_embedding"], best["tokens"], fr.best_index >= 0
     dense_col = np.flatnonzero(fr.experts == 1)
-    warnings += _sweep_range_warnings(law, budgets, "optimal MoE", d, n_act_e, pick(fr.tokens), E)
+    warnings += _sweep_range_warnings(law, budgets, "optimal MoE", d, n_act_e, tokens, E)
     if dense_col.size:
         k = dense_col[0]
         warnings += _sweep_range_warnings(
@@ -1277,21 +1297,11 @@ def sweep(
             1.0,
         )
     columns = dict(
-        granularity=np.where(idx >= 0, 1.0, np.nan),
-        n_experts=E,
-        d_model=d,
-        n_blocks=d / law.aspect_ratio,
-        n_active=n_act,
-        n_total=(4.0 + 9.0 * E) * d**3 / law.aspect_ratio,
-        n_active_with_embedding=n_act_e,
-        tokens=pick(fr.tokens),
-        tokens_per_active_param=pick(fr.tokens) / n_act,
-        router_flops=np.where(idx >= 0, 0.0, np.nan),
-        loss=pick(fr.loss),
-        loss_g1=pick(fr.loss),
-        g1_compute_multiplier=np.where(idx >= 0, 1.0, np.nan),
+        best,
+        tokens_per_active_param=tokens / n_act,
+        loss_g1=best["loss"],
+        g1_compute_multiplier=np.where(ok, 1.0, np.nan),
         loss_dense=fr.loss[:, dense_col[0]] if dense_col.size else None,
-        binding=np.where(idx >= 0, fr.binding[rows, j], ""),
         unconstrained_choice=np.where(
             un.best_index >= 0, un.experts[np.maximum(un.best_index, 0)], np.nan
         ),
