@@ -779,14 +779,28 @@ def _multipliers(law, setup, target, budgets, gr, cons: Limits, **kw):
     return [float(v / F) if np.isfinite(v) else None for v, F in zip(f, budgets)]
 
 
-def _moe_setup(law, expansion_rate, aspect_ratio, c_f, c_r):
+def _compared(law, budgets, dense_law, granularities, settings, limits: Limits, shown_as: str):
+    """compare's and sweep's common start: the MoE law's setup (a dense law is refused), its
+    candidate G, the budgets and memory checked against the smallest model, the dense law
+    (:func:`resolve_dense_law`) with its warnings, and the settings as keywords."""
     if law.choice is None:
         raise InputError(
             f"compare needs an MoE law; {law.name} is dense (use --law "
             f"krajewski2024-moe, or --dense-law to pick the dense side)",
             param="law",
         )
-    return resolve(law, expansion_rate, aspect_ratio, c_f, c_r)
+    setup = resolve(law, *settings)
+    gr = check_granularities(setup, granularities)
+    check_least_budget(setup, budgets, gr)
+    _check_memory(setup, realizable_granularities(setup, gr), limits)
+    dense_law, warnings = resolve_dense_law(law, dense_law, shown_as)
+    kw = dict(
+        expansion_rate=setup.expansion_rate,
+        aspect_ratio=setup.aspect_ratio,
+        c_f=setup.c_f,
+        c_r=setup.c_r,
+    )
+    return setup, gr, dense_law, warnings, kw
 
 
 def compare(
@@ -802,17 +816,15 @@ def compare(
 ) -> CompareResult:
     """Dense vs MoE with G = 1 vs MoE with the best G at each budget (SPEC.md §4), under the
     same limits; see :func:`moeplan.compare`."""
-    setup = _moe_setup(law, expansion_rate, aspect_ratio, c_f, c_r)
     budgets = np.atleast_1d(check_budget(flops)).ravel()
-    gr = check_granularities(setup, granularities)
-    check_least_budget(setup, budgets, gr)
-    _check_memory(setup, realizable_granularities(setup, gr), limits)
-    dense_law, warnings = resolve_dense_law(law, dense_law, "column")
-    kw = dict(
-        expansion_rate=setup.expansion_rate,
-        aspect_ratio=setup.aspect_ratio,
-        c_f=setup.c_f,
-        c_r=setup.c_r,
+    setup, gr, dense_law, warnings, kw = _compared(
+        law,
+        budgets,
+        dense_law,
+        granularities,
+        (expansion_rate, aspect_ratio, c_f, c_r),
+        limits,
+        "column",
     )
     opt = _configs(setup, budgets, gr, limits)
     g1 = _configs(setup, budgets, np.array([1.0]), limits)
@@ -950,18 +962,16 @@ def sweep(
 ) -> SweepResult:
     """The compute-optimal frontier on ``points`` log-spaced budgets (the paper's Figure 1);
     see :func:`moeplan.sweep`."""
-    setup = _moe_setup(law, expansion_rate, aspect_ratio, c_f, c_r)
     budgets = sweep_budgets(flops_from, flops_to, points)
-    gr = check_granularities(setup, granularities)
-    check_least_budget(setup, budgets[:1], gr)
-    _check_memory(setup, realizable_granularities(setup, gr), limits)
-    kw = dict(
-        expansion_rate=setup.expansion_rate,
-        aspect_ratio=setup.aspect_ratio,
-        c_f=setup.c_f,
-        c_r=setup.c_r,
+    setup, gr, dense_law, warnings, kw = _compared(
+        law,
+        budgets[:1],
+        dense_law,
+        granularities,
+        (expansion_rate, aspect_ratio, c_f, c_r),
+        limits,
+        "curve",
     )
-    dense_law, warnings = resolve_dense_law(law, dense_law, "curve")
     fr = frontier(law, budgets, gr, constraints=limits, **kw)
     g1 = frontier(law, budgets, [1.0], constraints=limits, **kw)
     if not np.all(np.isfinite(fr.loss)):
