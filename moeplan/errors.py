@@ -5,7 +5,9 @@ that escapes is a bug in moeplan and keeps its traceback.
 
 The core speaks in parameters, the CLI in flags: an error about one argument names it in
 ``param`` (``InputError("flops must be positive, got -1", param="flops")``) and the CLI shows
-the matching flag (``--flops``).
+the matching flag (``--flops``). Other arguments a message names (a hint such as "or fix some
+coefficients with the fixed argument") are listed in ``mentions``; the CLI shows those words as
+their flags too ("... with the --fix argument").
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ class MoeplanError(Exception):
     """A user mistake: bad number, bad file, value out of the law's domain.
 
     The message is shown to the user as is, on one line, so it should say what is
-    wrong and what would be right. ``param`` names the library argument it is about, if one.
+    wrong and what would be right. ``param`` names the library argument it is about, if one;
+    ``mentions`` the other arguments the message names, as words of its text.
     """
 
-    def __init__(self, message: str = "", param: str | None = None):
+    def __init__(self, message: str = "", param: str | None = None, mentions: tuple = ()):
         super().__init__(message)
         self.param = param
+        self.mentions = tuple(mentions)
 
 
 class InputError(MoeplanError):

@@ -94,12 +94,15 @@ def _log_or_raise(name: str, value: float) -> float:
     if name in LOG_COEFFICIENTS:
         if not value > 0:
             raise InputError(
-                f"--fix {name}={value:g}: must be positive (it is fitted as log {name})"
+                f"fixed {name}={value:g}: must be positive (it is fitted as log {name})",
+                param="fixed",
             )
         return math.log(value)
     lo, hi = EXPONENT_BOUNDS
     if not lo <= value <= hi:
-        raise InputError(f"--fix {name}={value:g}: must be between {lo:g} and {hi:g}")
+        raise InputError(
+            f"fixed {name}={value:g}: must be between {lo:g} and {hi:g}", param="fixed"
+        )
     return float(value)
 
 
@@ -565,8 +568,9 @@ def _fixed_indices(fixed: dict | None, form: str) -> dict:
     for key, value in (fixed or {}).items():
         if key not in COEFFICIENTS[form]:
             raise InputError(
-                f"--fix {key}=...: {key!r} is not a coefficient of the {form} form; "
-                f"use one of {', '.join(COEFFICIENTS[form])}"
+                f"fixed {key}=...: {key!r} is not a coefficient of the {form} form; "
+                f"use one of {', '.join(COEFFICIENTS[form])}",
+                param="fixed",
             )
         pname = f"log_{key}" if key in LOG_COEFFICIENTS else key
         out[names.index(pname)] = _log_or_raise(key, float(value))
@@ -586,7 +590,9 @@ def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
     if len(runs) < n_free + 1:
         raise InputError(
             f"runs file {runs.source!r} has {_runs(len(runs))} for {n_free} free "
-            f"coefficients; give at least {n_free + 1} runs (or fix some with --fix)"
+            f"coefficients; give at least {n_free + 1} runs (or fix some with the fixed "
+            f"argument)",
+            mentions=("fixed",),
         )
     for label, values, params in (
         ("params", runs.params, ("log_a", "alpha")),
@@ -606,8 +612,9 @@ def _check_identifiable(runs: Runs, form: str, fixed_idx: dict) -> None:
             raise InputError(
                 f"runs file {runs.source!r} has {one}, which cannot identify "
                 f"{shown} separately; add runs at {len(g_free)} or more "
-                f"granularities, fix coefficients (e.g. --fix gamma=0.58 --fix "
-                f"g=2.1), or fit --law-form dense"
+                f"granularities, fix coefficients (e.g. fixed gamma=0.58 and g=2.1), "
+                f"or fit with form dense",
+                mentions=("fixed", "form"),
             )
 
 
@@ -700,16 +707,19 @@ def fit_law(
     # a weight decay past 1000 leaves nothing of the data; beyond, the objective overflows.
     if not 0 < delta <= MAX_HUBER_DELTA:
         raise InputError(
-            f"--huber-delta {delta:g}: must be above 0 and at most {MAX_HUBER_DELTA:g}, e.g. 1e-3"
+            f"huber_delta {delta:g}: must be above 0 and at most {MAX_HUBER_DELTA:g}, e.g. 1e-3",
+            param="huber_delta",
         )
     if not 0 <= wd <= MAX_WEIGHT_DECAY:
         raise InputError(
-            f"--weight-decay {wd:g}: must be from 0 to {MAX_WEIGHT_DECAY:g}, e.g. 5e-4"
+            f"weight_decay {wd:g}: must be from 0 to {MAX_WEIGHT_DECAY:g}, e.g. 5e-4",
+            param="weight_decay",
         )
     if form == "moe" and runs.granularity is None:
         raise InputError(
-            f"runs file {runs.source!r} has no granularity column: the MoE form "
-            f"needs one (or fit --law-form dense)"
+            f"runs file {runs.source!r} has no granularity column: the MoE law "
+            f"needs one (or fit with form dense)",
+            mentions=("form",),
         )
     fixed_idx = _fixed_indices(fixed, form)
     _check_identifiable(runs, form, fixed_idx)
@@ -1155,7 +1165,10 @@ def bootstrap_fit(
     """
     n_samples = int(n_samples)
     if not 1 <= n_samples <= MAX_BOOTSTRAP:
-        raise InputError(f"--bootstrap {n_samples}: give between 1 and {MAX_BOOTSTRAP} resamples")
+        raise InputError(
+            f"n_samples {n_samples}: give between 1 and {MAX_BOOTSTRAP} resamples",
+            param="n_samples",
+        )
     if method not in ("newton", "lbfgsb"):
         raise InputError(f"bootstrap method {method!r} is unknown; use newton or lbfgsb")
     form = result.form
@@ -1256,11 +1269,15 @@ def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -
     """
     fraction = float(fraction)
     if not 0.0 < fraction < 1.0:
-        raise InputError(f"--holdout {fraction:g}: give a fraction between 0 and 1, e.g. 0.2")
+        raise InputError(
+            f"fraction {fraction:g}: give a fraction between 0 and 1, e.g. 0.2", param="fraction"
+        )
     n = len(runs)
     n_val = max(1, int(round(fraction * n)))
     if n_val >= n:
-        raise InputError(f"--holdout {fraction:g} leaves no runs to fit on ({_runs(n)})")
+        raise InputError(
+            f"fraction {fraction:g} leaves no runs to fit on ({_runs(n)})", param="fraction"
+        )
     order = np.argsort(runs.loss, kind="stable")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     train, val = runs.subset(train_idx), runs.subset(val_idx)
@@ -1268,8 +1285,10 @@ def holdout_fit(runs: Runs, fraction: float, form: str = "moe", **fit_options) -
         fitted = fit_law(train, form, **fit_options)
     except InputError as exc:  # e.g. too few runs left: say that the hold-out did it
         raise InputError(
-            f"--holdout {fraction:g} leaves {_runs(len(train))} of {_runs(n)} to "
-            f"fit on, too few: {exc}; use a smaller fraction"
+            f"fraction {fraction:g} leaves {_runs(len(train))} of {_runs(n)} to "
+            f"fit on, too few: {exc}; use a smaller fraction",
+            param="fraction",
+            mentions=exc.mentions,
         ) from None
     predicted = predict_loss(fitted.coefficients, form, val)
     err = predicted - val.loss

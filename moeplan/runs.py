@@ -111,7 +111,7 @@ class Runs:
         if count >= len(self):
             raise InputError(
                 f"cannot drop the {count} highest-loss runs of {self.source}: it has "
-                f"only {len(self)} runs; give --drop-highest below {len(self)}"
+                f"only {len(self)} runs; drop at most {len(self) - 1}"
             )
         if count == 0:
             return self
@@ -173,34 +173,6 @@ def _missing_reason(raw) -> str | None:
     return None
 
 
-def parse_column_mapping(items) -> dict:
-    """``["params=Model Size", "flops=Training FLOP"]`` -> ``{"params": "Model Size", ...}``.
-
-    Raises
-    ------
-    InputError
-        For an item without ``=``, an unknown logical name, or a name given twice.
-    """
-    mapping: dict[str, str] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise InputError(
-                f'--column {item!r}: expected NAME=HEADER, e.g. --column params="Model Size"'
-            )
-        name, header = item.split("=", 1)
-        name, header = name.strip(), header.strip()
-        if name not in COLUMNS:
-            raise InputError(
-                f"--column {item!r}: unknown name {name!r}; use one of {', '.join(COLUMNS)}"
-            )
-        if not header:
-            raise InputError(f"--column {item!r}: the header after '=' is empty")
-        if name in mapping:
-            raise InputError(f"--column {name}= is given twice")
-        mapping[name] = header
-    return mapping
-
-
 def _resolve_headers(headers: list[str], mapping: dict, where: str) -> dict:
     """Logical name -> index of its column, for the columns present (``where`` names the header)."""
     exact = {h: i for i, h in enumerate(headers)}
@@ -220,12 +192,14 @@ def _resolve_headers(headers: list[str], mapping: dict, where: str) -> dict:
             raise FileFormatError(
                 f"{where}: column {header!r} matches several headers "
                 f"({', '.join(repr(headers[i]) for i in matches)}); rename "
-                f"them or map one exactly with --column {name}=HEADER"
+                f"them or map one exactly with columns {name}=HEADER",
+                mentions=("columns",),
             )
         elif name in mapping:
             raise FileFormatError(
-                f"{where}: no column {header!r} (given by --column "
-                f"{name}={header}); headers are {_list_headers(headers)}"
+                f"{where}: no column {header!r} (given by columns "
+                f"{name}={header}); headers are {_list_headers(headers)}",
+                mentions=("columns",),
             )
     return found
 
@@ -238,10 +212,11 @@ def _list_headers(headers) -> str:
 
 
 def _required(found: dict, headers: list[str], form: str, where: str) -> None:
-    def missing(name, extra=""):
+    def missing(name, extra="", mentions=("columns",)):
         raise FileFormatError(
             f"{where}: no column {name!r}{extra}; headers are "
-            f"{_list_headers(headers)}; map one with --column {name}=HEADER"
+            f"{_list_headers(headers)}; map one with columns {name}=HEADER",
+            mentions=mentions,
         )
 
     for name in ("params", "loss"):
@@ -253,23 +228,34 @@ def _required(found: dict, headers: list[str], form: str, where: str) -> None:
                 missing("tokens", " (nor 'flops', from which the dense form derives tokens)")
         elif "flops" in found:
             raise FileFormatError(
-                f"{where}: the MoE form needs a 'tokens' column (tokens cannot be "
+                f"{where}: the MoE law needs a 'tokens' column (tokens cannot be "
                 f"derived from FLOPs without the architecture); add it or map it with "
-                f"--column tokens=HEADER, or fit --law-form dense"
+                f"columns tokens=HEADER, or fit with form dense",
+                mentions=("columns", "form"),
             )
         else:
             missing("tokens")
     if form == "moe" and "granularity" not in found:
-        missing("granularity", " (needed by the MoE form; use --law-form dense for dense runs)")
+        missing(
+            "granularity",
+            " (the MoE law needs it; fit with form dense for dense runs)",
+            ("columns", "form"),
+        )
 
 
 def _value(raw, where: str, column: str, header: str, positive: bool = True) -> float:
     label = f"column {column!r}" if column == header else f"column {column!r} ({header!r})"
-    skip = "; or leave such runs out with fit --skip-invalid"
+    skip = "; or leave such runs out with skip_invalid"
+    mentions = ("skip_invalid",)
     if raw is None:
-        raise FileFormatError(f"{where}, {label}: missing; every run needs a number here{skip}")
+        raise FileFormatError(
+            f"{where}, {label}: missing; every run needs a number here{skip}", mentions=mentions
+        )
     if isinstance(raw, str) and not raw.strip():
-        raise FileFormatError(f"{where}, {label}: empty value; every run needs a number here{skip}")
+        raise FileFormatError(
+            f"{where}, {label}: empty value; every run needs a number here{skip}",
+            mentions=mentions,
+        )
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise FileFormatError(f"{where}, {label}: expected a number, got {type(raw).__name__}")
     try:
@@ -279,7 +265,8 @@ def _value(raw, where: str, column: str, header: str, positive: bool = True) -> 
         shown = shown if len(shown) <= 40 else shown[:40] + "..."
         hint = skip if _missing_reason(raw) is not None else ""
         raise FileFormatError(
-            f"{where}, {label}: {shown!r} is not a finite number; use e.g. 1.3e8, 16B or 3.21{hint}"
+            f"{where}, {label}: {shown!r} is not a finite number; use e.g. 1.3e8, 16B or 3.21{hint}",
+            mentions=mentions,
         ) from None
     if positive and value <= 0:
         raise FileFormatError(f"{where}, {label}: {raw!r} must be positive")

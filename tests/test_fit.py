@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from moeplan import fit as fitmod
+from moeplan.cli import flag_message
 from moeplan.coefficients import law_from_mapping, law_to_mapping
 from moeplan.errors import InputError
 from moeplan.fit import (
@@ -281,8 +282,13 @@ def test_noiseless_dense_runs_recover_the_coefficients():
 def test_fixed_coefficients_stay_fixed_and_single_granularity_needs_them():
     runs = moe_grid_runs()
     one_g = runs.subset(runs.granularity == 8)
-    with pytest.raises(InputError, match="one granularity value.*--fix gamma"):
+    with pytest.raises(InputError, match="one granularity value.*fixed gamma") as info:
         fit_law(one_g, "moe")
+    # the library names its arguments; the command line shows them as flags
+    assert "--" not in str(info.value)
+    assert "(e.g. --fix gamma=0.58 and g=2.1), or fit with --law-form dense" in flag_message(
+        info.value
+    )
     with pytest.raises(InputError, match="cannot identify a, g separately"):
         fit_law(one_g, "moe", fixed={"gamma": 0.58})
     res = fit_law(one_g, "moe", fixed={"gamma": 0.58, "g": 2.1}, n_starts=3)
@@ -318,8 +324,14 @@ def test_too_few_runs_and_constant_inputs():
         fit_law(flat, "moe")
     with pytest.raises(InputError, match="no granularity"):
         fit_law(make_runs(runs.loss, runs.params, runs.tokens), "moe")
-    with pytest.raises(InputError, match="huber-delta"):
+    with pytest.raises(InputError, match="^huber_delta 0: must be above 0") as info:
         fit_law(runs, "moe", huber_delta=0.0)
+    assert flag_message(info.value).startswith("--huber-delta 0: must be above 0")
+    with pytest.raises(InputError, match="give at least 8 runs .or fix some with the fixed ar"):
+        fit_law(runs.subset(np.arange(6)), "moe")
+    with pytest.raises(InputError, match="^fraction 1.5: give a fraction") as info:
+        holdout_fit(runs, 1.5)
+    assert flag_message(info.value).startswith("--holdout 1.5: give a fraction")
     with pytest.raises(InputError, match="objective"):
         fit_law(runs, "moe", objective="ols")
 

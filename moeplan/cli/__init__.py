@@ -155,21 +155,29 @@ _FLAGS = {
     "expansion_rate": "--expansion",
     "granularities": "--granularity",
     "n_alternatives": "--alternatives",
+    "fixed": "--fix",
+    "form": "--law-form",
+    "n_samples": "--bootstrap",
+    "fraction": "--holdout",
+    "columns": "--column",
 }
-#: Parameters that a message may name after its first word (a sweep's two budgets): shown as
-#: their flags there too ("--from 1e+20 is above --to 1e+19").
-_INLINE = r"\b(flops_from|flops_to)\b"
+
+
+def _flag(param: str) -> str:
+    return _FLAGS.get(param, "--" + param.replace("_", "-"))
 
 
 def flag_message(exc: MoeplanError) -> str:
-    """The message with the parameter it names (``exc.param``) shown as its CLI flag."""
+    """The message with the parameter it is about (``exc.param``) and the ones it mentions
+    (``exc.mentions``) shown as their CLI flags."""
     msg, param = str(exc), getattr(exc, "param", None)
-    import re  # the error path only
+    for name in getattr(exc, "mentions", ()):
+        import re  # the error path only
 
-    msg = re.sub(_INLINE, lambda m: _FLAGS[m.group(1)], msg)
+        msg = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", _flag(name), msg)
     if not param:
         return msg
-    flag = _FLAGS.get(param, "--" + param.replace("_", "-"))
+    flag = _flag(param)
     if msg.startswith(flag):
         return msg
     if msg.startswith(param):

@@ -46,6 +46,29 @@ SHOW_SKIPPED = 10
 EXTRAPOLATION_FACTOR = 2.0
 
 
+def _parse_columns(items) -> dict:
+    """``--column params="Model Size"`` (repeatable) as ``{"params": "Model Size", ...}``."""
+    from ..runs import COLUMNS
+
+    mapping: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise InputError(
+                f'--column {item!r}: expected NAME=HEADER, e.g. --column params="Model Size"'
+            )
+        name, header = (part.strip() for part in item.split("=", 1))
+        if name not in COLUMNS:
+            raise InputError(
+                f"--column {item!r}: unknown name {name!r}; use one of {', '.join(COLUMNS)}"
+            )
+        if not header:
+            raise InputError(f"--column {item!r}: the header after '=' is empty")
+        if name in mapping:
+            raise InputError(f"--column {name}= is given twice")
+        mapping[name] = header
+    return mapping
+
+
 def _parse_fixed(items) -> dict:
     fixed = {}
     for item in items or ():
@@ -334,7 +357,7 @@ def fit_command(
         params_meaning_for,
         quality_warnings,
     )
-    from ..runs import parse_column_mapping, read_runs
+    from ..runs import read_runs
 
     fmt = output_format(json_flag)
     if law_form not in ("moe", "dense"):
@@ -361,7 +384,7 @@ def fit_command(
     if out is not None and not out.endswith((".yaml", ".yml")):
         raise InputError(f"--out {out!r}: give a .yaml file name, e.g. --out mylaw.yaml")
     fixed = _parse_fixed(fix)
-    columns = parse_column_mapping(column)
+    columns = _parse_columns(column)
     from ..fileio import check_output_path
 
     # every output checked before the work: a bad path costs no fit, an input is never lost

@@ -924,6 +924,7 @@ def sweep_budgets(flops_from, flops_to, points, min_points=1):
         raise InputError(
             f"flops_from {lo:g} is above flops_to {hi:g}; give the smaller budget first",
             param="flops_from",
+            mentions=("flops_to",),
         )
     if (
         isinstance(points, bool)
@@ -938,7 +939,9 @@ def sweep_budgets(flops_from, flops_to, points, min_points=1):
     points = int(points)
     if points == 1 and lo != hi:
         raise InputError(
-            "one point needs flops_from equal to flops_to; use 2 points or more", param="points"
+            "one point needs flops_from equal to flops_to; use 2 points or more",
+            param="points",
+            mentions=("flops_from", "flops_to"),
         )
     budgets = np.logspace(math.log10(lo), math.log10(hi), points)
     if points > 1:
