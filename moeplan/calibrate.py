@@ -535,14 +535,18 @@ def check_output_path(path: str | os.PathLike) -> Path:
     """Fail before measuring when the profile could not be written."""
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"--out {str(p)!r} is a directory; give a file name ending in .yaml")
+        raise InputError(
+            f"out {str(p)!r} is a directory; give a file name ending in .yaml", param="out"
+        )
     if p.suffix.lower() not in (".yaml", ".yml"):
-        raise InputError(f"--out {str(p)!r}: a profile is YAML; give a file name ending in .yaml")
+        raise InputError(
+            f"out {str(p)!r}: a profile is YAML; give a file name ending in .yaml", param="out"
+        )
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise InputError(f"--out {str(p)!r}: folder {str(parent)!r} does not exist")
+        raise InputError(f"out {str(p)!r}: folder {str(parent)!r} does not exist", param="out")
     if not os.access(parent, os.W_OK):
-        raise InputError(f"--out {str(p)!r}: folder {str(parent)!r} is not writable")
+        raise InputError(f"out {str(p)!r}: folder {str(parent)!r} is not writable", param="out")
     return p
 
 

@@ -33,7 +33,7 @@ from .accounting import active_params, embedding_params, router_params, total_pa
 from .coefficients import load_law
 from .errors import InputError, MoeplanError
 from .laws.chinchilla import counts_embeddings, embedding_convention, embedding_warning
-from .proposal import Limit, Proposal, parse_limits
+from .proposal import Limit, Proposal
 from .units import format_bytes, format_count
 
 #: Limits that always apply unless replaced or disabled by name.
@@ -702,12 +702,14 @@ def check_config(
 
     if tokens is None and flops is None:
         raise InputError(
-            f"{path}: a config.json needs the training length: give --tokens "
-            f"(e.g. 1.4T) or --flops (e.g. 1e23)"
+            f"{path}: a config.json needs the training length: give tokens "
+            f"(e.g. 1.4T) or flops (e.g. 1e23)",
+            mentions=("tokens", "flops"),
         )
     if tokens is not None and flops is not None:
         raise InputError(
-            f"{path}: give --tokens or --flops, not both (the other follows from the FLOPs formula)"
+            f"{path}: give tokens or flops, not both (the other follows from the FLOPs formula)",
+            mentions=("tokens", "flops"),
         )
     choice = None
     if law is None:  # moeplan.lawpick: the set fitted nearest the model's E
@@ -805,22 +807,3 @@ def _far_from_fits(choice, opt: dict, suggestion, warnings):
         f"law choice: {choice.reason}; the optimum shown is the law's figure, not a recommendation"
     )
     return None, [*warnings, note]
-
-
-def parse_limit_options(items) -> tuple:
-    """``NAME=VALUE`` strings from the command line into :class:`Limit` objects."""
-    raw = {}
-    for item in items or ():
-        name, sep, value = str(item).partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"--limit {item!r}: expected NAME=VALUE, e.g. max_loss_gap=0.01")
-        value = value.strip()
-        # NAME=null switches a default limit off, as `max_loss_gap: null` does in a file
-        raw[name.strip()] = None if value.lower() in ("null", "none", "off") else value
-    try:
-        return parse_limits(raw, "--limit") if raw else ()
-    except MoeplanError as exc:
-        # "--limit: limits.max_flops: ..." -> "--limit max_flops: ..."
-        raise InputError(
-            str(exc).replace("--limit: limits.", "--limit ").replace("--limit: limits", "--limit")
-        ) from None

@@ -194,5 +194,5 @@ def write_hf_config(path, shape, **kwargs) -> HFExport:
         raise InputError(f"{str(target)!r} is a folder; give a file name such as config.json")
     from .fileio import atomic_write
 
-    atomic_write(target, json.dumps(export.config, indent=2) + "\n", what="--hf-config")
+    atomic_write(target, json.dumps(export.config, indent=2) + "\n", param="hf_config")
     return export

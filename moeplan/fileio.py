@@ -29,7 +29,7 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def check_output_path(path, inputs: Iterable = (), what: str = "--out") -> Path:
+def check_output_path(path, inputs: Iterable = (), param: str = "out") -> Path:
     """``path`` as a :class:`Path` if a file can be written there and it is not an input.
 
     Parameters
@@ -38,8 +38,8 @@ def check_output_path(path, inputs: Iterable = (), what: str = "--out") -> Path:
         The output file.
     inputs : iterable of str or path
         Files the command reads; writing over one of them would lose it.
-    what : str
-        The option's name, for the message.
+    param : str
+        The argument the path was given as, named by the message (the CLI shows its flag).
 
     Raises
     ------
@@ -50,21 +50,22 @@ def check_output_path(path, inputs: Iterable = (), what: str = "--out") -> Path:
     p = Path(os.fspath(path))
     shown = str(p)
     if not shown or shown.endswith(os.sep):
-        raise InputError(f"{what} {shown!r}: give a file name")
+        raise InputError(f"{param} {shown!r}: give a file name", param=param)
     if p.is_dir():
-        raise InputError(f"{what} {shown!r} is a directory; give a file name")
+        raise InputError(f"{param} {shown!r} is a directory; give a file name", param=param)
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError(f"{what} {shown!r}: folder {str(folder)!r} does not exist")
+        raise InputError(f"{param} {shown!r}: folder {str(folder)!r} does not exist", param=param)
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {shown!r}: folder {str(folder)!r} is not writable")
+        raise InputError(f"{param} {shown!r}: folder {str(folder)!r} is not writable", param=param)
     for source in inputs:
         if source is None:
             continue
         if _same_file(os.fspath(p), os.fspath(source)):
             raise InputError(
-                f"{what} {shown!r} is the input file {os.fspath(source)!r}; "
-                f"writing it would destroy the input; give another file name"
+                f"{param} {shown!r} is the input file {os.fspath(source)!r}; "
+                f"writing it would destroy the input; give another file name",
+                param=param,
             )
     return p
 
@@ -74,7 +75,7 @@ class _Interrupted(BaseException):
 
 
 def atomic_write(
-    path, data: Union[str, bytes, Writer], *, what: str = "--out", binary: bool | None = None
+    path, data: Union[str, bytes, Writer], *, param: str = "out", binary: bool | None = None
 ) -> str:
     """Write ``data`` to ``path`` atomically: all of it, or nothing (the old file stays).
 
@@ -85,8 +86,8 @@ def atomic_write(
     data : str, bytes or callable
         Text (written as UTF-8), bytes, or a function that writes to the open binary file
         object it is given (e.g. ``lambda fh: fig.savefig(fh, format="png")``).
-    what : str
-        The option's name, for the message.
+    param : str
+        The argument the path was given as, named by the message (the CLI shows its flag).
 
     Returns
     -------
@@ -104,7 +105,9 @@ def atomic_write(
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise OutputError(f"{what} {target!r} cannot be written: {exc.strerror or exc}") from None
+        raise OutputError(
+            f"{param} {target!r} cannot be written: {exc.strerror or exc}", param=param
+        ) from None
     installed = threading.current_thread() is threading.main_thread()
     previous = signal.SIG_DFL
     if installed:
@@ -138,7 +141,8 @@ def atomic_write(
             raise
     except OSError as exc:
         raise OutputError(
-            f"{what} {target!r} cannot be written: {exc.strerror or exc}; nothing was changed"
+            f"{param} {target!r} cannot be written: {exc.strerror or exc}; nothing was changed",
+            param=param,
         ) from None
     except _Interrupted:
         signal.signal(signal.SIGTERM, previous)

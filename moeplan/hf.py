@@ -929,8 +929,9 @@ def count_config(
         )
     if as_family is not None and as_family not in FAMILIES:
         raise FileFormatError(
-            f"--as {as_family!r} is not a supported family; supported "
-            f"families: {', '.join(supported_families())}"
+            f"as_family {as_family!r} is not a supported family; supported "
+            f"families: {', '.join(supported_families())}",
+            param="as_family",
         )
     family = as_family or config.get("model_type")
     if family is None:
@@ -942,7 +943,8 @@ def count_config(
         raise FileFormatError(
             f"{source}: model_type {family!r} is not supported; supported "
             f"families: {', '.join(supported_families())} (read a model "
-            f"of a known architecture with --as FAMILY)"
+            f"of a known architecture with as_family FAMILY)",
+            mentions=("as_family",),
         )
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise FileFormatError(f"seq_len must be a whole number >= 1, got {seq_len!r}")

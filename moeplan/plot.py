@@ -59,7 +59,7 @@ def save_figure(fig, path) -> str:
         atomic_write(
             p,
             lambda fh: fig.savefig(fh, format=p.suffix.lower().lstrip("."), dpi=130),
-            what="--plot",
+            param="plot",
         )
     except OSError as exc:
         raise InputError(

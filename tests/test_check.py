@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moeplan.check import DEFAULT_LIMITS, check_config, check_proposal, parse_limit_options
+from moeplan.check import DEFAULT_LIMITS, check_config, check_proposal
+from moeplan.cli import flag_message
+from moeplan.cli.cmd_check import _parse_limits as parse_limit_options
 from moeplan.coefficients import load_law
 from moeplan.errors import FileFormatError, InputError, MoeplanError
 from moeplan.proposal import Limit, load_proposal, proposal_from_mapping
@@ -286,8 +288,9 @@ def test_hf_config_check_uses_the_law_convention():
     assert r.proposal["granularity"] == 8 and r.proposal["expansion_rate"] == 16
     assert r.proposal["memory_bytes"] == 2 * m.n_total_with_embedding
     assert any("SwiGLU" in w for w in r.warnings)
-    with pytest.raises(InputError, match="--tokens"):
+    with pytest.raises(InputError, match="give tokens .e.g. 1.4T. or flops") as info:
         check_config(path)
+    assert "give --tokens (e.g. 1.4T) or --flops (e.g. 1e23)" in flag_message(info.value)
     with pytest.raises(InputError, match="not both"):
         check_config(path, tokens=1e12, flops=1e22)
 

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moeplan.check import check_config
+from moeplan.cli import flag_message
 from moeplan.coefficients import load_law
 from moeplan.errors import FileFormatError
 from moeplan.hf import count_config, load_config
@@ -229,8 +230,9 @@ def test_dots1_published_counts():
 def test_as_family_reads_an_unknown_model_type():
     cfg = json.loads((DATA / "mixtral-8x7b-v0.1.config.json").read_text())
     renamed = {**cfg, "model_type": "my_finetune"}
-    with pytest.raises(FileFormatError, match="--as FAMILY"):
+    with pytest.raises(FileFormatError, match="with as_family FAMILY") as info:
         count_config(renamed)
+    assert flag_message(info.value).endswith("with --as FAMILY)")
     m = count_config(renamed, as_family="mixtral")
     assert m.n_total_with_embedding == 46_702_792_704
     assert any("read as mixtral" in n for n in m.notes)
@@ -251,6 +253,7 @@ def test_inspect_as_cli(tmp_path):
     assert d["default_check_law"]["law"] == "krajewski2024-moe-e16"
     r = run_cli("inspect", str(p), "--as", "nonesuch")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "error: --as 'nonesuch' is not a supported family" in r.stderr
 
 
 # ------------------------------------------------------------------ the joint law

@@ -74,7 +74,7 @@ def guarded(prog: str, call) -> NoReturn:
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
     except OutputError as exc:
-        _output_failed(prog, str(exc) or None)
+        _output_failed(prog, flag_message(exc) or None)
     except BrokenPipeError:  # `moeplan sweep ... | head`: the reader left early
         _output_failed(prog, None)
     except MoeplanError as exc:
@@ -160,6 +160,7 @@ _FLAGS = {
     "n_samples": "--bootstrap",
     "fraction": "--holdout",
     "columns": "--column",
+    "as_family": "--as",
 }
 
 
@@ -167,10 +168,11 @@ def _flag(param: str) -> str:
     return _FLAGS.get(param, "--" + param.replace("_", "-"))
 
 
-def flag_message(exc: MoeplanError) -> str:
+def flag_message(exc: MoeplanError, with_param: bool = True) -> str:
     """The message with the parameter it is about (``exc.param``) and the ones it mentions
-    (``exc.mentions``) shown as their CLI flags."""
-    msg, param = str(exc), getattr(exc, "param", None)
+    (``exc.mentions``) shown as their CLI flags; ``with_param=False`` leaves ``param`` out (an
+    error about a file's content, where it names a key of the file, not a flag)."""
+    msg, param = str(exc), getattr(exc, "param", None) if with_param else None
     for name in getattr(exc, "mentions", ()):
         import re  # the error path only
 
@@ -197,7 +199,7 @@ def error_line(prog: str, message: str) -> None:
 
 #: Every command and the module that defines it, in the order `moeplan --help` lists them.
 #: Knowing the module without importing it lets `moeplan optimize` build just that command
-#: (tests/test_cli_framework.py checks this table against the modules' COMMANDS).
+#: (tests/test_docs.py checks this table against the modules' COMMANDS).
 COMMAND_MODULES = {
     "optimize": "cmd_plan",
     "compare": "cmd_plan",

@@ -11,13 +11,13 @@ HELP = "Usage: moeplan [OPTIONS] COMMAND [ARGS]...\n\n  Plan Mixture-of-Experts 
 HELP_NO_ARGS = "Usage: moeplan [OPTIONS] COMMAND [ARGS]...\n\n  Plan Mixture-of-Experts training compute with the fine-grained MoE scaling\n  laws (Krajewski et al. 2024).\n\n  Example: moeplan optimize --flops 1e22\n\n  Exit codes: 0 success, 1 check found a violation, 2 bad input, 3 fit did not\n  converge, 4 the output could not be written.\n\nOptions:\n  --version  Print the version and exit.\n  --help     Show this message and exit.\n\nCommands:\n  optimize   Compute-optimal MoE configuration for a FLOPs budget.\n  compare    Dense vs MoE with G = 1 vs MoE with the optimal G, at the...\n  sweep      The compute-optimal frontier over log-spaced budgets (the...\n  loss       Evaluate the loss law at N parameters, D tokens (and...\n  flops      Count parameters and training FLOPs, the router's cost...\n  check      Check proposed training runs against the scaling law (a CI...\n  inspect    Count a real model's parameters exactly and map it to the...\n  fit        Fit a scaling law to your own training runs.\n  lr         Peak learning rate for an MoE with E experts (Ludziejewski...\n  laws       List the shipped coefficient sets (or show one).\n  calibrate  Measure this GPU's throughput per part of a training step...\n  profiles   List the hardware profiles (or show one's measured...\n"
 
 #: SHA-256 of the files the help is made from.
-HELP_SOURCES = {'__init__.py': '17430671c036b6288d031e5039d490063f884b57b7f0d55d9bfdc41baf94bd5c',
+HELP_SOURCES = {'__init__.py': 'aa1f2af9e3674da77ea447deab57424b715a589b04aff115138332e4f2812a18',
  'cmd_basic.py': 'b6d7400be181b4335e07bebfa14ed3928bde38d6da0714f1833ab4972b8cd681',
- 'cmd_check.py': 'd5715956048b3620e5ea05e4bb73ddf1efad3273a25b56bbf2821db15ee89ebd',
- 'cmd_fit.py': 'ba9956b00f02df262eb42b558360f2f03ba95fd27b54b20809624d14f35bbd8c',
+ 'cmd_check.py': '74abcc5b9ad5ee0f6fabf73a56e66769f935b36c25e520aff00a87fd42dabc1e',
+ 'cmd_fit.py': 'b1cd5a0f0bd3d75cf5c51678f11b07c43fb271e5b2a1ac55304ed7cde3fe13ac',
  'cmd_hw.py': 'b03cb61041d22adad72010b154b745415094744aa9fd62f48dcfaa67f42d8289',
  'cmd_lr.py': 'c5fc9fa863a73bf6a8cb3e97fc8b0d26ec2a0ab4659b5543b64381008e2bfbe9',
- 'cmd_plan.py': 'c95934ad3465720b19fa0fe346e67ca9384335d7f2e572ed769c85a733237e38',
+ 'cmd_plan.py': 'cb6fcb01d85d8b17424f5e10552ef33c9da59660942bce3ad0c1cd522ebd4b44',
  'typer_app.py': '597a687250fdb89f0e5a5a74172a33bb861c182dae8aec62955fd273fe095bbf'}
 
 #: optimize's flags: (parameter, 'flag' or 'value', flag value or converter kind,
@@ -304,7 +304,7 @@ OPTIMIZE_DEFAULTS = {'flops': None,
  'json_flag': False}
 
 #: SHA-256 of the files the options are made from.
-OPTIMIZE_SOURCES = {'cmd_plan.py': 'c95934ad3465720b19fa0fe346e67ca9384335d7f2e572ed769c85a733237e38',
+OPTIMIZE_SOURCES = {'cmd_plan.py': 'cb6fcb01d85d8b17424f5e10552ef33c9da59660942bce3ad0c1cd522ebd4b44',
  'common.py': '7bba75526c8c2c32a7b4ea6e54581a9a4b5e9ef961890df33ee8f936167d79e1',
  'convert.py': 'e3833ea907e5946b5143a0c47546bafb4d5ac61e8b4d3a17c54f1d2806bffb81',
- 'plan_views.py': 'c0c1fe7b394883eee96294df86d21529fde116a7200b1e1248ead91096d62e5c'}
+ 'plan_views.py': 'c00dc6cb3b97a11a082052743cf91411347c44f80b7124f47c3cb242f9e9dead'}

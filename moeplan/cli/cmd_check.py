@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import typer
 
 from ..coefficients import load_law
-from ..errors import MoeplanError
+from ..errors import InputError, MoeplanError
 from ..hf import SEQ_LEN_DEFAULT, architecture_warnings, load_config
 from ..units import format_bytes, format_count, format_sci
 from .common import (
@@ -208,7 +208,9 @@ def _check_one(path: str, law_name, tokens, flops, overrides):
             )
         return check_proposal(load_proposal(path), law=law, limit_overrides=overrides), None
     except MoeplanError as exc:
-        msg = " ".join(str(exc).split())
+        from . import flag_message
+
+        msg = " ".join(flag_message(exc, with_param=False).split())
         return None, msg if path in msg else f"{path}: {msg}"
 
 
@@ -415,6 +417,27 @@ def github_lines(results) -> list[str]:
     return out
 
 
+def _parse_limits(items) -> tuple:
+    """``--limit NAME=VALUE`` (repeatable) as :class:`~moeplan.proposal.Limit` objects."""
+    from ..proposal import parse_limits
+
+    raw = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--limit {item!r}: expected NAME=VALUE, e.g. max_loss_gap=0.01")
+        value = value.strip()
+        # NAME=null switches a default limit off, as `max_loss_gap: null` does in a file
+        raw[name.strip()] = None if value.lower() in ("null", "none", "off") else value
+    try:
+        return parse_limits(raw, "--limit") if raw else ()
+    except MoeplanError as exc:
+        # "--limit: limits.max_flops: ..." -> "--limit max_flops: ..."
+        raise InputError(
+            str(exc).replace("--limit: limits.", "--limit ").replace("--limit: limits", "--limit")
+        ) from None
+
+
 def check_command(
     files: Annotated[
         list[str],
@@ -475,14 +498,12 @@ def check_command(
     ] = None,
 ) -> None:
     """``moeplan check``; its help text is CHECK_HELP below."""
-    from ..check import parse_limit_options
-
     fmt_name = "json" if json_flag else fmt.value
     if json_flag and fmt not in (CheckFormat.text, CheckFormat.json):
         raise MoeplanError("--json and --format exclude each other; choose one")
     if tokens is not None and flops is not None:
         raise MoeplanError("--tokens and --flops exclude each other; give one")
-    overrides = parse_limit_options(limit)
+    overrides = _parse_limits(limit)
     if law:
         load_law(law)  # a bad --law is one error, not one per file
     results = []

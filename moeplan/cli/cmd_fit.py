@@ -153,7 +153,7 @@ def _write_law(path: str, mapping: dict) -> None:
     header = "# Coefficient set written by `moeplan fit`; use it with --law " + path + "\n"
     from ..fileio import atomic_write
 
-    atomic_write(path, header + text, what="--out")
+    atomic_write(path, header + text, param="out")
 
 
 def fit_command(
@@ -389,13 +389,13 @@ def fit_command(
 
     # every output checked before the work: a bad path costs no fit, an input is never lost
     if out is not None:
-        check_output_path(out, inputs=[file], what="--out")
+        check_output_path(out, inputs=[file], param="out")
     if plot is not None:
         from ..plot import check_plot_path, load_matplotlib
 
         check_plot_path(plot)  # before fitting: no extra, bad name or missing folder
         load_matplotlib()
-        check_output_path(plot, inputs=[file] + ([out] if out else []), what="--plot")
+        check_output_path(plot, inputs=[file] + ([out] if out else []), param="plot")
 
     runs = read_runs(file, law_form, columns, skip_invalid=skip_invalid)
     if drop_highest:

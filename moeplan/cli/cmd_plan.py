@@ -727,7 +727,7 @@ def sweep_command(
         from ..plot import check_plot_path, load_matplotlib
 
         check_plot_path(plot)
-        check_output_path(plot, inputs=[law, dense_law], what="--plot")
+        check_output_path(plot, inputs=[law, dense_law], param="plot")
         load_matplotlib()  # fail before computing when the plot extra is missing
     res = sweep(
         load_law(law),

@@ -249,7 +249,7 @@ def run_optimize(
     if hf_config is not None:
         from ..fileio import check_output_path
 
-        check_output_path(hf_config, what="--hf-config")
+        check_output_path(hf_config, param="hf_config")
     if gpu is not None:
         from ..hardware import get_accelerator
 
@@ -616,7 +616,7 @@ def _write_hf_config(path: str, rec, data: dict, seq_len, vocab_size) -> list[st
         vocab_size=vocab_size or VOCAB_SIZE_DEFAULT,
         max_position_embeddings=seq_len or MAX_POSITION_DEFAULT,
     )
-    atomic_write(path, json.dumps(export.config, indent=2) + "\n", what="--hf-config")
+    atomic_write(path, json.dumps(export.config, indent=2) + "\n", param="hf_config")
     data["hf_config"] = {"path": str(path), **export.to_dict()}
     return [f"wrote {path} (Hugging Face qwen3_moe config)"] + [f"  {n}" for n in export.notes]
 

@@ -785,9 +785,10 @@ def _compared(law, budgets, dense_law, granularities, settings, limits: Limits, 
     (:func:`resolve_dense_law`) with its warnings, and the settings as keywords."""
     if law.choice is None:
         raise InputError(
-            f"compare needs an MoE law; {law.name} is dense (use --law "
-            f"krajewski2024-moe, or --dense-law to pick the dense side)",
+            f"compare needs an MoE law; {law.name} is dense (pass krajewski2024-moe, "
+            f"and dense_law to pick the dense side)",
             param="law",
+            mentions=("dense_law",),
         )
     setup = resolve(law, *settings)
     gr = check_granularities(setup, granularities)
