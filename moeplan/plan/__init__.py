@@ -242,23 +242,24 @@ def compare(
     the best MoE's loss (SPEC.md §4). ``limit_values`` are the limits of :func:`optimize`.
     For the joint law the dense model is its E = 1 and rows add the paper's rule of thumb.
     """
-    law = _law(law)
-    lim = make_limits(limits, **_limit_kw(limit_values))
-    kw = dict(
-        granularities=granularities,
-        expansion_rate=expansion_rate,
-        aspect_ratio=aspect_ratio,
-        c_f=c_f,
-        c_r=c_r,
+    law, lim, kw = _compared_law(
+        law,
+        limits,
+        limit_values,
+        experts,
+        dense_law,
+        granularities,
+        expansion_rate,
+        aspect_ratio,
+        c_f,
+        c_r,
     )
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(law, dense_law=dense_law, **kw)
         return backend.compare(law, flops, experts, lim)
     from . import granular
 
-    _refuse(law, experts=experts)
     return granular.compare(law, flops, _law_or_none(dense_law), limits=lim, **kw)
 
 
@@ -284,23 +285,24 @@ def sweep(
     Rows carry ``budget_flops``, the best choice (G or E), the model, tokens, losses and the
     compute multipliers; ``loss_by_choice`` the loss of every candidate choice.
     """
-    law = _law(law)
-    lim = make_limits(limits, **_limit_kw(limit_values))
-    kw = dict(
-        granularities=granularities,
-        expansion_rate=expansion_rate,
-        aspect_ratio=aspect_ratio,
-        c_f=c_f,
-        c_r=c_r,
+    law, lim, kw = _compared_law(
+        law,
+        limits,
+        limit_values,
+        experts,
+        dense_law,
+        granularities,
+        expansion_rate,
+        aspect_ratio,
+        c_f,
+        c_r,
     )
     if law.choice == "n_experts":
         from . import experts as backend
 
-        _refuse(law, dense_law=dense_law, **kw)
         return backend.sweep(law, flops_from, flops_to, points, experts, lim)
     from . import granular
 
-    _refuse(law, experts=experts)
     return granular.sweep(
         law,
         flops_from,
@@ -311,6 +313,37 @@ def sweep(
         **kw,
         real_granularity=real_granularity,
     )
+
+
+def _compared_law(
+    law,
+    limits,
+    limit_values,
+    experts,
+    dense_law,
+    granularities,
+    expansion_rate,
+    aspect_ratio,
+    c_f,
+    c_r,
+):
+    """compare's and sweep's arguments resolved: (law, limits, the G-law settings as
+    keywords), after refusing by name what the law's planner does not take (the G-law settings
+    and a dense law for the joint law, expert counts for the others)."""
+    law = _law(law)
+    lim = make_limits(limits, **_limit_kw(limit_values))
+    kw = dict(
+        granularities=granularities,
+        expansion_rate=expansion_rate,
+        aspect_ratio=aspect_ratio,
+        c_f=c_f,
+        c_r=c_r,
+    )
+    if law.choice == "n_experts":
+        _refuse(law, dense_law=dense_law, **kw)
+    else:
+        _refuse(law, experts=experts)
+    return law, lim, kw
 
 
 def _law_or_none(law):
